@@ -1,0 +1,56 @@
+/** What an executor asks of the LLM: one chat completion. */
+export interface CompletionRequest {
+  model: string;
+  /** The agent's system prompt. Job text never goes here. */
+  system: string;
+  /** The user message: the customer's task, clearly delimited. */
+  prompt: string;
+  temperature: number;
+  maxTokens: number;
+  /** Aborts the call and its retries (job deadline, shutdown). */
+  signal?: AbortSignal;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+export interface Completion {
+  text: string;
+  model: string;
+  usage: TokenUsage;
+  latencyMs: number;
+  /** Attempts it took, retries included. */
+  attempts: number;
+}
+
+/** The shared LLM client every executor uses. */
+export interface LlmClient {
+  /** False when no API key is configured: executors answer with a failed result. */
+  readonly configured: boolean;
+  complete(request: CompletionRequest): Promise<Completion>;
+}
+
+/** Raised by `complete` when no LLM is configured. */
+export class LlmNotConfiguredError extends Error {
+  override name = "LlmNotConfiguredError";
+  constructor() {
+    super(
+      "No LLM is configured: set FIREWORKS_API_KEY (and LLM_BASE_URL for a non-Fireworks server)",
+    );
+  }
+}
+
+/** A completion that failed after its retry budget; the message is safe to show. */
+export class LlmError extends Error {
+  override name = "LlmError";
+  readonly attempts: number;
+  readonly retryable: boolean;
+  constructor(message: string, options: { attempts: number; retryable: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.attempts = options.attempts;
+    this.retryable = options.retryable;
+  }
+}

@@ -1,0 +1,59 @@
+import pino, { type Logger } from "pino";
+import { scrub } from "./secrets.ts";
+
+export type { Logger } from "pino";
+
+export interface LoggerOptions {
+  level?: string;
+  /** Pretty lines instead of JSON; defaults to whether stdout is a terminal. */
+  pretty?: boolean;
+  /** Where JSON lines go (tests capture them); defaults to stdout. */
+  destination?: NodeJS.WritableStream;
+}
+
+/** Paths redacted by pino itself, before the line-level scrub catches anything else. */
+const REDACT_PATHS = [
+  "apiKey",
+  "*.apiKey",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "*.headers.authorization",
+  "password",
+  "*.password",
+  "mongodbUri",
+  "*.mongodbUri",
+  "fireworksApiKey",
+  "*.fireworksApiKey",
+];
+
+/**
+ * The one logger of the process: JSON lines (pretty on a terminal), every line
+ * scrubbed of registered secrets on its way out.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const pretty = options.pretty ?? (process.stdout.isTTY === true && !options.destination);
+  const base: pino.LoggerOptions = {
+    level: options.level ?? "info",
+    base: { pid: process.pid },
+    redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
+    hooks: { streamWrite: (line: string) => scrub(line) },
+    serializers: { err: pino.stdSerializers.err },
+  };
+  if (pretty) {
+    return pino({
+      ...base,
+      transport: {
+        target: "pino-pretty",
+        options: { colorize: true, translateTime: "SYS:HH:MM:ss", ignore: "pid,hostname" },
+      },
+    });
+  }
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  return pino(base, destination);
+}
+
+/** A logger that prints nothing, for tests and library use. */
+export function silentLogger(): Logger {
+  return pino({ level: "silent" });
+}

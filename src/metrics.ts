@@ -1,0 +1,157 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * Every metric of the runner, on one registry per runner instance (so that tests can
+ * run several runners in one process). Names are part of the public surface.
+ */
+export interface Metrics {
+  registry: Registry;
+  agents: Gauge<"state">;
+  heartbeats: Counter<"agent" | "outcome">;
+  bids: Counter<"agent" | "outcome">;
+  executions: Counter<"agent" | "outcome">;
+  resultsSubmitted: Counter<"agent" | "outcome">;
+  jobsSeen: Counter<"agent">;
+  jobsSkipped: Counter<"reason">;
+  marketplaceRequests: Counter<"route" | "status">;
+  marketplaceRequestDuration: Histogram<"route">;
+  llmTokens: Counter<"model" | "kind">;
+  llmRequests: Counter<"model" | "outcome">;
+  llmRequestDuration: Histogram<"model">;
+  llmCostUsd: Counter<"model">;
+  configErrors: Counter<"source">;
+  configReloads: Counter<"source" | "outcome">;
+  ledgerOperations: Counter<"operation" | "outcome">;
+  outboxPending: Gauge;
+  unhandledErrors: Counter<"kind">;
+  revenueUsd: Counter<"agent">;
+}
+
+export interface MetricsOptions {
+  /** Collect Node's process metrics too (once per registry). */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    agents: new Gauge({
+      name: "bazaar_runner_agents",
+      help: "Agents run by this process, by worker state",
+      labelNames: ["state"],
+      registers,
+    }),
+    heartbeats: new Counter({
+      name: "bazaar_runner_heartbeats_total",
+      help: "Heartbeats sent, by agent and outcome",
+      labelNames: ["agent", "outcome"],
+      registers,
+    }),
+    bids: new Counter({
+      name: "bazaar_runner_bids_total",
+      help: "Bid decisions and submissions, by agent and outcome",
+      labelNames: ["agent", "outcome"],
+      registers,
+    }),
+    executions: new Counter({
+      name: "bazaar_runner_executions_total",
+      help: "Job executions, by agent and outcome",
+      labelNames: ["agent", "outcome"],
+      registers,
+    }),
+    resultsSubmitted: new Counter({
+      name: "bazaar_runner_results_submitted_total",
+      help: "Result submissions to the marketplace, by agent and outcome",
+      labelNames: ["agent", "outcome"],
+      registers,
+    }),
+    jobsSeen: new Counter({
+      name: "bazaar_runner_jobs_seen_total",
+      help: "Posted jobs considered, by agent",
+      labelNames: ["agent"],
+      registers,
+    }),
+    jobsSkipped: new Counter({
+      name: "bazaar_runner_jobs_skipped_total",
+      help: "Jobs from the marketplace skipped before evaluation, by reason",
+      labelNames: ["reason"],
+      registers,
+    }),
+    marketplaceRequests: new Counter({
+      name: "bazaar_runner_marketplace_requests_total",
+      help: "Requests to the marketplace API, by route and status (or error kind)",
+      labelNames: ["route", "status"],
+      registers,
+    }),
+    marketplaceRequestDuration: new Histogram({
+      name: "bazaar_runner_marketplace_request_duration_seconds",
+      help: "Marketplace API request latency",
+      labelNames: ["route"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    llmTokens: new Counter({
+      name: "bazaar_runner_llm_tokens_total",
+      help: "LLM tokens used, by model and kind (input, output)",
+      labelNames: ["model", "kind"],
+      registers,
+    }),
+    llmRequests: new Counter({
+      name: "bazaar_runner_llm_requests_total",
+      help: "LLM completion calls, by model and outcome",
+      labelNames: ["model", "outcome"],
+      registers,
+    }),
+    llmRequestDuration: new Histogram({
+      name: "bazaar_runner_llm_request_duration_seconds",
+      help: "LLM completion latency",
+      labelNames: ["model"],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
+      registers,
+    }),
+    llmCostUsd: new Counter({
+      name: "bazaar_runner_llm_cost_usd_total",
+      help: "Estimated LLM cost in USD, by model (from the price table)",
+      labelNames: ["model"],
+      registers,
+    }),
+    configErrors: new Counter({
+      name: "bazaar_runner_config_errors_total",
+      help: "Agent configs rejected by validation, by source",
+      labelNames: ["source"],
+      registers,
+    }),
+    configReloads: new Counter({
+      name: "bazaar_runner_config_reloads_total",
+      help: "Config loads and change events applied, by source and outcome",
+      labelNames: ["source", "outcome"],
+      registers,
+    }),
+    ledgerOperations: new Counter({
+      name: "bazaar_runner_ledger_operations_total",
+      help: "Ledger writes, by operation and outcome",
+      labelNames: ["operation", "outcome"],
+      registers,
+    }),
+    outboxPending: new Gauge({
+      name: "bazaar_runner_outbox_pending",
+      help: "Results produced but not yet accepted by the marketplace",
+      registers,
+    }),
+    unhandledErrors: new Counter({
+      name: "bazaar_runner_unhandled_errors_total",
+      help: "Unhandled rejections and exceptions caught at the process level",
+      labelNames: ["kind"],
+      registers,
+    }),
+    revenueUsd: new Counter({
+      name: "bazaar_runner_revenue_usd_total",
+      help: "Price of won bids in USD, by agent",
+      labelNames: ["agent"],
+      registers,
+    }),
+  };
+}

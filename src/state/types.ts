@@ -1,0 +1,76 @@
+/**
+ * The durable ledger: per (agent, job), what the runner has done, so that a restart
+ * bids nothing twice, executes a won job once, and never loses or resends a result.
+ */
+
+export interface LedgerResult {
+  success: boolean;
+  output: string;
+  tokensUsed: number;
+  model: string;
+  error?: string;
+}
+
+export interface LedgerEntry {
+  agentId: string;
+  jobId: string;
+  bidId?: string;
+  bidPriceUsd?: number;
+  bidAt?: string;
+  wonAt?: string;
+  executionStartedAt?: string;
+  /** How many times execution was started (a restart mid-execution makes it 2). */
+  executionAttempts: number;
+  result?: LedgerResult;
+  resultAt?: string;
+  acceptedAt?: string;
+  /** Set when the outbox gave up on the result (400/403/404); the output stays. */
+  closedReason?: string;
+  closedAt?: string;
+  submitAttempts: number;
+  lastSubmitError?: string;
+  /** Epoch ms before which the outbox does not retry. */
+  nextSubmitAt?: number;
+  updatedAt: string;
+}
+
+export interface LedgerSummary {
+  backend: "sqlite" | "mongo" | "memory";
+  entries: number;
+  bids: number;
+  won: number;
+  /** Results produced and not yet accepted or closed. */
+  pendingResults: number;
+  accepted: number;
+  closed: number;
+}
+
+export interface Ledger {
+  readonly backend: LedgerSummary["backend"];
+  /** True if this agent already bid on this job. */
+  hasBid(agentId: string, jobId: string): Promise<boolean>;
+  recordBid(
+    agentId: string,
+    jobId: string,
+    bid: { bidId: string; priceUsd: number },
+  ): Promise<void>;
+  recordWon(agentId: string, jobId: string): Promise<void>;
+  /** Marks execution started and returns how many times it has been started, this one included. */
+  startExecution(agentId: string, jobId: string): Promise<number>;
+  /** Writes the result down. Must be durable before the result is submitted. */
+  recordResult(agentId: string, jobId: string, result: LedgerResult): Promise<void>;
+  markAccepted(agentId: string, jobId: string): Promise<void>;
+  /** The outbox gives up on this result, keeping the output for the operator. */
+  closeResult(agentId: string, jobId: string, reason: string): Promise<void>;
+  recordSubmitFailure(
+    agentId: string,
+    jobId: string,
+    error: string,
+    nextSubmitAt: number,
+  ): Promise<void>;
+  get(agentId: string, jobId: string): Promise<LedgerEntry | undefined>;
+  /** Results produced but neither accepted nor closed, oldest first; of one agent if given. */
+  pendingResults(agentId?: string): Promise<LedgerEntry[]>;
+  summary(): Promise<LedgerSummary>;
+  close(): Promise<void>;
+}
