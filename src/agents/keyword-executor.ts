@@ -1,0 +1,41 @@
+import type { Job } from "../marketplace/schemas.ts";
+import { BaseAgentExecutor, DEFAULT_TEMPERATURE } from "./base-executor.ts";
+import { DEFAULT_MINUTES_RULE, evaluateKeywords, type MinutesRule } from "./keyword-evaluator.ts";
+import type { Evaluation, ExecutorContext, TaskResult } from "./types.ts";
+
+/**
+ * The shape of the built-in agents: bids by the weighted keyword table (the agent
+ * config's `keywords` replaces the class's), executes with one LLM call.
+ * A subclass sets `systemPrompt`, `keywords`, `temperature` and, if it differs,
+ * `minutesRule`.
+ */
+export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
+  /** The built-in `{keyword: weight}` table of the specialty. */
+  static keywords: Readonly<Record<string, number>> = {};
+  /** The agent type's temperature; the config's `temperature` overrides it. */
+  static temperature = DEFAULT_TEMPERATURE;
+  static minutesRule: MinutesRule = DEFAULT_MINUTES_RULE;
+
+  private get kind(): typeof KeywordAgentExecutor {
+    return this.constructor as typeof KeywordAgentExecutor;
+  }
+
+  /** The table in force for this call. */
+  protected keywordsFor(ctx: ExecutorContext): Readonly<Record<string, number>> {
+    return ctx.agent.keywords ?? this.kind.keywords;
+  }
+
+  async evaluateJob(job: Job, ctx: ExecutorContext): Promise<Evaluation> {
+    return evaluateKeywords(
+      job,
+      this.keywordsFor(ctx),
+      ctx.agent.base_rate_usd,
+      job.budget_usd,
+      this.kind.minutesRule,
+    );
+  }
+
+  async executeTask(job: Job, ctx: ExecutorContext): Promise<TaskResult> {
+    return this.runLlm(job, ctx, { temperature: this.kind.temperature });
+  }
+}

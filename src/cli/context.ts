@@ -1,0 +1,12 @@
+import type { RunnerConfig } from "../config/env.ts";
+
+/** A user mistake or an expected failure: printed as one line, no stack trace. */
+export class CliError extends Error {
+  override name = "CliError";
+}
+
+/** What commands get: lazily validated config and where to print. */
+export interface CliContext {
+  config(): RunnerConfig;
+  out(line: string): void;
+}

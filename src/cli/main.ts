@@ -1,0 +1,77 @@
+import { Command, CommanderError } from "commander";
+import { ConfigError, loadConfig, type RunnerConfig } from "../config/env.ts";
+import { createLogger } from "../logger.ts";
+import { MarketplaceError } from "../marketplace/errors.ts";
+import { errorMessage } from "../secrets.ts";
+import { registerAgentsCommands } from "./agents.ts";
+import { CliError, type CliContext } from "./context.ts";
+import { registerDoctorCommand } from "./doctor.ts";
+import { loadDotEnv } from "./env-file.ts";
+import { registerJobsCommands } from "./jobs.ts";
+import { registerMarketplaceCommand } from "./marketplace.ts";
+import { onShutdownSignal } from "./signals.ts";
+import { startApp } from "./start.ts";
+
+async function runStart(ctx: CliContext): Promise<void> {
+  const config = ctx.config();
+  const logger = createLogger({ level: config.logLevel });
+  const app = await startApp({ config, logger });
+  // Process-level safety net: log and count, never die of a stray rejection.
+  process.on("unhandledRejection", (reason) => {
+    app.runner.metrics.unhandledErrors.inc({ kind: "rejection" });
+    logger.error({ problem: errorMessage(reason) }, "unhandled rejection");
+  });
+  process.on("uncaughtException", (error) => {
+    app.runner.metrics.unhandledErrors.inc({ kind: "exception" });
+    logger.error({ problem: errorMessage(error) }, "uncaught exception");
+  });
+  onShutdownSignal(async () => {
+    await app.stop();
+    logger.flush();
+  });
+}
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("bazaar-runner")
+    .description("Runs many AI agents in one process against an AgentBazaar marketplace")
+    .showHelpAfterError()
+    .exitOverride();
+  program
+    .command("start", { isDefault: true })
+    .description("run the runner (and the embedded marketplace when BAZAAR_API_URL is unset)")
+    .action(() => runStart(ctx));
+  registerMarketplaceCommand(program, ctx);
+  registerJobsCommands(program, ctx);
+  registerAgentsCommands(program, ctx);
+  registerDoctorCommand(program, ctx);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  loadDotEnv();
+  let config: RunnerConfig | undefined;
+  const ctx: CliContext = {
+    config: () => {
+      config ??= loadConfig();
+      return config;
+    },
+    out: (line) => process.stdout.write(`${line}\n`),
+  };
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    const prefix = error instanceof ConfigError ? "configuration error: " : "";
+    const known = error instanceof ConfigError || error instanceof CliError || error instanceof MarketplaceError;
+    process.stderr.write(`bazaar-runner: ${prefix}${errorMessage(error)}\n`);
+    if (!known && process.env.LOG_LEVEL === "debug" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv);
+  // `start` and `marketplace` keep running on their servers; others end here.
+  if (code !== 0) process.exit(code);
+}

@@ -1,0 +1,62 @@
+import type { AgentSource } from "../agents/types.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { ConfigIssue } from "../runner/status-types.ts";
+import type { AgentSpec, ConfigSnapshot } from "./types.ts";
+import { validateAgentDocument } from "./validate.ts";
+
+export interface SnapshotOptions {
+  source: AgentSource;
+  isKnownType: (agentType: string) => boolean;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Problems already logged, so a bad entry is logged once, not at every reload. */
+  reported: Set<string>;
+}
+
+/**
+ * Turns raw entries into a snapshot: each validated, bad ones reported once and
+ * counted, names kept unique within the source.
+ */
+export function buildSnapshot(
+  entries: Array<{ key: string; ref: string; doc: unknown }>,
+  options: SnapshotOptions,
+): ConfigSnapshot {
+  const agents: AgentSpec[] = [];
+  const issues: ConfigIssue[] = [];
+  const keys = new Set<string>();
+  for (const entry of entries) {
+    const result = validateAgentDocument(entry.doc, {
+      source: options.source,
+      ref: entry.ref,
+      isKnownType: options.isKnownType,
+    });
+    let issue = result.ok ? undefined : result.issue;
+    if (result.ok && keys.has(entry.key)) {
+      issue = { source: options.source, ref: entry.ref, message: "name: another agent of this source has the same name" };
+    }
+    if (issue) {
+      issues.push(issue);
+      const fingerprint = `${issue.ref}|${issue.message}`;
+      if (!options.reported.has(fingerprint)) {
+        options.reported.add(fingerprint);
+        options.metrics?.configErrors.inc({ source: options.source });
+        options.logger.warn({ source: options.source, ref: issue.ref, problem: issue.message }, "agent config skipped");
+      }
+      continue;
+    }
+    if (result.ok) {
+      keys.add(entry.key);
+      agents.push({ key: entry.key, source: options.source, ref: entry.ref, config: result.config });
+    }
+  }
+  return { agents, issues };
+}
+
+/** A stable fingerprint of a snapshot, to tell whether a reload changed anything. */
+export function snapshotFingerprint(snapshot: ConfigSnapshot): string {
+  return JSON.stringify([
+    snapshot.agents.map((a) => [a.key, a.config]),
+    snapshot.issues.map((i) => [i.ref, i.message]),
+  ]);
+}

@@ -1,0 +1,70 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import type { FastifyPluginAsync } from "fastify";
+
+interface Asset {
+  body: Buffer;
+  type: string;
+}
+
+const JS = "text/javascript; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
+
+/** The page may load only its own files and talk only to its own origin. */
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join("; ");
+
+/** Reads the page and its assets once: uPlot comes from node_modules, so no CDN is needed. */
+async function loadAssets(): Promise<{ page: Buffer; assets: Map<string, Asset> }> {
+  const here = new URL("./dashboard/", import.meta.url);
+  const require = createRequire(import.meta.url);
+  const uplotJs = require.resolve("uplot/dist/uPlot.esm.js");
+  const uplotCss = require.resolve("uplot/dist/uPlot.min.css");
+  const [page, app, style, uJs, uCss] = await Promise.all([
+    readFile(new URL("index.html", here)),
+    readFile(new URL("app.js", here)),
+    readFile(new URL("style.css", here)),
+    readFile(uplotJs),
+    readFile(uplotCss),
+  ]);
+  const assets = new Map<string, Asset>([
+    ["app.js", { body: app, type: JS }],
+    ["style.css", { body: style, type: CSS }],
+    ["uplot.esm.js", { body: uJs, type: JS }],
+    ["uplot.min.css", { body: uCss, type: CSS }],
+  ]);
+  return { page, assets };
+}
+
+/** GET / (the dashboard) and GET /assets/* (its script, styles and uPlot). */
+export const dashboardRoutes: FastifyPluginAsync = async (app) => {
+  const { page, assets } = await loadAssets();
+
+  const common = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-cache",
+  };
+
+  app.get("/", async (_request, reply) => {
+    return reply
+      .headers({ ...common, "content-security-policy": CSP, "x-frame-options": "DENY" })
+      .type("text/html; charset=utf-8")
+      .send(page);
+  });
+
+  app.get("/assets/*", async (request, reply) => {
+    const name = (request.params as { "*": string })["*"];
+    const asset = assets.get(name);
+    if (!asset) return reply.code(404).send({ error: "not_found", message: "no such asset" });
+    return reply.headers(common).type(asset.type).send(asset.body);
+  });
+};

@@ -1,0 +1,69 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { StatusSource } from "../runner/status-types.ts";
+import { errorMessage } from "../secrets.ts";
+import { isLoopbackHost, tokenGuard } from "./auth.ts";
+import { dashboardRoutes } from "./dashboard.ts";
+import { healthRoutes } from "./health.ts";
+import { metricsRoutes } from "./metrics.ts";
+import { type StreamTimings, statusRoutes } from "./status.ts";
+
+export interface HttpServerOptions {
+  status: StatusSource;
+  metrics: Metrics;
+  logger: Logger;
+  /** DASHBOARD_TOKEN; enforced only when `host` is not a loopback address. */
+  dashboardToken?: string;
+  /** The address the server will be bound to (decides whether the token applies). */
+  host: string;
+  /** Event-stream timings; tests shorten them. */
+  streamTimings?: Partial<StreamTimings>;
+}
+
+/** True when the dashboard and /api/* will ask for the token. */
+export function tokenRequired(
+  options: Pick<HttpServerOptions, "dashboardToken" | "host">,
+): boolean {
+  return Boolean(options.dashboardToken) && !isLoopbackHost(options.host);
+}
+
+/**
+ * The runner's HTTP surface: probes, Prometheus metrics, the status API with its event
+ * stream, and the dashboard. Returned unstarted: call `listen({ host, port })`.
+ */
+export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const log = options.logger.child({ component: "http" });
+  const app = Fastify({
+    // Typed as fastify's base logger so the instance matches the plain FastifyInstance type.
+    loggerInstance: log as FastifyBaseLogger,
+    // Request lines would be noise (probes every few seconds) and carry ?token= in URLs.
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: "idle",
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const statusCode =
+      typeof (error as { statusCode?: unknown }).statusCode === "number"
+        ? (error as { statusCode: number }).statusCode
+        : 500;
+    const path = request.url.split("?")[0];
+    if (statusCode >= 500) {
+      log.error({ path, error: errorMessage(error) }, "http request failed");
+      return reply.code(statusCode).send({ error: "internal", message: "internal error" });
+    }
+    return reply.code(statusCode).send({ error: "bad_request", message: errorMessage(error) });
+  });
+
+  if (options.dashboardToken && tokenRequired(options)) {
+    app.addHook("onRequest", tokenGuard(options.dashboardToken));
+  } else if (options.dashboardToken) {
+    log.info({ host: options.host }, "loopback bind: dashboard token not required");
+  }
+
+  await app.register(healthRoutes, { status: options.status });
+  await app.register(metricsRoutes, { metrics: options.metrics });
+  await app.register(statusRoutes, { status: options.status, timings: options.streamTimings });
+  await app.register(dashboardRoutes);
+  return app;
+}

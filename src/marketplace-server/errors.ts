@@ -1,0 +1,35 @@
+/** An error answered as `{"detail": message}` with its status, as FastAPI's HTTPException. */
+export class ApiError extends Error {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+
+  constructor(statusCode: number, detail: string, headers: Record<string, string> = {}) {
+    super(detail);
+    this.name = "ApiError";
+    this.statusCode = statusCode;
+    this.headers = headers;
+  }
+}
+
+/** One entry of FastAPI's 422 `detail` list. */
+export interface ValidationItem {
+  type: string;
+  loc: (string | number)[];
+  msg: string;
+  input: unknown;
+  ctx?: Record<string, unknown>;
+}
+
+/** A request that failed validation; answered 422 with `{"detail": [...]}`. */
+export class RequestValidationError extends Error {
+  readonly detail: ValidationItem[];
+
+  constructor(detail: ValidationItem[]) {
+    super(detail.map((d) => `${d.loc.join(".")}: ${d.msg}`).join("; "));
+    this.name = "RequestValidationError";
+    this.detail = detail;
+  }
+}
+
+export const notFound = (what: string): ApiError => new ApiError(404, `${what} not found`);
+export const badRequest = (detail: string): ApiError => new ApiError(400, detail);

@@ -1,0 +1,113 @@
+import type { DatabaseSync } from "node:sqlite";
+
+/**
+ * Ordered schema migrations. `PRAGMA user_version` holds how many have run; each
+ * runs in its own transaction. Append new ones; never edit one that has shipped.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: agents, jobs, bids. JSON-valued fields are JSON text; `seq` keeps insertion order.
+  `
+  CREATE TABLE agents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    wallet_address TEXT NOT NULL,
+    execution_mode TEXT NOT NULL,
+    webhook_url TEXT,
+    provider TEXT NOT NULL,
+    model TEXT,
+    base_rate_usd REAL NOT NULL,
+    rate_per_1k_tokens REAL NOT NULL,
+    capabilities TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    current_capacity INTEGER NOT NULL DEFAULT 1,
+    heartbeat_metadata TEXT,
+    last_active TEXT,
+    created_at TEXT NOT NULL,
+    jobs_completed INTEGER NOT NULL DEFAULT 0,
+    total_earned_usd REAL NOT NULL DEFAULT 0
+  );
+  CREATE INDEX agents_wallet ON agents (lower(wallet_address));
+  CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL UNIQUE,
+    poster_id TEXT NOT NULL,
+    poster_wallet TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    task_type TEXT NOT NULL,
+    required_capabilities TEXT NOT NULL DEFAULT '[]',
+    min_capability_score REAL NOT NULL,
+    data_context TEXT,
+    attachments TEXT NOT NULL DEFAULT '[]',
+    budget_usd REAL NOT NULL,
+    deadline_minutes INTEGER NOT NULL,
+    escrow_txn_id TEXT,
+    status TEXT NOT NULL,
+    bid_count INTEGER NOT NULL DEFAULT 0,
+    bid_deadline TEXT,
+    winning_bid_id TEXT,
+    assigned_agent_id TEXT,
+    final_price_usd REAL,
+    result TEXT,
+    quality_score REAL,
+    created_at TEXT NOT NULL,
+    assigned_at TEXT,
+    completed_at TEXT
+  );
+  CREATE INDEX jobs_status ON jobs (status);
+  CREATE INDEX jobs_assigned_agent ON jobs (assigned_agent_id);
+  CREATE TABLE bids (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    bid_id TEXT NOT NULL UNIQUE,
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    agent_id TEXT NOT NULL,
+    price_usd REAL NOT NULL,
+    estimated_time_seconds INTEGER NOT NULL,
+    confidence REAL NOT NULL,
+    approach TEXT NOT NULL,
+    status TEXT NOT NULL,
+    counter_offers TEXT NOT NULL DEFAULT '[]',
+    final_price_usd REAL,
+    created_at TEXT NOT NULL,
+    accepted_at TEXT
+  );
+  CREATE INDEX bids_job ON bids (job_id);
+  `,
+  // 2: the per-owner registration cooldown survives a restart, so restarting the
+  // marketplace does not open the window early.
+  `
+  CREATE TABLE registration_cooldowns (
+    owner_id TEXT PRIMARY KEY,
+    registered_at TEXT NOT NULL
+  );
+  `,
+];
+
+/** Brings the database to the latest schema; returns the version it ends at. */
+export function migrate(db: DatabaseSync): number {
+  const row = db.prepare("PRAGMA user_version").get();
+  let version = typeof row?.user_version === "number" ? row.user_version : 0;
+  if (version > MIGRATIONS.length) {
+    throw new Error(
+      `marketplace database schema version ${version} is newer than this program (${MIGRATIONS.length})`,
+    );
+  }
+  while (version < MIGRATIONS.length) {
+    const sql = MIGRATIONS[version]!;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(sql);
+      // PRAGMA takes no bound parameters; the value is our own integer.
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+    version += 1;
+  }
+  return version;
+}

@@ -1,0 +1,564 @@
+import { ApiError, badRequest, notFound } from "./errors.ts";
+import type {
+  BidQuery,
+  CounterBody,
+  HeartbeatBody,
+  PostJobBody,
+  RegisterBody,
+  SubmitResultBody,
+  UpdateAgentBody,
+} from "./schemas.ts";
+import type { AgentDoc, BidDoc, JobDoc, JobFilter, MarketplaceStore } from "./store.ts";
+import { isoTime, newId, parseTime } from "./time.ts";
+
+/** Job statuses that take bids, and those in which a winner may still be chosen. */
+const BIDDABLE = new Set(["open", "posted", "bidding"]);
+const SELECTABLE = new Set(["open", "posted", "bidding", "negotiating", "awaiting_approval"]);
+/** Bids still in the running for a job. */
+const LIVE_BIDS = new Set(["pending", "awaiting_approval", "counter_offered", "counter_accepted"]);
+const HEARTBEAT_STATUSES = ["available", "busy", "offline"];
+const EXECUTION_MODES = ["self_hosted", "webhook", "hosted"];
+/** Bids (and counter-offers) at or above this price wait for the poster's approval. */
+export const APPROVAL_THRESHOLD_USD = 10;
+const MAX_COUNTER_OFFERS = 5;
+const WALLET = /^0x[0-9a-fA-F]{40}$/;
+
+export interface MarketplaceRulesOptions {
+  registrationCooldownSeconds: number;
+  now: () => Date;
+  /** Called after a job receives its first bid (auto-award arms its timer here). */
+  onFirstBid?: (jobId: string, at: Date) => void;
+}
+
+/** A bid as `GET /api/jobs/{id}/bids` shows it: with the agent's name and status. */
+export type EnrichedBid = BidDoc & {
+  agent_name: string;
+  agent_status: string;
+  estimated_quality: number;
+  approach_summary: string;
+};
+
+/**
+ * The AgentBazaar rules over the store. Every method either returns the response body
+ * or throws an ApiError; a change of more than one row runs in one transaction.
+ */
+export class MarketplaceRules {
+  readonly store: MarketplaceStore;
+  private readonly options: MarketplaceRulesOptions;
+
+  constructor(store: MarketplaceStore, options: MarketplaceRulesOptions) {
+    this.store = store;
+    this.options = options;
+  }
+
+  private now(): string {
+    return isoTime(this.options.now());
+  }
+
+  // --- agents ---
+
+  register(body: RegisterBody) {
+    if (!EXECUTION_MODES.includes(body.execution_mode)) {
+      throw badRequest(
+        `Invalid execution_mode. Must be one of: ['self_hosted', 'webhook', 'hosted']`,
+      );
+    }
+    if (body.execution_mode === "webhook" && !body.webhook_url) {
+      throw badRequest("webhook_url is required when execution_mode is 'webhook'");
+    }
+    // The cooldown comes before the wallet lookup, as on the real service.
+    this.checkCooldown(body.owner_id);
+    const now = this.now();
+    return this.store.transaction(() => {
+      const existing = this.store.findAgentByWallet(body.wallet_address);
+      let agent: AgentDoc;
+      let message: string;
+      if (existing) {
+        // The real service re-applies the mode, webhook and capabilities it was given.
+        const patch: Partial<AgentDoc> = { execution_mode: body.execution_mode };
+        if (body.webhook_url) patch.webhook_url = body.webhook_url;
+        if (body.capabilities && Object.keys(body.capabilities).length > 0) {
+          patch.capabilities = body.capabilities;
+        }
+        this.store.updateAgent(existing.agent_id, patch);
+        agent = { ...existing, ...patch };
+        message = `Agent already registered with this wallet; returning the existing agent.`;
+      } else {
+        agent = {
+          agent_id: newId("agent"),
+          name: body.name,
+          description: body.description,
+          owner_id: body.owner_id,
+          wallet_address: body.wallet_address,
+          execution_mode: body.execution_mode,
+          webhook_url: body.webhook_url ?? null,
+          provider: body.provider,
+          model: body.model ?? null,
+          base_rate_usd: body.base_rate_usd,
+          rate_per_1k_tokens: body.rate_per_1k_tokens,
+          capabilities: body.capabilities ?? {},
+          status: "available",
+          current_capacity: 1,
+          heartbeat_metadata: null,
+          last_active: now,
+          created_at: now,
+          jobs_completed: 0,
+          total_earned_usd: 0,
+        };
+        this.store.insertAgent(agent);
+        message = `Agent registered with ${body.execution_mode} execution mode.`;
+      }
+      this.store.setLastRegistration(body.owner_id, now);
+      return {
+        success: true,
+        agent_id: agent.agent_id,
+        name: agent.name,
+        execution_mode: agent.execution_mode,
+        status: agent.status,
+        wallet_address: body.wallet_address,
+        message,
+      };
+    });
+  }
+
+  private checkCooldown(ownerId: string): void {
+    const cooldown = this.options.registrationCooldownSeconds;
+    if (cooldown <= 0) return;
+    const last = this.store.getLastRegistration(ownerId);
+    if (!last) return;
+    const elapsed = (this.options.now().getTime() - parseTime(last).getTime()) / 1000;
+    if (elapsed < cooldown) {
+      // Rounded up (the real service truncates): "wait 0 seconds" would invite a busy loop.
+      const remaining = Math.max(1, Math.ceil(cooldown - elapsed));
+      throw new ApiError(
+        429,
+        `Rate limited. Please wait ${remaining} seconds before registering another agent.`,
+        { "retry-after": String(remaining) },
+      );
+    }
+  }
+
+  listAgents() {
+    const agents = this.store.listAgents();
+    return { agents, count: agents.length };
+  }
+
+  getAgent(agentId: string): AgentDoc {
+    const agent = this.store.getAgent(agentId);
+    if (!agent) throw notFound("Agent");
+    return agent;
+  }
+
+  updateAgent(agentId: string, body: UpdateAgentBody) {
+    this.getAgent(agentId);
+    const patch: Partial<AgentDoc> = {};
+    if (body.name != null) patch.name = body.name;
+    if (body.description != null) patch.description = body.description;
+    if (body.base_rate_usd != null) patch.base_rate_usd = body.base_rate_usd;
+    if (body.rate_per_1k_tokens != null) patch.rate_per_1k_tokens = body.rate_per_1k_tokens;
+    if (body.status != null) {
+      if (!HEARTBEAT_STATUSES.includes(body.status)) {
+        throw badRequest("Invalid status. Must be: available, busy, or offline");
+      }
+      patch.status = body.status;
+    }
+    if (body.webhook_url != null) patch.webhook_url = body.webhook_url;
+    if (Object.keys(patch).length === 0) throw badRequest("No fields to update");
+    patch.last_active = this.now();
+    this.store.updateAgent(agentId, patch);
+    return { success: true, agent_id: agentId, updated_fields: Object.keys(patch) };
+  }
+
+  deleteAgent(agentId: string) {
+    const agent = this.getAgent(agentId);
+    this.store.deleteAgent(agentId);
+    return { success: true, agent_id: agentId, message: `Agent '${agent.name}' has been deleted` };
+  }
+
+  heartbeat(agentId: string, body: HeartbeatBody) {
+    this.getAgent(agentId);
+    if (!HEARTBEAT_STATUSES.includes(body.status)) {
+      throw badRequest("Invalid status. Must be: available, busy, or offline");
+    }
+    const lastActive = this.now();
+    const patch: Partial<AgentDoc> = {
+      status: body.status,
+      last_active: lastActive,
+      current_capacity: body.current_capacity,
+    };
+    if (body.metadata && Object.keys(body.metadata).length > 0) {
+      patch.heartbeat_metadata = body.metadata;
+    }
+    this.store.updateAgent(agentId, patch);
+    // As on the real service: an available agent hears of every posted job, up to five.
+    const pending =
+      body.status === "available"
+        ? this.store
+            .listJobs({ status: "posted" })
+            .map((j) => ({ job_id: j.job_id, title: j.title, budget_usd: j.budget_usd }))
+        : [];
+    return {
+      success: true,
+      agent_id: agentId,
+      status: body.status,
+      last_active: lastActive,
+      pending_jobs_count: pending.length,
+      pending_jobs: pending.slice(0, 5),
+    };
+  }
+
+  agentJobs(agentId: string, status: string | null | undefined) {
+    this.getAgent(agentId);
+    const jobs = this.store.listJobs({ assigned_agent_id: agentId, status });
+    return { jobs, count: jobs.length };
+  }
+
+  // --- jobs ---
+
+  postJob(body: PostJobBody) {
+    if (!WALLET.test(body.poster_wallet)) {
+      throw badRequest(
+        "Valid wallet address required. Please connect your wallet before posting a job.",
+      );
+    }
+    if (body.bid_deadline != null && Number.isNaN(parseTime(body.bid_deadline).getTime())) {
+      throw badRequest("bid_deadline must be an ISO-8601 time");
+    }
+    const job: JobDoc = {
+      job_id: newId("job"),
+      poster_id: body.poster_id,
+      poster_wallet: body.poster_wallet,
+      title: body.title,
+      description: body.description,
+      task_type: body.task_type ?? "analysis",
+      required_capabilities: body.required_capabilities,
+      min_capability_score: body.min_capability_score ?? 0.7,
+      data_context: body.data_context ?? null,
+      attachments: [],
+      budget_usd: body.budget_usd,
+      deadline_minutes: body.deadline_minutes ?? 10,
+      escrow_txn_id: newId("txn"),
+      status: "posted",
+      bid_count: 0,
+      bid_deadline: body.bid_deadline ?? null,
+      winning_bid_id: null,
+      assigned_agent_id: null,
+      final_price_usd: null,
+      result: null,
+      quality_score: null,
+      created_at: this.now(),
+      assigned_at: null,
+      completed_at: null,
+    };
+    this.store.insertJob(job);
+    const matched = this.store
+      .listAgents()
+      .filter((a) => a.status !== "suspended" && meetsCapabilities(a, job) === null)
+      .map((a) => a.agent_id);
+    return {
+      job_id: job.job_id,
+      escrow_txn_id: job.escrow_txn_id,
+      matched_agents: matched,
+      status: "posted",
+    };
+  }
+
+  listJobs(filter: JobFilter) {
+    const jobs = this.store.listJobs(filter);
+    return { jobs, count: jobs.length };
+  }
+
+  getJob(jobId: string) {
+    const job = this.requireJob(jobId);
+    return { ...job, bids: this.store.listBids(jobId) };
+  }
+
+  private requireJob(jobId: string): JobDoc {
+    const job = this.store.getJob(jobId);
+    if (!job) throw notFound("Job");
+    return job;
+  }
+
+  deleteJob(jobId: string) {
+    const job = this.requireJob(jobId);
+    this.store.transaction(() => {
+      this.store.deleteJob(jobId);
+      if (job.status === "assigned" && job.assigned_agent_id) {
+        this.releaseAgent(job.assigned_agent_id);
+      }
+    });
+    return { success: true, job_id: jobId, message: `Job '${job.title}' has been deleted` };
+  }
+
+  // --- bids ---
+
+  listBids(jobId: string): { bids: EnrichedBid[] } {
+    const names = new Map(this.store.listAgents().map((a) => [a.agent_id, a]));
+    const bids = this.store.listBids(jobId).map((bid) => {
+      const agent = names.get(bid.agent_id);
+      return {
+        ...bid,
+        agent_name: agent?.name ?? "Unknown Agent",
+        agent_status: agent?.status ?? "offline",
+        estimated_quality: bid.confidence,
+        approach_summary: bid.approach,
+      };
+    });
+    return { bids };
+  }
+
+  /**
+   * Places a bid. A broken rule is a 400 with a message here; the real service answers
+   * those with a bare 500.
+   */
+  placeBid(jobId: string, q: BidQuery) {
+    const now = this.options.now();
+    const result = this.store.transaction(() => {
+      const job = this.requireJob(jobId);
+      if (!BIDDABLE.has(job.status)) {
+        throw badRequest(`Job ${jobId} is not accepting bids (status: ${job.status})`);
+      }
+      if (job.bid_deadline && now > parseTime(job.bid_deadline)) {
+        throw badRequest(`Bid deadline has passed for job ${jobId}`);
+      }
+      const agent = this.store.getAgent(q.agent_id);
+      if (!agent) throw badRequest(`Agent ${q.agent_id} not found`);
+      if (agent.status === "suspended") throw badRequest(`Agent ${q.agent_id} is suspended`);
+      if (q.price_usd > job.budget_usd) {
+        throw badRequest(`Bid price $${q.price_usd} exceeds job budget $${job.budget_usd}`);
+      }
+      const shortfall = meetsCapabilities(agent, job);
+      if (shortfall) throw badRequest(`Agent ${q.agent_id} ${shortfall}`);
+
+      const needsApproval = q.price_usd >= APPROVAL_THRESHOLD_USD;
+      const bid: BidDoc = {
+        bid_id: newId("bid"),
+        job_id: jobId,
+        agent_id: q.agent_id,
+        price_usd: q.price_usd,
+        estimated_time_seconds: q.estimated_time_seconds,
+        confidence: q.estimated_quality,
+        approach: q.approach_summary,
+        status: needsApproval ? "awaiting_approval" : "pending",
+        counter_offers: [],
+        final_price_usd: null,
+        created_at: isoTime(now),
+        accepted_at: null,
+      };
+      this.store.insertBid(bid);
+      let status = job.status;
+      if (needsApproval) status = "awaiting_approval";
+      else if (status === "open" || status === "posted") status = "bidding";
+      this.store.updateJob(jobId, { status, bid_count: job.bid_count + 1 });
+      // Bidding is a sign of life: an offline agent that bids is available again.
+      if (agent.status === "offline") {
+        this.store.updateAgent(agent.agent_id, { status: "available", last_active: isoTime(now) });
+      }
+      return { bid, first: job.bid_count === 0 };
+    });
+    if (result.first) this.options.onFirstBid?.(jobId, now);
+    return { bid_id: result.bid.bid_id, status: "submitted" };
+  }
+
+  /**
+   * Awards the job to one bid, in one transaction: the job is assigned, the winning bid
+   * accepted, every other live bid rejected, and the winning agent busy.
+   */
+  selectBid(jobId: string, bidId: string) {
+    return this.store.transaction(() => {
+      const job = this.requireJob(jobId);
+      const bid = this.store.getBid(bidId);
+      if (!bid) throw notFound("Bid");
+      if (bid.job_id !== jobId) throw badRequest(`Bid ${bidId} is not for job ${jobId}`);
+      if (!SELECTABLE.has(job.status)) {
+        throw badRequest(`Job ${jobId} cannot be assigned (status: ${job.status})`);
+      }
+      if (!LIVE_BIDS.has(bid.status)) {
+        throw badRequest(`Bid ${bidId} cannot be selected (status: ${bid.status})`);
+      }
+      const now = this.now();
+      const finalPrice = bid.final_price_usd ?? bid.price_usd;
+      this.store.updateBid(bidId, {
+        status: "accepted",
+        final_price_usd: finalPrice,
+        accepted_at: now,
+      });
+      for (const other of this.store.listBids(jobId)) {
+        if (other.bid_id !== bidId && LIVE_BIDS.has(other.status)) {
+          this.store.updateBid(other.bid_id, { status: "rejected" });
+        }
+      }
+      this.store.updateJob(jobId, {
+        status: "assigned",
+        winning_bid_id: bidId,
+        assigned_agent_id: bid.agent_id,
+        final_price_usd: finalPrice,
+        assigned_at: now,
+      });
+      this.store.updateAgent(bid.agent_id, { status: "busy" });
+      return { job_id: jobId, winning_bid_id: bidId, status: "assigned" };
+    });
+  }
+
+  /** The live bid with the best confidence-to-price ratio (earliest wins a tie), or null. */
+  bestBid(jobId: string): BidDoc | null {
+    let best: BidDoc | null = null;
+    let bestRatio = Number.NEGATIVE_INFINITY;
+    for (const bid of this.store.listBids(jobId)) {
+      if (!LIVE_BIDS.has(bid.status)) continue;
+      const price = bid.final_price_usd ?? bid.price_usd;
+      const ratio = price > 0 ? bid.confidence / price : Number.POSITIVE_INFINITY;
+      if (ratio > bestRatio) {
+        best = bid;
+        bestRatio = ratio;
+      }
+    }
+    return best;
+  }
+
+  /** Jobs that have bids but no winner yet, each with the time of its first bid. */
+  jobsAwaitingAward(): { jobId: string; firstBidAt: Date }[] {
+    const out: { jobId: string; firstBidAt: Date }[] = [];
+    for (const job of this.store.listJobs()) {
+      if (!SELECTABLE.has(job.status) || job.winning_bid_id) continue;
+      const first = this.store.listBids(job.job_id)[0];
+      if (first) out.push({ jobId: job.job_id, firstBidAt: parseTime(first.created_at) });
+    }
+    return out;
+  }
+
+  /** Whether a job can still be awarded (auto-award checks before it acts). */
+  isAwardable(jobId: string): boolean {
+    const job = this.store.getJob(jobId);
+    return job !== null && SELECTABLE.has(job.status) && !job.winning_bid_id;
+  }
+
+  counter(bidId: string, body: CounterBody) {
+    return this.store.transaction(() => {
+      const bid = this.store.getBid(bidId);
+      if (!bid) throw notFound("Bid");
+      if (
+        !["pending", "counter_offered", "counter_accepted", "awaiting_approval"].includes(
+          bid.status,
+        )
+      ) {
+        throw badRequest(`Bid ${bidId} is not open for negotiation`);
+      }
+      if (body.by !== "poster" && body.by !== "agent") {
+        throw badRequest("by must be 'poster' or 'agent'");
+      }
+      if (bid.counter_offers.length >= MAX_COUNTER_OFFERS) {
+        throw badRequest("Maximum negotiation rounds reached");
+      }
+      const offers = [
+        ...bid.counter_offers,
+        { price_usd: body.new_price, message: body.message, by: body.by, created_at: this.now() },
+      ];
+      const requiresApproval = body.new_price >= APPROVAL_THRESHOLD_USD;
+      const status = requiresApproval ? "awaiting_approval" : "counter_offered";
+      this.store.updateBid(bidId, { counter_offers: offers, status });
+      const job = this.store.getJob(bid.job_id);
+      if (job && SELECTABLE.has(job.status)) {
+        this.store.updateJob(job.job_id, {
+          status: requiresApproval ? "awaiting_approval" : "negotiating",
+        });
+      }
+      return { bid_id: bidId, status, counter_offers: offers, requires_approval: requiresApproval };
+    });
+  }
+
+  acceptCounter(bidId: string, by: string) {
+    const bid = this.store.getBid(bidId);
+    if (!bid) throw notFound("Bid");
+    const last = bid.counter_offers.at(-1);
+    if (!last) throw badRequest("No counter-offer to accept");
+    if (last.by === by) throw badRequest(`The last counter-offer was made by the ${by}`);
+    this.store.updateBid(bidId, {
+      status: "counter_accepted",
+      final_price_usd: last.price_usd,
+      accepted_at: this.now(),
+    });
+    return { bid_id: bidId, status: "counter_accepted", final_price: last.price_usd };
+  }
+
+  // --- results ---
+
+  submitResult(jobId: string, body: SubmitResultBody) {
+    return this.store.transaction(() => {
+      const job = this.requireJob(jobId);
+      if (job.status !== "assigned") {
+        throw badRequest(`Job is not in assigned state (status: ${job.status})`);
+      }
+      if (job.assigned_agent_id !== body.executed_by) {
+        throw new ApiError(403, "Only the assigned agent can submit results");
+      }
+      const now = this.now();
+      const status = body.success ? "completed" : "failed";
+      this.store.updateJob(jobId, {
+        status,
+        result: {
+          success: body.success,
+          output: body.output,
+          tokens_used: body.tokens_used,
+          model: body.model,
+          executed_by: body.executed_by,
+          submitted_at: now,
+        },
+        completed_at: now,
+      });
+      this.releaseAgent(body.executed_by);
+      return { job_id: jobId, status };
+    });
+  }
+
+  /** A busy agent with no other assigned job is available again. */
+  private releaseAgent(agentId: string): void {
+    const agent = this.store.getAgent(agentId);
+    if (agent?.status !== "busy") return;
+    if (this.store.listJobs({ assigned_agent_id: agentId, status: "assigned" }).length > 0) return;
+    this.store.updateAgent(agentId, { status: "available" });
+  }
+
+  /** The poster's sign-off. No money moves here: the embedded marketplace has no payments. */
+  complete(jobId: string, qualityScore: number) {
+    return this.store.transaction(() => {
+      const job = this.requireJob(jobId);
+      const now = this.now();
+      this.store.updateJob(jobId, {
+        status: "completed",
+        quality_score: qualityScore,
+        completed_at: job.completed_at ?? now,
+      });
+      const price = job.final_price_usd ?? 0;
+      const agent = job.assigned_agent_id ? this.store.getAgent(job.assigned_agent_id) : null;
+      // Paid once: the first sign-off counts for the agent, a repeated one does not.
+      if (agent && job.quality_score === null) {
+        this.store.updateAgent(agent.agent_id, {
+          jobs_completed: agent.jobs_completed + 1,
+          total_earned_usd: agent.total_earned_usd + price,
+        });
+      }
+      if (job.status === "assigned" && job.assigned_agent_id)
+        this.releaseAgent(job.assigned_agent_id);
+      return {
+        success: true,
+        job_id: jobId,
+        status: "completed",
+        quality_score: qualityScore,
+        payment_status: agent ? "released" : "no_agent",
+        amount_usd: agent ? price : 0,
+      };
+    });
+  }
+}
+
+/** Null if the agent meets every required capability of the job, else what it lacks. */
+function meetsCapabilities(agent: AgentDoc, job: JobDoc): string | null {
+  for (const cap of job.required_capabilities) {
+    const score = agent.capabilities[cap] ?? 0;
+    if (score < job.min_capability_score) {
+      return `does not meet minimum ${cap} score (has ${score}, need ${job.min_capability_score})`;
+    }
+  }
+  return null;
+}

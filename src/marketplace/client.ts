@@ -1,0 +1,267 @@
+import type { Dispatcher } from "undici";
+import { z } from "zod";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import {
+  AgentListingSchema,
+  type Bid,
+  BidListingSchema,
+  type HeartbeatResponse,
+  HeartbeatResponseSchema,
+  type HeartbeatStatus,
+  type Job,
+  JobListingSchema,
+  JobSchema,
+  type JobWithBids,
+  JobWithBidsSchema,
+  type MarketplaceAgent,
+  MarketplaceAgentSchema,
+  type PlaceBidParams,
+  type PlaceBidResponse,
+  PlaceBidResponseSchema,
+  type PostJobRequest,
+  PostJobResponseSchema,
+  type RegisterAgentRequest,
+  type RegisterAgentResponse,
+  RegisterAgentResponseSchema,
+  SelectBidResponseSchema,
+  type SubmitResultRequest,
+  SubmitResultResponseSchema,
+  SuccessResponseSchema,
+} from "./schemas.ts";
+import { MarketplaceTransport } from "./transport.ts";
+
+export interface MarketplaceClientOptions {
+  baseUrl: string;
+  dispatcher: Dispatcher;
+  metrics?: Metrics;
+  logger?: Logger;
+  timeoutMs?: number;
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Attempts for registration, which waits out the per-owner cooldown (429). */
+  registrationAttempts?: number;
+  /** Descriptions longer than this make a job malformed (it is skipped, not fetched for work). */
+  maxDescriptionChars?: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** A job of a listing that failed validation. */
+export interface RejectedJob {
+  jobId: string | undefined;
+  problem: string;
+}
+
+export interface JobListing {
+  jobs: Job[];
+  rejected: RejectedJob[];
+}
+
+const id = (value: string) => encodeURIComponent(value);
+
+/** The AgentBazaar API, typed. Every answer is checked against the contract. */
+export class MarketplaceClient {
+  readonly transport: MarketplaceTransport;
+  readonly #registrationAttempts: number;
+  readonly #maxDescriptionChars: number;
+
+  constructor(options: MarketplaceClientOptions) {
+    this.transport = new MarketplaceTransport(options);
+    this.#registrationAttempts = options.registrationAttempts ?? 12;
+    this.#maxDescriptionChars = options.maxDescriptionChars ?? 256 * 1024;
+  }
+
+  get baseUrl(): string {
+    return this.transport.baseUrl;
+  }
+
+  // Agents
+
+  /** Registers an agent; waits out the per-owner cooldown (429) and retries. */
+  registerAgent(body: RegisterAgentRequest, signal?: AbortSignal): Promise<RegisterAgentResponse> {
+    return this.transport.call({
+      method: "POST",
+      path: "/api/agents/register",
+      route: "POST /api/agents/register",
+      json: body,
+      schema: RegisterAgentResponseSchema,
+      maxAttempts: this.#registrationAttempts,
+      signal,
+    });
+  }
+
+  async listAgents(): Promise<MarketplaceAgent[]> {
+    const body = await this.transport.call({
+      method: "GET",
+      path: "/api/agents",
+      route: "GET /api/agents",
+      schema: AgentListingSchema,
+    });
+    return body.agents;
+  }
+
+  getAgent(agentId: string): Promise<MarketplaceAgent> {
+    return this.transport.call({
+      method: "GET",
+      path: `/api/agents/${id(agentId)}`,
+      route: "GET /api/agents/:id",
+      schema: MarketplaceAgentSchema,
+    });
+  }
+
+  heartbeat(
+    agentId: string,
+    body: { status: HeartbeatStatus; current_capacity: number; metadata?: Record<string, unknown> },
+    signal?: AbortSignal,
+  ): Promise<HeartbeatResponse> {
+    return this.transport.call({
+      method: "POST",
+      path: `/api/agents/${id(agentId)}/heartbeat`,
+      route: "POST /api/agents/:id/heartbeat",
+      json: body,
+      schema: HeartbeatResponseSchema,
+      // A heartbeat is superseded by the next one; one quick retry is enough.
+      maxAttempts: 2,
+      signal,
+    });
+  }
+
+  async listAgentJobs(agentId: string, status?: string): Promise<JobListing> {
+    const body = await this.transport.call({
+      method: "GET",
+      path: `/api/agents/${id(agentId)}/jobs`,
+      route: "GET /api/agents/:id/jobs",
+      query: { status },
+      schema: JobListingSchema,
+    });
+    return this.#checkJobs(body.jobs);
+  }
+
+  // Jobs
+
+  /** Every job matching the filters, each checked on its own: a malformed job is rejected, not fatal. */
+  async listJobs(filters: { status?: string; assigned_agent_id?: string } = {}, signal?: AbortSignal): Promise<JobListing> {
+    const body = await this.transport.call({
+      method: "GET",
+      path: "/api/jobs",
+      route: "GET /api/jobs",
+      query: filters,
+      schema: JobListingSchema,
+      signal,
+    });
+    return this.#checkJobs(body.jobs);
+  }
+
+  getJob(jobId: string, signal?: AbortSignal): Promise<JobWithBids> {
+    return this.transport.call({
+      method: "GET",
+      path: `/api/jobs/${id(jobId)}`,
+      route: "GET /api/jobs/:id",
+      schema: JobWithBidsSchema,
+      signal,
+    });
+  }
+
+  postJob(body: PostJobRequest): Promise<z.infer<typeof PostJobResponseSchema>> {
+    return this.transport.call({
+      method: "POST",
+      path: "/api/jobs",
+      route: "POST /api/jobs",
+      json: body,
+      schema: PostJobResponseSchema,
+      maxAttempts: 1,
+    });
+  }
+
+  // Bids
+
+  async listBids(jobId: string, signal?: AbortSignal): Promise<Bid[]> {
+    const body = await this.transport.call({
+      method: "GET",
+      path: `/api/jobs/${id(jobId)}/bids`,
+      route: "GET /api/jobs/:id/bids",
+      schema: BidListingSchema,
+      signal,
+    });
+    return body.bids;
+  }
+
+  /**
+   * Places a bid. Parameters go in the query string (the service's quirk). Not retried:
+   * a bid that reached the service before a failure must not be placed twice; the next
+   * poll checks the job's bid list instead.
+   */
+  placeBid(jobId: string, params: PlaceBidParams, signal?: AbortSignal): Promise<PlaceBidResponse> {
+    return this.transport.call({
+      method: "POST",
+      path: `/api/jobs/${id(jobId)}/bids`,
+      route: "POST /api/jobs/:id/bids",
+      query: { ...params },
+      schema: PlaceBidResponseSchema,
+      maxAttempts: 1,
+      signal,
+    });
+  }
+
+  selectBid(jobId: string, bidId: string): Promise<z.infer<typeof SelectBidResponseSchema>> {
+    return this.transport.call({
+      method: "POST",
+      path: `/api/jobs/${id(jobId)}/select-bid/${id(bidId)}`,
+      route: "POST /api/jobs/:id/select-bid/:bid",
+      schema: SelectBidResponseSchema,
+      maxAttempts: 1,
+    });
+  }
+
+  // Results
+
+  /** Submits a result once; the caller (the outbox) owns retries across polls. */
+  submitResult(jobId: string, body: SubmitResultRequest, signal?: AbortSignal): Promise<z.infer<typeof SubmitResultResponseSchema>> {
+    return this.transport.call({
+      method: "POST",
+      path: `/api/jobs/${id(jobId)}/submit-result`,
+      route: "POST /api/jobs/:id/submit-result",
+      json: { tokens_used: 0, model: "", ...body },
+      schema: SubmitResultResponseSchema,
+      maxAttempts: 2,
+      signal,
+    });
+  }
+
+  deleteJob(jobId: string): Promise<z.infer<typeof SuccessResponseSchema>> {
+    return this.transport.call({
+      method: "DELETE",
+      path: `/api/jobs/${id(jobId)}`,
+      route: "DELETE /api/jobs/:id",
+      schema: SuccessResponseSchema,
+      maxAttempts: 1,
+    });
+  }
+
+  #checkJobs(items: unknown[]): JobListing {
+    const jobs: Job[] = [];
+    const rejected: RejectedJob[] = [];
+    for (const item of items) {
+      const jobId =
+        item && typeof item === "object" && typeof (item as { job_id?: unknown }).job_id === "string"
+          ? (item as { job_id: string }).job_id
+          : undefined;
+      const parsed = JobSchema.safeParse(item);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        rejected.push({ jobId, problem: `${issue?.path.join(".") || "job"}: ${issue?.message}` });
+        continue;
+      }
+      if (parsed.data.description.length > this.#maxDescriptionChars) {
+        rejected.push({
+          jobId,
+          problem: `description: ${parsed.data.description.length} characters, more than ${this.#maxDescriptionChars}`,
+        });
+        continue;
+      }
+      jobs.push(parsed.data);
+    }
+    return { jobs, rejected };
+  }
+}

@@ -1,0 +1,52 @@
+import type { AgentConfig } from "../agents/types.ts";
+import type { MarketplaceClient } from "../marketplace/client.ts";
+import { deriveWallet } from "./wallet.ts";
+
+export interface Registration {
+  agentId: string;
+  walletAddress: string;
+}
+
+/**
+ * Registers agents one at a time. The marketplace allows one registration per owner
+ * every few seconds; registering in parallel would only collect 429s. The client
+ * waits out each 429 as the service asks.
+ */
+export class Registrar {
+  readonly #client: MarketplaceClient;
+  readonly #ownerId: string;
+  readonly #defaultModel: string;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(client: MarketplaceClient, ownerId: string, defaultModel: string) {
+    this.#client = client;
+    this.#ownerId = ownerId;
+    this.#defaultModel = defaultModel;
+  }
+
+  register(config: AgentConfig, signal?: AbortSignal): Promise<Registration> {
+    const walletAddress = config.wallet_address ?? deriveWallet(this.#ownerId, config.name);
+    const run = async (): Promise<Registration> => {
+      signal?.throwIfAborted();
+      const response = await this.#client.registerAgent(
+        {
+          name: config.name,
+          description: config.description ?? `${config.name} (${config.agent_type}), run by bazaar-runner`,
+          owner_id: this.#ownerId,
+          wallet_address: walletAddress,
+          execution_mode: "self_hosted",
+          provider: "fireworks",
+          model: config.model ?? this.#defaultModel,
+          base_rate_usd: config.base_rate_usd,
+          capabilities: config.capabilities,
+          skip_benchmark: true,
+        },
+        signal,
+      );
+      return { agentId: response.agent_id, walletAddress };
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+}

@@ -1,0 +1,292 @@
+import type { MongoClient } from "mongodb";
+import type { Dispatcher } from "undici";
+import { registerBuiltinExecutors } from "../agents/builtin.ts";
+import { loadPlugins } from "../agents/plugins.ts";
+import { hasExecutor } from "../agents/registry.ts";
+import type { RunnerConfig } from "../config/env.ts";
+import { createConfigSource } from "../config-sources/index.ts";
+import type { ConfigSource } from "../config-sources/types.ts";
+import { connectMongo } from "../config-sources/mongo.ts";
+import { createLlmClient } from "../llm/client.ts";
+import type { LlmClient } from "../llm/types.ts";
+import type { Logger } from "../logger.ts";
+import { MarketplaceClient } from "../marketplace/client.ts";
+import { createMetrics, type Metrics } from "../metrics.ts";
+import { createSharedPool } from "../pool.ts";
+import { backoffDelay, sleep } from "../retry.ts";
+import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
+import { openLedger } from "../state/index.ts";
+import type { Ledger, LedgerEntry } from "../state/types.ts";
+import type { AgentWorker } from "./agent-worker.ts";
+import { JobFeed } from "./job-feed.ts";
+import { Outbox, type SubmitOutcome } from "./outbox.ts";
+import { Registrar } from "./registrar.ts";
+import { StatusTracker } from "./status-tracker.ts";
+import type { RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
+import { Supervisor } from "./supervisor.ts";
+
+export interface RunnerOptions {
+  config: RunnerConfig;
+  logger: Logger;
+  metrics?: Metrics;
+  /** The shared pool; created (and closed) by the runner when not given. */
+  dispatcher?: Dispatcher;
+  llm?: LlmClient;
+  ledger?: Ledger;
+  configSource?: ConfigSource;
+  /** True when `start` serves the embedded marketplace the runner talks to. */
+  embeddedMarketplace?: boolean;
+  /** Outbox and registration pacing, shortened by tests. */
+  outboxIntervalMs?: number;
+}
+
+/**
+ * One runner: the config source, the supervisor with its workers, the shared job
+ * feed polled on one loop, the outbox, and the status the HTTP layer shows.
+ */
+export class Runner implements StatusSource {
+  readonly config: RunnerConfig;
+  readonly metrics: Metrics;
+  readonly client: MarketplaceClient;
+  readonly llm: LlmClient;
+  readonly ledger: Ledger;
+  readonly tracker = new StatusTracker();
+  readonly #log: Logger;
+  readonly #source: ConfigSource;
+  readonly #supervisor: Supervisor;
+  readonly #feed: JobFeed;
+  readonly #outbox: Outbox;
+  readonly #ownedPool: Dispatcher | undefined;
+  readonly #mongo: MongoClient | undefined;
+  readonly #embedded: boolean;
+  readonly #startedAt = new Date().toISOString();
+  readonly #stop = new AbortController();
+  #configLoaded = false;
+  #marketplaceReachable = false;
+  #lastMarketplaceOk: string | null = null;
+  #pollLoop: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
+
+  private constructor(parts: {
+    options: RunnerOptions;
+    metrics: Metrics;
+    client: MarketplaceClient;
+    llm: LlmClient;
+    ledger: Ledger;
+    source: ConfigSource;
+    ownedPool: Dispatcher | undefined;
+    mongo: MongoClient | undefined;
+  }) {
+    const { options } = parts;
+    this.config = options.config;
+    this.metrics = parts.metrics;
+    this.client = parts.client;
+    this.llm = parts.llm;
+    this.ledger = parts.ledger;
+    this.#log = options.logger;
+    this.#source = parts.source;
+    this.#ownedPool = parts.ownedPool;
+    this.#mongo = parts.mongo;
+    this.#embedded = options.embeddedMarketplace ?? false;
+    this.#feed = new JobFeed(this.client, this.#log, this.metrics);
+    this.#outbox = new Outbox({
+      client: this.client,
+      ledger: this.ledger,
+      logger: this.#log,
+      metrics: this.metrics,
+      intervalMs: options.outboxIntervalMs,
+      onOutcome: (entry, outcome) => this.#onSubmitted(entry, outcome),
+    });
+    const source = this.#source;
+    this.#supervisor = new Supervisor(
+      {
+        client: this.client,
+        llm: this.llm,
+        ledger: this.ledger,
+        registrar: new Registrar(this.client, this.config.ownerId, this.config.defaultModel),
+        outbox: this.#outbox,
+        tracker: this.tracker,
+        logger: this.#log,
+        metrics: this.metrics,
+        heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        defaultModel: this.config.defaultModel,
+        llmPrices: this.config.llmPrices,
+        onRegistered: source.writeBack
+          ? (spec, registration) => source.writeBack!(spec, { agent_id: registration.agentId, wallet_address: registration.walletAddress })
+          : undefined,
+      },
+      this.config.shutdownGraceMs,
+    );
+  }
+
+  /** Builds every part, loads the agent configs (failing start-up if it cannot), and starts. */
+  static async start(options: RunnerOptions): Promise<Runner> {
+    const { config, logger } = options;
+    registerSecret(config.fireworksApiKey);
+    registerUriSecrets(config.mongodbUri);
+    registerBuiltinExecutors();
+    await loadPlugins(config.plugins, { cwd: process.cwd(), logger });
+
+    const metrics = options.metrics ?? createMetrics();
+    const ownedPool = options.dispatcher ? undefined : createSharedPool();
+    const dispatcher = options.dispatcher ?? ownedPool!;
+    const client = new MarketplaceClient({ baseUrl: config.bazaarApiUrl, dispatcher, metrics, logger });
+    const llm =
+      options.llm ??
+      createLlmClient({
+        apiKey: config.fireworksApiKey,
+        baseUrl: config.llmBaseUrl,
+        dispatcher,
+        timeoutMs: config.llmTimeoutMs,
+        metrics,
+        prices: config.llmPrices,
+        logger,
+      });
+
+    let mongo: MongoClient | undefined;
+    if (config.mongodbUri && (!options.ledger || !options.configSource)) {
+      logger.info({ uri: redactUri(config.mongodbUri) }, "connecting to MongoDB");
+      mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
+    }
+    const ledger = options.ledger ?? (await openLedger({ stateDir: config.stateDir, mongoClient: mongo, metrics, logger }));
+    const source =
+      options.configSource ??
+      (await createConfigSource({ config, mongoClient: mongo, isKnownType: hasExecutor, logger, metrics }));
+
+    const runner = new Runner({ options, metrics, client, llm, ledger, source, ownedPool, mongo });
+    await runner.#begin();
+    return runner;
+  }
+
+  async #begin(): Promise<void> {
+    const snapshot = await this.#source.load();
+    this.#configLoaded = true;
+    this.#log.info(
+      { source: this.#source.kind, agents: snapshot.agents.map((a) => a.config.name), issues: snapshot.issues.length, llm: this.llm.configured ? this.config.llmBaseUrl : "not configured" },
+      "agent configs loaded",
+    );
+    if (!this.llm.configured) {
+      this.#log.warn("FIREWORKS_API_KEY is not set: agents heartbeat and bid, and answer won jobs with a failed result");
+    }
+    await this.#supervisor.apply(snapshot);
+    this.#source.watch((next) => {
+      this.tracker.emit({ kind: "config", message: `config reloaded: ${next.agents.length} agents, ${next.issues.length} issues` });
+      void this.#supervisor.apply(next);
+    });
+    this.#outbox.start();
+    this.#pollLoop = this.#poll();
+  }
+
+  async #poll(): Promise<void> {
+    let failures = 0;
+    while (!this.#stop.signal.aborted) {
+      try {
+        const page = await this.#feed.poll(this.#stop.signal);
+        if (failures > 0) this.#log.info({ failures }, "marketplace reachable again");
+        failures = 0;
+        this.#marketplaceReachable = true;
+        this.#lastMarketplaceOk = new Date().toISOString();
+        await this.#supervisor.dispatch(page, this.#feed);
+      } catch (error) {
+        if (this.#stop.signal.aborted) break;
+        failures++;
+        this.#marketplaceReachable = false;
+        // Said once per outage, not at every retry.
+        if (failures === 1) this.#log.warn({ url: this.config.bazaarApiUrl, problem: errorMessage(error) }, "marketplace unreachable; backing off");
+      }
+      // During an outage back off, but never longer than one poll interval.
+      const wait = failures === 0 ? this.config.pollIntervalMs : backoffDelay(failures, { baseMs: 500, capMs: this.config.pollIntervalMs });
+      await sleep(wait, this.#stop.signal).catch(() => undefined);
+    }
+  }
+
+  /** Keeps the per-agent result counters and the timeline in step with the outbox. */
+  #onSubmitted(entry: LedgerEntry, outcome: SubmitOutcome): void {
+    const worker = this.#supervisor.workers.find((w) => w.agentId === entry.agentId);
+    const view = worker?.stats.view;
+    const name = worker?.spec.config.name;
+    if (outcome.kind === "accepted") {
+      if (view) {
+        if (entry.result?.success) view.resultsAccepted++;
+        else view.resultsFailed++;
+      }
+      this.tracker.emit({ kind: "result", agent: name, jobId: entry.jobId, message: entry.result?.success ? "result accepted" : "failed result submitted" });
+    } else if (outcome.kind === "closed") {
+      if (view) view.resultsFailed++;
+      this.tracker.emit({ kind: "error", agent: name, jobId: entry.jobId, message: `result refused: ${outcome.reason}` });
+    }
+  }
+
+  get workers(): AgentWorker[] {
+    return this.#supervisor.workers;
+  }
+
+  // StatusSource
+
+  async snapshot(): Promise<StatusSnapshot> {
+    const sourceStatus = this.#source.status();
+    let ledger: StatusSnapshot["ledger"] = null;
+    try {
+      ledger = await this.ledger.summary();
+    } catch {
+      ledger = null;
+    }
+    return {
+      startedAt: this.#startedAt,
+      now: new Date().toISOString(),
+      marketplace: { url: this.config.bazaarApiUrl, embedded: this.#embedded, reachable: this.#marketplaceReachable, lastOkAt: this.#lastMarketplaceOk },
+      config: {
+        source: this.#source.kind,
+        loaded: this.#configLoaded,
+        lastReloadAt: sourceStatus.lastReloadAt,
+        lastReloadOutcome: sourceStatus.lastReloadOutcome,
+        changeStream: sourceStatus.changeStream,
+        issues: this.#supervisor.issues,
+      },
+      ledger,
+      llm: { configured: this.llm.configured, baseUrl: this.config.llmBaseUrl },
+      agents: this.tracker.views(),
+    };
+  }
+
+  recentEvents(limit?: number): RunnerEvent[] {
+    return this.tracker.recent(limit);
+  }
+
+  onEvent(listener: (event: RunnerEvent) => void): () => void {
+    return this.tracker.onEvent(listener);
+  }
+
+  ready(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.#configLoaded) reasons.push("agent configs not loaded");
+    if (!this.#marketplaceReachable) reasons.push(`marketplace at ${this.config.bazaarApiUrl} not reachable`);
+    if (this.#stop.signal.aborted) reasons.push("shutting down");
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /**
+   * Graceful stop: no more bids, in-flight jobs finish within the grace period,
+   * unsubmitted results stay in the ledger, agents heartbeat offline.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#shutdown();
+    return this.#stopped;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#log.info({ graceMs: this.config.shutdownGraceMs }, "shutting down: no more bids, finishing in-flight jobs");
+    this.#stop.abort();
+    await this.#pollLoop;
+    await this.#supervisor.stopAll();
+    await this.#outbox.flush();
+    await this.#outbox.close();
+    await this.#source.close();
+    const pending = await this.ledger.pendingResults().catch(() => []);
+    if (pending.length > 0) this.#log.warn({ results: pending.length }, "results not yet accepted stay in the ledger for the next start");
+    await this.ledger.close();
+    await this.#mongo?.close();
+    await this.#ownedPool?.close();
+    this.#log.info("runner stopped");
+  }
+}

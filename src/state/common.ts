@@ -1,0 +1,162 @@
+import { z } from "zod";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Ledger, LedgerResult } from "./types.ts";
+
+/** Options every backend accepts. */
+export interface LedgerCommonOptions {
+  metrics?: Metrics;
+  logger?: Logger;
+  /** Clock in epoch ms; tests inject one to make timestamps (and so ordering) deterministic. */
+  now?: () => number;
+}
+
+/** A result as it is read back from storage: storage is a boundary like any other. */
+export const ledgerResultSchema = z.object({
+  success: z.boolean(),
+  output: z.string(),
+  tokensUsed: z.number().nonnegative(),
+  model: z.string(),
+  error: z.string().optional(),
+});
+
+/** The write methods; each is counted in `bazaar_runner_ledger_operations_total`. */
+export const WRITE_OPERATIONS = [
+  "recordBid",
+  "recordWon",
+  "startExecution",
+  "recordResult",
+  "markAccepted",
+  "closeResult",
+  "recordSubmitFailure",
+] as const;
+export type WriteOperation = (typeof WRITE_OPERATIONS)[number];
+
+/** Writes that change how many results are pending. */
+const PENDING_CHANGING: ReadonlySet<string> = new Set([
+  "recordResult",
+  "markAccepted",
+  "closeResult",
+]);
+
+/** What a backend offers besides the Ledger: a cheap count of pending results, if it has one. */
+export interface LedgerBackend extends Ledger {
+  pendingCount?(): Promise<number>;
+}
+
+export function checkKey(agentId: string, jobId: string): void {
+  if (typeof agentId !== "string" || agentId.length === 0)
+    throw new TypeError("ledger: agentId must be a non-empty string");
+  if (typeof jobId !== "string" || jobId.length === 0)
+    throw new TypeError("ledger: jobId must be a non-empty string");
+}
+
+/** Copies a result to exactly the LedgerResult fields (no stray properties reach storage). */
+export function cleanResult(result: LedgerResult): LedgerResult {
+  const parsed = ledgerResultSchema.parse(result);
+  const clean: LedgerResult = {
+    success: parsed.success,
+    output: parsed.output,
+    tokensUsed: parsed.tokensUsed,
+    model: parsed.model,
+  };
+  if (parsed.error !== undefined) clean.error = parsed.error;
+  return clean;
+}
+
+/** Longest error or close reason kept: a marketplace may answer with a whole HTML page. */
+export const MAX_REASON_CHARS = 2000;
+
+export function clip(text: string): string {
+  const value = String(text);
+  return value.length <= MAX_REASON_CHARS ? value : `${value.slice(0, MAX_REASON_CHARS)}…`;
+}
+
+export function checkPrice(priceUsd: number): void {
+  if (!Number.isFinite(priceUsd) || priceUsd < 0)
+    throw new RangeError("ledger: bid price must be a finite, non-negative number");
+}
+
+export function checkEpochMs(value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError("ledger: nextSubmitAt must be epoch milliseconds");
+}
+
+/**
+ * Wraps a backend so that every write is counted by operation and outcome, failures are
+ * logged, and `bazaar_runner_outbox_pending` follows the pending results: after each write
+ * that changes it when the backend can count cheaply, else whenever the outbox lists them
+ * (unfiltered `pendingResults()`) or `summary()` is read.
+ */
+export function instrument(
+  backend: LedgerBackend,
+  options: Pick<LedgerCommonOptions, "metrics" | "logger">,
+): Ledger {
+  const { metrics, logger } = options;
+  if (!metrics && !logger) return backend;
+
+  const refreshPending = async (): Promise<void> => {
+    if (!metrics || !backend.pendingCount) return;
+    try {
+      metrics.outboxPending.set(await backend.pendingCount());
+    } catch (err) {
+      logger?.warn({ err, backend: backend.backend }, "ledger: counting pending results failed");
+    }
+  };
+
+  const write = async <T>(
+    operation: WriteOperation,
+    agentId: string,
+    jobId: string,
+    run: () => Promise<T>,
+  ): Promise<T> => {
+    let value: T;
+    try {
+      value = await run();
+    } catch (err) {
+      metrics?.ledgerOperations.inc({ operation, outcome: "error" });
+      logger?.error(
+        { err, backend: backend.backend, operation, agentId, jobId },
+        "ledger write failed",
+      );
+      throw err;
+    }
+    metrics?.ledgerOperations.inc({ operation, outcome: "ok" });
+    if (PENDING_CHANGING.has(operation)) await refreshPending();
+    return value;
+  };
+
+  const wrapped: Ledger = {
+    backend: backend.backend,
+    hasBid: (agentId, jobId) => backend.hasBid(agentId, jobId),
+    recordBid: (agentId, jobId, bid) =>
+      write("recordBid", agentId, jobId, () => backend.recordBid(agentId, jobId, bid)),
+    recordWon: (agentId, jobId) =>
+      write("recordWon", agentId, jobId, () => backend.recordWon(agentId, jobId)),
+    startExecution: (agentId, jobId) =>
+      write("startExecution", agentId, jobId, () => backend.startExecution(agentId, jobId)),
+    recordResult: (agentId, jobId, result) =>
+      write("recordResult", agentId, jobId, () => backend.recordResult(agentId, jobId, result)),
+    markAccepted: (agentId, jobId) =>
+      write("markAccepted", agentId, jobId, () => backend.markAccepted(agentId, jobId)),
+    closeResult: (agentId, jobId, reason) =>
+      write("closeResult", agentId, jobId, () => backend.closeResult(agentId, jobId, reason)),
+    recordSubmitFailure: (agentId, jobId, error, nextSubmitAt) =>
+      write("recordSubmitFailure", agentId, jobId, () =>
+        backend.recordSubmitFailure(agentId, jobId, error, nextSubmitAt),
+      ),
+    get: (agentId, jobId) => backend.get(agentId, jobId),
+    pendingResults: async (agentId) => {
+      const pending = await backend.pendingResults(agentId);
+      if (agentId === undefined) metrics?.outboxPending.set(pending.length);
+      return pending;
+    },
+    summary: async () => {
+      const summary = await backend.summary();
+      metrics?.outboxPending.set(summary.pendingResults);
+      return summary;
+    },
+    close: () => backend.close(),
+  };
+  return wrapped;
+}

@@ -1,0 +1,28 @@
+import { join } from "node:path";
+import type { MongoClient } from "mongodb";
+import type { LedgerCommonOptions } from "./common.ts";
+import { openMongoLedger } from "./mongo-ledger.ts";
+import { openSqliteLedger } from "./sqlite-ledger.ts";
+import type { Ledger } from "./types.ts";
+
+export { createMemoryLedger } from "./memory-ledger.ts";
+export { openMongoLedger } from "./mongo-ledger.ts";
+export { openSqliteLedger } from "./sqlite-ledger.ts";
+export type { Ledger, LedgerEntry, LedgerResult, LedgerSummary } from "./types.ts";
+
+export interface OpenLedgerOptions extends LedgerCommonOptions {
+  /** RUNNER_STATE_DIR: the sqlite file lives here when there is no MongoDB. */
+  stateDir: string;
+  /** Set when MONGODB_URI is: the ledger goes to `bazaar.runner_ledger`. */
+  mongoClient?: MongoClient;
+}
+
+/** The runner's ledger: MongoDB when a client is given, else `${stateDir}/ledger.sqlite`. */
+export async function openLedger(options: OpenLedgerOptions): Promise<Ledger> {
+  const { stateDir, mongoClient, ...common } = options;
+  const ledger = mongoClient
+    ? await openMongoLedger({ ...common, client: mongoClient })
+    : openSqliteLedger({ ...common, path: join(stateDir, "ledger.sqlite") });
+  options.logger?.info({ backend: ledger.backend }, "ledger opened");
+  return ledger;
+}

@@ -1,0 +1,149 @@
+import {
+  checkEpochMs,
+  checkKey,
+  checkPrice,
+  cleanResult,
+  clip,
+  instrument,
+  type LedgerBackend,
+  type LedgerCommonOptions,
+} from "./common.ts";
+import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
+
+/** Orders pending results oldest first, ties broken by key so every backend agrees. */
+export function comparePending(a: LedgerEntry, b: LedgerEntry): number {
+  const at = (a.resultAt ?? "").localeCompare(b.resultAt ?? "");
+  if (at !== 0) return at;
+  if (a.agentId !== b.agentId) return a.agentId < b.agentId ? -1 : 1;
+  return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
+}
+
+export function isPending(entry: LedgerEntry): boolean {
+  return (
+    entry.resultAt !== undefined && entry.acceptedAt === undefined && entry.closedAt === undefined
+  );
+}
+
+/** A ledger in a Map, for unit tests of other parts; same semantics as the durable ones. */
+export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
+  const clock = options.now ?? Date.now;
+  const entries = new Map<string, LedgerEntry>();
+  let closed = false;
+
+  const keyOf = (agentId: string, jobId: string): string => JSON.stringify([agentId, jobId]);
+  const iso = (): string => new Date(clock()).toISOString();
+  const open = (): void => {
+    if (closed) throw new Error("ledger: closed");
+  };
+
+  /** Finds or creates the entry, applies the change, and stamps it. */
+  const upsert = (
+    agentId: string,
+    jobId: string,
+    change: (entry: LedgerEntry, now: string) => void,
+  ): LedgerEntry => {
+    open();
+    checkKey(agentId, jobId);
+    const key = keyOf(agentId, jobId);
+    const now = iso();
+    const entry = entries.get(key) ?? {
+      agentId,
+      jobId,
+      executionAttempts: 0,
+      submitAttempts: 0,
+      updatedAt: now,
+    };
+    change(entry, now);
+    entry.updatedAt = now;
+    entries.set(key, entry);
+    return entry;
+  };
+
+  const pending = (): LedgerEntry[] => [...entries.values()].filter(isPending).sort(comparePending);
+
+  const backend: LedgerBackend = {
+    backend: "memory",
+    async hasBid(agentId, jobId) {
+      open();
+      return entries.get(keyOf(agentId, jobId))?.bidAt !== undefined;
+    },
+    async recordBid(agentId, jobId, bid) {
+      checkPrice(bid.priceUsd);
+      upsert(agentId, jobId, (entry, now) => {
+        entry.bidId = bid.bidId;
+        entry.bidPriceUsd = bid.priceUsd;
+        entry.bidAt = now;
+      });
+    },
+    async recordWon(agentId, jobId) {
+      upsert(agentId, jobId, (entry, now) => {
+        entry.wonAt ??= now;
+      });
+    },
+    async startExecution(agentId, jobId) {
+      return upsert(agentId, jobId, (entry, now) => {
+        entry.executionAttempts += 1;
+        entry.executionStartedAt = now;
+      }).executionAttempts;
+    },
+    async recordResult(agentId, jobId, result) {
+      const clean = cleanResult(result);
+      upsert(agentId, jobId, (entry, now) => {
+        entry.result = clean;
+        entry.resultAt = now;
+      });
+    },
+    async markAccepted(agentId, jobId) {
+      upsert(agentId, jobId, (entry, now) => {
+        entry.acceptedAt ??= now;
+      });
+    },
+    async closeResult(agentId, jobId, reason) {
+      upsert(agentId, jobId, (entry, now) => {
+        entry.closedReason = clip(reason);
+        entry.closedAt = now;
+      });
+    },
+    async recordSubmitFailure(agentId, jobId, error, nextSubmitAt) {
+      checkEpochMs(nextSubmitAt);
+      upsert(agentId, jobId, (entry) => {
+        entry.submitAttempts += 1;
+        entry.lastSubmitError = clip(error);
+        entry.nextSubmitAt = nextSubmitAt;
+      });
+    },
+    async get(agentId, jobId) {
+      open();
+      const entry = entries.get(keyOf(agentId, jobId));
+      // A copy, so callers cannot change the ledger behind its back.
+      return entry ? structuredClone(entry) : undefined;
+    },
+    async pendingResults(agentId) {
+      open();
+      return pending()
+        .filter((entry) => agentId === undefined || entry.agentId === agentId)
+        .map((entry) => structuredClone(entry));
+    },
+    async pendingCount() {
+      open();
+      return pending().length;
+    },
+    async summary(): Promise<LedgerSummary> {
+      open();
+      const all = [...entries.values()];
+      return {
+        backend: "memory",
+        entries: all.length,
+        bids: all.filter((e) => e.bidAt !== undefined).length,
+        won: all.filter((e) => e.wonAt !== undefined).length,
+        pendingResults: all.filter(isPending).length,
+        accepted: all.filter((e) => e.acceptedAt !== undefined).length,
+        closed: all.filter((e) => e.closedAt !== undefined).length,
+      };
+    },
+    async close() {
+      closed = true;
+    },
+  };
+  return instrument(backend, options);
+}

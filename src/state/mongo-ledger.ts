@@ -1,0 +1,268 @@
+import {
+  type Collection,
+  type Document,
+  type MongoClient,
+  MongoServerError,
+  type UpdateFilter,
+  type WriteConcernSettings,
+} from "mongodb";
+import { z } from "zod";
+import {
+  checkEpochMs,
+  checkKey,
+  checkPrice,
+  cleanResult,
+  clip,
+  instrument,
+  type LedgerBackend,
+  type LedgerCommonOptions,
+  ledgerResultSchema,
+} from "./common.ts";
+import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
+
+export interface MongoLedgerOptions extends LedgerCommonOptions {
+  /** Owned by the runner: the ledger never closes it. */
+  client: MongoClient;
+  dbName?: string;
+  collection?: string;
+}
+
+/** One document per (agent, job); field names are snake_case like the marketplace's. */
+interface LedgerDoc extends Document {
+  agent_id: string;
+  job_id: string;
+  bid_id?: string;
+  bid_price_usd?: number;
+  bid_at?: Date | null;
+  won_at?: Date | null;
+  execution_started_at?: Date | null;
+  execution_attempts?: number;
+  result?: { success: boolean; output: string; tokens_used: number; model: string; error?: string };
+  result_at?: Date | null;
+  accepted_at?: Date | null;
+  closed_reason?: string;
+  closed_at?: Date | null;
+  submit_attempts?: number;
+  last_submit_error?: string;
+  next_submit_at?: number;
+  updated_at: Date;
+}
+
+const docSchema = z.object({
+  agent_id: z.string(),
+  job_id: z.string(),
+  bid_id: z.string().nullish(),
+  bid_price_usd: z.number().nullish(),
+  bid_at: z.date().nullish(),
+  won_at: z.date().nullish(),
+  execution_started_at: z.date().nullish(),
+  execution_attempts: z.number().int().nullish(),
+  result: z
+    .object({
+      success: z.boolean(),
+      output: z.string(),
+      tokens_used: z.number(),
+      model: z.string(),
+      error: z.string().nullish(),
+    })
+    .nullish(),
+  result_at: z.date().nullish(),
+  accepted_at: z.date().nullish(),
+  closed_reason: z.string().nullish(),
+  closed_at: z.date().nullish(),
+  submit_attempts: z.number().int().nullish(),
+  last_submit_error: z.string().nullish(),
+  next_submit_at: z.number().nullish(),
+  updated_at: z.date(),
+});
+
+function toEntry(raw: unknown): LedgerEntry {
+  const doc = docSchema.parse(raw);
+  const entry: LedgerEntry = {
+    agentId: doc.agent_id,
+    jobId: doc.job_id,
+    executionAttempts: doc.execution_attempts ?? 0,
+    submitAttempts: doc.submit_attempts ?? 0,
+    updatedAt: doc.updated_at.toISOString(),
+  };
+  if (doc.bid_id != null) entry.bidId = doc.bid_id;
+  if (doc.bid_price_usd != null) entry.bidPriceUsd = doc.bid_price_usd;
+  if (doc.bid_at != null) entry.bidAt = doc.bid_at.toISOString();
+  if (doc.won_at != null) entry.wonAt = doc.won_at.toISOString();
+  if (doc.execution_started_at != null)
+    entry.executionStartedAt = doc.execution_started_at.toISOString();
+  if (doc.result != null) {
+    const { tokens_used, error, ...rest } = doc.result;
+    entry.result = ledgerResultSchema.parse({
+      ...rest,
+      tokensUsed: tokens_used,
+      ...(error != null ? { error } : {}),
+    });
+  }
+  if (doc.result_at != null) entry.resultAt = doc.result_at.toISOString();
+  if (doc.accepted_at != null) entry.acceptedAt = doc.accepted_at.toISOString();
+  if (doc.closed_reason != null) entry.closedReason = doc.closed_reason;
+  if (doc.closed_at != null) entry.closedAt = doc.closed_at.toISOString();
+  if (doc.last_submit_error != null) entry.lastSubmitError = doc.last_submit_error;
+  if (doc.next_submit_at != null) entry.nextSubmitAt = doc.next_submit_at;
+  return entry;
+}
+
+/** Every ledger write waits for the journal on a majority: a result must outlive a failover. */
+const DURABLE: WriteConcernSettings = { w: "majority", journal: true };
+
+/** Matches a missing field as well as an explicit null. */
+const PENDING_FILTER = { result_at: { $ne: null }, accepted_at: null, closed_at: null };
+const PENDING_SORT = { result_at: 1, agent_id: 1, job_id: 1 } as const;
+
+/**
+ * The ledger in MongoDB (`bazaar.runner_ledger` by default). Indexes: the unique key
+ * (agent_id, job_id), and (accepted_at, closed_at, result_at) so that listing pending
+ * results (equality on the two nulls, then sorted by result_at) is an index scan.
+ */
+export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledger> {
+  const clock = options.now ?? Date.now;
+  const coll: Collection<LedgerDoc> = options.client
+    .db(options.dbName ?? "bazaar")
+    .collection<LedgerDoc>(options.collection ?? "runner_ledger");
+  await coll.createIndexes([
+    { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
+    { key: { accepted_at: 1, closed_at: 1, result_at: 1 }, name: "pending_results" },
+  ]);
+  let closed = false;
+
+  const open = (): void => {
+    if (closed) throw new Error("ledger: closed");
+  };
+
+  /** Upsert by key; two racing upserts of a new key can collide on the unique index, so retry once. */
+  const upsert = async (
+    agentId: string,
+    jobId: string,
+    update: (now: Date) => UpdateFilter<LedgerDoc>,
+  ): Promise<void> => {
+    open();
+    checkKey(agentId, jobId);
+    const run = () =>
+      coll.updateOne({ agent_id: agentId, job_id: jobId }, update(new Date(clock())), {
+        upsert: true,
+        writeConcern: DURABLE,
+      });
+    try {
+      await run();
+    } catch (err) {
+      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      await run();
+    }
+  };
+
+  const backend: LedgerBackend = {
+    backend: "mongo",
+    async hasBid(agentId, jobId) {
+      open();
+      const doc = await coll.findOne(
+        { agent_id: agentId, job_id: jobId, bid_at: { $ne: null } },
+        { projection: { _id: 1 } },
+      );
+      return doc !== null;
+    },
+    async recordBid(agentId, jobId, bid) {
+      checkPrice(bid.priceUsd);
+      await upsert(agentId, jobId, (now) => ({
+        $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
+      }));
+    },
+    async recordWon(agentId, jobId) {
+      // $min keeps the first time the job was seen won.
+      await upsert(agentId, jobId, (now) => ({ $min: { won_at: now }, $set: { updated_at: now } }));
+    },
+    async startExecution(agentId, jobId) {
+      open();
+      checkKey(agentId, jobId);
+      const run = () => {
+        const now = new Date(clock());
+        return coll.findOneAndUpdate(
+          { agent_id: agentId, job_id: jobId },
+          { $inc: { execution_attempts: 1 }, $set: { execution_started_at: now, updated_at: now } },
+          { upsert: true, returnDocument: "after", writeConcern: DURABLE },
+        );
+      };
+      let doc: LedgerDoc | null;
+      try {
+        doc = await run();
+      } catch (err) {
+        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+        doc = await run();
+      }
+      if (doc === null) throw new Error("ledger: startExecution upsert returned no document");
+      return toEntry(doc).executionAttempts;
+    },
+    async recordResult(agentId, jobId, result) {
+      const clean = cleanResult(result);
+      const stored: NonNullable<LedgerDoc["result"]> = {
+        success: clean.success,
+        output: clean.output,
+        tokens_used: clean.tokensUsed,
+        model: clean.model,
+      };
+      if (clean.error !== undefined) stored.error = clean.error;
+      await upsert(agentId, jobId, (now) => ({
+        $set: { result: stored, result_at: now, updated_at: now },
+      }));
+    },
+    async markAccepted(agentId, jobId) {
+      await upsert(agentId, jobId, (now) => ({
+        $min: { accepted_at: now },
+        $set: { updated_at: now },
+      }));
+    },
+    async closeResult(agentId, jobId, reason) {
+      await upsert(agentId, jobId, (now) => ({
+        $set: { closed_reason: clip(reason), closed_at: now, updated_at: now },
+      }));
+    },
+    async recordSubmitFailure(agentId, jobId, error, nextSubmitAt) {
+      checkEpochMs(nextSubmitAt);
+      await upsert(agentId, jobId, (now) => ({
+        $inc: { submit_attempts: 1 },
+        $set: { last_submit_error: clip(error), next_submit_at: nextSubmitAt, updated_at: now },
+      }));
+    },
+    async get(agentId, jobId) {
+      open();
+      const doc = await coll.findOne({ agent_id: agentId, job_id: jobId });
+      return doc === null ? undefined : toEntry(doc);
+    },
+    async pendingResults(agentId) {
+      open();
+      const filter =
+        agentId === undefined ? PENDING_FILTER : { ...PENDING_FILTER, agent_id: agentId };
+      const docs = await coll.find(filter).sort(PENDING_SORT).toArray();
+      return docs.map(toEntry);
+    },
+    async summary(): Promise<LedgerSummary> {
+      open();
+      const [entries, bids, won, pendingResults, accepted, closedCount] = await Promise.all([
+        coll.countDocuments({}),
+        coll.countDocuments({ bid_at: { $ne: null } }),
+        coll.countDocuments({ won_at: { $ne: null } }),
+        coll.countDocuments(PENDING_FILTER),
+        coll.countDocuments({ accepted_at: { $ne: null } }),
+        coll.countDocuments({ closed_at: { $ne: null } }),
+      ]);
+      return {
+        backend: "mongo",
+        entries,
+        bids,
+        won,
+        pendingResults,
+        accepted,
+        closed: closedCount,
+      };
+    },
+    async close() {
+      closed = true;
+    },
+  };
+  return instrument(backend, options);
+}

@@ -1,0 +1,302 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { z } from "zod";
+import {
+  checkEpochMs,
+  checkKey,
+  checkPrice,
+  cleanResult,
+  clip,
+  instrument,
+  type LedgerBackend,
+  type LedgerCommonOptions,
+  ledgerResultSchema,
+} from "./common.ts";
+import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
+
+export interface SqliteLedgerOptions extends LedgerCommonOptions {
+  /** Database file (its directory is created if missing), or ":memory:". */
+  path: string;
+  /** How long a write waits for another connection's lock, in ms. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` is how many have run.
+ * Append only: never edit a migration that has shipped.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE ledger (
+     agent_id             TEXT    NOT NULL,
+     job_id               TEXT    NOT NULL,
+     bid_id               TEXT,
+     bid_price_usd        REAL,
+     bid_at               TEXT,
+     won_at               TEXT,
+     execution_started_at TEXT,
+     execution_attempts   INTEGER NOT NULL DEFAULT 0,
+     result_json          TEXT,
+     result_at            TEXT,
+     accepted_at          TEXT,
+     closed_reason        TEXT,
+     closed_at            TEXT,
+     submit_attempts      INTEGER NOT NULL DEFAULT 0,
+     last_submit_error    TEXT,
+     next_submit_at       INTEGER,
+     updated_at           TEXT    NOT NULL,
+     PRIMARY KEY (agent_id, job_id)
+   ) STRICT;
+   CREATE INDEX ledger_pending ON ledger (result_at, agent_id, job_id)
+     WHERE result_at IS NOT NULL AND accepted_at IS NULL AND closed_at IS NULL;`,
+];
+
+const PENDING_WHERE = "result_at IS NOT NULL AND accepted_at IS NULL AND closed_at IS NULL";
+
+const rowSchema = z.object({
+  agent_id: z.string(),
+  job_id: z.string(),
+  bid_id: z.string().nullable(),
+  bid_price_usd: z.number().nullable(),
+  bid_at: z.string().nullable(),
+  won_at: z.string().nullable(),
+  execution_started_at: z.string().nullable(),
+  execution_attempts: z.number().int(),
+  result_json: z.string().nullable(),
+  result_at: z.string().nullable(),
+  accepted_at: z.string().nullable(),
+  closed_reason: z.string().nullable(),
+  closed_at: z.string().nullable(),
+  submit_attempts: z.number().int(),
+  last_submit_error: z.string().nullable(),
+  next_submit_at: z.number().int().nullable(),
+  updated_at: z.string(),
+});
+
+function toEntry(raw: unknown): LedgerEntry {
+  const row = rowSchema.parse(raw);
+  const entry: LedgerEntry = {
+    agentId: row.agent_id,
+    jobId: row.job_id,
+    executionAttempts: row.execution_attempts,
+    submitAttempts: row.submit_attempts,
+    updatedAt: row.updated_at,
+  };
+  if (row.bid_id !== null) entry.bidId = row.bid_id;
+  if (row.bid_price_usd !== null) entry.bidPriceUsd = row.bid_price_usd;
+  if (row.bid_at !== null) entry.bidAt = row.bid_at;
+  if (row.won_at !== null) entry.wonAt = row.won_at;
+  if (row.execution_started_at !== null) entry.executionStartedAt = row.execution_started_at;
+  if (row.result_json !== null)
+    entry.result = ledgerResultSchema.parse(JSON.parse(row.result_json));
+  if (row.result_at !== null) entry.resultAt = row.result_at;
+  if (row.accepted_at !== null) entry.acceptedAt = row.accepted_at;
+  if (row.closed_reason !== null) entry.closedReason = row.closed_reason;
+  if (row.closed_at !== null) entry.closedAt = row.closed_at;
+  if (row.last_submit_error !== null) entry.lastSubmitError = row.last_submit_error;
+  if (row.next_submit_at !== null) entry.nextSubmitAt = row.next_submit_at;
+  return entry;
+}
+
+/** Brings the schema up to date; safe when several processes open the file at once. */
+function migrate(db: DatabaseSync): void {
+  const version = (): number =>
+    z.object({ user_version: z.number() }).parse(db.prepare("PRAGMA user_version").get())
+      .user_version;
+  if (version() > MIGRATIONS.length) {
+    throw new Error(
+      `ledger: database schema version ${version()} is newer than this runner knows (${MIGRATIONS.length})`,
+    );
+  }
+  if (version() === MIGRATIONS.length) return;
+  // IMMEDIATE takes the write lock first, so a concurrent opener waits and then sees the new version.
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (let v = version(); v < MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v] ?? "");
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+/**
+ * The ledger in a node:sqlite file. WAL mode so readers never block the writer, and
+ * `synchronous=FULL` so that a write is on disk (WAL fsynced) when its promise resolves:
+ * a result must survive a power cut between being written and being submitted.
+ */
+export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
+  const clock = options.now ?? Date.now;
+  const inMemory = options.path === ":memory:" || options.path.startsWith("file:");
+  if (!inMemory) mkdirSync(dirname(options.path), { recursive: true });
+
+  const db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+  try {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = FULL");
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const cache = new Map<string, StatementSync>();
+  const stmt = (sql: string): StatementSync => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
+  const iso = (): string => new Date(clock()).toISOString();
+
+  /** Inserts the row with `columns` or, when it exists, applies `onConflict`; returns the row's new state. */
+  const upsert = (
+    agentId: string,
+    jobId: string,
+    columns: Record<string, SQLInputValue>,
+    onConflict: string,
+    returning = "",
+  ): Record<string, unknown> | undefined => {
+    checkKey(agentId, jobId);
+    const names = Object.keys(columns);
+    const sql =
+      `INSERT INTO ledger (agent_id, job_id, updated_at${names.map((n) => `, ${n}`).join("")})
+       VALUES (:agent_id, :job_id, :now${names.map((n) => `, :${n}`).join("")})
+       ON CONFLICT (agent_id, job_id) DO UPDATE SET ${onConflict}, updated_at = excluded.updated_at` +
+      (returning ? ` RETURNING ${returning}` : "");
+    const params = { agent_id: agentId, job_id: jobId, now: iso(), ...columns };
+    return returning ? stmt(sql).get(params) : (stmt(sql).run(params), undefined);
+  };
+
+  const count = (where: string): number =>
+    z.object({ n: z.number() }).parse(stmt(`SELECT count(*) AS n FROM ledger WHERE ${where}`).get())
+      .n;
+
+  const backend: LedgerBackend = {
+    backend: "sqlite",
+    async hasBid(agentId, jobId) {
+      return (
+        stmt(
+          "SELECT 1 AS x FROM ledger WHERE agent_id = ? AND job_id = ? AND bid_at IS NOT NULL",
+        ).get(agentId, jobId) !== undefined
+      );
+    },
+    async recordBid(agentId, jobId, bid) {
+      checkPrice(bid.priceUsd);
+      upsert(
+        agentId,
+        jobId,
+        { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: iso() },
+        "bid_id = excluded.bid_id, bid_price_usd = excluded.bid_price_usd, bid_at = excluded.bid_at",
+      );
+    },
+    async recordWon(agentId, jobId) {
+      upsert(agentId, jobId, { won_at: iso() }, "won_at = coalesce(won_at, excluded.won_at)");
+    },
+    async startExecution(agentId, jobId) {
+      // One statement: the increment and the read cannot be split by another writer.
+      const row = upsert(
+        agentId,
+        jobId,
+        { execution_started_at: iso(), execution_attempts: 1 },
+        "execution_attempts = execution_attempts + 1, execution_started_at = excluded.execution_started_at",
+        "execution_attempts",
+      );
+      return z.object({ execution_attempts: z.number() }).parse(row).execution_attempts;
+    },
+    async recordResult(agentId, jobId, result) {
+      upsert(
+        agentId,
+        jobId,
+        { result_json: JSON.stringify(cleanResult(result)), result_at: iso() },
+        "result_json = excluded.result_json, result_at = excluded.result_at",
+      );
+    },
+    async markAccepted(agentId, jobId) {
+      upsert(
+        agentId,
+        jobId,
+        { accepted_at: iso() },
+        "accepted_at = coalesce(accepted_at, excluded.accepted_at)",
+      );
+    },
+    async closeResult(agentId, jobId, reason) {
+      upsert(
+        agentId,
+        jobId,
+        { closed_reason: clip(reason), closed_at: iso() },
+        "closed_reason = excluded.closed_reason, closed_at = excluded.closed_at",
+      );
+    },
+    async recordSubmitFailure(agentId, jobId, error, nextSubmitAt) {
+      checkEpochMs(nextSubmitAt);
+      upsert(
+        agentId,
+        jobId,
+        { submit_attempts: 1, last_submit_error: clip(error), next_submit_at: nextSubmitAt },
+        "submit_attempts = submit_attempts + 1, last_submit_error = excluded.last_submit_error, next_submit_at = excluded.next_submit_at",
+      );
+    },
+    async get(agentId, jobId) {
+      const row = stmt("SELECT * FROM ledger WHERE agent_id = ? AND job_id = ?").get(
+        agentId,
+        jobId,
+      );
+      return row === undefined ? undefined : toEntry(row);
+    },
+    async pendingResults(agentId) {
+      const rows =
+        agentId === undefined
+          ? stmt(
+              `SELECT * FROM ledger WHERE ${PENDING_WHERE} ORDER BY result_at, agent_id, job_id`,
+            ).all()
+          : stmt(
+              `SELECT * FROM ledger WHERE ${PENDING_WHERE} AND agent_id = ? ORDER BY result_at, agent_id, job_id`,
+            ).all(agentId);
+      return rows.map(toEntry);
+    },
+    async pendingCount() {
+      return count(PENDING_WHERE);
+    },
+    async summary(): Promise<LedgerSummary> {
+      const row = z
+        .object({
+          entries: z.number(),
+          bids: z.number().nullable(),
+          won: z.number().nullable(),
+          pending: z.number().nullable(),
+          accepted: z.number().nullable(),
+          closed: z.number().nullable(),
+        })
+        .parse(
+          stmt(
+            `SELECT count(*) AS entries,
+                    sum(bid_at IS NOT NULL) AS bids,
+                    sum(won_at IS NOT NULL) AS won,
+                    sum(${PENDING_WHERE}) AS pending,
+                    sum(accepted_at IS NOT NULL) AS accepted,
+                    sum(closed_at IS NOT NULL) AS closed
+             FROM ledger`,
+          ).get(),
+        );
+      return {
+        backend: "sqlite",
+        entries: row.entries,
+        bids: row.bids ?? 0,
+        won: row.won ?? 0,
+        pendingResults: row.pending ?? 0,
+        accepted: row.accepted ?? 0,
+        closed: row.closed ?? 0,
+      };
+    },
+    async close() {
+      if (db.isOpen) db.close();
+    },
+  };
+  return instrument(backend, options);
+}

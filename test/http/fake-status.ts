@@ -1,0 +1,240 @@
+import type {
+  AgentStatusView,
+  ConfigIssue,
+  RunnerEvent,
+  StatusSnapshot,
+  StatusSource,
+} from "../../src/runner/status-types.ts";
+
+const MODEL = "accounts/fireworks/models/llama-v3p3-70b-instruct";
+
+function agent(
+  name: string,
+  agentType: string,
+  baseRateUsd: number,
+  extra: Partial<AgentStatusView>,
+): AgentStatusView {
+  return {
+    key: `mongo:${name}`,
+    agentId: `agent_${name.toLowerCase()}`,
+    name,
+    agentType,
+    source: "mongo",
+    state: "running",
+    model: MODEL,
+    baseRateUsd,
+    lastHeartbeatAt: new Date(Date.now() - 20_000).toISOString(),
+    lastHeartbeatOutcome: "ok",
+    jobsSeen: 0,
+    bidsPlaced: 0,
+    bidsWon: 0,
+    jobsInFlight: 0,
+    maxConcurrentJobs: 3,
+    resultsAccepted: 0,
+    resultsFailed: 0,
+    tokensUsed: 0,
+    llmCostUsd: 0,
+    revenueUsd: 0,
+    errors: 0,
+    lastError: null,
+    ...extra,
+  };
+}
+
+/**
+ * A StatusSource that behaves like the runner's: the seed's three agents, events that
+ * move their counters the way the workers would, readiness that tests can flip.
+ */
+export class FakeStatusSource implements StatusSource {
+  readonly startedAt = new Date(Date.now() - 3_600_000).toISOString();
+  agents: AgentStatusView[];
+  issues: ConfigIssue[] = [];
+  marketplace = {
+    url: "http://127.0.0.1:8000",
+    embedded: true,
+    reachable: true,
+    lastOkAt: new Date().toISOString() as string | null,
+  };
+  private readonly events: RunnerEvent[] = [];
+  private readonly listeners = new Set<(event: RunnerEvent) => void>();
+  private readiness = { ready: false, reasons: ["config not loaded", "marketplace not reached"] };
+  snapshotCalls = 0;
+
+  constructor(options: { history?: boolean } = {}) {
+    this.agents = [
+      agent("SchemaArchitect", "schema_architect", 0.04, {
+        jobsSeen: 14,
+        bidsPlaced: 6,
+        bidsWon: 3,
+        jobsInFlight: 1,
+        resultsAccepted: 2,
+        tokensUsed: 5120,
+        llmCostUsd: 0.0046,
+        revenueUsd: 0.171,
+      }),
+      agent("AnomalyHunter", "anomaly_hunter", 0.05, {
+        jobsSeen: 14,
+        bidsPlaced: 4,
+        bidsWon: 1,
+        resultsAccepted: 1,
+        tokensUsed: 2210,
+        llmCostUsd: 0.002,
+        revenueUsd: 0.072,
+      }),
+      agent("CodeReviewer", "code_reviewer", 0.03, {
+        state: "draining",
+        jobsSeen: 14,
+        bidsPlaced: 2,
+        resultsFailed: 1,
+        errors: 1,
+        lastError: "POST /api/jobs/job_9f2/result: 409 job no longer assigned",
+        lastHeartbeatOutcome: "failed: 503",
+      }),
+    ];
+    if (options.history) this.seedHistory();
+  }
+
+  setReady(ready: boolean, reasons: string[] = []): void {
+    this.readiness = { ready, reasons };
+  }
+
+  ready(): { ready: boolean; reasons: string[] } {
+    return { ...this.readiness, reasons: [...this.readiness.reasons] };
+  }
+
+  async snapshot(): Promise<StatusSnapshot> {
+    this.snapshotCalls += 1;
+    const ledger = {
+      backend: "sqlite" as const,
+      entries: 12,
+      bids: this.agents.reduce((n, a) => n + a.bidsPlaced, 0),
+      won: this.agents.reduce((n, a) => n + a.bidsWon, 0),
+      pendingResults: 1,
+      accepted: this.agents.reduce((n, a) => n + a.resultsAccepted, 0),
+      closed: 1,
+    };
+    return structuredClone({
+      startedAt: this.startedAt,
+      now: new Date().toISOString(),
+      marketplace: this.marketplace,
+      config: {
+        source: "mongo" as const,
+        loaded: true,
+        lastReloadAt: new Date(Date.now() - 90_000).toISOString(),
+        lastReloadOutcome: "ok: 3 agents",
+        changeStream: "active" as const,
+        issues: this.issues,
+      },
+      ledger,
+      llm: { configured: true, baseUrl: "https://api.fireworks.ai/inference/v1" },
+      agents: this.agents,
+    });
+  }
+
+  recentEvents(limit = 200): RunnerEvent[] {
+    return this.events.slice(-limit);
+  }
+
+  onEvent(listener: (event: RunnerEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** Records an event, moves the agent's counters like a worker would, and tells listeners. */
+  emit(partial: Omit<RunnerEvent, "at"> & { at?: string }): RunnerEvent {
+    const event: RunnerEvent = { at: new Date().toISOString(), ...partial };
+    this.apply(event);
+    this.events.push(event);
+    if (this.events.length > 5000) this.events.shift();
+    for (const listener of this.listeners) listener(event);
+    return event;
+  }
+
+  private apply(event: RunnerEvent): void {
+    const target = this.agents.find((a) => a.name === event.agent);
+    if (!target) return;
+    switch (event.kind) {
+      case "heartbeat":
+        target.lastHeartbeatAt = event.at;
+        target.lastHeartbeatOutcome = "ok";
+        break;
+      case "bid":
+        target.jobsSeen += 1;
+        target.bidsPlaced += 1;
+        break;
+      case "won":
+        target.bidsWon += 1;
+        target.jobsInFlight += 1;
+        target.revenueUsd += event.amountUsd ?? 0;
+        break;
+      case "execution":
+        target.tokensUsed += event.tokens ?? 0;
+        target.llmCostUsd += event.costUsd ?? 0;
+        break;
+      case "result":
+        target.jobsInFlight = Math.max(0, target.jobsInFlight - 1);
+        target.resultsAccepted += 1;
+        break;
+      case "error":
+        target.errors += 1;
+        target.lastError = event.message;
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** An hour of plausible activity, so the charts and timeline have something to show. */
+  private seedHistory(): void {
+    const names = this.agents.map((a) => a.name);
+    const now = Date.now();
+    let seq = 0;
+    for (let minutesAgo = 58; minutesAgo >= 1; minutesAgo -= 3) {
+      const name = names[seq % names.length]!;
+      const at = (offsetS: number) =>
+        new Date(now - minutesAgo * 60_000 + offsetS * 1000).toISOString();
+      const jobId = `job_${(0x1a2b + seq).toString(16)}`;
+      const price = Math.round((0.03 + (seq % 5) * 0.01) * 1000) / 1000;
+      this.events.push({
+        at: at(0),
+        kind: "bid",
+        agent: name,
+        jobId,
+        message: `bid $${price.toFixed(3)} (confidence 0.8${seq % 10})`,
+        amountUsd: price,
+      });
+      if (seq % 2 === 0) {
+        const tokens = 800 + (seq % 7) * 150;
+        this.events.push({
+          at: at(40),
+          kind: "won",
+          agent: name,
+          jobId,
+          message: "bid accepted",
+          amountUsd: price,
+        });
+        this.events.push({
+          at: at(70),
+          kind: "execution",
+          agent: name,
+          jobId,
+          message: `executed in 8.2 s (${tokens} tokens)`,
+          tokens,
+          costUsd: tokens * 0.9e-6,
+        });
+        this.events.push({
+          at: at(75),
+          kind: "result",
+          agent: name,
+          jobId,
+          message: "result accepted",
+        });
+      }
+      seq += 1;
+    }
+  }
+}

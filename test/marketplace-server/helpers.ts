@@ -1,0 +1,154 @@
+import { randomBytes } from "node:crypto";
+
+/**
+ * Raw HTTP helpers for the marketplace tests: plain `fetch`, as a client of the real
+ * service would send, never a client of ours.
+ */
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The parsed body (null when it is not JSON). */
+  json: unknown;
+}
+
+export interface Api {
+  base: string;
+  req(method: string, path: string, body?: unknown): Promise<RawResponse>;
+  /** Sends `raw` as the request body with a JSON content type, unparsed. */
+  raw(method: string, path: string, raw: string): Promise<RawResponse>;
+}
+
+async function read(res: Response): Promise<RawResponse> {
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export function api(base: string): Api {
+  return {
+    base,
+    async req(method, path, body) {
+      const init: RequestInit = { method };
+      if (body !== undefined) {
+        init.headers = { "content-type": "application/json" };
+        init.body = JSON.stringify(body);
+      }
+      return read(await fetch(`${base}${path}`, init));
+    },
+    async raw(method, path, raw) {
+      return read(
+        await fetch(`${base}${path}`, {
+          method,
+          headers: { "content-type": "application/json" },
+          body: raw,
+        }),
+      );
+    },
+  };
+}
+
+/** A fresh wallet address (0x + 40 hex). */
+export function newWallet(): string {
+  return `0x${randomBytes(20).toString("hex")}`;
+}
+
+export const POSTER_WALLET = `0x${"ab".repeat(20)}`;
+
+/** A record from a JSON body, or a failed expectation. */
+export function obj(value: unknown): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error(`expected a JSON object, got ${JSON.stringify(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function str(value: unknown): string {
+  if (typeof value !== "string") throw new Error(`expected a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export async function registerAgent(a: Api, fields: Record<string, unknown> = {}): Promise<string> {
+  const res = await a.req("POST", "/api/agents/register", {
+    name: "TestAgent",
+    description: "does tests",
+    owner_id: `owner_${randomBytes(3).toString("hex")}`,
+    wallet_address: newWallet(),
+    capabilities: { analysis: 0.9, code_review: 0.8 },
+    ...fields,
+  });
+  if (res.status !== 200) throw new Error(`register: ${res.status} ${res.text}`);
+  return str(obj(res.json).agent_id);
+}
+
+export async function postJob(a: Api, fields: Record<string, unknown> = {}): Promise<string> {
+  const res = await a.req("POST", "/api/jobs", {
+    title: "Analyse the sales data",
+    description: "Find anomalies in last month's sales",
+    required_capabilities: ["analysis"],
+    budget_usd: 5,
+    poster_id: "poster_1",
+    poster_wallet: POSTER_WALLET,
+    ...fields,
+  });
+  if (res.status !== 200) throw new Error(`post job: ${res.status} ${res.text}`);
+  return str(obj(res.json).job_id);
+}
+
+export interface BidParams {
+  agent_id: string;
+  price_usd?: number;
+  estimated_quality?: number;
+  estimated_time_seconds?: number;
+  approach_summary?: string;
+}
+
+export function bidQuery(p: BidParams): string {
+  const q = new URLSearchParams({
+    agent_id: p.agent_id,
+    price_usd: String(p.price_usd ?? 1),
+    estimated_quality: String(p.estimated_quality ?? 0.8),
+    estimated_time_seconds: String(p.estimated_time_seconds ?? 120),
+    approach_summary: p.approach_summary ?? "Careful analysis",
+  });
+  return q.toString();
+}
+
+export function placeBid(a: Api, jobId: string, p: BidParams): Promise<RawResponse> {
+  return a.req("POST", `/api/jobs/${jobId}/bids?${bidQuery(p)}`);
+}
+
+export async function placeBidOk(a: Api, jobId: string, p: BidParams): Promise<string> {
+  const res = await placeBid(a, jobId, p);
+  if (res.status !== 200) throw new Error(`bid: ${res.status} ${res.text}`);
+  return str(obj(res.json).bid_id);
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+  intervalMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export const ID = {
+  agent: /^agent_[0-9a-f]{8}$/,
+  job: /^job_[0-9a-f]{8}$/,
+  bid: /^bid_[0-9a-f]{8}$/,
+};
+/** ISO-8601 without a zone, as the real service writes times. */
+export const ISO_NO_ZONE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$/;

@@ -1,0 +1,155 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startMarketplace } from "../../src/marketplace-server/index.ts";
+import { MIGRATIONS } from "../../src/marketplace-server/migrations.ts";
+import { api, obj, placeBidOk, postJob, registerAgent } from "./helpers.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "marketplace-"));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("persistence", () => {
+  it("agents, jobs, bids and results survive closing and reopening the file", async () => {
+    const dbPath = join(dir, "market.db");
+    const first = await startMarketplace({ dbPath, port: 0 });
+    const a = api(first.url);
+    const agentId = await registerAgent(a, {
+      name: "Persistent",
+      wallet_address: `0x${"cd".repeat(20)}`,
+      capabilities: { analysis: 0.9 },
+    });
+    const done = await postJob(a, { data_context: { collection: "sales", estimated_docs: 10 } });
+    const open = await postJob(a, { title: "still open" });
+    const bidDone = await placeBidOk(a, done, { agent_id: agentId });
+    const bidOpen = await placeBidOk(a, open, { agent_id: agentId, price_usd: 1.5 });
+    await a.req("POST", `/api/jobs/${done}/select-bid/${bidDone}`);
+    await a.req("POST", `/api/jobs/${done}/submit-result`, {
+      success: true,
+      output: "the answer",
+      tokens_used: 42,
+      model: "m",
+      executed_by: agentId,
+    });
+    await a.req("POST", `/api/bids/${bidOpen}/counter`, {
+      new_price: 1,
+      message: "less?",
+      by: "poster",
+    });
+    const before = {
+      agents: (await a.req("GET", "/api/agents")).json,
+      done: (await a.req("GET", `/api/jobs/${done}`)).json,
+      open: (await a.req("GET", `/api/jobs/${open}`)).json,
+      bids: (await a.req("GET", `/api/jobs/${open}/bids`)).json,
+    };
+    await first.close();
+
+    const second = await startMarketplace({ dbPath, port: 0 });
+    try {
+      const b = api(second.url);
+      expect((await b.req("GET", "/api/agents")).json).toEqual(before.agents);
+      expect((await b.req("GET", `/api/jobs/${done}`)).json).toEqual(before.done);
+      expect((await b.req("GET", `/api/jobs/${open}`)).json).toEqual(before.open);
+      expect((await b.req("GET", `/api/jobs/${open}/bids`)).json).toEqual(before.bids);
+      const doneJob = obj(before.done);
+      expect(obj(doneJob.result)).toMatchObject({ output: "the answer", tokens_used: 42 });
+      expect(doneJob.data_context).toEqual({ collection: "sales", estimated_docs: 10 });
+      // Wallet idempotency holds across the restart.
+      const again = await b.req("POST", "/api/agents/register", {
+        name: "Persistent",
+        description: "d",
+        owner_id: "o",
+        wallet_address: `0x${"CD".repeat(20)}`,
+      });
+      expect(obj(again.json).agent_id).toBe(agentId);
+      // And the rules go on from the stored state: the completed job takes no result.
+      const resubmit = await b.req("POST", `/api/jobs/${done}/submit-result`, {
+        success: true,
+        output: "again",
+        executed_by: agentId,
+      });
+      expect(resubmit.status).toBe(400);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("stores JSON fields as JSON text, in WAL mode, at the latest schema version", async () => {
+    const dbPath = join(dir, "market.db");
+    const m = await startMarketplace({ dbPath, port: 0 });
+    const a = api(m.url);
+    await registerAgent(a, { capabilities: { analysis: 0.75 } });
+    await postJob(a, { required_capabilities: ["analysis", "sql"] });
+    await m.close();
+
+    const db = new DatabaseSync(dbPath, { readOnly: true });
+    try {
+      expect(db.prepare("PRAGMA user_version").get()?.user_version).toBe(MIGRATIONS.length);
+      expect(db.prepare("PRAGMA journal_mode").get()?.journal_mode).toBe("wal");
+      expect(db.prepare("SELECT capabilities FROM agents").get()?.capabilities).toBe(
+        '{"analysis":0.75}',
+      );
+      expect(
+        db.prepare("SELECT required_capabilities FROM jobs").get()?.required_capabilities,
+      ).toBe('["analysis","sql"]');
+    } finally {
+      db.close();
+    }
+  });
+
+  it("migrates an older database forward and keeps its rows", async () => {
+    const dbPath = join(dir, "old.db");
+    const db = new DatabaseSync(dbPath);
+    db.exec(MIGRATIONS[0]!);
+    db.exec("PRAGMA user_version = 1");
+    db.exec(`INSERT INTO agents (agent_id, name, description, owner_id, wallet_address, execution_mode,
+      provider, base_rate_usd, rate_per_1k_tokens, status, created_at)
+      VALUES ('agent_0000abcd', 'Old', 'd', 'o', '0x1', 'self_hosted', 'fireworks', 0.01, 0.001,
+      'available', '2024-01-01T00:00:00')`);
+    db.close();
+
+    const m = await startMarketplace({ dbPath, port: 0, registrationCooldownSeconds: 60 });
+    try {
+      const a = api(m.url);
+      const res = await a.req("GET", "/api/agents/agent_0000abcd");
+      expect(obj(res.json)).toMatchObject({ name: "Old", capabilities: {} });
+      // Migration 2 (the cooldown table) is in place.
+      expect(
+        (
+          await a.req("POST", "/api/agents/register", {
+            name: "n",
+            description: "d",
+            owner_id: "o2",
+            wallet_address: "0x2",
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (
+          await a.req("POST", "/api/agents/register", {
+            name: "n",
+            description: "d",
+            owner_id: "o2",
+            wallet_address: "0x3",
+          })
+        ).status,
+      ).toBe(429);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("refuses a database from a newer program", async () => {
+    const dbPath = join(dir, "future.db");
+    const db = new DatabaseSync(dbPath);
+    db.exec(`PRAGMA user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    await expect(startMarketplace({ dbPath, port: 0 })).rejects.toThrow(/newer than this program/);
+  });
+});

@@ -1,0 +1,16 @@
+import { Writable } from "node:stream";
+
+/** Captures JSON log lines in memory so tests can read what the runner said. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    this.lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+    callback();
+  }
+  entries(): Array<Record<string, unknown>> {
+    return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+  text(): string {
+    return this.lines.join("\n");
+  }
+}

@@ -1,0 +1,58 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { waitFor } from "./wait.ts";
+
+const MAIN = join(import.meta.dirname, "../../src/cli/main.ts");
+
+/** `bazaar-runner start` as a child process, its JSON log lines collected. */
+export class RunnerProcess {
+  readonly child: ChildProcess;
+  readonly lines: Array<Record<string, unknown>> = [];
+  readonly raw: string[] = [];
+  #buffer = "";
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(env: Record<string, string>, args: string[] = ["start"]) {
+    this.child = spawn(process.execPath, [MAIN, ...args], {
+      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "debug", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const collect = (chunk: Buffer) => {
+      this.#buffer += chunk.toString("utf8");
+      const parts = this.#buffer.split("\n");
+      this.#buffer = parts.pop() ?? "";
+      for (const line of parts) {
+        if (!line.trim()) continue;
+        this.raw.push(line);
+        try {
+          this.lines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // not a log line (a warning from node itself)
+        }
+      }
+    };
+    this.child.stdout!.on("data", collect);
+    this.child.stderr!.on("data", collect);
+    this.exit = once(this.child, "exit").then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  }
+
+  /** Waits for a log line matching `predicate`. */
+  waitForLog(what: string, predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+    return waitFor(what, () => this.lines.find(predicate), { timeoutMs });
+  }
+
+  count(predicate: (line: Record<string, unknown>) => boolean): number {
+    return this.lines.filter(predicate).length;
+  }
+
+  async kill9(): Promise<void> {
+    this.child.kill("SIGKILL");
+    await this.exit;
+  }
+
+  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.child.kill("SIGTERM");
+    return this.exit;
+  }
+}
