@@ -48,7 +48,9 @@ export function backoffDelay(attempt: number, options: BackoffOptions): number {
 /** The reason an aborted signal carries, as an Error. */
 export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException("This operation was aborted", "AbortError");
+  return reason instanceof Error
+    ? reason
+    : new DOMException("This operation was aborted", "AbortError");
 }
 
 /** Waits `ms`; rejects with the signal's reason as soon as the signal aborts. */

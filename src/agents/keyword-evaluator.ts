@@ -142,7 +142,10 @@ export function evaluateKeywords(
 
   const matches = found.length;
   const maxWeight = found[0]?.weight ?? 0;
-  const confidence = roundTo(Math.min(0.95, 0.5 + 0.3 * maxWeight + 0.03 * Math.min(matches, 5)), 2);
+  const confidence = roundTo(
+    Math.min(0.95, 0.5 + 0.3 * maxWeight + 0.03 * Math.min(matches, 5)),
+    2,
+  );
   const uncapped = baseRateUsd * (1 + 0.5 * confidence);
   const cap = 0.85 * budgetUsd;
   const bidAmountUsd = roundTo(Math.min(uncapped, cap), 3);

@@ -2,7 +2,9 @@ import type { BaseAgentExecutor } from "./base-executor.ts";
 import type { AgentConfig } from "./types.ts";
 
 /** A concrete executor class: constructible from an agent config, with a system prompt. */
-export type ExecutorClass = (new (config: AgentConfig) => BaseAgentExecutor) & {
+export type ExecutorClass = (new (
+  config: AgentConfig,
+) => BaseAgentExecutor) & {
   systemPrompt: string;
 };
 
@@ -30,7 +32,9 @@ const executors = new Map<string, ExecutorClass>();
 
 function checkType(agentType: string): string {
   if (typeof agentType !== "string" || agentType.trim() === "" || agentType.trim() !== agentType) {
-    throw new TypeError(`agent type must be a non-empty string without surrounding spaces, got ${JSON.stringify(agentType)}`);
+    throw new TypeError(
+      `agent type must be a non-empty string without surrounding spaces, got ${JSON.stringify(agentType)}`,
+    );
   }
   return agentType;
 }

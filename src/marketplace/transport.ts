@@ -81,7 +81,8 @@ export class MarketplaceTransport {
         waitMs = error.retryAfterMs;
         if (!error.retryable || attempt >= maxAttempts || options.signal?.aborted) throw failure;
       }
-      const delay = waitMs ?? backoffDelay(attempt, { baseMs: this.#baseDelayMs, capMs: this.#maxDelayMs });
+      // A server may ask for longer than is useful; past a minute the caller's next poll retries anyway.
+      const delay = waitMs !== undefined ? Math.min(waitMs, 60_000) : backoffDelay(attempt, { baseMs: this.#baseDelayMs, capMs: this.#maxDelayMs });
       this.#logger?.debug(
         { route: options.route, attempt, delayMs: Math.round(delay), problem: failure.message },
         "marketplace call failed, retrying",

@@ -130,12 +130,16 @@ function migrate(db: DatabaseSync): void {
  */
 export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
   const clock = options.now ?? Date.now;
-  const inMemory = options.path === ":memory:" || options.path.startsWith("file:");
+  const inMemory = options.path === ":memory:";
   if (!inMemory) mkdirSync(dirname(options.path), { recursive: true });
 
   const db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
   try {
-    db.exec("PRAGMA journal_mode = WAL");
+    const mode = db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
+    if (!inMemory && mode !== "wal") {
+      // Still correct (synchronous=FULL), only slower and readers may wait: say so.
+      options.logger?.warn({ journalMode: mode }, "ledger: sqlite refused WAL mode");
+    }
     db.exec("PRAGMA synchronous = FULL");
     migrate(db);
   } catch (err) {
@@ -154,23 +158,30 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
   };
   const iso = (): string => new Date(clock()).toISOString();
 
-  /** Inserts the row with `columns` or, when it exists, applies `onConflict`; returns the row's new state. */
+  /**
+   * Inserts the row with `values` or, when it exists, applies `onConflict`; with `returning`,
+   * returns those columns of the row's new state. Column names come from this file only.
+   */
   const upsert = (
     agentId: string,
     jobId: string,
-    columns: Record<string, SQLInputValue>,
+    values: (now: string) => Record<string, SQLInputValue>,
     onConflict: string,
     returning = "",
   ): Record<string, unknown> | undefined => {
     checkKey(agentId, jobId);
+    const now = iso(); // one clock reading per write: every timestamp of it agrees
+    const columns = values(now);
     const names = Object.keys(columns);
     const sql =
       `INSERT INTO ledger (agent_id, job_id, updated_at${names.map((n) => `, ${n}`).join("")})
        VALUES (:agent_id, :job_id, :now${names.map((n) => `, :${n}`).join("")})
        ON CONFLICT (agent_id, job_id) DO UPDATE SET ${onConflict}, updated_at = excluded.updated_at` +
       (returning ? ` RETURNING ${returning}` : "");
-    const params = { agent_id: agentId, job_id: jobId, now: iso(), ...columns };
-    return returning ? stmt(sql).get(params) : (stmt(sql).run(params), undefined);
+    const params = { agent_id: agentId, job_id: jobId, now, ...columns };
+    if (returning) return stmt(sql).get(params);
+    stmt(sql).run(params);
+    return undefined;
   };
 
   const count = (where: string): number =>
@@ -191,19 +202,24 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
       upsert(
         agentId,
         jobId,
-        { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: iso() },
+        (now) => ({ bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now }),
         "bid_id = excluded.bid_id, bid_price_usd = excluded.bid_price_usd, bid_at = excluded.bid_at",
       );
     },
     async recordWon(agentId, jobId) {
-      upsert(agentId, jobId, { won_at: iso() }, "won_at = coalesce(won_at, excluded.won_at)");
+      upsert(
+        agentId,
+        jobId,
+        (now) => ({ won_at: now }),
+        "won_at = coalesce(won_at, excluded.won_at)",
+      );
     },
     async startExecution(agentId, jobId) {
       // One statement: the increment and the read cannot be split by another writer.
       const row = upsert(
         agentId,
         jobId,
-        { execution_started_at: iso(), execution_attempts: 1 },
+        (now) => ({ execution_started_at: now, execution_attempts: 1 }),
         "execution_attempts = execution_attempts + 1, execution_started_at = excluded.execution_started_at",
         "execution_attempts",
       );
@@ -213,7 +229,7 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
       upsert(
         agentId,
         jobId,
-        { result_json: JSON.stringify(cleanResult(result)), result_at: iso() },
+        (now) => ({ result_json: JSON.stringify(cleanResult(result)), result_at: now }),
         "result_json = excluded.result_json, result_at = excluded.result_at",
       );
     },
@@ -221,7 +237,7 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
       upsert(
         agentId,
         jobId,
-        { accepted_at: iso() },
+        (now) => ({ accepted_at: now }),
         "accepted_at = coalesce(accepted_at, excluded.accepted_at)",
       );
     },
@@ -229,7 +245,7 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
       upsert(
         agentId,
         jobId,
-        { closed_reason: clip(reason), closed_at: iso() },
+        (now) => ({ closed_reason: clip(reason), closed_at: now }),
         "closed_reason = excluded.closed_reason, closed_at = excluded.closed_at",
       );
     },
@@ -238,7 +254,11 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
       upsert(
         agentId,
         jobId,
-        { submit_attempts: 1, last_submit_error: clip(error), next_submit_at: nextSubmitAt },
+        () => ({
+          submit_attempts: 1,
+          last_submit_error: clip(error),
+          next_submit_at: nextSubmitAt,
+        }),
         "submit_attempts = submit_attempts + 1, last_submit_error = excluded.last_submit_error, next_submit_at = excluded.next_submit_at",
       );
     },

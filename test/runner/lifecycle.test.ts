@@ -116,11 +116,11 @@ describe("runner lifecycle against the embedded marketplace", () => {
 
     const calls = h.llm.requests.filter((r) => JSON.stringify(r.body).includes("bookings REST API"));
     expect(calls).toHaveLength(1);
-    const messages = calls[0]!.body.messages as Array<{ role: string; content: string }>;
+    const messages = calls[0]!.body!.messages as Array<{ role: string; content: string }>;
     expect(messages[0]?.role).toBe("system");
     expect(messages[0]?.content).toMatch(/SchemaArchitect/);
     expect(messages[0]?.content).not.toMatch(/bookings/);
-    expect(calls[0]!.body.temperature).toBe(0.4);
+    expect(calls[0]!.body!.temperature).toBe(0.4);
 
     // Several outbox rounds later the ledger says accepted, and nothing was sent twice.
     await waitFor("the ledger to record acceptance", async () => (await runner.ledger.get(ids.schema_architect!, jobId))?.acceptedAt);

@@ -1,0 +1,81 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { isAbsolute, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Logger } from "../logger.ts";
+import { errorMessage } from "../secrets.ts";
+import { registeredTypes } from "./registry.ts";
+
+/** A plugin module that could not be loaded; the message names it and says why. */
+export class PluginLoadError extends Error {
+  override name = "PluginLoadError";
+  readonly specifier: string;
+  constructor(specifier: string, reason: string, options?: { cause?: unknown }) {
+    super(`AGENT_PLUGINS: cannot load plugin "${specifier}": ${reason}`, options);
+    this.specifier = specifier;
+  }
+}
+
+export interface LoadPluginsOptions {
+  /** Relative paths (and bare names, first) are resolved from here. */
+  cwd: string;
+  logger: Logger;
+}
+
+function looksLikePath(specifier: string, cwd: string): boolean {
+  return (
+    specifier.startsWith(".") ||
+    isAbsolute(specifier) ||
+    /\.[cm]?[jt]s$/.test(specifier) ||
+    existsSync(resolve(cwd, specifier))
+  );
+}
+
+/**
+ * What to hand to `import()`: a file URL for paths (relative ones against `cwd`), a
+ * `file:` URL as given, and for a package name the copy installed under `cwd` when
+ * there is one, else the name itself (resolved from the runner's own node_modules).
+ */
+function resolveSpecifier(specifier: string, cwd: string): string {
+  if (specifier.startsWith("file:")) return specifier;
+  if (looksLikePath(specifier, cwd)) {
+    const path = resolve(cwd, specifier);
+    if (!existsSync(path)) throw new PluginLoadError(specifier, `no such file ${path}`);
+    return pathToFileURL(path).href;
+  }
+  try {
+    return pathToFileURL(createRequire(join(cwd, "noop.js")).resolve(specifier)).href;
+  } catch {
+    return specifier;
+  }
+}
+
+/**
+ * Imports each plugin module so that it can call `registerExecutor`. The first module
+ * that fails stops the load with a PluginLoadError naming it; start-up should print
+ * that one line and exit.
+ */
+export async function loadPlugins(
+  specifiers: readonly string[],
+  options: LoadPluginsOptions,
+): Promise<void> {
+  const wanted = [...new Set(specifiers.map((s) => s.trim()).filter((s) => s.length > 0))];
+  for (const specifier of wanted) {
+    const target = resolveSpecifier(specifier, options.cwd);
+    const before = new Set(registeredTypes());
+    try {
+      await import(target);
+    } catch (error) {
+      throw new PluginLoadError(specifier, errorMessage(error), { cause: error });
+    }
+    const added = registeredTypes().filter((type) => !before.has(type));
+    if (added.length === 0) {
+      options.logger.warn(
+        { plugin: specifier },
+        "plugin loaded; it added no new agent type (it may have replaced one)",
+      );
+    } else {
+      options.logger.info({ plugin: specifier, agentTypes: added }, "plugin loaded");
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadPlugins, PluginLoadError } from "../../src/agents/plugins.ts";
+import { createExecutor, hasExecutor } from "../../src/agents/registry.ts";
+import { silentLogger } from "../../src/logger.ts";
+import { makeAgent, makeContext, makeJob } from "./helpers.ts";
+
+const repoRoot = resolve(import.meta.dirname, "../..");
+const logger = silentLogger();
+const tempDirs: string[] = [];
+
+afterAll(async () => {
+  for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe("loadPlugins", () => {
+  it("loads the example plugin, which registers echo_agent", async () => {
+    await loadPlugins(["./examples/plugins/echo-agent.ts"], { cwd: repoRoot, logger });
+    expect(hasExecutor("echo_agent")).toBe(true);
+
+    const agent = makeAgent({ name: "Echo", agent_type: "echo_agent", base_rate_usd: 0.02 });
+    const executor = createExecutor(agent);
+    const ctx = makeContext(agent);
+    const job = makeJob({ title: "Please echo this", budget_usd: 1 });
+    expect(await executor.evaluateJob(job, ctx)).toMatchObject({
+      canComplete: true,
+      bidAmountUsd: 0.02,
+    });
+    const result = await executor.executeTask(job, ctx);
+    expect(result.success).toBe(true);
+    expect(result.output).toContain("<customer_task>");
+    expect(result.output).toContain("Please echo this");
+  });
+
+  it("is a no-op for empty specifiers and a repeated module", async () => {
+    await loadPlugins(["", "  ", "./examples/plugins/echo-agent.ts"], { cwd: repoRoot, logger });
+    expect(hasExecutor("echo_agent")).toBe(true);
+  });
+
+  it("names a missing file", async () => {
+    const attempt = loadPlugins(["./plugins/missing-agent.ts"], { cwd: repoRoot, logger });
+    await expect(attempt).rejects.toThrow(PluginLoadError);
+    await expect(
+      loadPlugins(["./plugins/missing-agent.ts"], { cwd: repoRoot, logger }),
+    ).rejects.toThrow(/cannot load plugin "\.\/plugins\/missing-agent\.ts": no such file/);
+  });
+
+  it("names a missing package", async () => {
+    await expect(
+      loadPlugins(["bazaar-no-such-plugin-package"], { cwd: repoRoot, logger }),
+    ).rejects.toThrow(/cannot load plugin "bazaar-no-such-plugin-package"/);
+  });
+
+  it("names a module that throws while loading, with its reason", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "bazaar-plugin-"));
+    tempDirs.push(dir);
+    await writeFile(join(dir, "broken.mjs"), 'throw new Error("plugin exploded");\n');
+    await expect(loadPlugins(["./broken.mjs"], { cwd: dir, logger })).rejects.toThrow(
+      /cannot load plugin "\.\/broken\.mjs": plugin exploded/,
+    );
+  });
+});

@@ -1,0 +1,310 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createMetrics, type Metrics } from "../../src/metrics.ts";
+import type { Ledger, LedgerResult } from "../../src/state/types.ts";
+
+/** A clock that moves one second per reading, so every write has its own timestamp. */
+export function fakeClock(start = Date.parse("2026-01-01T00:00:00.000Z")): () => number {
+  let t = start;
+  return () => {
+    t += 1000;
+    return t;
+  };
+}
+
+export interface OpenOptions {
+  now: () => number;
+  metrics?: Metrics;
+}
+
+/** Opens a fresh, empty ledger of the backend under test. */
+export type OpenLedger = (options: OpenOptions) => Promise<Ledger>;
+
+const RESULT: LedgerResult = {
+  success: true,
+  output: "the answer",
+  tokensUsed: 42,
+  model: "test-model",
+};
+
+async function metricValue(
+  metrics: Metrics,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  const values = (metric?.values ?? []) as Array<{
+    value: number;
+    labels: Record<string, string | number>;
+  }>;
+  const hit = values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
+  return hit?.value ?? 0;
+}
+
+/** The one behaviour every ledger backend must have. */
+export function ledgerContract(name: string, open: OpenLedger): void {
+  describe(`ledger contract: ${name}`, () => {
+    let ledger: Ledger;
+    let now: () => number;
+
+    beforeEach(async () => {
+      now = fakeClock();
+      ledger = await open({ now });
+    });
+    afterEach(async () => {
+      await ledger.close();
+    });
+
+    it("knows a bid only after it is recorded, with its id and price", async () => {
+      expect(await ledger.hasBid("a1", "j1")).toBe(false);
+      expect(await ledger.get("a1", "j1")).toBeUndefined();
+      await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1.25 });
+      expect(await ledger.hasBid("a1", "j1")).toBe(true);
+      expect(await ledger.hasBid("a1", "j2")).toBe(false);
+      const entry = await ledger.get("a1", "j1");
+      expect(entry).toMatchObject({ agentId: "a1", jobId: "j1", bidId: "b1", bidPriceUsd: 1.25 });
+      expect(entry?.executionAttempts).toBe(0);
+      expect(entry?.submitAttempts).toBe(0);
+      expect(Date.parse(entry?.bidAt ?? "")).toBeGreaterThan(0);
+      expect(entry?.updatedAt).toBe(entry?.bidAt);
+      expect(entry?.wonAt).toBeUndefined();
+      expect(entry?.result).toBeUndefined();
+    });
+
+    it("records a win once, keeping the first time and the bid", async () => {
+      await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 2 });
+      await ledger.recordWon("a1", "j1");
+      const first = await ledger.get("a1", "j1");
+      expect(first?.wonAt).toBeDefined();
+      await ledger.recordWon("a1", "j1");
+      const second = await ledger.get("a1", "j1");
+      expect(second?.wonAt).toBe(first?.wonAt);
+      expect(second).toMatchObject({ bidId: "b1", bidPriceUsd: 2 });
+      expect(Date.parse(second?.updatedAt ?? "")).toBeGreaterThan(
+        Date.parse(first?.updatedAt ?? ""),
+      );
+    });
+
+    it("counts execution starts: 1, then 2", async () => {
+      await ledger.recordWon("a1", "j1");
+      expect(await ledger.startExecution("a1", "j1")).toBe(1);
+      const first = await ledger.get("a1", "j1");
+      expect(await ledger.startExecution("a1", "j1")).toBe(2);
+      const second = await ledger.get("a1", "j1");
+      expect(second?.executionAttempts).toBe(2);
+      expect(Date.parse(second?.executionStartedAt ?? "")).toBeGreaterThan(
+        Date.parse(first?.executionStartedAt ?? ""),
+      );
+    });
+
+    it("gives every concurrent execution start its own number", async () => {
+      const counts = await Promise.all(
+        [1, 2, 3, 4, 5].map(() => ledger.startExecution("a1", "j-race")),
+      );
+      expect([...counts].sort()).toEqual([1, 2, 3, 4, 5]);
+      expect((await ledger.get("a1", "j-race"))?.executionAttempts).toBe(5);
+    });
+
+    it("lists recorded results as pending, oldest first, filtered by agent", async () => {
+      await ledger.recordResult("a2", "j3", RESULT);
+      await ledger.recordResult("a1", "j1", { ...RESULT, output: "second" });
+      const failed: LedgerResult = {
+        success: false,
+        output: "",
+        tokensUsed: 0,
+        model: "m",
+        error: "llm budget spent",
+      };
+      await ledger.recordResult("a1", "j2", failed);
+      await ledger.recordBid("a1", "j4", { bidId: "b4", priceUsd: 1 }); // no result: not pending
+
+      const all = await ledger.pendingResults();
+      expect(all.map((e) => `${e.agentId}/${e.jobId}`)).toEqual(["a2/j3", "a1/j1", "a1/j2"]);
+      expect(all[0]?.result).toStrictEqual(RESULT);
+      expect(all[2]?.result).toStrictEqual(failed);
+      expect(all.every((e) => e.resultAt !== undefined)).toBe(true);
+
+      const a1 = await ledger.pendingResults("a1");
+      expect(a1.map((e) => e.jobId)).toEqual(["j1", "j2"]);
+      expect(await ledger.pendingResults("nobody")).toEqual([]);
+    });
+
+    it("drops a result from pending once the marketplace accepted it", async () => {
+      await ledger.recordResult("a1", "j1", RESULT);
+      await ledger.recordResult("a1", "j2", RESULT);
+      await ledger.markAccepted("a1", "j1");
+      expect((await ledger.pendingResults()).map((e) => e.jobId)).toEqual(["j2"]);
+      const accepted = await ledger.get("a1", "j1");
+      expect(accepted?.acceptedAt).toBeDefined();
+      expect(accepted?.result).toStrictEqual(RESULT);
+      await ledger.markAccepted("a1", "j1");
+      expect((await ledger.get("a1", "j1"))?.acceptedAt).toBe(accepted?.acceptedAt);
+    });
+
+    it("closes a result: no longer pending, output kept for the operator", async () => {
+      await ledger.recordResult("a1", "j1", RESULT);
+      await ledger.closeResult("a1", "j1", "marketplace answered 404");
+      expect(await ledger.pendingResults()).toEqual([]);
+      const entry = await ledger.get("a1", "j1");
+      expect(entry?.result?.output).toBe("the answer");
+      expect(entry?.closedReason).toBe("marketplace answered 404");
+      expect(entry?.closedAt).toBeDefined();
+      expect(entry?.acceptedAt).toBeUndefined();
+    });
+
+    it("records submit failures: attempts, next attempt time, last error; still pending", async () => {
+      await ledger.recordResult("a1", "j1", RESULT);
+      await ledger.recordSubmitFailure("a1", "j1", "HTTP 503", 1_800_000_000_000);
+      await ledger.recordSubmitFailure("a1", "j1", "connection refused", 1_800_000_005_000);
+      const entry = await ledger.get("a1", "j1");
+      expect(entry).toMatchObject({
+        submitAttempts: 2,
+        nextSubmitAt: 1_800_000_005_000,
+        lastSubmitError: "connection refused",
+      });
+      expect((await ledger.pendingResults()).map((e) => e.jobId)).toEqual(["j1"]);
+    });
+
+    it("keeps only the start of a huge submit error or close reason", async () => {
+      await ledger.recordResult("a1", "j1", RESULT);
+      await ledger.recordSubmitFailure(
+        "a1",
+        "j1",
+        `<html>${"x".repeat(100_000)}`,
+        1_800_000_000_000,
+      );
+      await ledger.closeResult("a1", "j1", "y".repeat(100_000));
+      const entry = await ledger.get("a1", "j1");
+      expect(entry?.lastSubmitError?.startsWith("<html>x")).toBe(true);
+      expect(entry?.lastSubmitError?.length).toBeLessThanOrEqual(2001);
+      expect(entry?.closedReason?.length).toBeLessThanOrEqual(2001);
+    });
+
+    it("summarises the entries", async () => {
+      expect(await ledger.summary()).toEqual({
+        backend: ledger.backend,
+        entries: 0,
+        bids: 0,
+        won: 0,
+        pendingResults: 0,
+        accepted: 0,
+        closed: 0,
+      });
+      await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
+      await ledger.recordBid("a1", "j2", { bidId: "b2", priceUsd: 1 });
+      await ledger.recordBid("a2", "j1", { bidId: "b3", priceUsd: 1 });
+      for (const job of ["j1", "j2"]) {
+        await ledger.recordWon("a1", job);
+        await ledger.startExecution("a1", job);
+        await ledger.recordResult("a1", job, RESULT);
+      }
+      await ledger.recordWon("a2", "j1");
+      await ledger.recordResult("a2", "j1", RESULT);
+      await ledger.recordResult("a3", "j9", RESULT);
+      await ledger.markAccepted("a1", "j1");
+      await ledger.closeResult("a2", "j1", "403");
+      expect(await ledger.summary()).toEqual({
+        backend: ledger.backend,
+        entries: 4,
+        bids: 3,
+        won: 3,
+        pendingResults: 2,
+        accepted: 1,
+        closed: 1,
+      });
+    });
+
+    it("keeps different agents on the same job apart", async () => {
+      await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
+      await ledger.recordBid("a2", "j1", { bidId: "b2", priceUsd: 3 });
+      await ledger.startExecution("a1", "j1");
+      await ledger.recordResult("a2", "j1", RESULT);
+      expect(await ledger.get("a1", "j1")).toMatchObject({
+        bidId: "b1",
+        bidPriceUsd: 1,
+        executionAttempts: 1,
+      });
+      expect((await ledger.get("a1", "j1"))?.result).toBeUndefined();
+      expect(await ledger.get("a2", "j1")).toMatchObject({
+        bidId: "b2",
+        bidPriceUsd: 3,
+        executionAttempts: 0,
+      });
+      expect((await ledger.pendingResults()).map((e) => e.agentId)).toEqual(["a2"]);
+      expect(await ledger.hasBid("a3", "j1")).toBe(false);
+    });
+
+    it("keeps ids verbatim, quotes and separators included", async () => {
+      const agent = `agent "x"/1:'; DROP TABLE ledger; --`;
+      const job = "job.$with\u0000odd chars 🚀";
+      await ledger.recordBid(agent, job, { bidId: "b", priceUsd: 0 });
+      expect(await ledger.hasBid(agent, job)).toBe(true);
+      expect(await ledger.get(agent, job)).toMatchObject({
+        agentId: agent,
+        jobId: job,
+        bidPriceUsd: 0,
+      });
+    });
+
+    it("rejects bad input without writing", async () => {
+      await expect(ledger.recordBid("", "j1", { bidId: "b", priceUsd: 1 })).rejects.toThrow(
+        /agentId/,
+      );
+      await expect(ledger.recordBid("a1", "", { bidId: "b", priceUsd: 1 })).rejects.toThrow(
+        /jobId/,
+      );
+      await expect(ledger.recordBid("a1", "j1", { bidId: "b", priceUsd: -1 })).rejects.toThrow(
+        /price/,
+      );
+      await expect(
+        ledger.recordBid("a1", "j1", { bidId: "b", priceUsd: Number.NaN }),
+      ).rejects.toThrow(/price/);
+      await expect(ledger.recordSubmitFailure("a1", "j1", "e", Number.NaN)).rejects.toThrow(
+        /nextSubmitAt/,
+      );
+      await expect(
+        ledger.recordResult("a1", "j1", { ...RESULT, tokensUsed: -5 }),
+      ).rejects.toThrow();
+      expect((await ledger.summary()).entries).toBe(0);
+    });
+
+    it("stores exactly the result fields", async () => {
+      const extra = { ...RESULT, secretField: "not for the ledger" } as LedgerResult;
+      await ledger.recordResult("a1", "j1", extra);
+      expect((await ledger.get("a1", "j1"))?.result).toStrictEqual(RESULT);
+    });
+
+    it("refuses work after close", async () => {
+      await ledger.close();
+      await expect(ledger.get("a1", "j1")).rejects.toThrow();
+      await expect(ledger.recordBid("a1", "j1", { bidId: "b", priceUsd: 1 })).rejects.toThrow();
+    });
+
+    it("counts writes and keeps the outbox gauge", async () => {
+      const metrics = createMetrics({ processMetrics: false });
+      const measured = await open({ now, metrics });
+      try {
+        await measured.recordResult("m1", "j1", RESULT);
+        await measured.recordResult("m1", "j2", RESULT);
+        await measured.markAccepted("m1", "j1");
+        await expect(
+          measured.recordBid("m1", "j1", { bidId: "b", priceUsd: -1 }),
+        ).rejects.toThrow();
+        expect(await measured.pendingResults()).toHaveLength(1);
+
+        const counted = (operation: string, outcome: string) =>
+          metricValue(metrics, "bazaar_runner_ledger_operations_total", { operation, outcome });
+        expect(await counted("recordResult", "ok")).toBe(2);
+        expect(await counted("markAccepted", "ok")).toBe(1);
+        expect(await counted("recordBid", "error")).toBe(1);
+        expect(await counted("recordBid", "ok")).toBe(0);
+        expect(await metricValue(metrics, "bazaar_runner_outbox_pending")).toBe(1);
+
+        await measured.closeResult("m1", "j2", "404");
+        await measured.summary();
+        expect(await metricValue(metrics, "bazaar_runner_outbox_pending")).toBe(0);
+      } finally {
+        await measured.close();
+      }
+    });
+  });
+}

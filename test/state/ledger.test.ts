@@ -1,0 +1,152 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { promisify } from "node:util";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openLedger } from "../../src/state/index.ts";
+import { createMemoryLedger } from "../../src/state/memory-ledger.ts";
+import { openSqliteLedger } from "../../src/state/sqlite-ledger.ts";
+import type { Ledger, LedgerResult } from "../../src/state/types.ts";
+import { fakeClock, ledgerContract } from "./ledger-contract.ts";
+
+const RESULT: LedgerResult = { success: true, output: "durable answer", tokensUsed: 7, model: "m" };
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "ledger-test-"));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+ledgerContract("memory", async (options) => createMemoryLedger(options));
+ledgerContract("sqlite", async (options) =>
+  openSqliteLedger({ ...options, path: join(tempDir(), "ledger.sqlite") }),
+);
+
+describe("sqlite ledger on disk", () => {
+  let dir: string;
+  let path: string;
+  const open: Ledger[] = [];
+  const openAt = (file: string): Ledger => {
+    const ledger = openSqliteLedger({ path: file, now: fakeClock() });
+    open.push(ledger);
+    return ledger;
+  };
+
+  beforeEach(() => {
+    dir = tempDir();
+    path = join(dir, "nested", "state", "ledger.sqlite");
+  });
+  afterEach(async () => {
+    for (const ledger of open.splice(0)) await ledger.close();
+  });
+
+  async function writeLifecycle(ledger: Ledger): Promise<void> {
+    await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 3 });
+    await ledger.recordWon("a1", "j1");
+    await ledger.startExecution("a1", "j1");
+    await ledger.recordResult("a1", "j1", RESULT);
+    await ledger.recordBid("a1", "j2", { bidId: "b2", priceUsd: 1 });
+  }
+
+  async function expectLifecycle(ledger: Ledger): Promise<void> {
+    expect(await ledger.hasBid("a1", "j1")).toBe(true);
+    expect(await ledger.hasBid("a1", "j2")).toBe(true);
+    expect(await ledger.get("a1", "j1")).toMatchObject({
+      bidId: "b1",
+      executionAttempts: 1,
+      result: RESULT,
+    });
+    expect((await ledger.pendingResults()).map((e) => e.jobId)).toEqual(["j1"]);
+  }
+
+  it("creates its directory, uses WAL mode and records its schema version", async () => {
+    const ledger = openAt(path);
+    await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
+    expect(existsSync(path)).toBe(true);
+    const raw = new DatabaseSync(path, { readOnly: true });
+    try {
+      expect(raw.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+      expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 1 });
+      const indexes = raw
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger'")
+        .all();
+      expect(indexes.map((row) => row.name)).toContain("ledger_pending");
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("sees everything after close and reopen, and keeps counting from there", async () => {
+    const first = openAt(path);
+    await writeLifecycle(first);
+    await first.close();
+    const second = openAt(path);
+    await expectLifecycle(second);
+    expect(await second.startExecution("a1", "j1")).toBe(2);
+  });
+
+  it("shares state with a second handle opened while the first is still open", async () => {
+    const first = openAt(path);
+    await writeLifecycle(first);
+    const second = openAt(path); // like a restart after kill -9: the first never closed
+    await expectLifecycle(second);
+    await second.markAccepted("a1", "j1");
+    expect(await first.pendingResults()).toEqual([]);
+    expect(await first.startExecution("a1", "j1")).toBe(2);
+    expect(await second.startExecution("a1", "j1")).toBe(3);
+  });
+
+  it("keeps a result written by a process that was then killed with SIGKILL", async () => {
+    const moduleUrl = new URL("../../src/state/sqlite-ledger.ts", import.meta.url).href;
+    const script = `
+      import { openSqliteLedger } from ${JSON.stringify(moduleUrl)};
+      const ledger = openSqliteLedger({ path: ${JSON.stringify(path)} });
+      await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 3 });
+      await ledger.recordWon("a1", "j1");
+      await ledger.startExecution("a1", "j1");
+      await ledger.recordResult("a1", "j1", ${JSON.stringify(RESULT)});
+      process.kill(process.pid, "SIGKILL");
+    `;
+    const run = promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
+    await expect(run).rejects.toMatchObject({ signal: "SIGKILL" });
+    const ledger = openAt(path);
+    expect(await ledger.get("a1", "j1")).toMatchObject({
+      bidId: "b1",
+      executionAttempts: 1,
+      result: RESULT,
+    });
+    expect((await ledger.pendingResults()).map((e) => e.jobId)).toEqual(["j1"]);
+  });
+
+  it("refuses a database written by a newer runner", async () => {
+    const raw = new DatabaseSync(join(dir, "future.sqlite"));
+    raw.exec("PRAGMA user_version = 99");
+    raw.close();
+    expect(() => openAt(join(dir, "future.sqlite"))).toThrow(/newer/);
+  });
+
+  it("works in memory", async () => {
+    const ledger = openAt(":memory:");
+    await writeLifecycle(ledger);
+    await expectLifecycle(ledger);
+  });
+});
+
+describe("openLedger", () => {
+  it("opens sqlite at <stateDir>/ledger.sqlite without a MongoDB client", async () => {
+    const stateDir = join(tempDir(), "runner-state");
+    const ledger = await openLedger({ stateDir });
+    try {
+      expect(ledger.backend).toBe("sqlite");
+      await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
+      expect(existsSync(join(stateDir, "ledger.sqlite"))).toBe(true);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
