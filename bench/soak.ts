@@ -10,8 +10,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startMarketplace } from "../src/marketplace-server/index.ts";
 import type { FaultRule } from "../src/marketplace-server/index.ts";
+import { startMarketplace } from "../src/marketplace-server/index.ts";
 import { type LlmFault, startTestLlmServer } from "../test/support/llm-server.ts";
 import { RunnerProcess } from "../test/support/runner-process.ts";
 
@@ -30,14 +30,40 @@ const faultRate = Number(values["fault-rate"]);
 const postEveryMs = Number(values["post-every-ms"]);
 
 const TEMPLATES = [
-  { title: "Design a GraphQL schema", description: "GraphQL schema and PostgreSQL database tables for an orders API with pagination.", required_capabilities: ["schema_design"] },
-  { title: "Anomaly detection on metrics", description: "Find anomalies and outliers in a time series of request latency; seasonal patterns matter.", required_capabilities: ["anomaly_detection"] },
-  { title: "Security code review", description: "Code review of a Python Flask login endpoint: SQL injection, XSS, performance issues.", required_capabilities: ["code_review"] },
-  { title: "OpenAPI spec for a REST API", description: "Write an OpenAPI 3 spec for a REST API of a library: books, loans, members.", required_capabilities: [] },
-  { title: "Plan a wedding", description: "Flowers, music and a venue for 80 guests.", required_capabilities: [] },
+  {
+    title: "Design a GraphQL schema",
+    description: "GraphQL schema and PostgreSQL database tables for an orders API with pagination.",
+    required_capabilities: ["schema_design"],
+  },
+  {
+    title: "Anomaly detection on metrics",
+    description:
+      "Find anomalies and outliers in a time series of request latency; seasonal patterns matter.",
+    required_capabilities: ["anomaly_detection"],
+  },
+  {
+    title: "Security code review",
+    description:
+      "Code review of a Python Flask login endpoint: SQL injection, XSS, performance issues.",
+    required_capabilities: ["code_review"],
+  },
+  {
+    title: "OpenAPI spec for a REST API",
+    description: "Write an OpenAPI 3 spec for a REST API of a library: books, loans, members.",
+    required_capabilities: [],
+  },
+  {
+    title: "Plan a wedding",
+    description: "Flowers, music and a venue for 80 guests.",
+    required_capabilities: [],
+  },
 ];
 
-const rule = (route: string, fault: FaultRule["fault"], extra: Partial<FaultRule> = {}): FaultRule => ({ route, fault, probability: faultRate, ...extra });
+const rule = (
+  route: string,
+  fault: FaultRule["fault"],
+  extra: Partial<FaultRule> = {},
+): FaultRule => ({ route, fault, probability: faultRate, ...extra });
 const MARKET_FAULTS: FaultRule[] = [
   rule("GET /api/jobs", "error500"),
   rule("GET /api/jobs", "html503"),
@@ -52,14 +78,24 @@ const MARKET_FAULTS: FaultRule[] = [
   rule("POST /api/agents/:id/heartbeat", "rateLimit", { retryAfterSeconds: 1 }),
   rule("* /api/jobs", "delay", { delayMs: 300 }),
 ];
-const LLM_FAULTS: LlmFault[] = [{ kind: "429", retryAfterSeconds: 1 }, { kind: "500" }, { kind: "malformed-json" }, { kind: "empty-completion" }, { kind: "slow", delayMs: 2000 }];
+const LLM_FAULTS: LlmFault[] = [
+  { kind: "429", retryAfterSeconds: 1 },
+  { kind: "500" },
+  { kind: "malformed-json" },
+  { kind: "empty-completion" },
+  { kind: "slow", delayMs: 2000 },
+];
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), "soak-"));
-  const marketplace = await startMarketplace({ host: "127.0.0.1", port: 0, dbPath: join(dir, "market.sqlite") });
+  const marketplace = await startMarketplace({
+    host: "127.0.0.1",
+    port: 0,
+    dbPath: join(dir, "market.sqlite"),
+  });
   const llm = await startTestLlmServer();
   const env = {
     BAZAAR_API_URL: marketplace.url,
@@ -86,7 +122,10 @@ async function main(): Promise<number> {
       headers: body ? { "content-type": "application/json" } : {},
       body: body ? JSON.stringify(body) : undefined,
     });
-    return { status: response.status, body: (await response.json().catch(() => null)) as Record<string, unknown> | null };
+    return {
+      status: response.status,
+      body: (await response.json().catch(() => null)) as Record<string, unknown> | null,
+    };
   };
 
   marketplace.setFaults({ rules: MARKET_FAULTS });
@@ -95,14 +134,21 @@ async function main(): Promise<number> {
   let nextKill = killEvery > 0 ? started + killEvery * 1000 : Number.POSITIVE_INFINITY;
   let nextPost = started;
   let nextLlmFault = started;
-  process.stdout.write(`soak: ${seconds} s, kill -9 every ${killEvery || "never"} s, fault rate ${faultRate}\n`);
+  process.stdout.write(
+    `soak: ${seconds} s, kill -9 every ${killEvery || "never"} s, fault rate ${faultRate}\n`,
+  );
 
   while (Date.now() < end) {
     const now = Date.now();
     if (now >= nextPost) {
       nextPost = now + postEveryMs;
       const t = pick(TEMPLATES);
-      const r = await api("POST", "/api/jobs", { ...t, budget_usd: 0.5 + Math.random(), poster_id: "soak", poster_wallet: "0x5050505050505050505050505050505050505050" });
+      const r = await api("POST", "/api/jobs", {
+        ...t,
+        budget_usd: 0.5 + Math.random(),
+        poster_id: "soak",
+        poster_wallet: "0x5050505050505050505050505050505050505050",
+      });
       if (r.status === 200 && typeof r.body?.job_id === "string") posted.push(r.body.job_id);
     }
     if (now >= nextLlmFault) {
@@ -119,9 +165,14 @@ async function main(): Promise<number> {
     for (const jobId of posted.slice(-40)) {
       if (awarded.has(jobId)) continue;
       const job = await api("GET", `/api/jobs/${jobId}`);
-      const bids = (job.body?.bids as Array<{ bid_id: string; price_usd: number; estimated_quality: number }> | undefined) ?? [];
+      const bids =
+        (job.body?.bids as
+          | Array<{ bid_id: string; price_usd: number; estimated_quality: number }>
+          | undefined) ?? [];
       if (job.body?.status !== "bidding" || bids.length === 0) continue;
-      const best = [...bids].sort((a, b) => b.estimated_quality / b.price_usd - a.estimated_quality / a.price_usd)[0]!;
+      const best = [...bids].sort(
+        (a, b) => b.estimated_quality / b.price_usd - a.estimated_quality / a.price_usd,
+      )[0]!;
       const r = await api("POST", `/api/jobs/${jobId}/select-bid/${best.bid_id}`);
       if (r.status === 200) awarded.add(jobId);
     }
@@ -157,9 +208,13 @@ async function main(): Promise<number> {
     const result = job.body?.result as { success: boolean } | null | undefined;
     if (result) result.success ? succeeded++ : failed++;
   }
-  const accepted = runs.flatMap((r) => r.lines.filter((l) => l.msg === "result accepted").map((l) => String(l.jobId)));
+  const accepted = runs.flatMap((r) =>
+    r.lines.filter((l) => l.msg === "result accepted").map((l) => String(l.jobId)),
+  );
   const duplicateResults = accepted.length - new Set(accepted).size;
-  const executions = runs.flatMap((r) => r.lines.filter((l) => l.msg === "execution started").map((l) => String(l.jobId)));
+  const executions = runs.flatMap((r) =>
+    r.lines.filter((l) => l.msg === "execution started").map((l) => String(l.jobId)),
+  );
   const reExecutions = executions.length - new Set(executions).size;
   const report = {
     seconds,

@@ -25,6 +25,7 @@ export interface Metrics {
   outboxPending: Gauge;
   unhandledErrors: Counter<"kind">;
   revenueUsd: Counter<"agent">;
+  pollDuration: Histogram;
 }
 
 export interface MetricsOptions {
@@ -151,6 +152,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: "bazaar_runner_revenue_usd_total",
       help: "Price of won bids in USD, by agent",
       labelNames: ["agent"],
+      registers,
+    }),
+    pollDuration: new Histogram({
+      name: "bazaar_runner_poll_duration_seconds",
+      help: "One poll of the shared job feed and its dispatch to every agent",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
   };

@@ -9,14 +9,23 @@ import { silentLogger } from "../logger.ts";
 import type { CliContext } from "./context.ts";
 
 /** Loads the configured source once, as `start` would, without running anything. */
-export async function loadAgentSnapshot(ctx: CliContext): Promise<{ kind: string; snapshot: ConfigSnapshot }> {
+export async function loadAgentSnapshot(
+  ctx: CliContext,
+): Promise<{ kind: string; snapshot: ConfigSnapshot }> {
   const config = ctx.config();
   const logger = silentLogger();
   registerBuiltinExecutors();
   await loadPlugins(config.plugins, { cwd: process.cwd(), logger });
-  const mongoClient = config.mongodbUri ? await connectMongo(config.mongodbUri, { serverSelectionTimeoutMS: 5000 }) : undefined;
+  const mongoClient = config.mongodbUri
+    ? await connectMongo(config.mongodbUri, { serverSelectionTimeoutMS: 5000 })
+    : undefined;
   try {
-    const source = await createConfigSource({ config, mongoClient, isKnownType: hasExecutor, logger });
+    const source = await createConfigSource({
+      config,
+      mongoClient,
+      isKnownType: hasExecutor,
+      logger,
+    });
     try {
       return { kind: source.kind, snapshot: await source.load() };
     } finally {
@@ -35,7 +44,9 @@ export function registerAgentsCommands(program: Command, ctx: CliContext): void 
     .description("list the agents the config source yields, and any errors in them")
     .action(async () => {
       const { kind, snapshot } = await loadAgentSnapshot(ctx);
-      ctx.out(`source: ${kind}, ${snapshot.agents.length} agent(s), ${snapshot.issues.length} rejected`);
+      ctx.out(
+        `source: ${kind}, ${snapshot.agents.length} agent(s), ${snapshot.issues.length} rejected`,
+      );
       for (const { config, ref } of snapshot.agents) {
         ctx.out(
           `  ${config.name.padEnd(18)} ${config.agent_type.padEnd(16)} ${config.status.padEnd(9)} $${config.base_rate_usd}  ${config.agent_id ?? "(registers at start)"}  ${config.model ?? "default model"}  [${ref}]`,

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
+import { connectMongo } from "../config-sources/mongo.ts";
 import { createLlmClient } from "../llm/client.ts";
 import { MarketplaceClient } from "../marketplace/client.ts";
-import { connectMongo } from "../config-sources/mongo.ts";
 import { createSharedPool } from "../pool.ts";
 import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
 import { loadAgentSnapshot } from "./agents.ts";
@@ -18,12 +18,17 @@ export interface CheckResult {
 /** Runs every check and reports one line each; failing checks say what to fix. */
 export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const add = (name: string, level: CheckLevel, message: string) => results.push({ name, level, message });
+  const add = (name: string, level: CheckLevel, message: string) =>
+    results.push({ name, level, message });
 
   let config: ReturnType<CliContext["config"]>;
   try {
     config = ctx.config();
-    add("config", "ok", `environment valid (owner ${config.ownerId}, poll ${config.pollIntervalMs / 1000} s, heartbeat ${config.heartbeatIntervalMs / 1000} s)`);
+    add(
+      "config",
+      "ok",
+      `environment valid (owner ${config.ownerId}, poll ${config.pollIntervalMs / 1000} s, heartbeat ${config.heartbeatIntervalMs / 1000} s)`,
+    );
   } catch (error) {
     add("config", "fail", `${errorMessage(error)} — fix the variable in the environment or .env`);
     return results;
@@ -32,16 +37,33 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
   registerUriSecrets(config.mongodbUri);
   const pool = createSharedPool({ connections: 2 });
   try {
-    const client = new MarketplaceClient({ baseUrl: config.bazaarApiUrl, dispatcher: pool, maxAttempts: 1, timeoutMs: 5000 });
+    const client = new MarketplaceClient({
+      baseUrl: config.bazaarApiUrl,
+      dispatcher: pool,
+      maxAttempts: 1,
+      timeoutMs: 5000,
+    });
     try {
       const agents = await client.listAgents();
       const jobs = await client.listJobs({ status: "posted" });
-      add("marketplace", "ok", `${config.bazaarApiUrl} answers the AgentBazaar API (${agents.length} agents, ${jobs.jobs.length} posted jobs)`);
+      add(
+        "marketplace",
+        "ok",
+        `${config.bazaarApiUrl} answers the AgentBazaar API (${agents.length} agents, ${jobs.jobs.length} posted jobs)`,
+      );
     } catch (error) {
       if (config.bazaarApiUrlExplicit) {
-        add("marketplace", "fail", `${errorMessage(error)} — check BAZAAR_API_URL and that the service is up`);
+        add(
+          "marketplace",
+          "fail",
+          `${errorMessage(error)} — check BAZAAR_API_URL and that the service is up`,
+        );
       } else {
-        add("marketplace", "warn", `nothing answers at ${config.bazaarApiUrl}; \`bazaar-runner start\` will serve the embedded marketplace there`);
+        add(
+          "marketplace",
+          "warn",
+          `nothing answers at ${config.bazaarApiUrl}; \`bazaar-runner start\` will serve the embedded marketplace there`,
+        );
       }
     }
 
@@ -51,13 +73,21 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
         try {
           const agents = mongo.db("bazaar").collection("agents");
           const managed = await agents.countDocuments({ managed: true });
-          add("mongodb", "ok", `${redactUri(config.mongodbUri)} reachable; bazaar.agents has ${managed} managed agent(s)`);
+          add(
+            "mongodb",
+            "ok",
+            `${redactUri(config.mongodbUri)} reachable; bazaar.agents has ${managed} managed agent(s)`,
+          );
           const stream = agents.watch([], { maxAwaitTimeMS: 200 });
           try {
             await stream.tryNext();
             add("change streams", "ok", "available: config changes apply within about a second");
           } catch (error) {
-            add("change streams", "warn", `unavailable (${errorMessage(error)}); changes apply at the periodic reload every ${config.reloadIntervalMs / 1000} s — run MongoDB as a replica set for instant reloads`);
+            add(
+              "change streams",
+              "warn",
+              `unavailable (${errorMessage(error)}); changes apply at the periodic reload every ${config.reloadIntervalMs / 1000} s — run MongoDB as a replica set for instant reloads`,
+            );
           } finally {
             await stream.close().catch(() => undefined);
           }
@@ -65,29 +95,68 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
           await mongo.close();
         }
       } catch (error) {
-        add("mongodb", "fail", `${errorMessage(error)} — check MONGODB_URI, the network and the credentials`);
+        add(
+          "mongodb",
+          "fail",
+          `${errorMessage(error)} — check MONGODB_URI, the network and the credentials`,
+        );
       }
     } else {
-      add("mongodb", "ok", config.agentsFile ? `not used: agents come from ${config.agentsFile}` : "not used: the built-in agents register themselves");
+      add(
+        "mongodb",
+        "ok",
+        config.agentsFile
+          ? `not used: agents come from ${config.agentsFile}`
+          : "not used: the built-in agents register themselves",
+      );
     }
 
     try {
       const { kind, snapshot } = await loadAgentSnapshot(ctx);
-      const level: CheckLevel = snapshot.agents.length === 0 ? "fail" : snapshot.issues.length ? "warn" : "ok";
-      add("agents", level, `${snapshot.agents.length} agent(s) from ${kind}${snapshot.issues.length ? `; rejected: ${snapshot.issues.map((i) => `${i.ref}: ${i.message}`).join("; ")}` : ""}${snapshot.agents.length === 0 ? " — nothing to run" : ""}`);
+      const level: CheckLevel =
+        snapshot.agents.length === 0 ? "fail" : snapshot.issues.length ? "warn" : "ok";
+      add(
+        "agents",
+        level,
+        `${snapshot.agents.length} agent(s) from ${kind}${snapshot.issues.length ? `; rejected: ${snapshot.issues.map((i) => `${i.ref}: ${i.message}`).join("; ")}` : ""}${snapshot.agents.length === 0 ? " — nothing to run" : ""}`,
+      );
     } catch (error) {
       add("agents", "fail", errorMessage(error));
     }
 
     if (!config.fireworksApiKey) {
-      add("llm", "warn", "FIREWORKS_API_KEY is not set: agents bid, but won jobs get a failed result — set it (and LLM_BASE_URL for another server)");
+      add(
+        "llm",
+        "warn",
+        "FIREWORKS_API_KEY is not set: agents bid, but won jobs get a failed result — set it (and LLM_BASE_URL for another server)",
+      );
     } else {
-      const llm = createLlmClient({ apiKey: config.fireworksApiKey, baseUrl: config.llmBaseUrl, dispatcher: pool, timeoutMs: 20_000, maxAttempts: 1 });
+      const llm = createLlmClient({
+        apiKey: config.fireworksApiKey,
+        baseUrl: config.llmBaseUrl,
+        dispatcher: pool,
+        timeoutMs: 20_000,
+        maxAttempts: 1,
+      });
       try {
-        const completion = await llm.complete({ model: config.defaultModel, system: "Answer with one word.", prompt: "Say ok.", temperature: 0, maxTokens: 1 });
-        add("llm", "ok", `${config.llmBaseUrl} answered with ${completion.model} in ${completion.latencyMs} ms`);
+        const completion = await llm.complete({
+          model: config.defaultModel,
+          system: "Answer with one word.",
+          prompt: "Say ok.",
+          temperature: 0,
+          maxTokens: 1,
+        });
+        add(
+          "llm",
+          "ok",
+          `${config.llmBaseUrl} answered with ${completion.model} in ${completion.latencyMs} ms`,
+        );
       } catch (error) {
-        add("llm", "fail", `${errorMessage(error)} — check FIREWORKS_API_KEY, LLM_BASE_URL and LLM_MODEL`);
+        add(
+          "llm",
+          "fail",
+          `${errorMessage(error)} — check FIREWORKS_API_KEY, LLM_BASE_URL and LLM_MODEL`,
+        );
       }
     }
   } finally {
@@ -102,7 +171,10 @@ export function registerDoctorCommand(program: Command, ctx: CliContext): void {
     .description("check marketplace, MongoDB and LLM reachability and the config")
     .action(async () => {
       const results = await runDoctor(ctx);
-      for (const r of results) ctx.out(`${r.level === "ok" ? "ok  " : r.level === "warn" ? "warn" : "FAIL"}  ${r.name.padEnd(15)} ${r.message}`);
+      for (const r of results)
+        ctx.out(
+          `${r.level === "ok" ? "ok  " : r.level === "warn" ? "warn" : "FAIL"}  ${r.name.padEnd(15)} ${r.message}`,
+        );
       if (results.some((r) => r.level === "fail")) process.exitCode = 1;
     });
 }

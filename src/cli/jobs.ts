@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { createSharedPool } from "../pool.ts";
 import { MarketplaceClient } from "../marketplace/client.ts";
 import type { Bid, JobWithBids } from "../marketplace/schemas.ts";
-import { CliError, type CliContext } from "./context.ts";
+import { createSharedPool } from "../pool.ts";
+import { type CliContext, CliError } from "./context.ts";
 
 /** The poster wallet used when none is given: any valid address will do locally. */
 export const DEFAULT_POSTER_WALLET = "0x00000000000000000000000000000000000b0a57";
@@ -11,9 +11,17 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-async function withClient<T>(ctx: CliContext, fn: (client: MarketplaceClient) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  ctx: CliContext,
+  fn: (client: MarketplaceClient) => Promise<T>,
+): Promise<T> {
   const pool = createSharedPool({ connections: 2 });
-  const client = new MarketplaceClient({ baseUrl: ctx.config().bazaarApiUrl, dispatcher: pool, maxAttempts: 2, timeoutMs: 10_000 });
+  const client = new MarketplaceClient({
+    baseUrl: ctx.config().bazaarApiUrl,
+    dispatcher: pool,
+    maxAttempts: 2,
+    timeoutMs: 10_000,
+  });
   try {
     return await fn(client);
   } finally {
@@ -56,13 +64,18 @@ export function formatJob(job: JobWithBids): string {
 
 /** Best value for money: highest confidence per dollar. */
 export function bestBid(bids: Bid[]): Bid | undefined {
-  const open = bids.filter((b) => ["pending", "counter_accepted", "awaiting_approval"].includes(b.status));
-  const score = (b: Bid) => (b.estimated_quality ?? b.confidence ?? 0) / Math.max(b.price_usd, 0.0001);
+  const open = bids.filter((b) =>
+    ["pending", "counter_accepted", "awaiting_approval"].includes(b.status),
+  );
+  const score = (b: Bid) =>
+    (b.estimated_quality ?? b.confidence ?? 0) / Math.max(b.price_usd, 0.0001);
   return open.sort((a, b) => score(b) - score(a))[0];
 }
 
 export function registerJobsCommands(program: Command, ctx: CliContext): void {
-  const jobs = program.command("jobs").description("post, list, show and award jobs on BAZAAR_API_URL (the poster's side)");
+  const jobs = program
+    .command("jobs")
+    .description("post, list, show and award jobs on BAZAAR_API_URL (the poster's side)");
 
   jobs
     .command("post")
@@ -73,32 +86,47 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
     .option("--capability <name>", "a required capability (repeatable)", collect, [])
     .option("--poster-wallet <0x...>", "poster wallet", DEFAULT_POSTER_WALLET)
     .option("--poster-id <id>", "poster id", "cli_poster")
-    .action(async (opts: { title: string; description: string; budget: number; capability: string[]; posterWallet: string; posterId: string }) => {
-      if (!Number.isFinite(opts.budget) || opts.budget <= 0) throw new CliError("--budget must be a positive number of USD");
-      const posted = await withClient(ctx, (client) =>
-        client.postJob({
-          title: opts.title,
-          description: opts.description,
-          budget_usd: opts.budget,
-          required_capabilities: opts.capability,
-          poster_id: opts.posterId,
-          poster_wallet: opts.posterWallet,
-        }),
-      );
-      ctx.out(`posted ${posted.job_id} (${posted.status})`);
-    });
+    .action(
+      async (opts: {
+        title: string;
+        description: string;
+        budget: number;
+        capability: string[];
+        posterWallet: string;
+        posterId: string;
+      }) => {
+        if (!Number.isFinite(opts.budget) || opts.budget <= 0)
+          throw new CliError("--budget must be a positive number of USD");
+        const posted = await withClient(ctx, (client) =>
+          client.postJob({
+            title: opts.title,
+            description: opts.description,
+            budget_usd: opts.budget,
+            required_capabilities: opts.capability,
+            poster_id: opts.posterId,
+            poster_wallet: opts.posterWallet,
+          }),
+        );
+        ctx.out(`posted ${posted.job_id} (${posted.status})`);
+      },
+    );
 
   jobs
     .command("list")
     .description("list jobs")
     .option("--status <status>", "only jobs with this status")
     .action(async (opts: { status?: string }) => {
-      const listing = await withClient(ctx, (client) => client.listJobs(opts.status ? { status: opts.status } : {}));
+      const listing = await withClient(ctx, (client) =>
+        client.listJobs(opts.status ? { status: opts.status } : {}),
+      );
       if (listing.jobs.length === 0) ctx.out("no jobs");
       for (const job of listing.jobs) {
-        ctx.out(`${job.job_id}  ${job.status.padEnd(17)} ${money(job.budget_usd).padStart(8)}  bids ${String(job.bid_count).padStart(2)}  ${job.title}`);
+        ctx.out(
+          `${job.job_id}  ${job.status.padEnd(17)} ${money(job.budget_usd).padStart(8)}  bids ${String(job.bid_count).padStart(2)}  ${job.title}`,
+        );
       }
-      for (const rejected of listing.rejected) ctx.out(`(malformed job ${rejected.jobId ?? "?"}: ${rejected.problem})`);
+      for (const rejected of listing.rejected)
+        ctx.out(`(malformed job ${rejected.jobId ?? "?"}: ${rejected.problem})`);
     });
 
   jobs

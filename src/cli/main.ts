@@ -4,7 +4,7 @@ import { createLogger } from "../logger.ts";
 import { MarketplaceError } from "../marketplace/errors.ts";
 import { errorMessage } from "../secrets.ts";
 import { registerAgentsCommands } from "./agents.ts";
-import { CliError, type CliContext } from "./context.ts";
+import { type CliContext, CliError } from "./context.ts";
 import { registerDoctorCommand } from "./doctor.ts";
 import { loadDotEnv } from "./env-file.ts";
 import { registerJobsCommands } from "./jobs.ts";
@@ -63,9 +63,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     const prefix = error instanceof ConfigError ? "configuration error: " : "";
-    const known = error instanceof ConfigError || error instanceof CliError || error instanceof MarketplaceError;
+    const known =
+      error instanceof ConfigError ||
+      error instanceof CliError ||
+      error instanceof MarketplaceError;
     process.stderr.write(`bazaar-runner: ${prefix}${errorMessage(error)}\n`);
-    if (!known && process.env.LOG_LEVEL === "debug" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    if (!known && process.env.LOG_LEVEL === "debug" && error instanceof Error)
+      process.stderr.write(`${error.stack}\n`);
     return 1;
   }
 }

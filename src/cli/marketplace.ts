@@ -2,13 +2,14 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { createLogger } from "../logger.ts";
 import { startMarketplace } from "../marketplace-server/index.ts";
-import { CliError, type CliContext } from "./context.ts";
+import { type CliContext, CliError } from "./context.ts";
 import { onShutdownSignal } from "./signals.ts";
 
 function number(name: string) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) throw new CliError(`${name} must be a non-negative number, got "${value}"`);
+    if (!Number.isFinite(n) || n < 0)
+      throw new CliError(`${name} must be a non-negative number, got "${value}"`);
     return n;
   };
 }
@@ -20,24 +21,44 @@ export function registerMarketplaceCommand(program: Command, ctx: CliContext): v
     .option("--port <port>", "port", number("--port"), 8000)
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("--db <file>", "SQLite file (or :memory:)")
-    .option("--auto-award <seconds>", "award the best bid this many seconds after a job's first bid", number("--auto-award"))
-    .option("--registration-cooldown <seconds>", "per-owner registration cooldown (the real service: 10)", number("--registration-cooldown"), 0)
-    .action(async (opts: { port: number; host: string; db?: string; autoAward?: number; registrationCooldown: number }) => {
-      const config = ctx.config();
-      const logger = createLogger({ level: config.logLevel });
-      const dbPath = opts.db ?? join(config.stateDir, "marketplace.sqlite");
-      const marketplace = await startMarketplace({
-        host: opts.host,
-        port: opts.port,
-        dbPath,
-        autoAwardSeconds: opts.autoAward,
-        registrationCooldownSeconds: opts.registrationCooldown,
-        logger,
-      });
-      logger.info({ url: marketplace.url, db: dbPath, autoAwardSeconds: opts.autoAward ?? null }, "embedded AgentBazaar marketplace listening");
-      onShutdownSignal(async () => {
-        await marketplace.close();
-        logger.info("marketplace stopped");
-      });
-    });
+    .option(
+      "--auto-award <seconds>",
+      "award the best bid this many seconds after a job's first bid",
+      number("--auto-award"),
+    )
+    .option(
+      "--registration-cooldown <seconds>",
+      "per-owner registration cooldown (the real service: 10)",
+      number("--registration-cooldown"),
+      0,
+    )
+    .action(
+      async (opts: {
+        port: number;
+        host: string;
+        db?: string;
+        autoAward?: number;
+        registrationCooldown: number;
+      }) => {
+        const config = ctx.config();
+        const logger = createLogger({ level: config.logLevel });
+        const dbPath = opts.db ?? join(config.stateDir, "marketplace.sqlite");
+        const marketplace = await startMarketplace({
+          host: opts.host,
+          port: opts.port,
+          dbPath,
+          autoAwardSeconds: opts.autoAward,
+          registrationCooldownSeconds: opts.registrationCooldown,
+          logger,
+        });
+        logger.info(
+          { url: marketplace.url, db: dbPath, autoAwardSeconds: opts.autoAward ?? null },
+          "embedded AgentBazaar marketplace listening",
+        );
+        onShutdownSignal(async () => {
+          await marketplace.close();
+          logger.info("marketplace stopped");
+        });
+      },
+    );
 }

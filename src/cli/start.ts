@@ -43,7 +43,10 @@ export async function startApp(options: AppOptions): Promise<App> {
     const port = options.embeddedMarketplacePort ?? 8000;
     const existing = `http://127.0.0.1:${port}`;
     if (port !== 0 && (await isAgentBazaar(existing))) {
-      logger.info({ url: existing }, "BAZAAR_API_URL is unset and an AgentBazaar API already answers on port 8000; using it");
+      logger.info(
+        { url: existing },
+        "BAZAAR_API_URL is unset and an AgentBazaar API already answers on port 8000; using it",
+      );
       config = { ...config, bazaarApiUrl: existing };
     } else {
       marketplace = await startMarketplace({
@@ -51,7 +54,7 @@ export async function startApp(options: AppOptions): Promise<App> {
         port,
         dbPath: join(config.stateDir, "marketplace.sqlite"),
         autoAwardSeconds: options.autoAwardSeconds,
-        logger: logger.child({ component: "marketplace" }),
+        logger,
       });
       config = { ...config, bazaarApiUrl: marketplace.url };
       logger.info(
@@ -63,22 +66,39 @@ export async function startApp(options: AppOptions): Promise<App> {
 
   let runner: Runner;
   try {
-    runner = await Runner.start({ config, logger, metrics, llm: options.llm, embeddedMarketplace: marketplace !== undefined });
+    runner = await Runner.start({
+      config,
+      logger,
+      metrics,
+      llm: options.llm,
+      embeddedMarketplace: marketplace !== undefined,
+    });
   } catch (error) {
     await marketplace?.close();
     throw error;
   }
 
-  const http = await createHttpServer({ status: runner, metrics, logger, dashboardToken: config.dashboardToken, host: config.host });
+  const http = await createHttpServer({
+    status: runner,
+    metrics,
+    logger,
+    dashboardToken: config.dashboardToken,
+    host: config.host,
+  });
   let httpUrl: string;
   try {
     httpUrl = await http.listen({ host: config.host, port: config.port });
   } catch (error) {
     await runner.stop();
     await marketplace?.close();
-    throw new Error(`cannot listen on ${config.host}:${config.port} (PORT): ${errorMessage(error)}`);
+    throw new Error(
+      `cannot listen on ${config.host}:${config.port} (PORT): ${errorMessage(error)}`,
+    );
   }
-  logger.info({ url: httpUrl, dashboard: `${httpUrl}/`, metrics: `${httpUrl}/metrics` }, "health, metrics and dashboard listening");
+  logger.info(
+    { url: httpUrl, dashboard: `${httpUrl}/`, metrics: `${httpUrl}/metrics` },
+    "health, metrics and dashboard listening",
+  );
 
   let stopped: Promise<void> | undefined;
   return {

@@ -25,7 +25,11 @@ export interface FileSourceOptions {
 export function createFileConfigSource(options: FileSourceOptions): ConfigSource {
   const path = resolve(options.path);
   const reported = new Set<string>();
-  const status: ConfigSourceStatus = { changeStream: "n/a", lastReloadAt: null, lastReloadOutcome: null };
+  const status: ConfigSourceStatus = {
+    changeStream: "n/a",
+    lastReloadAt: null,
+    lastReloadOutcome: null,
+  };
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
@@ -41,16 +45,29 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
       : data && typeof data === "object" && Array.isArray((data as { agents?: unknown }).agents)
         ? (data as { agents: unknown[] }).agents
         : undefined;
-    if (!list) throw new Error(`${path}: expected a list of agents, or an object with an "agents" list`);
+    if (!list)
+      throw new Error(`${path}: expected a list of agents, or an object with an "agents" list`);
     const entries = list.map((doc, index) => {
       const name = doc && typeof doc === "object" ? (doc as { name?: unknown }).name : undefined;
-      const ref = typeof name === "string" && name ? `${basename(path)}[${index}] (${name})` : `${basename(path)}[${index}]`;
+      const ref =
+        typeof name === "string" && name
+          ? `${basename(path)}[${index}] (${name})`
+          : `${basename(path)}[${index}]`;
       return { key: `file:${typeof name === "string" ? name : index}`, ref, doc };
     });
-    return buildSnapshot(entries, { source: "file", isKnownType: options.isKnownType, logger: options.logger, metrics: options.metrics, reported });
+    return buildSnapshot(entries, {
+      source: "file",
+      isKnownType: options.isKnownType,
+      logger: options.logger,
+      metrics: options.metrics,
+      reported,
+    });
   }
 
-  async function reload(onChange: (snapshot: ConfigSnapshot) => void, reason: string): Promise<void> {
+  async function reload(
+    onChange: (snapshot: ConfigSnapshot) => void,
+    reason: string,
+  ): Promise<void> {
     if (closed) return;
     try {
       const snapshot = await read();
@@ -60,7 +77,15 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
       if (fingerprint !== lastFingerprint) {
         lastFingerprint = fingerprint;
         options.metrics?.configReloads.inc({ source: "file", outcome: "change" });
-        options.logger.info({ source: "file", reason, agents: snapshot.agents.length, issues: snapshot.issues.length }, "agent configs changed");
+        options.logger.info(
+          {
+            source: "file",
+            reason,
+            agents: snapshot.agents.length,
+            issues: snapshot.issues.length,
+          },
+          "agent configs changed",
+        );
         onChange(snapshot);
       } else {
         options.metrics?.configReloads.inc({ source: "file", outcome: "ok" });
@@ -69,7 +94,10 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
       status.lastReloadAt = new Date().toISOString();
       status.lastReloadOutcome = `error: ${errorMessage(error)}`;
       options.metrics?.configReloads.inc({ source: "file", outcome: "error" });
-      options.logger.warn({ source: "file", problem: errorMessage(error) }, "agents file unreadable; keeping the last good configs");
+      options.logger.warn(
+        { source: "file", problem: errorMessage(error) },
+        "agents file unreadable; keeping the last good configs",
+      );
     }
   }
 
@@ -92,9 +120,17 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
         watcher = watch(dirname(path), (_event, filename) => {
           if (!filename || filename === basename(path)) schedule("file changed");
         });
-        watcher.on("error", (error) => options.logger.warn({ problem: errorMessage(error) }, "agents file watch failed; periodic reload continues"));
+        watcher.on("error", (error) =>
+          options.logger.warn(
+            { problem: errorMessage(error) },
+            "agents file watch failed; periodic reload continues",
+          ),
+        );
       } catch (error) {
-        options.logger.warn({ problem: errorMessage(error) }, "cannot watch the agents file; periodic reload only");
+        options.logger.warn(
+          { problem: errorMessage(error) },
+          "cannot watch the agents file; periodic reload only",
+        );
       }
       timer = setInterval(() => void reload(onChange, "periodic reload"), options.reloadIntervalMs);
       timer.unref();

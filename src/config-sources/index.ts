@@ -20,7 +20,8 @@ export interface ConfigSourceOptions {
 export async function createConfigSource(options: ConfigSourceOptions): Promise<ConfigSource> {
   const { config, logger, metrics, isKnownType } = options;
   if (config.mongodbUri) {
-    if (!options.mongoClient) throw new Error("MONGODB_URI is set but no MongoDB client was connected");
+    if (!options.mongoClient)
+      throw new Error("MONGODB_URI is set but no MongoDB client was connected");
     return createMongoConfigSource({
       client: options.mongoClient,
       reloadIntervalMs: config.reloadIntervalMs,
@@ -30,7 +31,13 @@ export async function createConfigSource(options: ConfigSourceOptions): Promise<
     });
   }
   if (config.agentsFile) {
-    return createFileConfigSource({ path: config.agentsFile, reloadIntervalMs: config.reloadIntervalMs, isKnownType, logger, metrics });
+    return createFileConfigSource({
+      path: config.agentsFile,
+      reloadIntervalMs: config.reloadIntervalMs,
+      isKnownType,
+      logger,
+      metrics,
+    });
   }
   return createDefaultsConfigSource();
 }

@@ -33,7 +33,11 @@ export function buildSnapshot(
     });
     let issue = result.ok ? undefined : result.issue;
     if (result.ok && keys.has(entry.key)) {
-      issue = { source: options.source, ref: entry.ref, message: "name: another agent of this source has the same name" };
+      issue = {
+        source: options.source,
+        ref: entry.ref,
+        message: "name: another agent of this source has the same name",
+      };
     }
     if (issue) {
       issues.push(issue);
@@ -41,13 +45,21 @@ export function buildSnapshot(
       if (!options.reported.has(fingerprint)) {
         options.reported.add(fingerprint);
         options.metrics?.configErrors.inc({ source: options.source });
-        options.logger.warn({ source: options.source, ref: issue.ref, problem: issue.message }, "agent config skipped");
+        options.logger.warn(
+          { source: options.source, ref: issue.ref, problem: issue.message },
+          "agent config skipped",
+        );
       }
       continue;
     }
     if (result.ok) {
       keys.add(entry.key);
-      agents.push({ key: entry.key, source: options.source, ref: entry.ref, config: result.config });
+      agents.push({
+        key: entry.key,
+        source: options.source,
+        ref: entry.ref,
+        config: result.config,
+      });
     }
   }
   return { agents, issues };

@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { z } from "zod";
 import { migrate } from "./migrations.ts";
@@ -140,6 +142,8 @@ export class MarketplaceStore {
   readonly schemaVersion: number;
 
   constructor(dbPath: string) {
+    // A fresh machine has no state directory yet.
+    if (dbPath !== ":memory:") mkdirSync(dirname(dbPath), { recursive: true });
     this.db = new DatabaseSync(dbPath, { enableForeignKeyConstraints: true, timeout: 5000 });
     if (dbPath !== ":memory:") this.db.exec("PRAGMA journal_mode = WAL");
     try {

@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import {
@@ -141,7 +141,10 @@ export class MarketplaceClient {
   // Jobs
 
   /** Every job matching the filters, each checked on its own: a malformed job is rejected, not fatal. */
-  async listJobs(filters: { status?: string; assigned_agent_id?: string } = {}, signal?: AbortSignal): Promise<JobListing> {
+  async listJobs(
+    filters: { status?: string; assigned_agent_id?: string } = {},
+    signal?: AbortSignal,
+  ): Promise<JobListing> {
     const body = await this.transport.call({
       method: "GET",
       path: "/api/jobs",
@@ -217,7 +220,11 @@ export class MarketplaceClient {
   // Results
 
   /** Submits a result once; the caller (the outbox) owns retries across polls. */
-  submitResult(jobId: string, body: SubmitResultRequest, signal?: AbortSignal): Promise<z.infer<typeof SubmitResultResponseSchema>> {
+  submitResult(
+    jobId: string,
+    body: SubmitResultRequest,
+    signal?: AbortSignal,
+  ): Promise<z.infer<typeof SubmitResultResponseSchema>> {
     return this.transport.call({
       method: "POST",
       path: `/api/jobs/${id(jobId)}/submit-result`,
@@ -244,7 +251,9 @@ export class MarketplaceClient {
     const rejected: RejectedJob[] = [];
     for (const item of items) {
       const jobId =
-        item && typeof item === "object" && typeof (item as { job_id?: unknown }).job_id === "string"
+        item &&
+        typeof item === "object" &&
+        typeof (item as { job_id?: unknown }).job_id === "string"
           ? (item as { job_id: string }).job_id
           : undefined;
       const parsed = JobSchema.safeParse(item);

@@ -37,7 +37,13 @@ export class MarketplaceError extends Error {
 
   /** A 4xx other than 429: the request itself was refused, and retrying will not help. */
   get isClientError(): boolean {
-    return this.kind === "http" && this.status !== undefined && this.status >= 400 && this.status < 500 && this.status !== 429;
+    return (
+      this.kind === "http" &&
+      this.status !== undefined &&
+      this.status >= 400 &&
+      this.status < 500 &&
+      this.status !== 429
+    );
   }
 }
 

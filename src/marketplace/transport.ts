@@ -82,7 +82,10 @@ export class MarketplaceTransport {
         if (!error.retryable || attempt >= maxAttempts || options.signal?.aborted) throw failure;
       }
       // A server may ask for longer than is useful; past a minute the caller's next poll retries anyway.
-      const delay = waitMs !== undefined ? Math.min(waitMs, 60_000) : backoffDelay(attempt, { baseMs: this.#baseDelayMs, capMs: this.#maxDelayMs });
+      const delay =
+        waitMs !== undefined
+          ? Math.min(waitMs, 60_000)
+          : backoffDelay(attempt, { baseMs: this.#baseDelayMs, capMs: this.#maxDelayMs });
       this.#logger?.debug(
         { route: options.route, attempt, delayMs: Math.round(delay), problem: failure.message },
         "marketplace call failed, retrying",
@@ -105,9 +108,17 @@ export class MarketplaceTransport {
       fields: { kind: MarketplaceError["kind"]; status?: number; detail?: string; cause?: unknown },
       retry: { retryable: boolean; retryAfterMs?: number },
     ) => {
-      this.#count(options.route, fields.status === undefined ? fields.kind : String(fields.status), started);
+      this.#count(
+        options.route,
+        fields.status === undefined ? fields.kind : String(fields.status),
+        started,
+      );
       return new AttemptFailure(
-        new MarketplaceError(`${options.route}: ${message}`, { ...fields, route: options.route, attempts: attempt }),
+        new MarketplaceError(`${options.route}: ${message}`, {
+          ...fields,
+          route: options.route,
+          attempts: attempt,
+        }),
         retry.retryable,
         retry.retryAfterMs,
       );
@@ -134,10 +145,16 @@ export class MarketplaceTransport {
       if (options.signal?.aborted) throw options.signal.reason ?? error;
       const timedOut = signal.aborted;
       if (error instanceof BodyTooLarge) {
-        throw fail(`answer larger than ${this.#maxBodyBytes} bytes`, { kind: "invalid-response" }, { retryable: false });
+        throw fail(
+          `answer larger than ${this.#maxBodyBytes} bytes`,
+          { kind: "invalid-response" },
+          { retryable: false },
+        );
       }
       throw fail(
-        timedOut ? `no answer within ${this.#timeoutMs} ms` : `cannot reach ${this.baseUrl} (${errorMessage(error)})`,
+        timedOut
+          ? `no answer within ${this.#timeoutMs} ms`
+          : `cannot reach ${this.baseUrl} (${errorMessage(error)})`,
         { kind: timedOut ? "timeout" : "network", cause: error },
         { retryable: true },
       );
@@ -165,7 +182,11 @@ export class MarketplaceTransport {
     try {
       body = text === "" ? null : JSON.parse(text);
     } catch (error) {
-      throw fail(`answered ${status} with a body that is not JSON`, { kind: "invalid-response", status, cause: error }, { retryable: true });
+      throw fail(
+        `answered ${status} with a body that is not JSON`,
+        { kind: "invalid-response", status, cause: error },
+        { retryable: true },
+      );
     }
     const parsed = options.schema.safeParse(body);
     if (!parsed.success) {
@@ -183,7 +204,10 @@ export class MarketplaceTransport {
   #count(route: string, status: string, started: number): void {
     if (!this.#metrics) return;
     this.#metrics.marketplaceRequests.inc({ route, status });
-    this.#metrics.marketplaceRequestDuration.observe({ route }, (performance.now() - started) / 1000);
+    this.#metrics.marketplaceRequestDuration.observe(
+      { route },
+      (performance.now() - started) / 1000,
+    );
   }
 }
 
@@ -201,7 +225,10 @@ class AttemptFailure extends Error {
 
 class BodyTooLarge extends Error {}
 
-async function readLimited(body: AsyncIterable<Uint8Array> & { destroy(): void }, limit: number): Promise<string> {
+async function readLimited(
+  body: AsyncIterable<Uint8Array> & { destroy(): void },
+  limit: number,
+): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -234,8 +261,12 @@ function parseDetail(text: string): string | undefined {
   } catch {
     // not JSON: a proxy's HTML page or a bare "Internal Server Error"
   }
-  const plain = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  const plain = text
+    .replace(/<[^>]*>/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
   return plain ? truncate(plain, 200) : undefined;
 }
 
-const truncate = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
+const truncate = (text: string, max: number) =>
+  text.length > max ? `${text.slice(0, max)}…` : text;

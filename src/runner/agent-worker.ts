@@ -84,7 +84,10 @@ export class AgentWorker {
     this.#deps = deps;
     this.#executor = createExecutor(spec.config);
     this.#agentId = spec.config.agent_id;
-    this.#log = deps.logger.child({ agentName: spec.config.name, agentType: spec.config.agent_type });
+    this.#log = deps.logger.child({
+      agentName: spec.config.name,
+      agentType: spec.config.agent_type,
+    });
     this.#stats = new AgentStats({
       key: spec.key,
       name: spec.config.name,
@@ -131,14 +134,21 @@ export class AgentWorker {
       if (!registration) return;
       this.#agentId = registration.agentId;
       await this.#deps.onRegistered?.(this.#spec, registration).catch((error: unknown) => {
-        this.#log.warn({ problem: errorMessage(error) }, "could not write the agent_id back to the config source");
+        this.#log.warn(
+          { problem: errorMessage(error) },
+          "could not write the agent_id back to the config source",
+        );
       });
     }
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#stats.view.agentId = this.#agentId!;
     this.#setState("running");
     this.#log.info({ agentId: this.#agentId }, "agent running");
-    this.#deps.tracker.emit({ kind: "agent-started", agent: this.#spec.config.name, message: `${this.#spec.config.name} is running as ${this.#agentId}` });
+    this.#deps.tracker.emit({
+      kind: "agent-started",
+      agent: this.#spec.config.name,
+      message: `${this.#spec.config.name} is running as ${this.#agentId}`,
+    });
     void this.heartbeat();
     this.#heartbeatTimer = setInterval(() => void this.heartbeat(), this.#deps.heartbeatIntervalMs);
     this.#heartbeatTimer.unref();
@@ -147,14 +157,27 @@ export class AgentWorker {
   async #registerUntilDone(): Promise<Registration | undefined> {
     for (let attempt = 1; !this.#lifetime.signal.aborted; attempt++) {
       try {
-        const registration = await this.#deps.registrar.register(this.#spec.config, this.#lifetime.signal);
-        this.#log.info({ agentId: registration.agentId, wallet: registration.walletAddress }, "agent registered");
-        this.#deps.tracker.emit({ kind: "registered", agent: this.#spec.config.name, message: `registered as ${registration.agentId}` });
+        const registration = await this.#deps.registrar.register(
+          this.#spec.config,
+          this.#lifetime.signal,
+        );
+        this.#log.info(
+          { agentId: registration.agentId, wallet: registration.walletAddress },
+          "agent registered",
+        );
+        this.#deps.tracker.emit({
+          kind: "registered",
+          agent: this.#spec.config.name,
+          message: `registered as ${registration.agentId}`,
+        });
         return registration;
       } catch (error) {
         if (this.#lifetime.signal.aborted) return undefined;
         this.#recordError("registration failed", error);
-        await sleep(backoffDelay(attempt, { baseMs: 1000, capMs: 60_000 }), this.#lifetime.signal).catch(() => undefined);
+        await sleep(
+          backoffDelay(attempt, { baseMs: 1000, capMs: 60_000 }),
+          this.#lifetime.signal,
+        ).catch(() => undefined);
       }
     }
     return undefined;
@@ -185,7 +208,11 @@ export class AgentWorker {
     const body = {
       status: status ?? (busy ? ("busy" as const) : ("available" as const)),
       current_capacity: Math.max(0, this.#maxConcurrent - this.#inFlight.size),
-      metadata: { runner: "bazaar-runner", agent_type: this.#spec.config.agent_type, jobs_in_flight: this.#inFlight.size },
+      metadata: {
+        runner: "bazaar-runner",
+        agent_type: this.#spec.config.agent_type,
+        jobs_in_flight: this.#inFlight.size,
+      },
     };
     try {
       await this.#deps.client.heartbeat(agentId, body);
@@ -225,18 +252,28 @@ export class AgentWorker {
       this.#stats.view.jobsSeen++;
       metrics?.jobsSeen.inc({ agent: agentId });
     }
-    if (!(typeof job.budget_usd === "number" && job.budget_usd > 0 && Number.isFinite(job.budget_usd))) {
+    if (
+      !(typeof job.budget_usd === "number" && job.budget_usd > 0 && Number.isFinite(job.budget_usd))
+    ) {
       return decide("skipped_budget");
     }
-    const lacking = job.required_capabilities.find((c) => (config.capabilities[c] ?? 0) < job.min_capability_score);
+    const lacking = job.required_capabilities.find(
+      (c) => (config.capabilities[c] ?? 0) < job.min_capability_score,
+    );
     if (lacking !== undefined) return decide("skipped_capability");
     if (await this.#deps.ledger.hasBid(agentId, job.job_id)) return decide("skipped_already_bid");
 
-    const evaluation = await this.#executor.evaluateJob(job, this.#context(job, this.#lifetime.signal));
+    const evaluation = await this.#executor.evaluateJob(
+      job,
+      this.#context(job, this.#lifetime.signal),
+    );
     if (!evaluation.canComplete || !(evaluation.bidAmountUsd > 0)) return decide("declined");
 
     if ((await feed.bidders(job.job_id)).has(agentId)) {
-      await this.#deps.ledger.recordBid(agentId, job.job_id, { bidId: "unknown", priceUsd: evaluation.bidAmountUsd });
+      await this.#deps.ledger.recordBid(agentId, job.job_id, {
+        bidId: "unknown",
+        priceUsd: evaluation.bidAmountUsd,
+      });
       return decide("skipped_already_bid");
     }
 
@@ -251,12 +288,30 @@ export class AgentWorker {
         estimated_time_seconds: Math.round(evaluation.estimatedTimeMinutes * 60),
         approach_summary: evaluation.reasoning.slice(0, 500),
       });
-      await this.#deps.ledger.recordBid(agentId, job.job_id, { bidId: bid.bid_id, priceUsd: price });
+      await this.#deps.ledger.recordBid(agentId, job.job_id, {
+        bidId: bid.bid_id,
+        priceUsd: price,
+      });
       feed.noteBid(job.job_id, agentId);
       this.#stats.view.bidsPlaced++;
       decide("placed");
-      this.#log.info({ agentId, jobId: job.job_id, bidId: bid.bid_id, priceUsd: price, confidence: evaluation.confidence }, "bid placed");
-      this.#deps.tracker.emit({ kind: "bid", agent: config.name, jobId: job.job_id, message: `bid $${price} (confidence ${evaluation.confidence})`, amountUsd: price });
+      this.#log.info(
+        {
+          agentId,
+          jobId: job.job_id,
+          bidId: bid.bid_id,
+          priceUsd: price,
+          confidence: evaluation.confidence,
+        },
+        "bid placed",
+      );
+      this.#deps.tracker.emit({
+        kind: "bid",
+        agent: config.name,
+        jobId: job.job_id,
+        message: `bid $${price} (confidence ${evaluation.confidence})`,
+        amountUsd: price,
+      });
     } catch (error) {
       // A refused bid (4xx) is final. An unknown outcome (5xx, timeout) may have landed:
       // the bid list is fetched again before the next attempt.
@@ -286,7 +341,13 @@ export class AgentWorker {
         this.#stats.view.revenueUsd += price;
         this.#deps.metrics?.revenueUsd.inc({ agent: agentId }, price);
         this.#log.info({ agentId, jobId: job.job_id }, "job won");
-        this.#deps.tracker.emit({ kind: "won", agent: this.#spec.config.name, jobId: job.job_id, message: `won "${job.title.slice(0, 80)}"`, amountUsd: price });
+        this.#deps.tracker.emit({
+          kind: "won",
+          agent: this.#spec.config.name,
+          jobId: job.job_id,
+          message: `won "${job.title.slice(0, 80)}"`,
+          amountUsd: price,
+        });
       }
       const running: Running = {
         promise: this.#execute(job).finally(() => {
@@ -307,7 +368,9 @@ export class AgentWorker {
     let result: TaskResult;
     const execution = await deps.ledger.startExecution(agentId, job.job_id);
     if (execution > MAX_EXECUTIONS) {
-      result = failedResult(`Execution of this job was interrupted ${execution - 1} times; it is not attempted again.`);
+      result = failedResult(
+        `Execution of this job was interrupted ${execution - 1} times; it is not attempted again.`,
+      );
     } else {
       const deadlineMs = Math.max(1, job.deadline_minutes) * 60_000;
       const deadline = AbortSignal.timeout(deadlineMs);
@@ -322,7 +385,9 @@ export class AgentWorker {
         const parsed = TaskResultSchema.safeParse(raw);
         result = parsed.success
           ? parsed.data
-          : failedResult(`The executor returned a malformed result (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}).`);
+          : failedResult(
+              `The executor returned a malformed result (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}).`,
+            );
       } catch (error) {
         if (this.#lifetime.signal.aborted) {
           // Shutdown cut it short: no result, so a restart runs it again (once).
@@ -331,7 +396,9 @@ export class AgentWorker {
           return;
         }
         result = deadline.aborted
-          ? failedResult(`The job's deadline of ${job.deadline_minutes} minutes passed before the work was done.`)
+          ? failedResult(
+              `The job's deadline of ${job.deadline_minutes} minutes passed before the work was done.`,
+            )
           : failedResult(`The executor failed: ${errorMessage(error)}`);
       }
       result.latencyMs ||= Math.round(performance.now() - started);
@@ -343,23 +410,46 @@ export class AgentWorker {
     this.#stats.view.tokensUsed += result.tokensUsed;
     this.#stats.view.llmCostUsd += cost;
     if (!result.success) this.#stats.view.lastError = result.error ?? result.output.slice(0, 300);
-    log.info({ success: result.success, tokens: result.tokensUsed, model: result.model, latencyMs: result.latencyMs }, "execution finished");
+    log.info(
+      {
+        success: result.success,
+        tokens: result.tokensUsed,
+        model: result.model,
+        latencyMs: result.latencyMs,
+      },
+      "execution finished",
+    );
     deps.tracker.emit({
       kind: "execution",
       agent: this.#spec.config.name,
       jobId: job.job_id,
-      message: result.success ? `done in ${(result.latencyMs / 1000).toFixed(1)} s, ${result.tokensUsed} tokens` : `failed: ${(result.error ?? result.output).slice(0, 200)}`,
+      message: result.success
+        ? `done in ${(result.latencyMs / 1000).toFixed(1)} s, ${result.tokensUsed} tokens`
+        : `failed: ${(result.error ?? result.output).slice(0, 200)}`,
       tokens: result.tokensUsed,
       costUsd: cost,
     });
 
-    const record: LedgerResult = { success: result.success, output: result.output, tokensUsed: result.tokensUsed, model: result.model, ...(result.error ? { error: result.error } : {}) };
+    const record: LedgerResult = {
+      success: result.success,
+      output: result.output,
+      tokensUsed: result.tokensUsed,
+      model: result.model,
+      ...(result.error ? { error: result.error } : {}),
+    };
     try {
       await deps.ledger.recordResult(agentId, job.job_id, record);
     } catch (error) {
       // The result could not be written down; submit it anyway rather than lose it.
       this.#recordError("ledger write failed; submitting the result unrecorded", error, job.job_id);
-      await deps.outbox.submit({ agentId, jobId: job.job_id, executionAttempts: execution, submitAttempts: 0, result: record, updatedAt: new Date().toISOString() });
+      await deps.outbox.submit({
+        agentId,
+        jobId: job.job_id,
+        executionAttempts: execution,
+        submitAttempts: 0,
+        result: record,
+        updatedAt: new Date().toISOString(),
+      });
       return;
     }
     const entry = await deps.ledger.get(agentId, job.job_id);
@@ -387,7 +477,12 @@ export class AgentWorker {
     this.#stats.view.errors++;
     this.#stats.view.lastError = `${what}: ${problem}`;
     this.#log.warn({ agentId: this.#agentId, jobId, problem }, what);
-    this.#deps.tracker.emit({ kind: "error", agent: this.#spec.config.name, jobId, message: `${what}: ${problem}` });
+    this.#deps.tracker.emit({
+      kind: "error",
+      agent: this.#spec.config.name,
+      jobId,
+      message: `${what}: ${problem}`,
+    });
   }
 
   /**
@@ -404,9 +499,15 @@ export class AgentWorker {
     if (pending.length > 0) {
       this.#log.info({ jobs: pending.length, graceMs }, "waiting for in-flight jobs");
       const timeout = sleep(graceMs).then(() => "timeout" as const);
-      const finished = await Promise.race([Promise.allSettled(pending).then(() => "done" as const), timeout]);
+      const finished = await Promise.race([
+        Promise.allSettled(pending).then(() => "done" as const),
+        timeout,
+      ]);
       if (finished === "timeout") {
-        this.#log.warn({ jobs: this.#inFlight.size }, "grace period over; cutting in-flight jobs short");
+        this.#log.warn(
+          { jobs: this.#inFlight.size },
+          "grace period over; cutting in-flight jobs short",
+        );
         this.#lifetime.abort(new Error("shutdown"));
         await Promise.allSettled(pending);
       }
@@ -414,12 +515,23 @@ export class AgentWorker {
     this.#lifetime.abort(new Error("worker stopped"));
     if (wasRunning) await this.heartbeat("offline");
     this.#setState("stopped");
-    this.#deps.tracker.emit({ kind: "agent-stopped", agent: this.#spec.config.name, message: `${this.#spec.config.name} stopped` });
+    this.#deps.tracker.emit({
+      kind: "agent-stopped",
+      agent: this.#spec.config.name,
+      message: `${this.#spec.config.name} stopped`,
+    });
   }
 }
 
 function failedResult(message: string): TaskResult {
-  return { success: false, output: message, tokensUsed: 0, model: "", latencyMs: 0, error: message };
+  return {
+    success: false,
+    output: message,
+    tokensUsed: 0,
+    model: "",
+    latencyMs: 0,
+    error: message,
+  };
 }
 
 function abortPromise(signal: AbortSignal): Promise<never> {

@@ -67,7 +67,10 @@ export class JobFeed {
 
   /** Records our own bid so later checks within this process see it without a request. */
   noteBid(jobId: string, agentId: string): void {
-    void this.#bidders.get(jobId)?.then((set) => set.add(agentId)).catch(() => undefined);
+    void this.#bidders
+      .get(jobId)
+      ?.then((set) => set.add(agentId))
+      .catch(() => undefined);
   }
 
   #report(rejected: RejectedJob[]): void {

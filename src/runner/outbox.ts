@@ -1,6 +1,6 @@
 import type { Logger } from "../logger.ts";
-import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { MarketplaceClient } from "../marketplace/client.ts";
+import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay } from "../retry.ts";
 import { errorMessage } from "../secrets.ts";
@@ -86,7 +86,10 @@ export class Outbox {
     try {
       pending = await this.#o.ledger.pendingResults();
     } catch (error) {
-      this.#o.logger.error({ problem: errorMessage(error) }, "ledger unreadable; results will be submitted later");
+      this.#o.logger.error(
+        { problem: errorMessage(error) },
+        "ledger unreadable; results will be submitted later",
+      );
       return;
     }
     this.#o.metrics?.outboxPending.set(pending.length);
@@ -115,7 +118,11 @@ export class Outbox {
       log.info({ status: response.status, attempts: entry.submitAttempts + 1 }, "result accepted");
       return { kind: "accepted", status: response.status };
     } catch (error) {
-      if (isMarketplaceError(error) && error.status !== undefined && FINAL_STATUSES.has(error.status)) {
+      if (
+        isMarketplaceError(error) &&
+        error.status !== undefined &&
+        FINAL_STATUSES.has(error.status)
+      ) {
         // A 400 may mean an earlier attempt of ours landed but its answer was lost.
         if (error.status === 400 && (await this.#alreadyOurs(entry))) {
           await ledger.markAccepted(entry.agentId, entry.jobId);
@@ -125,17 +132,26 @@ export class Outbox {
         }
         const reason = `marketplace answered ${error.status}${error.detail ? `: ${error.detail}` : ""}`;
         await ledger.closeResult(entry.agentId, entry.jobId, reason);
-        metrics?.resultsSubmitted.inc({ agent: entry.agentId, outcome: `rejected_${error.status}` });
+        metrics?.resultsSubmitted.inc({
+          agent: entry.agentId,
+          outcome: `rejected_${error.status}`,
+        });
         log.warn({ reason }, "result refused; kept in the ledger, not retried");
         return { kind: "closed", reason };
       }
       const attempts = entry.submitAttempts + 1;
-      const delay = backoffDelay(attempts, { baseMs: this.#o.baseDelayMs ?? 1000, capMs: this.#o.maxDelayMs ?? 300_000 });
+      const delay = backoffDelay(attempts, {
+        baseMs: this.#o.baseDelayMs ?? 1000,
+        capMs: this.#o.maxDelayMs ?? 300_000,
+      });
       const nextSubmitAt = Date.now() + delay;
       const problem = errorMessage(error);
       await ledger.recordSubmitFailure(entry.agentId, entry.jobId, problem, nextSubmitAt);
       metrics?.resultsSubmitted.inc({ agent: entry.agentId, outcome: "retry" });
-      log.warn({ problem, attempts, retryInMs: Math.round(delay) }, "result submission failed; will retry");
+      log.warn(
+        { problem, attempts, retryInMs: Math.round(delay) },
+        "result submission failed; will retry",
+      );
       return { kind: "retry", error: problem, nextSubmitAt };
     }
   }
@@ -143,7 +159,10 @@ export class Outbox {
   async #alreadyOurs(entry: LedgerEntry): Promise<boolean> {
     try {
       const job = await this.#o.client.getJob(entry.jobId);
-      return job.result?.executed_by === entry.agentId && (job.status === "completed" || job.status === "failed");
+      return (
+        job.result?.executed_by === entry.agentId &&
+        (job.status === "completed" || job.status === "failed")
+      );
     } catch {
       return false;
     }

@@ -31,7 +31,8 @@ export class Registrar {
       const response = await this.#client.registerAgent(
         {
           name: config.name,
-          description: config.description ?? `${config.name} (${config.agent_type}), run by bazaar-runner`,
+          description:
+            config.description ?? `${config.name} (${config.agent_type}), run by bazaar-runner`,
           owner_id: this.#ownerId,
           wallet_address: walletAddress,
           execution_mode: "self_hosted",

@@ -5,8 +5,8 @@ import { loadPlugins } from "../agents/plugins.ts";
 import { hasExecutor } from "../agents/registry.ts";
 import type { RunnerConfig } from "../config/env.ts";
 import { createConfigSource } from "../config-sources/index.ts";
-import type { ConfigSource } from "../config-sources/types.ts";
 import { connectMongo } from "../config-sources/mongo.ts";
+import type { ConfigSource } from "../config-sources/types.ts";
 import { createLlmClient } from "../llm/client.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
@@ -112,7 +112,11 @@ export class Runner implements StatusSource {
         defaultModel: this.config.defaultModel,
         llmPrices: this.config.llmPrices,
         onRegistered: source.writeBack
-          ? (spec, registration) => source.writeBack!(spec, { agent_id: registration.agentId, wallet_address: registration.walletAddress })
+          ? (spec, registration) =>
+              source.writeBack!(spec, {
+                agent_id: registration.agentId,
+                wallet_address: registration.walletAddress,
+              })
           : undefined,
       },
       this.config.shutdownGraceMs,
@@ -130,7 +134,12 @@ export class Runner implements StatusSource {
     const metrics = options.metrics ?? createMetrics();
     const ownedPool = options.dispatcher ? undefined : createSharedPool();
     const dispatcher = options.dispatcher ?? ownedPool!;
-    const client = new MarketplaceClient({ baseUrl: config.bazaarApiUrl, dispatcher, metrics, logger });
+    const client = new MarketplaceClient({
+      baseUrl: config.bazaarApiUrl,
+      dispatcher,
+      metrics,
+      logger,
+    });
     const llm =
       options.llm ??
       createLlmClient({
@@ -148,10 +157,18 @@ export class Runner implements StatusSource {
       logger.info({ uri: redactUri(config.mongodbUri) }, "connecting to MongoDB");
       mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
     }
-    const ledger = options.ledger ?? (await openLedger({ stateDir: config.stateDir, mongoClient: mongo, metrics, logger }));
+    const ledger =
+      options.ledger ??
+      (await openLedger({ stateDir: config.stateDir, mongoClient: mongo, metrics, logger }));
     const source =
       options.configSource ??
-      (await createConfigSource({ config, mongoClient: mongo, isKnownType: hasExecutor, logger, metrics }));
+      (await createConfigSource({
+        config,
+        mongoClient: mongo,
+        isKnownType: hasExecutor,
+        logger,
+        metrics,
+      }));
 
     const runner = new Runner({ options, metrics, client, llm, ledger, source, ownedPool, mongo });
     await runner.#begin();
@@ -162,15 +179,25 @@ export class Runner implements StatusSource {
     const snapshot = await this.#source.load();
     this.#configLoaded = true;
     this.#log.info(
-      { source: this.#source.kind, agents: snapshot.agents.map((a) => a.config.name), issues: snapshot.issues.length, llm: this.llm.configured ? this.config.llmBaseUrl : "not configured" },
+      {
+        source: this.#source.kind,
+        agents: snapshot.agents.map((a) => a.config.name),
+        issues: snapshot.issues.length,
+        llm: this.llm.configured ? this.config.llmBaseUrl : "not configured",
+      },
       "agent configs loaded",
     );
     if (!this.llm.configured) {
-      this.#log.warn("FIREWORKS_API_KEY is not set: agents heartbeat and bid, and answer won jobs with a failed result");
+      this.#log.warn(
+        "FIREWORKS_API_KEY is not set: agents heartbeat and bid, and answer won jobs with a failed result",
+      );
     }
     await this.#supervisor.apply(snapshot);
     this.#source.watch((next) => {
-      this.tracker.emit({ kind: "config", message: `config reloaded: ${next.agents.length} agents, ${next.issues.length} issues` });
+      this.tracker.emit({
+        kind: "config",
+        message: `config reloaded: ${next.agents.length} agents, ${next.issues.length} issues`,
+      });
       void this.#supervisor.apply(next);
     });
     this.#outbox.start();
@@ -180,6 +207,7 @@ export class Runner implements StatusSource {
   async #poll(): Promise<void> {
     let failures = 0;
     while (!this.#stop.signal.aborted) {
+      const endTimer = this.metrics.pollDuration.startTimer();
       try {
         const page = await this.#feed.poll(this.#stop.signal);
         if (failures > 0) this.#log.info({ failures }, "marketplace reachable again");
@@ -187,15 +215,23 @@ export class Runner implements StatusSource {
         this.#marketplaceReachable = true;
         this.#lastMarketplaceOk = new Date().toISOString();
         await this.#supervisor.dispatch(page, this.#feed);
+        endTimer();
       } catch (error) {
         if (this.#stop.signal.aborted) break;
         failures++;
         this.#marketplaceReachable = false;
         // Said once per outage, not at every retry.
-        if (failures === 1) this.#log.warn({ url: this.config.bazaarApiUrl, problem: errorMessage(error) }, "marketplace unreachable; backing off");
+        if (failures === 1)
+          this.#log.warn(
+            { url: this.config.bazaarApiUrl, problem: errorMessage(error) },
+            "marketplace unreachable; backing off",
+          );
       }
       // During an outage back off, but never longer than one poll interval.
-      const wait = failures === 0 ? this.config.pollIntervalMs : backoffDelay(failures, { baseMs: 500, capMs: this.config.pollIntervalMs });
+      const wait =
+        failures === 0
+          ? this.config.pollIntervalMs
+          : backoffDelay(failures, { baseMs: 500, capMs: this.config.pollIntervalMs });
       await sleep(wait, this.#stop.signal).catch(() => undefined);
     }
   }
@@ -210,10 +246,20 @@ export class Runner implements StatusSource {
         if (entry.result?.success) view.resultsAccepted++;
         else view.resultsFailed++;
       }
-      this.tracker.emit({ kind: "result", agent: name, jobId: entry.jobId, message: entry.result?.success ? "result accepted" : "failed result submitted" });
+      this.tracker.emit({
+        kind: "result",
+        agent: name,
+        jobId: entry.jobId,
+        message: entry.result?.success ? "result accepted" : "failed result submitted",
+      });
     } else if (outcome.kind === "closed") {
       if (view) view.resultsFailed++;
-      this.tracker.emit({ kind: "error", agent: name, jobId: entry.jobId, message: `result refused: ${outcome.reason}` });
+      this.tracker.emit({
+        kind: "error",
+        agent: name,
+        jobId: entry.jobId,
+        message: `result refused: ${outcome.reason}`,
+      });
     }
   }
 
@@ -234,7 +280,12 @@ export class Runner implements StatusSource {
     return {
       startedAt: this.#startedAt,
       now: new Date().toISOString(),
-      marketplace: { url: this.config.bazaarApiUrl, embedded: this.#embedded, reachable: this.#marketplaceReachable, lastOkAt: this.#lastMarketplaceOk },
+      marketplace: {
+        url: this.config.bazaarApiUrl,
+        embedded: this.#embedded,
+        reachable: this.#marketplaceReachable,
+        lastOkAt: this.#lastMarketplaceOk,
+      },
       config: {
         source: this.#source.kind,
         loaded: this.#configLoaded,
@@ -260,7 +311,8 @@ export class Runner implements StatusSource {
   ready(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.#configLoaded) reasons.push("agent configs not loaded");
-    if (!this.#marketplaceReachable) reasons.push(`marketplace at ${this.config.bazaarApiUrl} not reachable`);
+    if (!this.#marketplaceReachable)
+      reasons.push(`marketplace at ${this.config.bazaarApiUrl} not reachable`);
     if (this.#stop.signal.aborted) reasons.push("shutting down");
     return { ready: reasons.length === 0, reasons };
   }
@@ -275,7 +327,10 @@ export class Runner implements StatusSource {
   }
 
   async #shutdown(): Promise<void> {
-    this.#log.info({ graceMs: this.config.shutdownGraceMs }, "shutting down: no more bids, finishing in-flight jobs");
+    this.#log.info(
+      { graceMs: this.config.shutdownGraceMs },
+      "shutting down: no more bids, finishing in-flight jobs",
+    );
     this.#stop.abort();
     await this.#pollLoop;
     await this.#supervisor.stopAll();
@@ -283,7 +338,11 @@ export class Runner implements StatusSource {
     await this.#outbox.close();
     await this.#source.close();
     const pending = await this.ledger.pendingResults().catch(() => []);
-    if (pending.length > 0) this.#log.warn({ results: pending.length }, "results not yet accepted stay in the ledger for the next start");
+    if (pending.length > 0)
+      this.#log.warn(
+        { results: pending.length },
+        "results not yet accepted stay in the ledger for the next start",
+      );
     await this.ledger.close();
     await this.#mongo?.close();
     await this.#ownedPool?.close();

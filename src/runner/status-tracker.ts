@@ -7,7 +7,15 @@ const MAX_EVENTS = 2000;
 /** The operator's view of one agent, kept up to date by its worker. */
 export class AgentStats {
   readonly view: AgentStatusView;
-  constructor(init: { key: string; name: string; agentType: string; source: AgentSource; model: string; baseRateUsd: number; maxConcurrentJobs: number }) {
+  constructor(init: {
+    key: string;
+    name: string;
+    agentType: string;
+    source: AgentSource;
+    model: string;
+    baseRateUsd: number;
+    maxConcurrentJobs: number;
+  }) {
     this.view = {
       ...init,
       agentId: null,
@@ -55,7 +63,13 @@ export class StatusTracker {
   }
 
   countByState(): Record<WorkerState, number> {
-    const counts: Record<WorkerState, number> = { registering: 0, running: 0, draining: 0, stopped: 0, failed: 0 };
+    const counts: Record<WorkerState, number> = {
+      registering: 0,
+      running: 0,
+      draining: 0,
+      stopped: 0,
+      failed: 0,
+    };
     for (const s of this.#agents.values()) counts[s.view.state]++;
     return counts;
   }

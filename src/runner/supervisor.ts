@@ -4,7 +4,7 @@ import type { Logger } from "../logger.ts";
 import type { ConfigIssue } from "../runner/status-types.ts";
 import { errorMessage } from "../secrets.ts";
 import { AgentWorker, type WorkerDeps } from "./agent-worker.ts";
-import type { JobFeed, FeedPage } from "./job-feed.ts";
+import type { FeedPage, JobFeed } from "./job-feed.ts";
 
 /** Fields whose change needs a fresh worker (after its in-flight jobs finish). */
 const RESTART_FIELDS: Array<keyof AgentConfig> = ["agent_type"];
@@ -42,9 +42,11 @@ export class Supervisor {
 
   /** Reconciles with a new snapshot. Snapshots are applied one at a time, in order. */
   apply(snapshot: ConfigSnapshot): Promise<void> {
-    this.#applying = this.#applying.then(() => this.#apply(snapshot)).catch((error: unknown) => {
-      this.#log.error({ problem: errorMessage(error) }, "applying agent configs failed");
-    });
+    this.#applying = this.#applying
+      .then(() => this.#apply(snapshot))
+      .catch((error: unknown) => {
+        this.#log.error({ problem: errorMessage(error) }, "applying agent configs failed");
+      });
     return this.#applying;
   }
 
@@ -56,10 +58,16 @@ export class Supervisor {
     for (const [key, worker] of this.#workers) {
       const spec = desired.get(key);
       if (!spec) {
-        this.#log.info({ agent: worker.spec.config.name }, "agent removed from config; stopping after its in-flight jobs");
+        this.#log.info(
+          { agent: worker.spec.config.name },
+          "agent removed from config; stopping after its in-flight jobs",
+        );
         void this.#retire(key, worker);
       } else if (needsRestart(worker.spec, spec)) {
-        this.#log.info({ agent: spec.config.name }, "agent type changed; restarting after its in-flight jobs");
+        this.#log.info(
+          { agent: spec.config.name },
+          "agent type changed; restarting after its in-flight jobs",
+        );
         // Relaunch from the newest desired config, unless it went away meanwhile.
         void this.#retire(key, worker).then(() => {
           const latest = this.#desired.get(key);
@@ -79,7 +87,8 @@ export class Supervisor {
   updateGauge(): void {
     const gauge = this.#deps.metrics?.agents;
     if (!gauge) return;
-    for (const [state, count] of Object.entries(this.#deps.tracker.countByState())) gauge.set({ state }, count);
+    for (const [state, count] of Object.entries(this.#deps.tracker.countByState()))
+      gauge.set({ state }, count);
   }
 
   #launch(spec: AgentSpec): void {
@@ -87,12 +96,18 @@ export class Supervisor {
     try {
       worker = new AgentWorker(spec, this.#deps);
     } catch (error) {
-      this.#log.error({ agent: spec.config.name, problem: errorMessage(error) }, "agent could not be created");
+      this.#log.error(
+        { agent: spec.config.name, problem: errorMessage(error) },
+        "agent could not be created",
+      );
       return;
     }
     this.#workers.set(spec.key, worker);
     void worker.start().catch((error: unknown) => {
-      this.#log.error({ agent: spec.config.name, problem: errorMessage(error) }, "agent failed to start");
+      this.#log.error(
+        { agent: spec.config.name, problem: errorMessage(error) },
+        "agent failed to start",
+      );
     });
   }
 
@@ -101,7 +116,10 @@ export class Supervisor {
     const done = worker
       .drain(this.#graceMs)
       .catch((error: unknown) => {
-        this.#log.error({ agent: worker.spec.config.name, problem: errorMessage(error) }, "agent stop failed");
+        this.#log.error(
+          { agent: worker.spec.config.name, problem: errorMessage(error) },
+          "agent stop failed",
+        );
       })
       .finally(() => {
         this.#deps.tracker.remove(worker.key);

@@ -4,13 +4,19 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createFileConfigSource } from "../../src/config-sources/file.ts";
 import type { ConfigSnapshot, ConfigSource } from "../../src/config-sources/types.ts";
+import { createLogger } from "../../src/logger.ts";
 import { createMetrics } from "../../src/metrics.ts";
 import { LogCapture } from "../support/log-capture.ts";
-import { createLogger } from "../../src/logger.ts";
 import { waitFor } from "../support/wait.ts";
 
 const KNOWN = new Set(["schema_architect", "code_reviewer"]);
-const agent = (name: string, extra: Record<string, unknown> = {}) => ({ name, agent_type: "schema_architect", base_rate_usd: 0.04, capabilities: { schema_design: 0.9 }, ...extra });
+const agent = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  agent_type: "schema_architect",
+  base_rate_usd: 0.04,
+  capabilities: { schema_design: 0.9 },
+  ...extra,
+});
 
 describe("AGENTS_FILE config source", () => {
   let dir: string;
@@ -26,7 +32,14 @@ describe("AGENTS_FILE config source", () => {
   });
 
   const open = (path: string, metrics = createMetrics({ processMetrics: false })) => {
-    source = createFileConfigSource({ path, reloadIntervalMs: 60_000, isKnownType: (t) => KNOWN.has(t), logger, metrics, debounceMs: 20 });
+    source = createFileConfigSource({
+      path,
+      reloadIntervalMs: 60_000,
+      isKnownType: (t) => KNOWN.has(t),
+      logger,
+      metrics,
+      debounceMs: 20,
+    });
     return source;
   };
 
@@ -50,17 +63,28 @@ describe("AGENTS_FILE config source", () => {
     );
     const metrics = createMetrics({ processMetrics: false });
     const snapshot = await open(path, metrics).load();
-    expect(snapshot.agents.map((a) => [a.key, a.config.name, a.config.keywords])).toEqual([["file:Alpha", "Alpha", { graphql: 0.9 }]]);
+    expect(snapshot.agents.map((a) => [a.key, a.config.name, a.config.keywords])).toEqual([
+      ["file:Alpha", "Alpha", { graphql: 0.9 }],
+    ]);
     expect(snapshot.issues).toHaveLength(2);
     expect(snapshot.issues[0]!.message).toMatch(/^base_rate_usd: /);
-    expect(snapshot.issues[1]!.message).toMatch(/agent_type: no executor is registered for "no_such_type"/);
+    expect(snapshot.issues[1]!.message).toMatch(
+      /agent_type: no executor is registered for "no_such_type"/,
+    );
     expect(logs.text()).toMatch(/agent config skipped/);
-    expect(await metrics.registry.getSingleMetricAsString("bazaar_runner_config_errors_total")).toMatch(/source="file"} 2/);
+    expect(
+      await metrics.registry.getSingleMetricAsString("bazaar_runner_config_errors_total"),
+    ).toMatch(/source="file"} 2/);
   });
 
   it("reads JSON with an agents key, and rejects duplicate names", async () => {
     const path = join(dir, "agents.json");
-    await writeFile(path, JSON.stringify({ agents: [agent("A"), agent("A"), agent("B", { agent_type: "code_reviewer" })] }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        agents: [agent("A"), agent("A"), agent("B", { agent_type: "code_reviewer" })],
+      }),
+    );
     const snapshot = await open(path).load();
     expect(snapshot.agents.map((a) => a.config.name)).toEqual(["A", "B"]);
     expect(snapshot.issues[0]!.message).toMatch(/same name/);
@@ -85,13 +109,19 @@ describe("AGENTS_FILE config source", () => {
     expect(seen.at(-1)!.agents[0]!.config.base_rate_usd).toBe(0.07);
 
     await writeFile(path, "{ this is not json");
-    await waitFor("the broken edit to be noticed", () => src.status().lastReloadOutcome?.startsWith("error"), { timeoutMs: 3000 });
+    await waitFor(
+      "the broken edit to be noticed",
+      () => src.status().lastReloadOutcome?.startsWith("error"),
+      { timeoutMs: 3000 },
+    );
     const count = seen.length;
 
     const tmp = join(dir, "agents.json.tmp");
     await writeFile(tmp, JSON.stringify([agent("B")]));
     await rename(tmp, path);
-    await waitFor("the rename", () => seen.length > count && seen.at(-1)!.agents.length === 1, { timeoutMs: 3000 });
+    await waitFor("the rename", () => seen.length > count && seen.at(-1)!.agents.length === 1, {
+      timeoutMs: 3000,
+    });
     expect(seen.at(-1)!.agents[0]!.config.name).toBe("B");
   });
 });

@@ -49,7 +49,9 @@ describe("loadConfig", () => {
   });
 
   it("treats empty values as unset", () => {
-    expect(loadConfig({ BAZAAR_API_URL: "", AGENT_POLL_INTERVAL: " " }).pollIntervalMs).toBe(30_000);
+    expect(loadConfig({ BAZAAR_API_URL: "", AGENT_POLL_INTERVAL: " " }).pollIntervalMs).toBe(
+      30_000,
+    );
   });
 
   it.each([

@@ -151,7 +151,7 @@ describe.skipIf(!hasChromium)(suiteName, () => {
 
       await mkdir("test-results", { recursive: true });
       await page.screenshot({ path: "test-results/dashboard.png", fullPage: true });
-      expect(errors).toEqual([]);
+      expect(errors, errors.join("\n")).toEqual([]);
     } finally {
       await page.close();
     }
@@ -159,6 +159,8 @@ describe.skipIf(!hasChromium)(suiteName, () => {
 
   it("falls back to polling /api/status when the event stream fails", async () => {
     const status = new FakeStatusSource();
+    status.ledgerOpen = false;
+    status.marketplace.reachable = false;
     const base = await serve(status);
     const { page } = await openPage(390, 844);
     try {
@@ -176,6 +178,10 @@ describe.skipIf(!hasChromium)(suiteName, () => {
         "POST /api/bids: 500",
       );
       expect(await page.locator('[data-testid="config-issues"]').isVisible()).toBe(false);
+      expect(await page.locator('[data-testid="marketplace-reachable"]').textContent()).toBe(
+        "unreachable",
+      );
+      expect(await page.locator('[data-testid="facts"]').textContent()).toContain("not open");
       await mkdir("test-results", { recursive: true });
       await page.screenshot({ path: "test-results/dashboard-mobile.png", fullPage: true });
     } finally {
@@ -205,7 +211,8 @@ describe.skipIf(!hasChromium)(suiteName, () => {
         async () => (await counter(page, "CodeReviewer", "results-accepted").textContent()) === "1",
       );
       expect(await page.content()).not.toContain(TOKEN);
-      expect(errors.filter((e) => !e.includes("401"))).toEqual([]);
+      const unexpected = errors.filter((e) => !e.includes("401"));
+      expect(unexpected, unexpected.join("\n")).toEqual([]);
     } finally {
       await page.close();
     }

@@ -55,6 +55,8 @@ export class FakeStatusSource implements StatusSource {
     reachable: true,
     lastOkAt: new Date().toISOString() as string | null,
   };
+  /** Set to false to show a runner whose ledger is not open (yet). */
+  ledgerOpen = true;
   private readonly events: RunnerEvent[] = [];
   private readonly listeners = new Set<(event: RunnerEvent) => void>();
   private readiness = { ready: false, reasons: ["config not loaded", "marketplace not reached"] };
@@ -125,7 +127,7 @@ export class FakeStatusSource implements StatusSource {
         changeStream: "active" as const,
         issues: this.issues,
       },
-      ledger,
+      ledger: this.ledgerOpen ? ledger : null,
       llm: { configured: true, baseUrl: "https://api.fireworks.ai/inference/v1" },
       agents: this.agents,
     });

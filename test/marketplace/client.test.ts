@@ -42,8 +42,18 @@ class ScriptedServer {
   }
 }
 
-const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body: JSON.stringify(body), headers });
-const JOB = { job_id: "job_0000000a", title: "t", description: "d", status: "posted", budget_usd: 1 };
+const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({
+  status,
+  body: JSON.stringify(body),
+  headers,
+});
+const JOB = {
+  job_id: "job_0000000a",
+  title: "t",
+  description: "d",
+  status: "posted",
+  budget_usd: 1,
+};
 
 describe("MarketplaceClient", () => {
   let server: ScriptedServer;
@@ -69,7 +79,11 @@ describe("MarketplaceClient", () => {
   afterEach(() => server.close());
 
   it("retries 5xx with growing, jittered backoff and then succeeds", async () => {
-    server.script = [json(503, { detail: "busy" }), { status: 502, body: "<html><body>Bad Gateway</body></html>" }, json(200, { agents: [], count: 0 })];
+    server.script = [
+      json(503, { detail: "busy" }),
+      { status: 502, body: "<html><body>Bad Gateway</body></html>" },
+      json(200, { agents: [], count: 0 }),
+    ];
     await expect(client.listAgents()).resolves.toEqual([]);
     expect(server.seen).toHaveLength(3);
     expect(delays).toHaveLength(2);
@@ -77,17 +91,27 @@ describe("MarketplaceClient", () => {
   });
 
   it("honours Retry-After on 429", async () => {
-    server.script = [json(429, { detail: "slow down" }, { "retry-after": "2" }), json(200, { agents: [] })];
+    server.script = [
+      json(429, { detail: "slow down" }, { "retry-after": "2" }),
+      json(200, { agents: [] }),
+    ];
     await client.listAgents();
     expect(delays).toEqual([2000]);
   });
 
   it("waits the seconds named in the registration cooldown message", async () => {
     server.script = [
-      json(429, { detail: "Rate limited. Please wait 7 seconds before registering another agent." }),
+      json(429, {
+        detail: "Rate limited. Please wait 7 seconds before registering another agent.",
+      }),
       json(200, { success: true, agent_id: "agent_0000abcd", name: "A", status: "available" }),
     ];
-    const response = await client.registerAgent({ name: "A", description: "d", owner_id: "o", wallet_address: "0x" + "a".repeat(40) });
+    const response = await client.registerAgent({
+      name: "A",
+      description: "d",
+      owner_id: "o",
+      wallet_address: `0x${"a".repeat(40)}`,
+    });
     expect(response.agent_id).toBe("agent_0000abcd");
     expect(delays).toHaveLength(1);
     expect(delays[0]).toBeGreaterThanOrEqual(7000);
@@ -95,11 +119,15 @@ describe("MarketplaceClient", () => {
 
   it("does not retry a 4xx, and says what the service said", async () => {
     server.script = [json(400, { detail: "Job is not assigned" })];
-    const error = await client.submitResult("job_1", { success: true, output: "x", executed_by: "agent_1" }).catch((e: unknown) => e);
+    const error = await client
+      .submitResult("job_1", { success: true, output: "x", executed_by: "agent_1" })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MarketplaceError);
     expect((error as MarketplaceError).status).toBe(400);
     expect((error as MarketplaceError).detail).toBe("Job is not assigned");
-    expect((error as MarketplaceError).message).toMatch(/submit-result: answered 400: Job is not assigned/);
+    expect((error as MarketplaceError).message).toMatch(
+      /submit-result: answered 400: Job is not assigned/,
+    );
     expect(server.seen).toHaveLength(1);
   });
 
@@ -112,7 +140,12 @@ describe("MarketplaceClient", () => {
   });
 
   it("turns an answer that is not JSON, or not the contract's shape, into an error of that call", async () => {
-    server.script = [{ status: 200, body: '{"agents": [' }, { status: 200, body: '{"agents": [' }, { status: 200, body: "{" }, { status: 200, body: "{" }];
+    server.script = [
+      { status: 200, body: '{"agents": [' },
+      { status: 200, body: '{"agents": [' },
+      { status: 200, body: "{" },
+      { status: 200, body: "{" },
+    ];
     const truncated = await client.listAgents().catch((e: unknown) => e);
     expect((truncated as MarketplaceError).kind).toBe("invalid-response");
     server.script = [json(200, { agents: "nope" })];
@@ -124,7 +157,12 @@ describe("MarketplaceClient", () => {
   it("reports connection failures as network errors, after retrying", async () => {
     const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
     await server.close();
-    const dead = new MarketplaceClient({ baseUrl: url, dispatcher: pool, maxAttempts: 3, sleep: async () => {} });
+    const dead = new MarketplaceClient({
+      baseUrl: url,
+      dispatcher: pool,
+      maxAttempts: 3,
+      sleep: async () => {},
+    });
     const error = await dead.listAgents().catch((e: unknown) => e);
     expect((error as MarketplaceError).kind).toBe("network");
     expect((error as MarketplaceError).attempts).toBe(3);
@@ -134,7 +172,13 @@ describe("MarketplaceClient", () => {
 
   it("sends bids as query parameters, not JSON, and never retries them", async () => {
     server.script = [json(500, {})];
-    const params = { agent_id: "agent_1", price_usd: 0.05, estimated_quality: 0.8, estimated_time_seconds: 420, approach_summary: "do it well" };
+    const params = {
+      agent_id: "agent_1",
+      price_usd: 0.05,
+      estimated_quality: 0.8,
+      estimated_time_seconds: 420,
+      approach_summary: "do it well",
+    };
     await expect(client.placeBid("job_1", params)).rejects.toBeInstanceOf(MarketplaceError);
     expect(server.seen).toHaveLength(1);
     const { url, body } = server.seen[0]!;
@@ -149,7 +193,13 @@ describe("MarketplaceClient", () => {
   it("checks listed jobs one by one: malformed jobs are rejected, the rest kept", async () => {
     server.script = [
       json(200, {
-        jobs: [JOB, { job_id: "job_bad", title: 42, status: "posted" }, { title: "no id" }, { ...JOB, job_id: "job_big", description: "x".repeat(300_000) }, { ...JOB, job_id: "job_extra", brand_new_field: true }],
+        jobs: [
+          JOB,
+          { job_id: "job_bad", title: 42, status: "posted" },
+          { title: "no id" },
+          { ...JOB, job_id: "job_big", description: "x".repeat(300_000) },
+          { ...JOB, job_id: "job_extra", brand_new_field: true },
+        ],
         count: 5,
       }),
     ];
@@ -163,7 +213,9 @@ describe("MarketplaceClient", () => {
   it("counts requests by route and status", async () => {
     server.script = [json(200, { agents: [] })];
     await client.listAgents();
-    const text = await metrics.registry.getSingleMetricAsString("bazaar_runner_marketplace_requests_total");
+    const text = await metrics.registry.getSingleMetricAsString(
+      "bazaar_runner_marketplace_requests_total",
+    );
     expect(text).toMatch(/route="GET \/api\/agents",status="200"/);
   });
 });

@@ -13,28 +13,40 @@ interface ApiJob {
   job_id: string;
   status: string;
   bids: ApiBid[];
-  result: { success: boolean; output: string; executed_by: string; model: string; tokens_used: number } | null;
+  result: {
+    success: boolean;
+    output: string;
+    executed_by: string;
+    model: string;
+    tokens_used: number;
+  } | null;
 }
 
 const SCHEMA_JOB = {
   title: "Design an OpenAPI schema for a REST API",
-  description: "We need a PostgreSQL database schema and an OpenAPI 3 spec for a bookings REST API with pagination.",
+  description:
+    "We need a PostgreSQL database schema and an OpenAPI 3 spec for a bookings REST API with pagination.",
   budget_usd: 1,
   required_capabilities: ["schema_design"],
 };
 const ANOMALY_JOB = {
   title: "Find anomalies in our sensor time series",
-  description: "Detect outliers and anomalies in a time-series of temperature readings; flag seasonal pattern breaks.",
+  description:
+    "Detect outliers and anomalies in a time-series of temperature readings; flag seasonal pattern breaks.",
   budget_usd: 1,
   required_capabilities: ["anomaly_detection"],
 };
 
 async function agentIds(runner: Runner): Promise<Record<string, string>> {
-  return waitFor("all agents registered and running", () => {
-    const running = runner.workers.filter((w) => w.state === "running" && w.agentId);
-    if (running.length < 3) return undefined;
-    return Object.fromEntries(running.map((w) => [w.spec.config.agent_type, w.agentId!]));
-  }, { timeoutMs: 15_000 });
+  return waitFor(
+    "all agents registered and running",
+    () => {
+      const running = runner.workers.filter((w) => w.state === "running" && w.agentId);
+      if (running.length < 3) return undefined;
+      return Object.fromEntries(running.map((w) => [w.spec.config.agent_type, w.agentId!]));
+    },
+    { timeoutMs: 15_000 },
+  );
 }
 
 async function job(h: Harness, jobId: string): Promise<ApiJob> {
@@ -51,12 +63,22 @@ describe("runner lifecycle against the embedded marketplace", () => {
     h = await startHarness({ registrationCooldownSeconds: 1 });
     const runner = await h.startRunner();
     const ids = await agentIds(runner);
-    expect(Object.keys(ids).sort()).toEqual(["anomaly_hunter", "code_reviewer", "schema_architect"]);
-    const { body } = await api<{ agents: Array<{ agent_id: string; owner_id: string; capabilities: Record<string, number> }> }>(h.marketplace.url, "GET", "/api/agents");
+    expect(Object.keys(ids).sort()).toEqual([
+      "anomaly_hunter",
+      "code_reviewer",
+      "schema_architect",
+    ]);
+    const { body } = await api<{
+      agents: Array<{ agent_id: string; owner_id: string; capabilities: Record<string, number> }>;
+    }>(h.marketplace.url, "GET", "/api/agents");
     const ours = body.agents.filter((a) => a.owner_id === "multi_runner");
     expect(ours.map((a) => a.agent_id).sort()).toEqual(Object.values(ids).sort());
     const schema = ours.find((a) => a.agent_id === ids.schema_architect);
-    expect(schema?.capabilities).toEqual({ schema_design: 0.96, code_review: 0.88, data_extraction: 0.85 });
+    expect(schema?.capabilities).toEqual({
+      schema_design: 0.96,
+      code_review: 0.88,
+      data_extraction: 0.85,
+    });
     // The cooldown made the service answer 429 at least once; the runner waited it out.
     expect(h.logs.text()).toMatch(/429/);
   });
@@ -76,11 +98,23 @@ describe("runner lifecycle against the embedded marketplace", () => {
     const ids = await agentIds(runner);
     const schemaJob = await postJob(h.marketplace.url, SCHEMA_JOB);
     const anomalyJob = await postJob(h.marketplace.url, ANOMALY_JOB);
-    const cakeJob = await postJob(h.marketplace.url, { title: "Bake a birthday cake", description: "Chocolate, three layers, candles.", budget_usd: 1 });
-    const lacking = await postJob(h.marketplace.url, { ...SCHEMA_JOB, title: "Translate an OpenAPI schema to French", required_capabilities: ["translation"] });
+    const cakeJob = await postJob(h.marketplace.url, {
+      title: "Bake a birthday cake",
+      description: "Chocolate, three layers, candles.",
+      budget_usd: 1,
+    });
+    const lacking = await postJob(h.marketplace.url, {
+      ...SCHEMA_JOB,
+      title: "Translate an OpenAPI schema to French",
+      required_capabilities: ["translation"],
+    });
     const noBudget = await postJob(h.marketplace.url, { ...SCHEMA_JOB, budget_usd: 0.0001 });
 
-    await waitFor("bids on the schema and anomaly jobs", async () => (await job(h, schemaJob)).bids.length > 0 && (await job(h, anomalyJob)).bids.length > 0);
+    await waitFor(
+      "bids on the schema and anomaly jobs",
+      async () =>
+        (await job(h, schemaJob)).bids.length > 0 && (await job(h, anomalyJob)).bids.length > 0,
+    );
     // Let several more polls pass: nobody bids again.
     const polls = h.config.pollIntervalMs * 6;
     await new Promise((resolve) => setTimeout(resolve, polls));
@@ -94,7 +128,8 @@ describe("runner lifecycle against the embedded marketplace", () => {
     expect((await job(h, cakeJob)).bids).toEqual([]);
     expect((await job(h, lacking)).bids).toEqual([]);
     // 0.85 × a tiny budget is still a valid bid below the budget, or no bid at all.
-    for (const bid of (await job(h, noBudget)).bids) expect(bid.price_usd).toBeLessThanOrEqual(0.0001);
+    for (const bid of (await job(h, noBudget)).bids)
+      expect(bid.price_usd).toBeLessThanOrEqual(0.0001);
   });
 
   it("executes an awarded job with the agent's system prompt and model and submits the result once", async () => {
@@ -103,7 +138,9 @@ describe("runner lifecycle against the embedded marketplace", () => {
     const ids = await agentIds(runner);
     const jobId = await postJob(h.marketplace.url, SCHEMA_JOB);
     const bid = await waitFor("a bid", async () => (await job(h, jobId)).bids[0]);
-    expect((await api(h.marketplace.url, "POST", `/api/jobs/${jobId}/select-bid/${bid.bid_id}`)).status).toBe(200);
+    expect(
+      (await api(h.marketplace.url, "POST", `/api/jobs/${jobId}/select-bid/${bid.bid_id}`)).status,
+    ).toBe(200);
 
     const done = await waitFor("the result", async () => {
       const j = await job(h, jobId);
@@ -114,7 +151,9 @@ describe("runner lifecycle against the embedded marketplace", () => {
     expect(done.result?.model).toBe("accounts/fireworks/models/llama-v3p3-70b-instruct");
     expect(done.result?.tokens_used).toBeGreaterThan(0);
 
-    const calls = h.llm.requests.filter((r) => JSON.stringify(r.body).includes("bookings REST API"));
+    const calls = h.llm.requests.filter((r) =>
+      JSON.stringify(r.body).includes("bookings REST API"),
+    );
     expect(calls).toHaveLength(1);
     const messages = calls[0]!.body!.messages as Array<{ role: string; content: string }>;
     expect(messages[0]?.role).toBe("system");
@@ -123,8 +162,13 @@ describe("runner lifecycle against the embedded marketplace", () => {
     expect(calls[0]!.body!.temperature).toBe(0.4);
 
     // Several outbox rounds later the ledger says accepted, and nothing was sent twice.
-    await waitFor("the ledger to record acceptance", async () => (await runner.ledger.get(ids.schema_architect!, jobId))?.acceptedAt);
-    const submissions = h.logs.entries().filter((e) => e.msg === "result accepted" && e.jobId === jobId);
+    await waitFor(
+      "the ledger to record acceptance",
+      async () => (await runner.ledger.get(ids.schema_architect!, jobId))?.acceptedAt,
+    );
+    const submissions = h.logs
+      .entries()
+      .filter((e) => e.msg === "result accepted" && e.jobId === jobId);
     expect(submissions).toHaveLength(1);
   });
 
@@ -141,7 +185,9 @@ describe("runner lifecycle against the embedded marketplace", () => {
       return j.status === "completed" ? j : undefined;
     });
     expect(done.result?.success).toBe(true);
-    expect(h.llm.requests.filter((r) => JSON.stringify(r.body).includes("temperature readings")).length).toBe(2);
+    expect(
+      h.llm.requests.filter((r) => JSON.stringify(r.body).includes("temperature readings")).length,
+    ).toBe(2);
   });
 
   it("without an LLM key still bids and answers a won job with a plain failed result", async () => {
@@ -172,7 +218,11 @@ describe("runner lifecycle against the embedded marketplace", () => {
     await runner.stop();
     const done = await job(h, jobId);
     expect(done.status).toBe("completed");
-    const agent = await api<{ status: string }>(h.marketplace.url, "GET", `/api/agents/${ids.schema_architect}`);
+    const agent = await api<{ status: string }>(
+      h.marketplace.url,
+      "GET",
+      `/api/agents/${ids.schema_architect}`,
+    );
     expect(agent.body.status).toBe("offline");
   });
 });

@@ -7,8 +7,8 @@ import { builtinAgentConfigs } from "../../src/agents/builtin.ts";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { startTestLlmServer, type TestLlmServer } from "../support/llm-server.ts";
 import { mongoTestUri } from "../support/mongo-wire/index.ts";
-import { RunnerProcess } from "../support/runner-process.ts";
 import { api, postJob } from "../support/runner-harness.ts";
+import { RunnerProcess } from "../support/runner-process.ts";
 import { waitFor } from "../support/wait.ts";
 
 /**
@@ -30,7 +30,8 @@ const JOB = {
   required_capabilities: ["code_review"],
 };
 
-const isMsg = (msg: string, jobId?: string) => (line: Record<string, unknown>) => line.msg === msg && (jobId === undefined || line.jobId === jobId);
+const isMsg = (msg: string, jobId?: string) => (line: Record<string, unknown>) =>
+  line.msg === msg && (jobId === undefined || line.jobId === jobId);
 
 describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger", (backend) => {
   let marketplace: Awaited<ReturnType<typeof startMarketplace>>;
@@ -49,7 +50,11 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
 
   beforeEach(async () => {
     stateDir = await mkdtemp(join(tmpdir(), "restart-"));
-    marketplace = await startMarketplace({ host: "127.0.0.1", port: 0, dbPath: join(stateDir, "market.sqlite") });
+    marketplace = await startMarketplace({
+      host: "127.0.0.1",
+      port: 0,
+      dbPath: join(stateDir, "market.sqlite"),
+    });
     llm = await startTestLlmServer();
     dbName = "bazaar";
     if (mongo) {
@@ -86,9 +91,14 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
     return p;
   }
 
-  const job = async (jobId: string) => (await api<ApiJob>(marketplace.url, "GET", `/api/jobs/${jobId}`)).body;
-  const llmCalls = (_jobId: string) => llm.requests.filter((r) => JSON.stringify(r.body).includes("login handler")).length;
-  const running = (p: RunnerProcess) => waitFor("three agents running", () => p.count(isMsg("agent running")) >= 3, { timeoutMs: 20_000 });
+  const job = async (jobId: string) =>
+    (await api<ApiJob>(marketplace.url, "GET", `/api/jobs/${jobId}`)).body;
+  const llmCalls = (_jobId: string) =>
+    llm.requests.filter((r) => JSON.stringify(r.body).includes("login handler")).length;
+  const running = (p: RunnerProcess) =>
+    waitFor("three agents running", () => p.count(isMsg("agent running")) >= 3, {
+      timeoutMs: 20_000,
+    });
 
   async function postAndAwaitBid(p: RunnerProcess): Promise<{ jobId: string; bidId: string }> {
     const jobId = await postJob(marketplace.url, JOB);
@@ -98,7 +108,9 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
   }
 
   async function award(jobId: string, bidId: string) {
-    expect((await api(marketplace.url, "POST", `/api/jobs/${jobId}/select-bid/${bidId}`)).status).toBe(200);
+    expect(
+      (await api(marketplace.url, "POST", `/api/jobs/${jobId}/select-bid/${bidId}`)).status,
+    ).toBe(200);
   }
 
   it("after bidding: the restarted runner does not bid again", async () => {
@@ -110,7 +122,10 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
     const second = launch();
     await running(second);
     // Several polls pass over the still-open job.
-    await second.waitForLog("a few polls", () => second.count(isMsg("agent running")) >= 3 && second.lines.length > 20);
+    await second.waitForLog(
+      "a few polls",
+      () => second.count(isMsg("agent running")) >= 3 && second.lines.length > 20,
+    );
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect((await job(jobId)).bids).toHaveLength(1);
     expect(second.count(isMsg("bid placed", jobId))).toBe(0);
@@ -124,7 +139,9 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
     await award(jobId, bidId);
 
     const second = launch();
-    await waitFor("the result", async () => (await job(jobId)).status === "completed", { timeoutMs: 20_000 });
+    await waitFor("the result", async () => (await job(jobId)).status === "completed", {
+      timeoutMs: 20_000,
+    });
     expect(llmCalls(jobId)).toBe(1);
     expect(second.count(isMsg("result accepted", jobId))).toBe(1);
   });
@@ -139,7 +156,9 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
     await first.kill9();
 
     const second = launch();
-    await waitFor("the result", async () => (await job(jobId)).status === "completed", { timeoutMs: 20_000 });
+    await waitFor("the result", async () => (await job(jobId)).status === "completed", {
+      timeoutMs: 20_000,
+    });
     expect(llmCalls(jobId)).toBe(2);
     expect(second.count(isMsg("result accepted", jobId))).toBe(1);
     expect((await job(jobId)).result?.success).toBe(true);
@@ -149,15 +168,22 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
     const first = launch();
     await running(first);
     const { jobId, bidId } = await postAndAwaitBid(first);
-    marketplace.setFaults({ rules: [{ route: "POST /api/jobs/:id/submit-result", fault: "html503" }] });
+    marketplace.setFaults({
+      rules: [{ route: "POST /api/jobs/:id/submit-result", fault: "html503" }],
+    });
     await award(jobId, bidId);
-    await first.waitForLog("a failed submission", isMsg("result submission failed; will retry", jobId));
+    await first.waitForLog(
+      "a failed submission",
+      isMsg("result submission failed; will retry", jobId),
+    );
     await first.kill9();
     marketplace.setFaults(null);
     expect(llmCalls(jobId)).toBe(1);
 
     const second = launch();
-    await waitFor("the result", async () => (await job(jobId)).status === "completed", { timeoutMs: 20_000 });
+    await waitFor("the result", async () => (await job(jobId)).status === "completed", {
+      timeoutMs: 20_000,
+    });
     expect(llmCalls(jobId)).toBe(1);
     expect(second.count(isMsg("execution started", jobId))).toBe(0);
     expect(second.count(isMsg("result accepted", jobId))).toBe(1);
@@ -174,7 +200,11 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
     expect(exit.code).toBe(0);
     expect((await job(jobId)).status).toBe("completed");
     expect(first.count(isMsg("result accepted", jobId))).toBe(1);
-    const agents = await api<{ agents: Array<{ status: string; owner_id: string }> }>(marketplace.url, "GET", "/api/agents");
+    const agents = await api<{ agents: Array<{ status: string; owner_id: string }> }>(
+      marketplace.url,
+      "GET",
+      "/api/agents",
+    );
     expect(agents.body.agents.every((a) => a.status === "offline")).toBe(true);
   });
 });

@@ -4,11 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { promisify } from "node:util";
-import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MongoClient } from "mongodb";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { openLedger } from "../../src/state/index.ts";
 import { createMemoryLedger } from "../../src/state/memory-ledger.ts";
+import { openMongoLedger } from "../../src/state/mongo-ledger.ts";
 import { openSqliteLedger } from "../../src/state/sqlite-ledger.ts";
 import type { Ledger, LedgerResult } from "../../src/state/types.ts";
+import { mongoTestUri, uniqueDbName } from "../support/mongo-wire/index.ts";
 import { fakeClock, ledgerContract } from "./ledger-contract.ts";
 
 const RESULT: LedgerResult = { success: true, output: "durable answer", tokensUsed: 7, model: "m" };
@@ -146,6 +149,128 @@ describe("openLedger", () => {
       await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
       expect(existsSync(join(stateDir, "ledger.sqlite"))).toBe(true);
     } finally {
+      await ledger.close();
+    }
+  });
+});
+
+describe("mongo ledger", () => {
+  let server: { uri: string; close(): Promise<void> } | undefined;
+  let client: MongoClient;
+  let collections = 0;
+  const dbName = uniqueDbName("ledger");
+  const freshCollection = (): string => `ledger_${++collections}`;
+
+  beforeAll(async () => {
+    server = await mongoTestUri();
+    client = new MongoClient(server.uri);
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client
+      ?.db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
+    await client?.close();
+    await server?.close();
+  });
+
+  ledgerContract("mongo", (options) =>
+    openMongoLedger({ ...options, client, dbName, collection: freshCollection() }),
+  );
+
+  it("creates the unique (agent_id, job_id) index and the pending-results index", async () => {
+    const collection = freshCollection();
+    const ledger = await openMongoLedger({ client, dbName, collection });
+    await ledger.close();
+    const indexes = await client.db(dbName).collection(collection).listIndexes().toArray();
+    const byName = new Map(indexes.map((index) => [index.name, index]));
+    expect(byName.get("agent_job_unique")).toMatchObject({
+      key: { agent_id: 1, job_id: 1 },
+      unique: true,
+    });
+    expect(byName.get("pending_results")).toMatchObject({
+      key: { accepted_at: 1, closed_at: 1, result_at: 1 },
+    });
+    // Opening again over existing indexes is fine.
+    await (await openMongoLedger({ client, dbName, collection })).close();
+  });
+
+  it("stores one snake_case document per (agent, job) with real dates", async () => {
+    const collection = freshCollection();
+    const ledger = await openMongoLedger({ client, dbName, collection });
+    await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 2.5 });
+    await ledger.recordResult("a1", "j1", RESULT);
+    await ledger.recordResult("a1", "j1", RESULT);
+    await ledger.close();
+    const docs = await client.db(dbName).collection(collection).find({}).toArray();
+    expect(docs).toHaveLength(1);
+    expect(docs[0]).toMatchObject({
+      agent_id: "a1",
+      job_id: "j1",
+      bid_id: "b1",
+      bid_price_usd: 2.5,
+      result: { success: true, output: RESULT.output, tokens_used: 7, model: "m" },
+    });
+    expect(docs[0]?.bid_at).toBeInstanceOf(Date);
+    expect(docs[0]?.result_at).toBeInstanceOf(Date);
+  });
+
+  it("leaves the client open and shows all state to a new client, as after a restart", async () => {
+    const collection = freshCollection();
+    const first = await openMongoLedger({ client, dbName, collection, now: fakeClock() });
+    await first.recordBid("a1", "j1", { bidId: "b1", priceUsd: 3 });
+    await first.recordWon("a1", "j1");
+    await first.startExecution("a1", "j1");
+    await first.recordResult("a1", "j1", RESULT);
+    await first.close();
+    expect(await client.db(dbName).command({ ping: 1 })).toMatchObject({ ok: 1 });
+
+    const restarted = new MongoClient(server?.uri ?? "");
+    try {
+      const second = await openMongoLedger({ client: restarted, dbName, collection });
+      expect(await second.hasBid("a1", "j1")).toBe(true);
+      expect(await second.get("a1", "j1")).toMatchObject({ executionAttempts: 1, result: RESULT });
+      expect((await second.pendingResults()).map((e) => e.jobId)).toEqual(["j1"]);
+      expect(await second.startExecution("a1", "j1")).toBe(2);
+      await second.close();
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it("refuses a malformed document instead of guessing", async () => {
+    const collection = freshCollection();
+    const ledger = await openMongoLedger({ client, dbName, collection });
+    try {
+      await client.db(dbName).collection(collection).insertOne({
+        agent_id: "a1",
+        job_id: "bad",
+        execution_attempts: "many",
+        updated_at: new Date(),
+      });
+      await expect(ledger.get("a1", "bad")).rejects.toThrow();
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it("is what openLedger picks when given a client: bazaar.runner_ledger", async () => {
+    const jobId = `open-ledger-${process.pid}-${Date.now()}`;
+    const ledger = await openLedger({ stateDir: join(tempDir(), "unused"), mongoClient: client });
+    try {
+      expect(ledger.backend).toBe("mongo");
+      await ledger.recordBid("a1", jobId, { bidId: "b1", priceUsd: 1 });
+      const doc = await client
+        .db("bazaar")
+        .collection("runner_ledger")
+        .findOne({ agent_id: "a1", job_id: jobId });
+      expect(doc?.bid_id).toBe("b1");
+    } finally {
+      await client
+        .db("bazaar")
+        .collection("runner_ledger")
+        .deleteOne({ agent_id: "a1", job_id: jobId });
       await ledger.close();
     }
   });

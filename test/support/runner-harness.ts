@@ -6,8 +6,8 @@ import { createLogger, type Logger } from "../../src/logger.ts";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { createMetrics } from "../../src/metrics.ts";
 import { Runner } from "../../src/runner/runner.ts";
-import { LogCapture } from "./log-capture.ts";
 import { startTestLlmServer, type TestLlmServer } from "./llm-server.ts";
+import { LogCapture } from "./log-capture.ts";
 
 export { LogCapture };
 
@@ -27,7 +27,12 @@ export interface Harness {
  * configured against both with short intervals.
  */
 export async function startHarness(
-  options: { env?: Record<string, string>; registrationCooldownSeconds?: number; autoAwardSeconds?: number; llmKey?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    registrationCooldownSeconds?: number;
+    autoAwardSeconds?: number;
+    llmKey?: boolean;
+  } = {},
 ): Promise<Harness> {
   const stateDir = await mkdtemp(join(tmpdir(), "bazaar-runner-test-"));
   const marketplace = await startMarketplace({
@@ -63,7 +68,12 @@ export async function startHarness(
     logs,
     logger,
     async startRunner(overrides = {}) {
-      const runner = await Runner.start({ config: { ...config, ...overrides }, logger, metrics: createMetrics({ processMetrics: false }), outboxIntervalMs: 200 });
+      const runner = await Runner.start({
+        config: { ...config, ...overrides },
+        logger,
+        metrics: createMetrics({ processMetrics: false }),
+        outboxIntervalMs: 200,
+      });
       runners.push(runner);
       return runner;
     },
@@ -77,7 +87,12 @@ export async function startHarness(
 }
 
 /** Raw JSON requests to the marketplace, as a poster would make them. */
-export async function api<T = Record<string, unknown>>(baseUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function api<T = Record<string, unknown>>(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(baseUrl + path, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
@@ -95,7 +110,10 @@ export async function api<T = Record<string, unknown>>(baseUrl: string, method: 
 
 export const POSTER_WALLET = "0x1111111111111111111111111111111111111111";
 
-export async function postJob(baseUrl: string, job: { title: string; description: string; budget_usd: number; required_capabilities?: string[] }): Promise<string> {
+export async function postJob(
+  baseUrl: string,
+  job: { title: string; description: string; budget_usd: number; required_capabilities?: string[] },
+): Promise<string> {
   const { status, body } = await api<{ job_id: string }>(baseUrl, "POST", "/api/jobs", {
     required_capabilities: [],
     poster_id: "test_poster",

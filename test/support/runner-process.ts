@@ -34,11 +34,18 @@ export class RunnerProcess {
     };
     this.child.stdout!.on("data", collect);
     this.child.stderr!.on("data", collect);
-    this.exit = once(this.child, "exit").then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+    this.exit = once(this.child, "exit").then(([code, signal]) => ({
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+    }));
   }
 
   /** Waits for a log line matching `predicate`. */
-  waitForLog(what: string, predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  waitForLog(
+    what: string,
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<Record<string, unknown>> {
     return waitFor(what, () => this.lines.find(predicate), { timeoutMs });
   }
 

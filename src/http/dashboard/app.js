@@ -117,13 +117,17 @@ function renderFacts(s) {
   const market = fact(
     "Marketplace",
     h("code", { class: "url", "data-testid": "marketplace-url" }, m.url),
-    " ",
-    pill(m.embedded ? "embedded" : "external", "muted"),
-    " ",
-    pill(m.reachable ? "reachable" : "unreachable", m.reachable ? "ok" : "bad", {
-      "data-testid": "marketplace-reachable",
-    }),
-    h("div", { class: "sub" }, "last answer ", timeEl(m.lastOkAt)),
+    h(
+      "div",
+      { class: "sub" },
+      pill(m.embedded ? "embedded" : "external", "muted"),
+      " ",
+      pill(m.reachable ? "reachable" : "unreachable", m.reachable ? "ok" : "bad", {
+        "data-testid": "marketplace-reachable",
+      }),
+      " last answer ",
+      timeEl(m.lastOkAt),
+    ),
   );
   const reloadTone = !c.loaded ? "bad" : /^ok/i.test(c.lastReloadOutcome ?? "ok") ? "ok" : "warn";
   const config = fact(
@@ -301,7 +305,7 @@ function agentCard(a) {
         h(
           "span",
           { class: "meter", "aria-hidden": "true" },
-          h("span", { style: null, "data-load": String(load) }),
+          h("span", { "data-load": String(load) }),
         ),
       ),
       counter("Accepted", "results-accepted", fmtInt(a.resultsAccepted)),
@@ -477,7 +481,10 @@ function makeCharts() {
         x: { time: true, range: padX },
         y: { range: (_u, _min, max) => [0, Math.max(3, Math.ceil(max * 1.2))] },
       },
-      axes: [axis, { ...axis, size: 40 }],
+      axes: [
+        { ...axis, space: 70 },
+        { ...axis, size: 40 },
+      ],
       series: [
         { label: "minute" },
         bars("Bids", COLORS.bid, 0.9, "33"),
@@ -500,7 +507,7 @@ function makeCharts() {
         usd: { range: (_u, _min, max) => [0, Math.max(0.001, max * 1.2)] },
       },
       axes: [
-        axis,
+        { ...axis, space: 70 },
         {
           ...axis,
           scale: "tokens",
@@ -551,8 +558,9 @@ function renderCharts() {
   state.chartsDirty = false;
   const { xs, series } = buckets();
   state.charts.activity.setData([xs, series.bid, series.won, series.result]);
-  // Minutes without cost get no dot.
-  state.charts.llm.setData([xs, series.tokens, series.cost.map((v) => (v > 0 ? v : null))]);
+  // Empty minutes get no bar and no dot (not a zero-height outline).
+  const gaps = (list) => list.map((v) => (v > 0 ? v : null));
+  state.charts.llm.setData([xs, gaps(series.tokens), gaps(series.cost)]);
 }
 
 // ---------- data flow: initial load, live stream, polling fallback ----------

@@ -1,0 +1,524 @@
+import { connect, type Socket } from "node:net";
+import { BSON } from "bson";
+import {
+  type ChangeStream,
+  type ChangeStreamDocument,
+  type Document,
+  MongoClient,
+  MongoServerError,
+  ObjectId,
+} from "mongodb";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  type MongoTestTarget,
+  type MongoWireServer,
+  type MongoWireServerOptions,
+  mongoTestUri,
+  startMongoWireServer,
+  uniqueDbName,
+} from "./support/mongo-wire/index.ts";
+import { waitFor } from "./support/wait.ts";
+
+/**
+ * The MongoDB stand-in, driven by the official driver. The driver-level tests also run against
+ * MONGODB_TEST_URI when set, which checks the stand-in's behaviour against a real server; the
+ * tests that need the stand-in's controls (stop/start, dropped connections) skip there.
+ */
+
+const clientOptions = { serverSelectionTimeoutMS: 2000 };
+const real = Boolean(process.env.MONGODB_TEST_URI);
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function clientFor(uri: string): Promise<MongoClient> {
+  const client = new MongoClient(uri, clientOptions);
+  await client.connect();
+  closers.push(() => client.close());
+  return client;
+}
+
+async function standIn(options?: MongoWireServerOptions): Promise<MongoWireServer> {
+  const server = await startMongoWireServer(options);
+  closers.push(() => server.close());
+  return server;
+}
+
+/** Collects a change stream's events; resolves once the stream's cursor is open. */
+async function collect(
+  stream: ChangeStream<Document, ChangeStreamDocument<Document>>,
+): Promise<ChangeStreamDocument<Document>[]> {
+  const events: ChangeStreamDocument<Document>[] = [];
+  stream.on("change", (event) => events.push(event));
+  stream.on("error", () => {});
+  closers.push(() => stream.close());
+  await new Promise<void>((resolve) => stream.once("init", () => resolve()));
+  return events;
+}
+
+describe("mongo wire server: driver operations", () => {
+  let target: MongoTestTarget;
+  let client: MongoClient;
+  const dbName = uniqueDbName("wire");
+
+  beforeAll(async () => {
+    target = await mongoTestUri();
+    client = new MongoClient(target.uri, clientOptions);
+    await client.connect();
+  });
+
+  afterAll(async () => {
+    await client?.db(dbName).dropDatabase();
+    await client?.close();
+    await target?.close();
+  });
+
+  it("connects as a one-member replica set primary and answers ping", async () => {
+    const admin = client.db("admin");
+    expect(await admin.command({ ping: 1 })).toMatchObject({ ok: 1 });
+    const hello = await admin.command({ hello: 1 });
+    expect(hello).toMatchObject({ isWritablePrimary: true, ok: 1 });
+    expect(typeof hello.setName).toBe("string");
+    expect(hello.hosts).toContain(hello.me);
+    expect(hello.maxWireVersion).toBeGreaterThanOrEqual(21);
+    expect(hello.logicalSessionTimeoutMinutes).toBeGreaterThan(0);
+    const pong = await admin.command({ ping: 1 });
+    expect(pong.$clusterTime).toBeDefined();
+    expect(pong.operationTime).toBeDefined();
+  });
+
+  it("inserts and finds with filter, sort, limit and projection", async () => {
+    const people = client.db(dbName).collection("people");
+    const one = await people.insertOne({ name: "ada", age: 36, tags: ["math"] });
+    expect(one.insertedId).toBeInstanceOf(ObjectId);
+    const many = await people.insertMany([
+      { name: "bob", age: 25, tags: ["art"] },
+      { name: "cy", age: 41, tags: ["math", "art"] },
+      { name: "dee", age: 19 },
+    ]);
+    expect(many.insertedCount).toBe(3);
+    const found = await people
+      .find({ age: { $gte: 20 } })
+      .sort({ age: -1 })
+      .limit(2)
+      .project({ _id: 0, name: 1, age: 1 })
+      .toArray();
+    expect(found).toEqual([
+      { name: "cy", age: 41 },
+      { name: "ada", age: 36 },
+    ]);
+    expect(await people.findOne({ _id: one.insertedId })).toMatchObject({ name: "ada" });
+    const art = await people.find({ tags: "art" }, { sort: { name: 1 } }).toArray();
+    expect(art.map((doc) => doc.name)).toEqual(["bob", "cy"]);
+    expect((await people.distinct("tags")).sort()).toEqual(["art", "math"]);
+  });
+
+  it("hands out large results in batches through getMore", async () => {
+    const numbers = client.db(dbName).collection("numbers");
+    await numbers.insertMany(Array.from({ length: 250 }, (_, i) => ({ i })));
+    const all = await numbers.find({}).sort({ i: 1 }).toArray();
+    expect(all.map((doc) => doc.i)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+
+    const cursor = numbers.find({ i: { $lt: 120 } }).batchSize(50);
+    const seen: number[] = [];
+    for await (const doc of cursor) seen.push(doc.i);
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 120 }, (_, i) => i));
+
+    // An abandoned cursor is killed, not leaked.
+    const partial = numbers.find({}).batchSize(10);
+    await partial.next();
+    await partial.close();
+    expect(partial.closed).toBe(true);
+  });
+
+  it("updates with operators, upserts and replaces", async () => {
+    const counters = client.db(dbName).collection("counters");
+    await counters.insertOne({ _id: "a" as never, n: 1, label: "x" });
+    const updated = await counters.updateOne(
+      { _id: "a" as never },
+      { $set: { label: "y" }, $inc: { n: 2 }, $unset: { missing: "" } },
+    );
+    expect(updated).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
+    expect(await counters.findOne({ _id: "a" as never })).toEqual({ _id: "a", n: 3, label: "y" });
+
+    const upserted = await counters.updateOne(
+      { _id: "b" as never, kind: "new" },
+      { $inc: { n: 1 }, $setOnInsert: { created: true }, $push: { log: "first" } },
+      { upsert: true },
+    );
+    expect(upserted).toMatchObject({ matchedCount: 0, upsertedCount: 1, upsertedId: "b" });
+    expect(await counters.findOne({ _id: "b" as never })).toEqual({
+      _id: "b",
+      kind: "new",
+      n: 1,
+      created: true,
+      log: ["first"],
+    });
+    // $setOnInsert does nothing on a match.
+    await counters.updateOne(
+      { _id: "b" as never },
+      { $inc: { n: 1 }, $setOnInsert: { created: false } },
+      { upsert: true },
+    );
+    expect(await counters.findOne({ _id: "b" as never })).toMatchObject({ n: 2, created: true });
+
+    const noop = await counters.updateOne({ _id: "a" as never }, { $set: { label: "y" } });
+    expect(noop).toMatchObject({ matchedCount: 1, modifiedCount: 0 });
+
+    const many = await counters.updateMany({}, { $set: { touched: true } });
+    expect(many).toMatchObject({ matchedCount: 2, modifiedCount: 2 });
+
+    const replaced = await counters.replaceOne({ _id: "a" as never }, { fresh: 1 });
+    expect(replaced).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
+    expect(await counters.findOne({ _id: "a" as never })).toEqual({ _id: "a", fresh: 1 });
+
+    await expect(
+      counters.updateOne({ _id: "a" as never }, { $set: { _id: "z" } }),
+    ).rejects.toMatchObject({ code: 66 });
+  });
+
+  it("deletes one and many", async () => {
+    const items = client.db(dbName).collection("items");
+    await items.insertMany([{ k: 1 }, { k: 1 }, { k: 2 }, { k: 3 }]);
+    expect(await items.deleteOne({ k: 1 })).toMatchObject({ deletedCount: 1 });
+    expect(await items.deleteMany({ k: { $in: [1, 2] } })).toMatchObject({ deletedCount: 2 });
+    expect(await items.find({}, { projection: { _id: 0 } }).toArray()).toEqual([{ k: 3 }]);
+    expect(await items.deleteMany({ k: 99 })).toMatchObject({ deletedCount: 0 });
+  });
+
+  it("findOneAndUpdate/Delete return the requested document", async () => {
+    const jobs = client.db(dbName).collection("jobs");
+    await jobs.insertMany([
+      { name: "a", priority: 1, state: "queued" },
+      { name: "b", priority: 5, state: "queued" },
+    ]);
+    const claimed = await jobs.findOneAndUpdate(
+      { state: "queued" },
+      { $set: { state: "running" } },
+      { sort: { priority: -1 }, returnDocument: "after", projection: { _id: 0 } },
+    );
+    expect(claimed).toEqual({ name: "b", priority: 5, state: "running" });
+    const before = await jobs.findOneAndUpdate(
+      { name: "a" },
+      { $inc: { priority: 1 } },
+      { returnDocument: "before" },
+    );
+    expect(before).toMatchObject({ name: "a", priority: 1 });
+    const created = await jobs.findOneAndUpdate(
+      { name: "c" },
+      { $set: { state: "queued" } },
+      { upsert: true, returnDocument: "after" },
+    );
+    expect(created).toMatchObject({ name: "c", state: "queued" });
+    expect(await jobs.findOneAndUpdate({ name: "zzz" }, { $set: { x: 1 } })).toBeNull();
+    expect(await jobs.findOneAndDelete({ name: "a" })).toMatchObject({ priority: 2 });
+    expect(await jobs.countDocuments()).toBe(2);
+  });
+
+  it("counts documents", async () => {
+    const events = client.db(dbName).collection("events");
+    await events.insertMany(Array.from({ length: 30 }, (_, i) => ({ i, even: i % 2 === 0 })));
+    expect(await events.countDocuments()).toBe(30);
+    expect(await events.countDocuments({ even: true })).toBe(15);
+    expect(await events.countDocuments({ even: true }, { skip: 5, limit: 4 })).toBe(4);
+    expect(await events.countDocuments({ nothing: 1 })).toBe(0);
+    expect(await events.estimatedDocumentCount()).toBe(30);
+    const grouped = await events
+      .aggregate([{ $match: { i: { $lt: 10 } } }, { $group: { _id: "$even", n: { $sum: 1 } } }])
+      .toArray();
+    expect(grouped.sort((a, b) => Number(a._id) - Number(b._id))).toEqual([
+      { _id: false, n: 5 },
+      { _id: true, n: 5 },
+    ]);
+    expect(
+      await events.aggregate([{ $match: { even: false } }, { $count: "odd" }]).toArray(),
+    ).toEqual([{ odd: 15 }]);
+  });
+
+  it("enforces _id and unique indexes with duplicate key errors", async () => {
+    const users = client.db(dbName).collection("users");
+    const name = await users.createIndex({ email: 1 }, { unique: true });
+    expect(name).toBe("email_1");
+    await users.insertOne({ _id: 1 as never, email: "a@x" });
+    await expect(users.insertOne({ email: "a@x" })).rejects.toMatchObject({ code: 11000 });
+    await expect(users.insertOne({ _id: 1 as never, email: "b@x" })).rejects.toMatchObject({
+      code: 11000,
+    });
+    await users.insertOne({ _id: 2 as never, email: "b@x" });
+    await expect(
+      users.updateOne({ _id: 2 as never }, { $set: { email: "a@x" } }),
+    ).rejects.toMatchObject({ code: 11000 });
+    const error = await users.insertOne({ email: "b@x" }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MongoServerError);
+    expect((error as MongoServerError).keyValue).toEqual({ email: "b@x" });
+
+    const indexes = await users.listIndexes().toArray();
+    expect(indexes.map((index) => index.name).sort()).toEqual(["_id_", "email_1"]);
+    expect(indexes.find((index) => index.name === "email_1")).toMatchObject({ unique: true });
+    await users.dropIndex("email_1");
+    await users.insertOne({ email: "a@x" });
+    expect(await users.countDocuments({ email: "a@x" })).toBe(2);
+  });
+
+  it("lists, creates and drops collections and databases", async () => {
+    const db = client.db(dbName);
+    await db.createCollection("made");
+    await expect(db.createCollection("made")).rejects.toMatchObject({ code: 48 });
+    const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    expect(names).toContain("made");
+    const dbs = await client.db("admin").admin().listDatabases();
+    expect(dbs.databases.map((d) => d.name)).toContain(dbName);
+    expect(await db.collection("made").drop()).toBe(true);
+    const after = (await db.listCollections().toArray()).map((c) => c.name);
+    expect(after).not.toContain("made");
+  });
+
+  it("answers unknown commands and stages with the server's errors", async () => {
+    const db = client.db(dbName);
+    const error = await db.command({ noSuchCommand: 1 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MongoServerError);
+    expect(error).toMatchObject({ code: 59, codeName: "CommandNotFound" });
+    await expect(
+      db
+        .collection("x")
+        .aggregate([{ $foo: {} }])
+        .toArray(),
+    ).rejects.toMatchObject({
+      code: 40324,
+    });
+    await expect(
+      db
+        .collection("x")
+        .find({ a: { $bogus: 1 } })
+        .toArray(),
+    ).rejects.toBeInstanceOf(MongoServerError);
+  });
+
+  it("streams insert, update and delete events with updateLookup", async () => {
+    const agents = client.db(dbName).collection("agents");
+    // A long maxAwaitTimeMS: events can only arrive promptly if getMore wakes on writes.
+    const stream = agents.watch([], { fullDocument: "updateLookup", maxAwaitTimeMS: 60_000 });
+    const events = await collect(stream);
+    const { insertedId } = await agents.insertOne({ name: "a", rate: 1 });
+    await agents.updateOne({ _id: insertedId }, { $set: { rate: 2 }, $unset: { name: "" } });
+    await agents.deleteOne({ _id: insertedId });
+    await waitFor("three change events", () => events.length >= 3);
+    expect(events.map((event) => event.operationType)).toEqual(["insert", "update", "delete"]);
+    const [inserted, updated, deleted] = events;
+    expect(inserted).toMatchObject({
+      ns: { db: dbName, coll: "agents" },
+      documentKey: { _id: insertedId },
+      fullDocument: { _id: insertedId, name: "a", rate: 1 },
+    });
+    expect(updated).toMatchObject({
+      updateDescription: { updatedFields: { rate: 2 }, removedFields: ["name"] },
+      fullDocument: { _id: insertedId, rate: 2 },
+    });
+    expect(deleted).toMatchObject({ documentKey: { _id: insertedId } });
+    expect(deleted && "fullDocument" in deleted ? deleted.fullDocument : undefined).toBeUndefined();
+    for (const event of events) expect(event._id).toHaveProperty("_data");
+  });
+
+  it("filters change events with a $match pipeline and resumes from a token", async () => {
+    const coll = client.db(dbName).collection("filtered");
+    const stream = coll.watch([{ $match: { operationType: "insert", "fullDocument.keep": true } }]);
+    const events = await collect(stream);
+    await coll.insertOne({ keep: false, n: 1 });
+    await coll.insertOne({ keep: true, n: 2 });
+    await coll.updateMany({}, { $set: { x: 1 } });
+    await coll.insertOne({ keep: true, n: 3 });
+    await waitFor("two matching inserts", () => events.length >= 2);
+    expect(events.map((event) => (event as { fullDocument: Document }).fullDocument.n)).toEqual([
+      2, 3,
+    ]);
+
+    // A new stream resuming after the first event replays what came after it.
+    const resumed = coll.watch([{ $match: { operationType: "insert" } }], {
+      resumeAfter: events[0]!._id,
+    });
+    closers.push(() => resumed.close());
+    const replayed = await resumed.next();
+    expect((replayed as { fullDocument: Document }).fullDocument.n).toBe(3);
+  });
+
+  it("rejects a stream whose pipeline strips the resume token", async () => {
+    const coll = client.db(dbName).collection("stripped");
+    const stream = coll.watch([{ $project: { _id: 0 } }]);
+    closers.push(() => stream.close());
+    await stream.tryNext();
+    await coll.insertOne({ a: 1 });
+    await expect(stream.next()).rejects.toBeDefined();
+  });
+});
+
+describe.skipIf(real)("mongo wire server: outages and controls", () => {
+  it("resumes a change stream after dropped connections without losing events", async () => {
+    const server = await standIn();
+    const client = await clientFor(server.uri);
+    const coll = client.db("resume").collection("c");
+    const stream = coll.watch([], { fullDocument: "updateLookup" });
+    const events = await collect(stream);
+    await coll.insertOne({ n: 1 });
+    await waitFor("first event", () => events.length >= 1);
+    const aggregatesBefore = server.commandCount("aggregate");
+
+    await server.dropAllConnections();
+    await coll.insertOne({ n: 2 });
+    await coll.updateOne({ n: 2 }, { $set: { m: 1 } });
+    await server.dropAllConnections();
+    await coll.insertOne({ n: 3 });
+
+    await waitFor("all four events", () => events.length >= 4);
+    expect(server.commandCount("aggregate")).toBeGreaterThan(aggregatesBefore);
+    expect(events.map((event) => event.operationType)).toEqual([
+      "insert",
+      "insert",
+      "update",
+      "insert",
+    ]);
+    const tokens = events.map((event) => JSON.stringify(event._id));
+    expect(new Set(tokens).size).toBe(4);
+    expect(events[2]).toMatchObject({ fullDocument: { n: 2, m: 1 } });
+  });
+
+  it("answers 286 for a resume token that has left the history", async () => {
+    const server = await standIn({ historyLimit: 5 });
+    const client = await clientFor(server.uri);
+    const coll = client.db("history").collection("c");
+    const stream = coll.watch();
+    const events = await collect(stream);
+    await coll.insertOne({ n: 0 });
+    await waitFor("an event", () => events.length >= 1);
+    await stream.close();
+    await coll.insertMany(Array.from({ length: 10 }, (_, n) => ({ n: n + 1 })));
+    const late = coll.watch([], { resumeAfter: events[0]!._id });
+    closers.push(() => late.close());
+    await expect(late.next()).rejects.toMatchObject({ code: 286 });
+  });
+
+  it("recovers after the server stops and starts again on the same port", async () => {
+    const server = await standIn();
+    const client = await clientFor(server.uri);
+    const coll = client.db("outage").collection("c");
+    await coll.insertOne({ n: 1 });
+    const port = server.port;
+
+    await server.stop();
+    expect(server.connectionCount).toBe(0);
+    await expect(coll.findOne({ n: 1 })).rejects.toBeDefined();
+
+    await server.start();
+    expect(server.port).toBe(port);
+    const doc = await waitFor("a find after restart", () => coll.findOne({ n: 1 }));
+    expect(doc).toMatchObject({ n: 1 });
+    await coll.insertOne({ n: 2 });
+    expect(server.collection("outage", "c").map((d) => d.n)).toEqual([1, 2]);
+  });
+
+  it("behaves as a standalone server without change streams", async () => {
+    const server = await standIn({ changeStreams: false });
+    const client = await clientFor(server.uri);
+    const hello = await client.db("admin").command({ hello: 1 });
+    expect(hello.setName).toBeUndefined();
+    expect(hello.isWritablePrimary).toBe(true);
+    const coll = client.db("plain").collection("c");
+    await coll.insertOne({ n: 1 });
+    expect(await coll.countDocuments()).toBe(1);
+    const stream = coll.watch();
+    closers.push(() => stream.close());
+    const error = await stream.next().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MongoServerError);
+    expect(error).toMatchObject({ code: 40573 });
+  });
+
+  it("applies unacknowledged (moreToCome) writes without answering", async () => {
+    const server = await standIn();
+    const client = await clientFor(server.uri);
+    const coll = client.db("fire").collection("c");
+    await coll.insertOne({ n: 1 }, { writeConcern: { w: 0 } });
+    await waitFor("the unacknowledged insert", () => server.collection("fire", "c").length === 1);
+  });
+
+  it("speaks OP_MSG with document sequences and checksums on a raw socket", async () => {
+    const server = await standIn();
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(server.port, "127.0.0.1", () => resolve(s));
+      s.once("error", reject);
+    });
+    closers.push(async () => {
+      socket.destroy();
+    });
+    const body = BSON.serialize({ insert: "c", $db: "raw", ordered: true });
+    const docs = [BSON.serialize({ _id: 1, a: "x" }), BSON.serialize({ _id: 2, a: "y" })];
+    const id = Buffer.from("documents\0");
+    const sequenceSize = 4 + id.length + docs.reduce((sum, doc) => sum + doc.length, 0);
+    const sections = Buffer.concat([
+      Buffer.from([0]),
+      body,
+      Buffer.from([1]),
+      int32(sequenceSize),
+      id,
+      ...docs,
+    ]);
+    const checksum = int32(0); // the server skips (does not verify) the CRC-32C
+    const flags = int32(1); // checksumPresent
+    const length = 16 + 4 + sections.length + 4;
+    const message = Buffer.concat([
+      int32(length),
+      int32(7),
+      int32(0),
+      int32(2013),
+      flags,
+      sections,
+      checksum,
+    ]);
+    const reply = await new Promise<Buffer>((resolve) => {
+      let buffered = Buffer.alloc(0);
+      socket.on("data", (chunk: Buffer) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        if (buffered.length >= 4 && buffered.length >= buffered.readInt32LE(0)) resolve(buffered);
+      });
+      socket.write(message);
+    });
+    expect(reply.readInt32LE(8)).toBe(7); // responseTo
+    expect(reply.readInt32LE(12)).toBe(2013);
+    const answer = BSON.deserialize(reply.subarray(21));
+    expect(answer).toMatchObject({ n: 2, ok: 1 });
+    expect(server.collection("raw", "c")).toEqual([
+      { _id: 1, a: "x" },
+      { _id: 2, a: "y" },
+    ]);
+  });
+
+  it("mongoTestUri prefers MONGODB_TEST_URI and otherwise starts a stand-in", async () => {
+    const local = await mongoTestUri();
+    closers.push(() => local.close());
+    expect(local.server).toBeDefined();
+    expect(local.uri).toBe(local.server?.uri);
+
+    process.env.MONGODB_TEST_URI = "mongodb://db.example:27017/?replicaSet=rs0";
+    try {
+      const configured = await mongoTestUri();
+      expect(configured.uri).toBe("mongodb://db.example:27017/?replicaSet=rs0");
+      expect(configured.server).toBeUndefined();
+    } finally {
+      delete process.env.MONGODB_TEST_URI;
+    }
+  });
+
+  it("also works through a replicaSet URI", async () => {
+    const server = await standIn();
+    const client = await clientFor(server.replicaSetUri);
+    const coll = client.db("rs").collection("c");
+    await coll.insertOne({ n: 1 });
+    expect(await coll.countDocuments()).toBe(1);
+  });
+});
+
+function int32(value: number): Buffer {
+  const buf = Buffer.alloc(4);
+  buf.writeInt32LE(value, 0);
+  return buf;
+}

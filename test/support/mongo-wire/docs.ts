@@ -1,0 +1,93 @@
+import { BSON, EJSON } from "bson";
+import type { Doc } from "./errors.ts";
+
+/** Document helpers that respect BSON types (ObjectId, Date, Timestamp, Binary ...). */
+
+/** A deep copy made through BSON itself, so every BSON type survives and nothing is shared. */
+export function cloneDoc<T extends Doc>(doc: T): T {
+  return BSON.deserialize(BSON.serialize(doc, { ignoreUndefined: true })) as T;
+}
+
+export function cloneValue(value: unknown): unknown {
+  return cloneDoc({ v: value }).v;
+}
+
+/** A string that is equal for equal BSON values (numbers compare by value, as the server does). */
+export function valueKey(value: unknown): string {
+  return EJSON.stringify({ v: value === undefined ? null : value }, { relaxed: true });
+}
+
+export function valuesEqual(a: unknown, b: unknown): boolean {
+  return valueKey(a) === valueKey(b);
+}
+
+export function isPlainObject(value: unknown): value is Doc {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Reads a dotted path; undefined when any step is missing. */
+export function getPath(doc: unknown, path: string): unknown {
+  let current: unknown = doc;
+  for (const part of path.split(".")) {
+    if (Array.isArray(current)) {
+      const index = Number(part);
+      if (!Number.isInteger(index)) return undefined;
+      current = current[index];
+    } else if (isPlainObject(current)) {
+      current = current[part];
+    } else {
+      return undefined;
+    }
+  }
+  return current;
+}
+
+/** Writes a dotted path, creating intermediate objects. */
+export function setPath(doc: Doc, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let current: Doc = doc;
+  for (const part of parts.slice(0, -1)) {
+    const next = current[part];
+    if (isPlainObject(next)) {
+      current = next;
+    } else {
+      const created: Doc = {};
+      current[part] = created;
+      current = created;
+    }
+  }
+  current[parts[parts.length - 1]!] = value;
+}
+
+/** Returns the document with `_id` as its first field, as the server stores it. */
+export function idFirst(doc: Doc): Doc {
+  if (!("_id" in doc) || Object.keys(doc)[0] === "_id") return doc;
+  const { _id, ...rest } = doc;
+  return { _id, ...rest };
+}
+
+/** The `updateDescription` of a change event: dotted paths set and paths removed. */
+export function diffDocs(
+  before: Doc,
+  after: Doc,
+  prefix = "",
+  out: { updatedFields: Doc; removedFields: string[] } = { updatedFields: {}, removedFields: [] },
+): { updatedFields: Doc; removedFields: string[] } {
+  for (const [key, value] of Object.entries(after)) {
+    const path = prefix + key;
+    if (!(key in before)) {
+      out.updatedFields[path] = value;
+      continue;
+    }
+    const old = before[key];
+    if (valuesEqual(old, value)) continue;
+    if (isPlainObject(old) && isPlainObject(value)) diffDocs(old, value, `${path}.`, out);
+    else out.updatedFields[path] = value;
+  }
+  for (const key of Object.keys(before)) {
+    if (!(key in after)) out.removedFields.push(prefix + key);
+  }
+  return out;
+}

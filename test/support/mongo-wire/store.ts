@@ -1,0 +1,155 @@
+import { UUID } from "bson";
+import { Query } from "mingo";
+import { cloneDoc, getPath, valueKey } from "./docs.ts";
+import { CommandError, type Doc, ErrorCode } from "./errors.ts";
+
+/** In-memory databases. Stored documents are never mutated: writes replace them (copy on write). */
+
+export interface IndexSpec {
+  v: number;
+  key: Doc;
+  name: string;
+  unique?: boolean;
+  sparse?: boolean;
+  partialFilterExpression?: Doc;
+  [option: string]: unknown;
+}
+
+const ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: "_id_" };
+
+export class Collection {
+  readonly db: string;
+  readonly name: string;
+  readonly uuid = new UUID();
+  readonly options: Doc;
+  /** Keyed by `valueKey(_id)`; a Map keeps insertion (natural) order across replacements. */
+  readonly docs = new Map<string, Doc>();
+  readonly indexes: IndexSpec[] = [{ ...ID_INDEX }];
+
+  constructor(db: string, name: string, options: Doc = {}) {
+    this.db = db;
+    this.name = name;
+    this.options = options;
+  }
+
+  get namespace(): string {
+    return `${this.db}.${this.name}`;
+  }
+
+  all(): Doc[] {
+    return [...this.docs.values()];
+  }
+
+  getById(id: unknown): Doc | undefined {
+    return this.docs.get(valueKey(id));
+  }
+
+  /** Throws the server's E11000 error when `doc` collides with another document on a unique index. */
+  checkUnique(doc: Doc, replacing?: Doc): void {
+    const self = replacing === undefined ? undefined : valueKey(replacing._id);
+    for (const index of this.indexes) {
+      const isId = index.name === "_id_";
+      if (!isId && !index.unique) continue;
+      const key = indexKey(index, doc);
+      if (key === undefined) continue;
+      if (isId) {
+        const existing = this.docs.get(valueKey(doc._id));
+        if (existing && valueKey(existing._id) !== self) throw this.duplicate(index, doc);
+        continue;
+      }
+      for (const [id, other] of this.docs) {
+        if (id === self) continue;
+        if (indexKey(index, other) === key) throw this.duplicate(index, doc);
+      }
+    }
+  }
+
+  /** Stores a (new or replacing) document; callers check uniqueness first. */
+  put(doc: Doc): void {
+    this.docs.set(valueKey(doc._id), cloneDoc(doc));
+  }
+
+  remove(doc: Doc): void {
+    this.docs.delete(valueKey(doc._id));
+  }
+
+  private duplicate(index: IndexSpec, doc: Doc): CommandError {
+    const keyValue: Doc = {};
+    for (const field of Object.keys(index.key)) keyValue[field] = getPath(doc, field) ?? null;
+    const shown = Object.entries(keyValue)
+      .map(([field, value]) => `${field}: ${valueKey(value).slice(5, -1)}`)
+      .join(", ");
+    return new CommandError(
+      ErrorCode.DuplicateKey,
+      `E11000 duplicate key error collection: ${this.namespace} index: ${index.name} dup key: { ${shown} }`,
+      { keyPattern: { ...index.key }, keyValue },
+    );
+  }
+}
+
+/** The comparable key of `doc` in a unique index, or undefined when the index does not cover it. */
+function indexKey(index: IndexSpec, doc: Doc): string | undefined {
+  const fields = Object.keys(index.key);
+  const values = fields.map((field) => getPath(doc, field));
+  if (index.sparse && values.every((value) => value === undefined)) return undefined;
+  if (index.partialFilterExpression && !new Query(index.partialFilterExpression).test(doc)) {
+    return undefined;
+  }
+  return valueKey(values.map((value) => value ?? null));
+}
+
+export class Store {
+  private readonly dbs = new Map<string, Map<string, Collection>>();
+
+  databases(): string[] {
+    return [...this.dbs.keys()].filter((name) => (this.dbs.get(name)?.size ?? 0) > 0);
+  }
+
+  collections(db: string): Collection[] {
+    return [...(this.dbs.get(db)?.values() ?? [])];
+  }
+
+  get(db: string, name: string): Collection | undefined {
+    return this.dbs.get(db)?.get(name);
+  }
+
+  /** Returns the collection, creating it (as the server does on first write). */
+  ensure(
+    db: string,
+    name: string,
+    options: Doc = {},
+  ): { collection: Collection; created: boolean } {
+    validateNamespace(db, name);
+    let collections = this.dbs.get(db);
+    if (!collections) {
+      collections = new Map();
+      this.dbs.set(db, collections);
+    }
+    const existing = collections.get(name);
+    if (existing) return { collection: existing, created: false };
+    const collection = new Collection(db, name, options);
+    collections.set(name, collection);
+    return { collection, created: true };
+  }
+
+  drop(db: string, name: string): Collection | undefined {
+    const collection = this.dbs.get(db)?.get(name);
+    this.dbs.get(db)?.delete(name);
+    return collection;
+  }
+
+  dropDatabase(db: string): Collection[] {
+    const dropped = this.collections(db);
+    this.dbs.delete(db);
+    return dropped;
+  }
+}
+
+function validateNamespace(db: string, name: string): void {
+  if (db === "" || /[/\\. "$]/.test(db)) {
+    throw new CommandError(ErrorCode.InvalidNamespace, `Invalid database name: '${db}'`);
+  }
+  if (name === "" || name.includes("$") || name.startsWith(".")) {
+    throw new CommandError(ErrorCode.InvalidNamespace, `Invalid collection name: ${db}.${name}`);
+  }
+}
