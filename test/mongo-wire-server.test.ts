@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { BSON } from "bson";
+import { BSON, Long, UUID } from "bson";
 import {
   type ChangeStream,
   type ChangeStreamDocument,
@@ -25,6 +25,17 @@ import { waitFor } from "./support/wait.ts";
  * tests that need the stand-in's controls (stop/start, dropped connections) skip there.
  */
 
+interface Counter {
+  _id: string;
+  n?: number;
+  label?: string;
+  kind?: string;
+  created?: boolean;
+  log?: string[];
+  touched?: boolean;
+  fresh?: number;
+}
+
 const clientOptions = { serverSelectionTimeoutMS: 2000 };
 const real = Boolean(process.env.MONGODB_TEST_URI);
 
@@ -46,7 +57,7 @@ async function standIn(options?: MongoWireServerOptions): Promise<MongoWireServe
   return server;
 }
 
-/** Collects a change stream's events; resolves once the stream's cursor is open. */
+/** Collects a change stream's events; resolves once the stream's cursor is open (first token). */
 async function collect(
   stream: ChangeStream<Document, ChangeStreamDocument<Document>>,
 ): Promise<ChangeStreamDocument<Document>[]> {
@@ -54,7 +65,7 @@ async function collect(
   stream.on("change", (event) => events.push(event));
   stream.on("error", () => {});
   closers.push(() => stream.close());
-  await new Promise<void>((resolve) => stream.once("init", () => resolve()));
+  await new Promise<void>((resolve) => stream.once("resumeTokenChanged", () => resolve()));
   return events;
 }
 
@@ -118,6 +129,8 @@ describe("mongo wire server: driver operations", () => {
   it("hands out large results in batches through getMore", async () => {
     const numbers = client.db(dbName).collection("numbers");
     await numbers.insertMany(Array.from({ length: 250 }, (_, i) => ({ i })));
+    const getMores = target.server?.commandCount("getMore") ?? 0;
+    // 250 documents: a first batch of 101, the rest through getMore.
     const all = await numbers.find({}).sort({ i: 1 }).toArray();
     expect(all.map((doc) => doc.i)).toEqual(Array.from({ length: 250 }, (_, i) => i));
 
@@ -125,31 +138,35 @@ describe("mongo wire server: driver operations", () => {
     const seen: number[] = [];
     for await (const doc of cursor) seen.push(doc.i);
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 120 }, (_, i) => i));
+    if (target.server) {
+      expect(target.server.commandCount("getMore")).toBeGreaterThanOrEqual(getMores + 3);
+    }
 
-    // An abandoned cursor is killed, not leaked.
+    // An abandoned cursor is killed on the server, not leaked.
+    const kills = target.server?.commandCount("killCursors") ?? 0;
     const partial = numbers.find({}).batchSize(10);
-    await partial.next();
+    expect(await partial.next()).toMatchObject({ i: 0 });
     await partial.close();
-    expect(partial.closed).toBe(true);
+    if (target.server) expect(target.server.commandCount("killCursors")).toBe(kills + 1);
   });
 
   it("updates with operators, upserts and replaces", async () => {
-    const counters = client.db(dbName).collection("counters");
-    await counters.insertOne({ _id: "a" as never, n: 1, label: "x" });
+    const counters = client.db(dbName).collection<Counter>("counters");
+    await counters.insertOne({ _id: "a", n: 1, label: "x" });
     const updated = await counters.updateOne(
-      { _id: "a" as never },
+      { _id: "a" },
       { $set: { label: "y" }, $inc: { n: 2 }, $unset: { missing: "" } },
     );
     expect(updated).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
-    expect(await counters.findOne({ _id: "a" as never })).toEqual({ _id: "a", n: 3, label: "y" });
+    expect(await counters.findOne({ _id: "a" })).toEqual({ _id: "a", n: 3, label: "y" });
 
     const upserted = await counters.updateOne(
-      { _id: "b" as never, kind: "new" },
+      { _id: "b", kind: "new" },
       { $inc: { n: 1 }, $setOnInsert: { created: true }, $push: { log: "first" } },
       { upsert: true },
     );
     expect(upserted).toMatchObject({ matchedCount: 0, upsertedCount: 1, upsertedId: "b" });
-    expect(await counters.findOne({ _id: "b" as never })).toEqual({
+    expect(await counters.findOne({ _id: "b" })).toEqual({
       _id: "b",
       kind: "new",
       n: 1,
@@ -158,25 +175,25 @@ describe("mongo wire server: driver operations", () => {
     });
     // $setOnInsert does nothing on a match.
     await counters.updateOne(
-      { _id: "b" as never },
+      { _id: "b" },
       { $inc: { n: 1 }, $setOnInsert: { created: false } },
       { upsert: true },
     );
-    expect(await counters.findOne({ _id: "b" as never })).toMatchObject({ n: 2, created: true });
+    expect(await counters.findOne({ _id: "b" })).toMatchObject({ n: 2, created: true });
 
-    const noop = await counters.updateOne({ _id: "a" as never }, { $set: { label: "y" } });
+    const noop = await counters.updateOne({ _id: "a" }, { $set: { label: "y" } });
     expect(noop).toMatchObject({ matchedCount: 1, modifiedCount: 0 });
 
     const many = await counters.updateMany({}, { $set: { touched: true } });
     expect(many).toMatchObject({ matchedCount: 2, modifiedCount: 2 });
 
-    const replaced = await counters.replaceOne({ _id: "a" as never }, { fresh: 1 });
+    const replaced = await counters.replaceOne({ _id: "a" }, { fresh: 1 });
     expect(replaced).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
-    expect(await counters.findOne({ _id: "a" as never })).toEqual({ _id: "a", fresh: 1 });
+    expect(await counters.findOne({ _id: "a" })).toEqual({ _id: "a", fresh: 1 });
 
-    await expect(
-      counters.updateOne({ _id: "a" as never }, { $set: { _id: "z" } }),
-    ).rejects.toMatchObject({ code: 66 });
+    await expect(counters.updateOne({ _id: "a" }, { $set: { _id: "z" } })).rejects.toMatchObject({
+      code: 66,
+    });
   });
 
   it("deletes one and many", async () => {
@@ -265,7 +282,11 @@ describe("mongo wire server: driver operations", () => {
   it("lists, creates and drops collections and databases", async () => {
     const db = client.db(dbName);
     await db.createCollection("made");
-    await expect(db.createCollection("made")).rejects.toMatchObject({ code: 48 });
+    // Since MongoDB 7, creating an existing collection with identical options succeeds.
+    await db.createCollection("made");
+    await expect(db.createCollection("made", { capped: true, size: 4096 })).rejects.toMatchObject({
+      code: 48,
+    });
     const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
     expect(names).toContain("made");
     const dbs = await client.db("admin").admin().listDatabases();
@@ -349,7 +370,56 @@ describe("mongo wire server: driver operations", () => {
     closers.push(() => stream.close());
     await stream.tryNext();
     await coll.insertOne({ a: 1 });
-    await expect(stream.next()).rejects.toBeDefined();
+    await expect(stream.next()).rejects.toMatchObject({ code: 280 });
+  });
+
+  it("watches a database and the whole deployment", async () => {
+    const db = client.db(dbName);
+    const dbEvents = await collect(db.watch());
+    const clusterEvents = await collect(
+      client.watch([{ $match: { "ns.db": dbName, "ns.coll": { $in: ["one", "two"] } } }]),
+    );
+    await db.collection("one").insertOne({ n: 1 });
+    await db.collection("two").insertOne({ n: 2 });
+    await waitFor("db events", () => dbEvents.length >= 2);
+    await waitFor("cluster events", () => clusterEvents.length >= 2);
+    for (const events of [dbEvents, clusterEvents]) {
+      expect(events.map((event) => (event as { ns: { coll: string } }).ns.coll)).toEqual([
+        "one",
+        "two",
+      ]);
+    }
+  });
+
+  it("starts a change stream at an operation time", async () => {
+    const coll = client.db(dbName).collection("timed");
+    const session = client.startSession();
+    closers.push(() => session.endSession());
+    await coll.insertOne({ n: 1 }, { session });
+    await coll.insertOne({ n: 2 }, { session });
+    const time = session.operationTime;
+    expect(time).toBeDefined();
+    await coll.insertOne({ n: 3 });
+    const stream = coll.watch([], { startAtOperationTime: time });
+    closers.push(() => stream.close());
+    const first = await stream.next();
+    const second = await stream.next();
+    expect(
+      [first, second].map((event) => (event as { fullDocument: Document }).fullDocument.n),
+    ).toEqual([2, 3]);
+  });
+
+  it("runs writes inside a transaction", async () => {
+    const coll = client.db(dbName).collection("txn");
+    await coll.insertOne({ n: 0 });
+    const session = client.startSession();
+    closers.push(() => session.endSession());
+    await session.withTransaction(async () => {
+      await coll.insertOne({ n: 1 }, { session });
+      await coll.updateOne({ n: 0 }, { $set: { seen: true } }, { session });
+    });
+    expect(await coll.countDocuments()).toBe(2);
+    expect(await coll.findOne({ n: 0 })).toMatchObject({ seen: true });
   });
 });
 
@@ -443,13 +513,7 @@ describe.skipIf(real)("mongo wire server: outages and controls", () => {
 
   it("speaks OP_MSG with document sequences and checksums on a raw socket", async () => {
     const server = await standIn();
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect(server.port, "127.0.0.1", () => resolve(s));
-      s.once("error", reject);
-    });
-    closers.push(async () => {
-      socket.destroy();
-    });
+    const raw = await rawConnection(server.port);
     const body = BSON.serialize({ insert: "c", $db: "raw", ordered: true });
     const docs = [BSON.serialize({ _id: 1, a: "x" }), BSON.serialize({ _id: 2, a: "y" })];
     const id = Buffer.from("documents\0");
@@ -462,34 +526,48 @@ describe.skipIf(real)("mongo wire server: outages and controls", () => {
       id,
       ...docs,
     ]);
-    const checksum = int32(0); // the server skips (does not verify) the CRC-32C
-    const flags = int32(1); // checksumPresent
-    const length = 16 + 4 + sections.length + 4;
-    const message = Buffer.concat([
-      int32(length),
-      int32(7),
-      int32(0),
-      int32(2013),
-      flags,
-      sections,
-      checksum,
-    ]);
-    const reply = await new Promise<Buffer>((resolve) => {
-      let buffered = Buffer.alloc(0);
-      socket.on("data", (chunk: Buffer) => {
-        buffered = Buffer.concat([buffered, chunk]);
-        if (buffered.length >= 4 && buffered.length >= buffered.readInt32LE(0)) resolve(buffered);
-      });
-      socket.write(message);
-    });
-    expect(reply.readInt32LE(8)).toBe(7); // responseTo
-    expect(reply.readInt32LE(12)).toBe(2013);
-    const answer = BSON.deserialize(reply.subarray(21));
-    expect(answer).toMatchObject({ n: 2, ok: 1 });
+    // checksumPresent: the trailing CRC-32C is skipped (not verified) by the stand-in.
+    const reply = await raw.send(2013, Buffer.concat([int32(1), sections, int32(0)]));
+    expect(reply.opCode).toBe(2013);
+    expect(reply.doc).toMatchObject({ n: 2, ok: 1 });
     expect(server.collection("raw", "c")).toEqual([
       { _id: 1, a: "x" },
       { _id: 2, a: "y" },
     ]);
+  });
+
+  it("answers the legacy OP_QUERY handshake with OP_REPLY and refuses other OP_QUERY commands", async () => {
+    const server = await standIn();
+    const raw = await rawConnection(server.port);
+    const query = (command: Document) =>
+      Buffer.concat([
+        int32(0),
+        Buffer.from("admin.$cmd\0"),
+        int32(0),
+        int32(-1),
+        BSON.serialize(command),
+      ]);
+    const hello = await raw.send(2004, query({ isMaster: 1, helloOk: true }));
+    expect(hello.opCode).toBe(1);
+    expect(hello.doc).toMatchObject({ ismaster: true, helloOk: true, setName: "rs0", ok: 1 });
+    const ping = await raw.send(2004, query({ ping: 1 }));
+    expect(ping.doc).toMatchObject({ ok: 0, code: 352 });
+  });
+
+  it("applies a retried write (same lsid and txnNumber) once", async () => {
+    const server = await standIn();
+    const raw = await rawConnection(server.port);
+    const insert = BSON.serialize({
+      insert: "c",
+      documents: [{ n: 1 }],
+      lsid: { id: new UUID() },
+      txnNumber: Long.fromNumber(1),
+      $db: "retry",
+    });
+    const message = Buffer.concat([int32(0), Buffer.from([0]), insert]);
+    expect((await raw.send(2013, message)).doc).toMatchObject({ n: 1, ok: 1 });
+    expect((await raw.send(2013, message)).doc).toMatchObject({ n: 1, ok: 1 });
+    expect(server.collection("retry", "c")).toHaveLength(1);
   });
 
   it("mongoTestUri prefers MONGODB_TEST_URI and otherwise starts a stand-in", async () => {
@@ -516,6 +594,47 @@ describe.skipIf(real)("mongo wire server: outages and controls", () => {
     expect(await coll.countDocuments()).toBe(1);
   });
 });
+
+/** A bare TCP connection that sends one message at a time and reads the one reply. */
+async function rawConnection(port: number): Promise<{
+  send(opCode: number, payload: Buffer): Promise<{ opCode: number; doc: Document }>;
+}> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(port, "127.0.0.1", () => resolve(s));
+    s.once("error", reject);
+  });
+  closers.push(async () => {
+    socket.destroy();
+  });
+  let requestId = 100;
+  return {
+    send(opCode, payload) {
+      requestId += 1;
+      const header = Buffer.concat([
+        int32(16 + payload.length),
+        int32(requestId),
+        int32(0),
+        int32(opCode),
+      ]);
+      const sentId = requestId;
+      return new Promise((resolve, reject) => {
+        let buffered = Buffer.alloc(0);
+        const onData = (chunk: Buffer) => {
+          buffered = Buffer.concat([buffered, chunk]);
+          if (buffered.length < 4 || buffered.length < buffered.readInt32LE(0)) return;
+          socket.off("data", onData);
+          if (buffered.readInt32LE(8) !== sentId) reject(new Error("reply to another request"));
+          const replyOpCode = buffered.readInt32LE(12);
+          // OP_MSG: flags (4) + section kind (1); OP_REPLY: flags, cursorId, from, count (20).
+          const bodyAt = replyOpCode === 2013 ? 21 : 36;
+          resolve({ opCode: replyOpCode, doc: BSON.deserialize(buffered.subarray(bodyAt)) });
+        };
+        socket.on("data", onData);
+        socket.write(Buffer.concat([header, payload]));
+      });
+    },
+  };
+}
 
 function int32(value: number): Buffer {
   const buf = Buffer.alloc(4);

@@ -70,6 +70,15 @@ export class Outbox {
       const outcome = await this.#submit(entry);
       this.#o.onOutcome?.(entry, outcome);
       return outcome;
+    } catch (error) {
+      // The ledger could not record the outcome: the entry stays pending and is
+      // tried again at the next round, which at worst repeats a submission the
+      // marketplace answers with 400 (recognised as ours below).
+      this.#o.logger.error(
+        { agentId: entry.agentId, jobId: entry.jobId, problem: errorMessage(error) },
+        "ledger write after submission failed",
+      );
+      return undefined;
     } finally {
       this.#inFlight.delete(key);
     }
@@ -144,7 +153,7 @@ export class Outbox {
         baseMs: this.#o.baseDelayMs ?? 1000,
         capMs: this.#o.maxDelayMs ?? 300_000,
       });
-      const nextSubmitAt = Date.now() + delay;
+      const nextSubmitAt = Date.now() + Math.round(delay);
       const problem = errorMessage(error);
       await ledger.recordSubmitFailure(entry.agentId, entry.jobId, problem, nextSubmitAt);
       metrics?.resultsSubmitted.inc({ agent: entry.agentId, outcome: "retry" });

@@ -11,7 +11,7 @@ import {
 import { firstBatchReply } from "./cursors.ts";
 import { valuesEqual } from "./docs.ts";
 import { CommandError, type Doc, ErrorCode } from "./errors.ts";
-import type { Collection, IndexSpec } from "./store.ts";
+import type { IndexSpec } from "./store.ts";
 import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from "./wire.ts";
 
 /** Handshake, server information, sessions, databases, collections and indexes. */
@@ -186,11 +186,12 @@ const create: CommandHandler = (request) => {
   const options = Object.fromEntries(
     Object.entries(cmd).filter(([field]) => field !== "create" && !GENERIC_FIELDS.has(field)),
   );
-  const { created } = request.state.store.ensure(request.db, name, options);
-  if (!created) {
+  const { collection, created } = request.state.store.ensure(request.db, name, options);
+  // MongoDB 7 answers ok when the collection exists with identical options.
+  if (!created && !valuesEqual(collection.options, options)) {
     throw new CommandError(
       ErrorCode.NamespaceExists,
-      `Collection ${request.db}.${name} already exists.`,
+      `Collection ${request.db}.${name} already exists with different options.`,
     );
   }
   return { ok: 1 };
@@ -275,9 +276,7 @@ const createIndexes: CommandHandler = (request) => {
       );
     }
     if (byKey) continue;
-    const index: IndexSpec = { ...spec, v: 2 };
-    if (index.unique) checkExistingUnique(collection, index);
-    collection.indexes.push(index);
+    collection.addIndex({ ...spec, v: 2 });
   }
   return {
     createdCollectionAutomatically: created,
@@ -287,16 +286,6 @@ const createIndexes: CommandHandler = (request) => {
     ok: 1,
   };
 };
-
-/** A unique index cannot be built over documents that already collide. */
-function checkExistingUnique(collection: Collection, index: IndexSpec): void {
-  collection.indexes.push(index);
-  try {
-    for (const doc of collection.all()) collection.checkUnique(doc, doc);
-  } finally {
-    collection.indexes.pop();
-  }
-}
 
 const listIndexesSchema = z.looseObject({
   listIndexes: z.string(),
@@ -352,7 +341,7 @@ const dropIndexes: CommandHandler = (request) => {
           }
           return found;
         });
-  for (const target of targets) collection.indexes.splice(collection.indexes.indexOf(target), 1);
+  for (const target of targets) collection.dropIndex(target);
   return { nIndexesWas: was, ok: 1 };
 };
 

@@ -25,6 +25,8 @@ export class Collection {
   /** Keyed by `valueKey(_id)`; a Map keeps insertion (natural) order across replacements. */
   readonly docs = new Map<string, Doc>();
   readonly indexes: IndexSpec[] = [{ ...ID_INDEX }];
+  /** Per unique index (other than _id): index key -> owning document's `valueKey(_id)`. */
+  private readonly uniqueKeys = new Map<string, Map<string, string>>();
 
   constructor(db: string, name: string, options: Doc = {}) {
     this.db = db;
@@ -47,30 +49,64 @@ export class Collection {
   /** Throws the server's E11000 error when `doc` collides with another document on a unique index. */
   checkUnique(doc: Doc, replacing?: Doc): void {
     const self = replacing === undefined ? undefined : valueKey(replacing._id);
+    const idKey = valueKey(doc._id);
+    if (this.docs.has(idKey) && idKey !== self) throw this.duplicate(this.indexes[0]!, doc);
     for (const index of this.indexes) {
-      const isId = index.name === "_id_";
-      if (!isId && !index.unique) continue;
-      const key = indexKey(index, doc);
+      const owners = this.uniqueKeys.get(index.name);
+      const key = owners ? indexKey(index, doc) : undefined;
       if (key === undefined) continue;
-      if (isId) {
-        const existing = this.docs.get(valueKey(doc._id));
-        if (existing && valueKey(existing._id) !== self) throw this.duplicate(index, doc);
-        continue;
-      }
-      for (const [id, other] of this.docs) {
-        if (id === self) continue;
-        if (indexKey(index, other) === key) throw this.duplicate(index, doc);
-      }
+      const owner = owners?.get(key);
+      if (owner !== undefined && owner !== self) throw this.duplicate(index, doc);
     }
   }
 
-  /** Stores a (new or replacing) document; callers check uniqueness first. */
-  put(doc: Doc): void {
-    this.docs.set(valueKey(doc._id), cloneDoc(doc));
+  /** Stores a (new or replacing) document; callers check uniqueness first. Returns the stored copy. */
+  put(doc: Doc): Doc {
+    const idKey = valueKey(doc._id);
+    const old = this.docs.get(idKey);
+    if (old) this.unindex(old, idKey);
+    const stored = cloneDoc(doc);
+    this.docs.set(idKey, stored);
+    for (const index of this.indexes) {
+      const key = this.uniqueKeys.has(index.name) ? indexKey(index, stored) : undefined;
+      if (key !== undefined) this.uniqueKeys.get(index.name)?.set(key, idKey);
+    }
+    return stored;
   }
 
   remove(doc: Doc): void {
-    this.docs.delete(valueKey(doc._id));
+    const idKey = valueKey(doc._id);
+    const old = this.docs.get(idKey);
+    if (old) this.unindex(old, idKey);
+    this.docs.delete(idKey);
+  }
+
+  /** Adds an index; a unique one is refused (E11000) when existing documents collide. */
+  addIndex(index: IndexSpec): void {
+    if (index.unique && index.name !== "_id_") {
+      const owners = new Map<string, string>();
+      for (const [idKey, doc] of this.docs) {
+        const key = indexKey(index, doc);
+        if (key === undefined) continue;
+        if (owners.has(key)) throw this.duplicate(index, doc);
+        owners.set(key, idKey);
+      }
+      this.uniqueKeys.set(index.name, owners);
+    }
+    this.indexes.push(index);
+  }
+
+  dropIndex(index: IndexSpec): void {
+    this.indexes.splice(this.indexes.indexOf(index), 1);
+    this.uniqueKeys.delete(index.name);
+  }
+
+  private unindex(doc: Doc, idKey: string): void {
+    for (const index of this.indexes) {
+      const owners = this.uniqueKeys.get(index.name);
+      const key = owners ? indexKey(index, doc) : undefined;
+      if (key !== undefined && owners?.get(key) === idKey) owners?.delete(key);
+    }
   }
 
   private duplicate(index: IndexSpec, doc: Doc): CommandError {

@@ -25,6 +25,7 @@ export interface QueryOptions {
 
 /** Matches, sorts, skips, limits and projects with mingo, as `find` does. */
 export function queryDocs(source: Doc[], filter: Doc, options: QueryOptions = {}): Doc[] {
+  validateFilter(filter);
   if (source.length === 0) return [];
   try {
     const projection =
@@ -42,6 +43,80 @@ export function queryDocs(source: Doc[], filter: Doc, options: QueryOptions = {}
   }
 }
 
+const TOP_LEVEL_OPERATORS = new Set([
+  "$and",
+  "$or",
+  "$nor",
+  "$expr",
+  "$jsonSchema",
+  "$text",
+  "$where",
+  "$comment",
+]);
+
+const FIELD_OPERATORS = new Set([
+  "$eq",
+  "$ne",
+  "$gt",
+  "$gte",
+  "$lt",
+  "$lte",
+  "$in",
+  "$nin",
+  "$exists",
+  "$type",
+  "$regex",
+  "$options",
+  "$not",
+  "$elemMatch",
+  "$size",
+  "$all",
+  "$mod",
+  "$bitsAllSet",
+  "$bitsAllClear",
+  "$bitsAnySet",
+  "$bitsAnyClear",
+]);
+
+/** Rejects operators a server does not know (mingo would read `{ $bogus: 1 }` as a value). */
+export function validateFilter(filter: Doc): void {
+  for (const [key, value] of Object.entries(filter)) {
+    if (key.startsWith("$")) {
+      if (!TOP_LEVEL_OPERATORS.has(key)) {
+        throw new CommandError(ErrorCode.BadValue, `unknown top level operator: ${key}`);
+      }
+      if (key === "$and" || key === "$or" || key === "$nor") {
+        if (!Array.isArray(value) || value.length === 0) {
+          throw new CommandError(ErrorCode.BadValue, `${key} must be a nonempty array`);
+        }
+        for (const clause of value) {
+          if (!isPlainObject(clause)) {
+            throw new CommandError(
+              ErrorCode.BadValue,
+              `$or/$and/$nor entries need to be full objects`,
+            );
+          }
+          validateFilter(clause);
+        }
+      }
+      continue;
+    }
+    validateFieldOperators(value);
+  }
+}
+
+function validateFieldOperators(value: unknown): void {
+  if (!isPlainObject(value)) return;
+  const operators = Object.keys(value);
+  if (!operators[0]?.startsWith("$")) return;
+  for (const operator of operators) {
+    if (!FIELD_OPERATORS.has(operator)) {
+      throw new CommandError(ErrorCode.BadValue, `unknown operator: ${operator}`);
+    }
+  }
+  if (isPlainObject(value.$not)) validateFieldOperators(value.$not);
+}
+
 /** Adds `_id` (first) when missing and rejects the values the server rejects. */
 export function prepareInsert(doc: Doc): Doc {
   const withId = "_id" in doc ? idFirst(doc) : { _id: new ObjectId(), ...doc };
@@ -56,8 +131,7 @@ export function prepareInsert(doc: Doc): Doc {
 
 export function insertDoc(state: ServerState, collection: Collection, doc: Doc): Doc {
   collection.checkUnique(doc);
-  collection.put(doc);
-  const stored = collection.getById(doc._id)!;
+  const stored = collection.put(doc);
   state.log.append({
     clusterTime: state.clock.tick(),
     operationType: "insert",
@@ -79,8 +153,7 @@ export function replaceDoc(
 ): boolean {
   if (valuesEqual(before, after)) return false;
   collection.checkUnique(after, before);
-  collection.put(after);
-  const stored = collection.getById(after._id)!;
+  const stored = collection.put(after);
   const diff = kind === "update" ? diffDocs(before, stored) : undefined;
   state.log.append({
     clusterTime: state.clock.tick(),
