@@ -254,6 +254,22 @@ describe("mongo wire server: driver operations", () => {
     ).toEqual([{ odd: 15 }]);
   });
 
+  it("leaves stored documents untouched by projections and pipelines", async () => {
+    const nested = client.db(dbName).collection("nested");
+    await nested.insertOne({ _id: 1 as never, a: { b: 1 }, arr: [1, 2] });
+    const added = await nested
+      .aggregate([{ $addFields: { "a.c": 2 } }, { $unwind: "$arr" }])
+      .toArray();
+    expect(added).toHaveLength(2);
+    expect(added[0]).toMatchObject({ a: { b: 1, c: 2 }, arr: 1 });
+    expect(await nested.findOne({}, { projection: { "a.b": 0 } })).toEqual({
+      _id: 1,
+      a: {},
+      arr: [1, 2],
+    });
+    expect(await nested.findOne({})).toEqual({ _id: 1, a: { b: 1 }, arr: [1, 2] });
+  });
+
   it("enforces _id and unique indexes with duplicate key errors", async () => {
     const users = client.db(dbName).collection("users");
     const name = await users.createIndex({ email: 1 }, { unique: true });

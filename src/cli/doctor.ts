@@ -71,7 +71,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
       try {
         const mongo = await connectMongo(config.mongodbUri, { serverSelectionTimeoutMS: 5000 });
         try {
-          const agents = mongo.db("bazaar").collection("agents");
+          const agents = mongo.db(config.mongodbDb).collection("agents");
           const managed = await agents.countDocuments({ managed: true });
           add(
             "mongodb",

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { MarketplaceClient } from "../marketplace/client.ts";
+import { isMarketplaceError, MarketplaceError } from "../marketplace/errors.ts";
 import type { Bid, JobWithBids } from "../marketplace/schemas.ts";
 import { createSharedPool } from "../pool.ts";
 import { type CliContext, CliError } from "./context.ts";
@@ -24,8 +25,35 @@ async function withClient<T>(
   });
   try {
     return await fn(client);
+  } catch (error) {
+    // One line that says what to do, not only what failed.
+    if (error instanceof MarketplaceError && (error.kind === "network" || error.kind === "timeout"))
+      throw new CliError(
+        `${error.message} — is the marketplace up? (BAZAAR_API_URL, default http://localhost:8000; \`bazaar-runner start\` serves one)`,
+      );
+    throw error;
   } finally {
     await pool.close();
+  }
+}
+
+/** Fetches a job; an unknown id is a plain "no such job" line rather than a route and status. */
+async function getJobOrFail(client: MarketplaceClient, jobId: string): Promise<JobWithBids> {
+  try {
+    return await client.getJob(jobId);
+  } catch (error) {
+    if (isMarketplaceError(error, 404))
+      throw new CliError(`no job ${jobId} on ${client.baseUrl} (404)`);
+    throw error;
+  }
+}
+
+/** Agent names by id, for readable bid lines; best effort (an empty map when the listing fails). */
+async function agentNames(client: MarketplaceClient): Promise<Map<string, string>> {
+  try {
+    return new Map((await client.listAgents()).map((a) => [a.agent_id, a.name]));
+  } catch {
+    return new Map();
   }
 }
 
@@ -33,13 +61,22 @@ function money(value: number | null | undefined): string {
   return typeof value === "number" ? `$${value.toFixed(3)}` : "-";
 }
 
-function bidLine(bid: Bid): string {
+/** An agent as "Name (agent_id)" when its name is known. */
+function agentLabel(agentId: string, name: string | null | undefined): string {
+  return name ? `${name} (${agentId})` : agentId;
+}
+
+function bidLine(bid: Bid, names: ReadonlyMap<string, string>): string {
   const quality = bid.estimated_quality ?? bid.confidence;
-  return `  ${bid.bid_id}  ${bid.status.padEnd(17)} ${money(bid.price_usd).padStart(8)}  quality ${quality ?? "-"}  ${bid.agent_name ?? bid.agent_id}`;
+  return `  ${bid.bid_id}  ${bid.status.padEnd(17)} ${money(bid.price_usd).padStart(8)}  quality ${quality ?? "-"}  ${agentLabel(bid.agent_id, bid.agent_name ?? names.get(bid.agent_id))}`;
 }
 
 /** A job, its bids and its result, readable in a terminal. */
-export function formatJob(job: JobWithBids): string {
+export function formatJob(
+  job: JobWithBids,
+  names: ReadonlyMap<string, string> = new Map(),
+): string {
+  const executor = job.result?.executed_by;
   const lines = [
     `${job.job_id}  ${job.status}  ${money(job.budget_usd)}`,
     `title:        ${job.title}`,
@@ -49,12 +86,12 @@ export function formatJob(job: JobWithBids): string {
     job.description,
     "",
     `bids (${job.bids.length}):`,
-    ...(job.bids.length ? job.bids.map(bidLine) : ["  none yet"]),
+    ...(job.bids.length ? job.bids.map((bid) => bidLine(bid, names)) : ["  none yet"]),
   ];
   if (job.result) {
     lines.push(
       "",
-      `result: ${job.result.success ? "success" : "FAILED"} by ${job.result.executed_by ?? "-"} (${job.result.model || "no model"}, ${job.result.tokens_used} tokens)`,
+      `result: ${job.result.success ? "success" : "FAILED"} by ${executor ? agentLabel(executor, names.get(executor)) : "-"} (${job.result.model || "no model"}, ${job.result.tokens_used} tokens)`,
       "",
       job.result.output,
     );
@@ -134,7 +171,10 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
     .description("show a job with its bids and result")
     .argument("<job_id>")
     .action(async (jobId: string) => {
-      ctx.out(formatJob(await withClient(ctx, (client) => client.getJob(jobId))));
+      const text = await withClient(ctx, async (client) =>
+        formatJob(await getJobOrFail(client, jobId), await agentNames(client)),
+      );
+      ctx.out(text);
     });
 
   jobs
@@ -143,17 +183,30 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
     .argument("<job_id>")
     .option("--bid <bid_id>", "the bid to accept")
     .option("--best", "accept the bid with the best confidence per dollar")
-    .action(async (jobId: string, opts: { bid?: string; best?: boolean }) => {
-      if (!opts.bid === !opts.best) throw new CliError("give exactly one of --bid BID or --best");
+    .action(async (jobId: string, opts: { bid?: string; best?: boolean }, command: Command) => {
+      // A usage error, reported the way commander reports its own (with the help after it).
+      if (!opts.bid === !opts.best) command.error("error: give exactly one of --bid BID or --best");
       await withClient(ctx, async (client) => {
-        let bidId = opts.bid;
+        const job = await getJobOrFail(client, jobId);
+        let bidId = opts.bid ?? "";
         if (opts.best) {
-          const best = bestBid(await client.listBids(jobId));
-          if (!best) throw new CliError(`job ${jobId} has no open bid to award`);
+          const best = bestBid(job.bids.length ? job.bids : await client.listBids(jobId));
+          if (!best)
+            throw new CliError(
+              `job ${jobId} (${job.status}) has no open bid to award${job.bids.length ? "" : " yet"}`,
+            );
           bidId = best.bid_id;
         }
-        const result = await client.selectBid(jobId, bidId!);
-        ctx.out(`awarded ${result.job_id} to bid ${result.winning_bid_id} (${result.status})`);
+        try {
+          const result = await client.selectBid(jobId, bidId);
+          ctx.out(`awarded ${result.job_id} to bid ${result.winning_bid_id} (${result.status})`);
+        } catch (error) {
+          if (isMarketplaceError(error) && error.isClientError)
+            throw new CliError(
+              `cannot award ${jobId} to ${bidId}: ${error.detail ?? error.message} (${error.status})`,
+            );
+          throw error;
+        }
       });
     });
 }

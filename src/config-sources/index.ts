@@ -24,6 +24,7 @@ export async function createConfigSource(options: ConfigSourceOptions): Promise<
       throw new Error("MONGODB_URI is set but no MongoDB client was connected");
     return createMongoConfigSource({
       client: options.mongoClient,
+      dbName: config.mongodbDb,
       reloadIntervalMs: config.reloadIntervalMs,
       isKnownType,
       logger,

@@ -57,6 +57,13 @@ const EnvSchema = z.object({
       .regex(/^mongodb(\+srv)?:\/\//, { error: "must start with mongodb:// or mongodb+srv://" })
       .optional(),
   ),
+  MONGODB_DB: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[^/\\. "$]+$/, { error: "must be a MongoDB database name" })
+      .default("bazaar"),
+  ),
   AGENTS_FILE: optionalString,
   AGENT_OWNER_ID: z.preprocess(blankToUndefined, z.string().default("multi_runner")),
   AGENT_POLL_INTERVAL: seconds(30),
@@ -95,6 +102,8 @@ export interface RunnerConfig {
   /** USD per million tokens, by model; used for the cost estimate. */
   llmPrices: Record<string, number>;
   mongodbUri: string | undefined;
+  /** Database of `agents` and `runner_ledger` ("bazaar"). */
+  mongodbDb: string;
   agentsFile: string | undefined;
   ownerId: string;
   pollIntervalMs: number;
@@ -134,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     llmTimeoutMs: e.LLM_TIMEOUT * 1000,
     llmPrices: e.LLM_PRICES,
     mongodbUri: e.MONGODB_URI,
+    mongodbDb: e.MONGODB_DB,
     agentsFile: e.AGENTS_FILE,
     ownerId: e.AGENT_OWNER_ID,
     pollIntervalMs: e.AGENT_POLL_INTERVAL * 1000,

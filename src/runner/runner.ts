@@ -159,7 +159,13 @@ export class Runner implements StatusSource {
     }
     const ledger =
       options.ledger ??
-      (await openLedger({ stateDir: config.stateDir, mongoClient: mongo, metrics, logger }));
+      (await openLedger({
+        stateDir: config.stateDir,
+        mongoClient: mongo,
+        mongoDbName: config.mongodbDb,
+        metrics,
+        logger,
+      }));
     const source =
       options.configSource ??
       (await createConfigSource({

@@ -15,13 +15,15 @@ export interface OpenLedgerOptions extends LedgerCommonOptions {
   stateDir: string;
   /** Set when MONGODB_URI is: the ledger goes to `bazaar.runner_ledger`. */
   mongoClient?: MongoClient;
+  /** MONGODB_DB ("bazaar"). */
+  mongoDbName?: string;
 }
 
 /** The runner's ledger: MongoDB when a client is given, else `${stateDir}/ledger.sqlite`. */
 export async function openLedger(options: OpenLedgerOptions): Promise<Ledger> {
-  const { stateDir, mongoClient, ...common } = options;
+  const { stateDir, mongoClient, mongoDbName, ...common } = options;
   const ledger = mongoClient
-    ? await openMongoLedger({ ...common, client: mongoClient })
+    ? await openMongoLedger({ ...common, client: mongoClient, dbName: mongoDbName })
     : openSqliteLedger({ ...common, path: join(stateDir, "ledger.sqlite") });
   options.logger?.info({ backend: ledger.backend }, "ledger opened");
   return ledger;

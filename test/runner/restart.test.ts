@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { builtinAgentConfigs } from "../../src/agents/builtin.ts";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { startTestLlmServer, type TestLlmServer } from "../support/llm-server.ts";
-import { mongoTestUri } from "../support/mongo-wire/index.ts";
+import { mongoTestUri, uniqueDbName } from "../support/mongo-wire/index.ts";
 import { api, postJob } from "../support/runner-harness.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
 import { waitFor } from "../support/wait.ts";
@@ -56,7 +56,7 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
       dbPath: join(stateDir, "market.sqlite"),
     });
     llm = await startTestLlmServer();
-    dbName = "bazaar";
+    dbName = uniqueDbName("restart");
     if (mongo) {
       const client = await MongoClient.connect(mongo.uri);
       const agents = client.db(dbName).collection("agents");
@@ -85,7 +85,7 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
       RUNNER_STATE_DIR: join(stateDir, "runner"),
       PORT: "0",
       HOST: "127.0.0.1",
-      ...(mongo ? { MONGODB_URI: mongo.uri } : {}),
+      ...(mongo ? { MONGODB_URI: mongo.uri, MONGODB_DB: dbName } : {}),
     });
     processes.push(p);
     return p;

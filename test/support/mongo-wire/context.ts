@@ -81,7 +81,7 @@ export function parseCommand<S extends z.ZodType>(schema: S, request: CommandReq
     const key = issue.keys[0] ?? "";
     throw new CommandError(
       ErrorCode.UnknownField,
-      `BSON field '${field === request.name ? request.name : field}.${key}' is an unknown field.`,
+      `BSON field '${field}.${key}' is an unknown field.`,
     );
   }
   if (value === undefined) {

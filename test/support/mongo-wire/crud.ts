@@ -11,7 +11,7 @@ import {
   parseCommand,
 } from "./context.ts";
 import { firstBatchReply, takeBatch, wireCursorId } from "./cursors.ts";
-import { getPath, valueKey } from "./docs.ts";
+import { cloneDoc, getPath, valueKey } from "./docs.ts";
 import { asCommandError, CommandError, type Doc, ErrorCode } from "./errors.ts";
 import {
   applyUpdate,
@@ -467,12 +467,13 @@ const aggregateCommand: CommandHandler = (request) => {
     return openChangeStream(request, name, cmd.pipeline, batchSize);
   }
   const { store } = request.state;
-  const input = name === undefined ? [] : (store.get(request.db, name)?.all() ?? []);
+  // mingo's stages can modify nested objects of their input: give them copies of stored docs.
+  const copies = (coll: string) =>
+    (store.get(request.db, coll)?.all() ?? []).map((d) => cloneDoc(d));
+  const input = name === undefined ? [] : copies(name);
   let results: Doc[];
   try {
-    results = aggregate(input, cmd.pipeline, {
-      collectionResolver: (other: string) => store.get(request.db, other)?.all() ?? [],
-    }) as Doc[];
+    results = aggregate(input, cmd.pipeline, { collectionResolver: copies }) as Doc[];
   } catch (error) {
     throw asCommandError(error);
   }

@@ -3,6 +3,7 @@ export type Doc = Record<string, unknown>;
 
 /** Server error codes this stand-in answers with, named as a real server names them. */
 export const ErrorCode = {
+  InternalError: 1,
   BadValue: 2,
   FailedToParse: 9,
   TypeMismatch: 14,
@@ -31,6 +32,7 @@ export const ErrorCode = {
 } as const;
 
 const codeNames: Record<number, string> = {
+  1: "InternalError",
   2: "BadValue",
   9: "FailedToParse",
   14: "TypeMismatch",

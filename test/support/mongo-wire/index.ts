@@ -25,9 +25,11 @@
  *   duplicate key 11000 (with keyPattern/keyValue), missing cursor 43, and so on.
  * - Test controls: `stop()` (MongoDB goes away: listener closed, sockets destroyed), `start()`
  *   (it comes back on the same port with the same data), `dropAllConnections()` (a network
- *   blip), `collection(db, name)` for assertions, `commandCount(name)`.
+ *   blip), `collection(db, name)` for assertions, `commandCount(name)`, `connectionCount`;
+ *   options `changeStreams`, `setName`, `historyLimit`. `uri` is a directConnection URI;
+ *   `replicaSetUri` addresses the same server as replica set `rs0`.
  * Not implemented: authentication, compression, transactions' isolation and rollback, $out/$merge,
- * geo and text search, collation, explain.
+ * TTL expiry, geo and text search, collation, explain.
  *
  * MongoDB suites get their URI from `mongoTestUri()`: with `MONGODB_TEST_URI` set they run
  * against that real server (e.g. a `mongo:7` replica set in CI) and no stand-in starts.

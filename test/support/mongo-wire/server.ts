@@ -297,7 +297,7 @@ export class MongoWireServer {
       if (!handler) throw new CommandError(ErrorCode.CommandNotFound, `no such command: '${name}'`);
       reply = await handler({ state: this.state, db, name, body, connectionId, signal });
     } catch (error) {
-      reply = asCommandError(error, 1).toReply();
+      reply = asCommandError(error, ErrorCode.InternalError).toReply();
     }
     reply = this.withClusterTime(reply);
     if (retryKey) {

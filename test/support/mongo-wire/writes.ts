@@ -28,16 +28,23 @@ export function queryDocs(source: Doc[], filter: Doc, options: QueryOptions = {}
   validateFilter(filter);
   if (source.length === 0) return [];
   try {
-    const projection =
-      options.projection && Object.keys(options.projection).length > 0 ? options.projection : {};
-    const cursor = find(source, filter, projection);
+    const cursor = find(source, filter);
     const sort = { ...options.sort };
     delete sort.$natural;
     if (Object.keys(sort).length > 0) cursor.sort(sort as Record<string, 1 | -1>);
     if (options.skip) cursor.skip(options.skip);
     // A negative limit means "at most this many, one batch"; the caller handles the batch part.
     if (options.limit) cursor.limit(Math.abs(options.limit));
-    return cursor.all().map((doc) => idFirst(doc as Doc));
+    const matched = cursor.all() as Doc[];
+    if (!options.projection || Object.keys(options.projection).length === 0) return matched;
+    // mingo's projection can modify nested objects of its input: project copies, never stored docs.
+    return find(
+      matched.map((doc) => cloneDoc(doc)),
+      {},
+      options.projection,
+    )
+      .all()
+      .map((doc) => idFirst(doc as Doc));
   } catch (error) {
     throw asCommandError(error);
   }

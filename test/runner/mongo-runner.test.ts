@@ -1,0 +1,187 @@
+import { type Collection, MongoClient } from "mongodb";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { builtinAgentConfigs } from "../../src/agents/builtin.ts";
+import type { Runner } from "../../src/runner/runner.ts";
+import { mongoTestUri, uniqueDbName } from "../support/mongo-wire/index.ts";
+import { api, type Harness, postJob, startHarness } from "../support/runner-harness.ts";
+import { waitFor } from "../support/wait.ts";
+
+/**
+ * The runner with MONGODB_URI: agents from `bazaar.agents`, registration write-back,
+ * changes applied through the change stream within 2 s, and MongoDB going away and
+ * coming back while the agents keep running.
+ */
+
+const [SCHEMA, ANOMALY, REVIEWER] = builtinAgentConfigs() as [
+  ReturnType<typeof builtinAgentConfigs>[number],
+  ReturnType<typeof builtinAgentConfigs>[number],
+  ReturnType<typeof builtinAgentConfigs>[number],
+];
+const SCHEMA_JOB = {
+  title: "Design a GraphQL schema",
+  description: "GraphQL schema and database tables for an orders API.",
+  budget_usd: 1,
+  required_capabilities: ["schema_design"],
+};
+const inProcess = !process.env.MONGODB_TEST_URI;
+
+describe("runner with agent configs from MongoDB", () => {
+  let h: Harness;
+  let mongo: Awaited<ReturnType<typeof mongoTestUri>>;
+  let client: MongoClient;
+  let agents: Collection;
+  let runner: Runner;
+  let dbName: string;
+
+  beforeEach(async () => {
+    mongo = await mongoTestUri();
+    dbName = uniqueDbName("runner");
+    client = await MongoClient.connect(mongo.uri, { serverSelectionTimeoutMS: 2000 });
+    agents = client.db(dbName).collection("agents");
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+    await client
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
+    await client.close();
+    await mongo.close();
+  });
+
+  const running = (name: string) =>
+    runner.workers.find((w) => w.spec.config.name === name && w.state === "running");
+  const start = async () => {
+    runner = await h.startRunner({
+      mongodbUri: mongo.uri,
+      mongodbDb: dbName,
+      reloadIntervalMs: 60_000,
+    });
+    return runner;
+  };
+
+  it("runs only managed, valid, available or busy agents, and writes registered ids back once", async () => {
+    await agents.insertMany([
+      { ...SCHEMA },
+      { ...REVIEWER, status: "busy" },
+      { ...ANOMALY, name: "Unmanaged", managed: false },
+      { ...ANOMALY, name: "Offline", status: "offline" },
+      { ...ANOMALY, name: "Broken", base_rate_usd: "cheap" },
+    ]);
+    await start();
+    await waitFor(
+      "both agents running",
+      () => running("SchemaArchitect") && running("CodeReviewer"),
+    );
+    expect(runner.workers.map((w) => w.spec.config.name).sort()).toEqual([
+      "CodeReviewer",
+      "SchemaArchitect",
+    ]);
+    const snapshot = await runner.snapshot();
+    expect(snapshot.config.source).toBe("mongo");
+    expect(snapshot.config.issues.map((i) => i.message)).toEqual([
+      expect.stringMatching(/^base_rate_usd: /),
+    ]);
+
+    const doc = await waitFor("the agent_id written back", () =>
+      agents.findOne({ name: "SchemaArchitect", agent_id: { $exists: true } }),
+    );
+    expect(doc.agent_id).toBe(running("SchemaArchitect")!.agentId);
+    expect(doc.wallet_address).toMatch(/^0x[0-9a-f]{40}$/);
+    // The write-back is a change event, but not a restart: the same worker keeps running.
+    const worker = running("SchemaArchitect");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(running("SchemaArchitect")).toBe(worker);
+  });
+
+  it("applies inserts, updates, managed:false and deletes through the change stream within 2 s", async () => {
+    await agents.insertOne({ ...SCHEMA });
+    await start();
+    await waitFor("SchemaArchitect running", () => running("SchemaArchitect"));
+
+    // Insert: a new agent starts.
+    await agents.insertOne({ ...ANOMALY });
+    await waitFor("AnomalyHunter started", () => running("AnomalyHunter"), {
+      timeoutMs: 2000 + 1000,
+    });
+
+    // Update: a new base rate and keyword table take effect at the next evaluation.
+    await agents.updateOne(
+      { name: "SchemaArchitect" },
+      { $set: { base_rate_usd: 0.2, keywords: { graphql: 1 }, model: "my-model" } },
+    );
+    await waitFor(
+      "the new rate",
+      () => running("SchemaArchitect")?.spec.config.base_rate_usd === 0.2,
+      { timeoutMs: 2000 },
+    );
+    const jobId = await postJob(h.marketplace.url, SCHEMA_JOB);
+    const bid = await waitFor(
+      "a bid",
+      async () =>
+        (
+          await api<{ bids: Array<{ price_usd: number }> }>(
+            h.marketplace.url,
+            "GET",
+            `/api/jobs/${jobId}`,
+          )
+        ).body.bids[0],
+    );
+    // graphql at weight 1, one match: confidence 0.83, bid 0.2 × (1 + 0.5 × 0.83) = 0.283
+    expect(bid.price_usd).toBe(0.283);
+
+    // managed: false: it stops, with an offline heartbeat.
+    const anomalyId = running("AnomalyHunter")!.agentId!;
+    await agents.updateOne({ name: "AnomalyHunter" }, { $set: { managed: false } });
+    await waitFor(
+      "AnomalyHunter stopped",
+      () => !runner.workers.some((w) => w.spec.config.name === "AnomalyHunter"),
+      { timeoutMs: 2000 },
+    );
+    await waitFor(
+      "AnomalyHunter offline",
+      async () =>
+        (await api<{ status: string }>(h.marketplace.url, "GET", `/api/agents/${anomalyId}`)).body
+          .status === "offline",
+    );
+
+    // Delete: the same.
+    await agents.deleteOne({ name: "SchemaArchitect" });
+    await waitFor("SchemaArchitect stopped", () => runner.workers.length === 0, {
+      timeoutMs: 2000,
+    });
+  });
+
+  it.skipIf(!inProcess)(
+    "keeps the agents running while MongoDB is away, and applies changes again when it is back",
+    async () => {
+      await agents.insertOne({ ...SCHEMA });
+      await start();
+      await waitFor("SchemaArchitect running", () => running("SchemaArchitect"));
+      await mongo.server!.stop();
+
+      // Bidding goes on from the last known config.
+      const jobId = await postJob(h.marketplace.url, SCHEMA_JOB);
+      await waitFor(
+        "a bid during the outage",
+        async () =>
+          (await api<{ bids: unknown[] }>(h.marketplace.url, "GET", `/api/jobs/${jobId}`)).body.bids
+            .length === 1,
+      );
+      expect(running("SchemaArchitect")).toBeDefined();
+
+      await mongo.server!.start();
+      await agents.updateOne({ name: "SchemaArchitect" }, { $set: { base_rate_usd: 0.09 } });
+      await waitFor(
+        "the change after the outage",
+        () => running("SchemaArchitect")?.spec.config.base_rate_usd === 0.09,
+        { timeoutMs: 10_000 },
+      );
+      const outageLines = h.logs
+        .entries()
+        .filter((e) => e.msg === "MongoDB unreachable, keeping the last known agent configs");
+      expect(outageLines.length).toBeLessThanOrEqual(1);
+    },
+  );
+});
