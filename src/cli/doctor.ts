@@ -1,11 +1,17 @@
 import type { Command } from "commander";
 import { connectMongo } from "../config-sources/mongo.ts";
 import { createLlmClient } from "../llm/client.ts";
+import { LlmError } from "../llm/types.ts";
 import { MarketplaceClient } from "../marketplace/client.ts";
 import { createSharedPool } from "../pool.ts";
 import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
 import { loadAgentSnapshot } from "./agents.ts";
 import type { CliContext } from "./context.ts";
+
+/** The LLM client's failure for a 200 answer whose text is empty (src/llm/errors.ts). */
+function isEmptyCompletion(error: unknown): boolean {
+  return error instanceof LlmError && error.message.startsWith("LLM answered an empty completion");
+}
 
 export type CheckLevel = "ok" | "warn" | "fail";
 
@@ -139,12 +145,14 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
         maxAttempts: 1,
       });
       try {
+        // A few tokens rather than one: a model may spend its first token on whitespace
+        // or a think tag, and one empty token would read as a failure.
         const completion = await llm.complete({
           model: config.defaultModel,
           system: "Answer with one word.",
           prompt: "Say ok.",
           temperature: 0,
-          maxTokens: 1,
+          maxTokens: 8,
         });
         add(
           "llm",
@@ -152,11 +160,20 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
           `${config.llmBaseUrl} answered with ${completion.model} in ${completion.latencyMs} ms`,
         );
       } catch (error) {
-        add(
-          "llm",
-          "fail",
-          `${errorMessage(error)} — check FIREWORKS_API_KEY, LLM_BASE_URL and LLM_MODEL`,
-        );
+        if (isEmptyCompletion(error)) {
+          // The server took the key and the model and answered 200: reachable and usable.
+          add(
+            "llm",
+            "ok",
+            `${config.llmBaseUrl} accepted the key and answered ${config.defaultModel} (an empty text for the short check prompt)`,
+          );
+        } else {
+          add(
+            "llm",
+            "fail",
+            `${errorMessage(error)} — check FIREWORKS_API_KEY, LLM_BASE_URL and LLM_MODEL`,
+          );
+        }
       }
     }
   } finally {

@@ -77,6 +77,8 @@ export class AgentWorker {
   /** Aborted when the worker is forced to stop: registration and executions end. */
   readonly #lifetime = new AbortController();
   #started: Promise<void> | undefined;
+  #lastErrorLine = "";
+  #lastErrorAt = 0;
 
   constructor(spec: AgentSpec, deps: WorkerDeps) {
     this.key = spec.key;
@@ -475,8 +477,14 @@ export class AgentWorker {
   #recordError(what: string, error: unknown, jobId?: string): void {
     const problem = errorMessage(error);
     this.#stats.view.errors++;
-    this.#stats.view.lastError = `${what}: ${problem}`;
-    this.#log.warn({ agentId: this.#agentId, jobId, problem }, what);
+    const line = `${what}: ${problem}`;
+    // The same failure again within a minute (an outage seen at every poll) is logged
+    // at debug, so the log says it once; metrics and the dashboard still count each.
+    const repeated = this.#lastErrorLine === line && Date.now() - this.#lastErrorAt < 60_000;
+    this.#lastErrorLine = line;
+    this.#lastErrorAt = Date.now();
+    this.#stats.view.lastError = line;
+    this.#log[repeated ? "debug" : "warn"]({ agentId: this.#agentId, jobId, problem }, what);
     this.#deps.tracker.emit({
       kind: "error",
       agent: this.#spec.config.name,

@@ -153,6 +153,19 @@ describe("runner with agent configs from MongoDB", () => {
     });
   });
 
+  it("restarts an agent whose agent_type changed, keeping its marketplace id", async () => {
+    await agents.insertOne({ ...SCHEMA, name: "Shifter" });
+    await start();
+    const before = await waitFor("Shifter running", () => running("Shifter"));
+    await agents.updateOne({ name: "Shifter" }, { $set: { agent_type: "code_reviewer" } });
+    const after = await waitFor("Shifter restarted as a code reviewer", () => {
+      const w = running("Shifter");
+      return w && w !== before && w.spec.config.agent_type === "code_reviewer" ? w : undefined;
+    });
+    expect(after.agentId).toBe(before.agentId);
+    expect(before.state).toBe("stopped");
+  });
+
   it.skipIf(!inProcess)(
     "keeps the agents running while MongoDB is away, and applies changes again when it is back",
     async () => {
@@ -161,17 +174,24 @@ describe("runner with agent configs from MongoDB", () => {
       await waitFor("SchemaArchitect running", () => running("SchemaArchitect"));
       await mongo.server!.stop();
 
-      // Bidding goes on from the last known config.
-      const jobId = await postJob(h.marketplace.url, SCHEMA_JOB);
+      // The agents keep running on the last known config: still heartbeating. (Bids wait
+      // for the ledger, which lives in the same MongoDB: nothing is bid that could not be
+      // written down.)
+      const before = running("SchemaArchitect")!.stats.view.lastHeartbeatAt;
       await waitFor(
-        "a bid during the outage",
+        "a heartbeat during the outage",
+        () => running("SchemaArchitect")?.stats.view.lastHeartbeatAt !== before,
+      );
+      const jobId = await postJob(h.marketplace.url, SCHEMA_JOB);
+
+      await mongo.server!.start();
+      await waitFor(
+        "the bid once MongoDB is back",
         async () =>
           (await api<{ bids: unknown[] }>(h.marketplace.url, "GET", `/api/jobs/${jobId}`)).body.bids
             .length === 1,
+        { timeoutMs: 15_000 },
       );
-      expect(running("SchemaArchitect")).toBeDefined();
-
-      await mongo.server!.start();
       await agents.updateOne({ name: "SchemaArchitect" }, { $set: { base_rate_usd: 0.09 } });
       await waitFor(
         "the change after the outage",

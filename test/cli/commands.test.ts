@@ -1,0 +1,336 @@
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
+import { api, placeBidOk, registerAgent } from "../marketplace-server/helpers.ts";
+import { RunnerProcess } from "../support/runner-process.ts";
+import { lines, postedJobId, runCli, tempDir } from "./cli.ts";
+
+/** A loopback port that nothing listens on (bound once, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/** One line on stderr, and no stack trace. */
+function expectOneCleanLine(stderr: string): string {
+  const errLines = lines(stderr);
+  expect(errLines, stderr).toHaveLength(1);
+  expect(stderr).not.toMatch(/^\s+at /m);
+  return errLines[0] ?? "";
+}
+
+describe("bazaar-runner jobs / agents / marketplace", () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let marketplace: RunningMarketplace | undefined;
+  const children: RunnerProcess[] = [];
+
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.child.exitCode === null && child.child.signalCode === null) await child.kill9();
+    }
+    await marketplace?.close();
+    marketplace = undefined;
+    await dir.cleanup();
+  });
+
+  async function market(): Promise<RunningMarketplace> {
+    marketplace = await startMarketplace({
+      host: "127.0.0.1",
+      port: 0,
+      dbPath: join(dir.path, "market.sqlite"),
+    });
+    return marketplace;
+  }
+
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    runCli(args, {
+      cwd: dir.path,
+      env: { RUNNER_STATE_DIR: join(dir.path, "state"), ...env },
+    });
+
+  it("posts, lists, shows and awards a job (--best picks confidence per dollar)", async () => {
+    const m = await market();
+    const env = { BAZAAR_API_URL: m.url };
+
+    const posted = await cli(
+      [
+        "jobs",
+        "post",
+        "--title",
+        "Review the billing module",
+        "--description",
+        "Find the bugs in our billing code",
+        "--budget",
+        "2",
+        "--capability",
+        "code_review",
+        "--capability",
+        "analysis",
+      ],
+      env,
+    );
+    expect(posted.code, posted.stderr).toBe(0);
+    const jobId = postedJobId(posted.stdout);
+    expect(jobId).toMatch(/^job_[0-9a-f]{8}$/);
+
+    const listed = await cli(["jobs", "list"], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain(jobId);
+    expect(listed.stdout).toContain("Review the billing module");
+    expect((await cli(["jobs", "list", "--status", "posted"], env)).stdout).toContain(jobId);
+    expect((await cli(["jobs", "list", "--status", "completed"], env)).stdout.trim()).toBe(
+      "no jobs",
+    );
+
+    const fresh = await cli(["jobs", "show", jobId], env);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toContain("capabilities: code_review, analysis");
+    expect(fresh.stdout).toContain("bids (0):");
+    expect(fresh.stdout).toContain("none yet");
+
+    // Two bidders through the raw API: the dearer one is the better value.
+    const a = api(m.url);
+    const careful = await registerAgent(a, { name: "Careful" });
+    const cheap = await registerAgent(a, { name: "Cheap" });
+    const goodBid = await placeBidOk(a, jobId, {
+      agent_id: careful,
+      price_usd: 0.5,
+      estimated_quality: 0.9,
+    });
+    const cheapBid = await placeBidOk(a, jobId, {
+      agent_id: cheap,
+      price_usd: 0.4,
+      estimated_quality: 0.5,
+    });
+
+    const withBids = await cli(["jobs", "show", jobId], env);
+    expect(withBids.stdout).toContain("bids (2):");
+    expect(withBids.stdout).toMatch(new RegExp(`${goodBid}.*\\$0\\.500.*Careful \\(${careful}\\)`));
+    expect(withBids.stdout).toMatch(new RegExp(`${cheapBid}.*\\$0\\.400.*Cheap \\(${cheap}\\)`));
+
+    const awarded = await cli(["jobs", "award", jobId, "--best"], env);
+    expect(awarded.code, awarded.stderr).toBe(0);
+    expect(awarded.stdout.trim()).toBe(`awarded ${jobId} to bid ${goodBid} (assigned)`);
+    const after = await cli(["jobs", "show", jobId], env);
+    expect(after.stdout).toMatch(new RegExp(`^${jobId}\\s+assigned`, "m"));
+    expect(after.stdout).toMatch(new RegExp(`assigned to ${careful}`));
+    expect(after.stdout).toMatch(new RegExp(`${goodBid}\\s+accepted`));
+
+    // Awarding an assigned job again is refused by the marketplace: one line, exit 1.
+    const again = await cli(["jobs", "award", jobId, "--bid", cheapBid], env);
+    expect(again.code).toBe(1);
+    expect(expectOneCleanLine(again.stderr)).toMatch(
+      new RegExp(`^bazaar-runner: cannot award ${jobId} to ${cheapBid}: .+\\(4\\d\\d\\)$`),
+    );
+  });
+
+  it("awards an explicit --bid", async () => {
+    const m = await market();
+    const env = { BAZAAR_API_URL: m.url };
+    const jobId = postedJobId(
+      (
+        await cli(
+          ["jobs", "post", "--title", "T", "--description", "D", "--budget", "1"].concat([
+            "--capability",
+            "analysis",
+          ]),
+          env,
+        )
+      ).stdout,
+    );
+    const a = api(m.url);
+    const agent = await registerAgent(a, { name: "Only" });
+    const bid = await placeBidOk(a, jobId, { agent_id: agent, price_usd: 0.3 });
+    const awarded = await cli(["jobs", "award", jobId, "--bid", bid], env);
+    expect(awarded.code, awarded.stderr).toBe(0);
+    expect(awarded.stdout.trim()).toBe(`awarded ${jobId} to bid ${bid} (assigned)`);
+  });
+
+  it("--best on a job without bids says so", async () => {
+    const m = await market();
+    const env = { BAZAAR_API_URL: m.url };
+    const jobId = postedJobId(
+      (await cli(["jobs", "post", "--title", "T", "--description", "D", "--budget", "1"], env))
+        .stdout,
+    );
+    const run = await cli(["jobs", "award", jobId, "--best"], env);
+    expect(run.code).toBe(1);
+    expect(expectOneCleanLine(run.stderr)).toBe(
+      `bazaar-runner: job ${jobId} (posted) has no open bid to award yet`,
+    );
+  });
+
+  it("an unknown job is a clear 404 line for show and award", async () => {
+    const m = await market();
+    const env = { BAZAAR_API_URL: m.url };
+    const show = await cli(["jobs", "show", "job_00000000"], env);
+    expect(show.code).toBe(1);
+    expect(show.stdout).toBe("");
+    expect(expectOneCleanLine(show.stderr)).toBe(
+      `bazaar-runner: no job job_00000000 on ${m.url} (404)`,
+    );
+    const award = await cli(["jobs", "award", "job_00000000", "--best"], env);
+    expect(award.code).toBe(1);
+    expect(expectOneCleanLine(award.stderr)).toBe(
+      `bazaar-runner: no job job_00000000 on ${m.url} (404)`,
+    );
+  });
+
+  it("jobs award needs exactly one of --bid and --best (a usage error)", async () => {
+    const m = await market();
+    const env = { BAZAAR_API_URL: m.url };
+    for (const args of [
+      ["jobs", "award", "job_00000000"],
+      ["jobs", "award", "job_00000000", "--best", "--bid", "bid_00000000"],
+    ]) {
+      const run = await cli(args, env);
+      expect(run.code, args.join(" ")).not.toBe(0);
+      expect(run.stdout).toBe("");
+      expect(lines(run.stderr)[0]).toBe("error: give exactly one of --bid BID or --best");
+      expect(run.stderr).toContain("Usage: bazaar-runner jobs award");
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
+  it("a marketplace that is down: exit 1 and one line saying where and what to check", async () => {
+    const port = await closedPort();
+    const url = `http://127.0.0.1:${port}`;
+    for (const args of [
+      ["jobs", "list"],
+      ["jobs", "show", "job_00000000"],
+      ["jobs", "post", "--title", "T", "--description", "D", "--budget", "1"],
+      ["jobs", "award", "job_00000000", "--best"],
+    ]) {
+      const run = await cli(args, { BAZAAR_API_URL: url });
+      expect(run.code, args.join(" ")).toBe(1);
+      expect(run.stdout).toBe("");
+      const line = expectOneCleanLine(run.stderr);
+      expect(line).toMatch(/^bazaar-runner: /);
+      expect(line).toContain(`cannot reach ${url}`);
+      expect(line).toContain("BAZAAR_API_URL");
+    }
+  });
+
+  it("a bad environment value: exit 1 and one line naming the variable", async () => {
+    for (const [variable, value] of [
+      ["AGENT_POLL_INTERVAL", "abc"],
+      ["BAZAAR_API_URL", "not a url"],
+      ["PORT", "99999"],
+    ] as const) {
+      const run = await cli(["jobs", "list"], { [variable]: value });
+      expect(run.code, variable).toBe(1);
+      const line = expectOneCleanLine(run.stderr);
+      expect(line).toMatch(new RegExp(`^bazaar-runner: configuration error: ${variable}: `));
+    }
+    // `start` fails the same way, before serving anything.
+    const start = await cli(["start"], { AGENT_POLL_INTERVAL: "abc" });
+    expect(start.code).toBe(1);
+    expect(expectOneCleanLine(start.stderr)).toContain("AGENT_POLL_INTERVAL");
+  });
+
+  it("jobs post checks its own options", async () => {
+    const m = await market();
+    const run = await cli(
+      ["jobs", "post", "--title", "T", "--description", "D", "--budget", "lots"],
+      { BAZAAR_API_URL: m.url },
+    );
+    expect(run.code).toBe(1);
+    expect(expectOneCleanLine(run.stderr)).toBe(
+      "bazaar-runner: --budget must be a positive number of USD",
+    );
+    const missing = await cli(["jobs", "post", "--title", "T"], { BAZAAR_API_URL: m.url });
+    expect(missing.code).not.toBe(0);
+    expect(lines(missing.stderr)[0]).toContain("--description");
+  });
+
+  it("agents list shows the three built-in agents by default", async () => {
+    const run = await cli(["agents", "list"]);
+    expect(run.code, run.stderr).toBe(0);
+    const out = lines(run.stdout);
+    expect(out[0]).toBe("source: defaults, 3 agent(s), 0 rejected");
+    expect(out.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual([
+      "SchemaArchitect",
+      "AnomalyHunter",
+      "CodeReviewer",
+    ]);
+    expect(run.stdout).not.toContain("rejected:");
+  });
+
+  it("agents list with an AGENTS_FILE lists the bad entry with its problem", async () => {
+    const file = join(dir.path, "agents.yaml");
+    await writeFile(
+      file,
+      [
+        "- name: Builder",
+        "  agent_type: schema_architect",
+        "  base_rate_usd: 0.06",
+        "  capabilities: {schema_design: 0.9}",
+        "- name: Broken",
+        "  agent_type: code_reviewer",
+        "  base_rate_usd: cheap",
+        "  capabilities: {code_review: 0.9}",
+        "",
+      ].join("\n"),
+    );
+    const run = await cli(["agents", "list"], { AGENTS_FILE: file });
+    expect(run.code, run.stderr).toBe(0);
+    const out = lines(run.stdout);
+    expect(out[0]).toBe("source: file, 1 agent(s), 1 rejected");
+    expect(out[1]).toMatch(/^\s+Builder\s+schema_architect\s+available\s+\$0\.06/);
+    expect(out[2]).toBe("rejected:");
+    expect(out[3]).toMatch(/agents\.yaml\[1\] \(Broken\): .*base_rate_usd/);
+    expect(out).toHaveLength(4);
+  });
+
+  it("agents list with a missing AGENTS_FILE fails with one line", async () => {
+    const run = await cli(["agents", "list"], { AGENTS_FILE: join(dir.path, "nope.yaml") });
+    expect(run.code).toBe(1);
+    expect(expectOneCleanLine(run.stderr)).toContain("nope.yaml");
+  });
+
+  it("marketplace --port 0 --db FILE serves the API and exits 0 on SIGTERM", async () => {
+    const db = join(dir.path, "served.sqlite");
+    const child = new RunnerProcess(
+      { RUNNER_STATE_DIR: join(dir.path, "state") },
+      ["marketplace", "--port", "0", "--db", db],
+    );
+    children.push(child);
+    const listening = await child.waitForLog(
+      "the marketplace's listening line",
+      (l) => l.msg === "embedded AgentBazaar marketplace listening",
+    );
+    const url = String(listening.url);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(listening.db).toBe(db);
+
+    const posted = await cli(
+      ["jobs", "post", "--title", "Served", "--description", "D", "--budget", "1"],
+      { BAZAAR_API_URL: url },
+    );
+    expect(posted.code, posted.stderr).toBe(0);
+    const agents = await fetch(`${url}/api/agents`);
+    expect(agents.status).toBe(200);
+    expect(await agents.json()).toMatchObject({ agents: [] });
+
+    expect(await child.terminate()).toEqual({ code: 0, signal: null });
+    expect(child.lines.some((l) => l.msg === "marketplace stopped")).toBe(true);
+    expect(existsSync(db)).toBe(true);
+  });
+
+  it("marketplace rejects a bad --port with one line", async () => {
+    const run = await cli(["marketplace", "--port", "eighty"]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("--port must be a non-negative number");
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+});
