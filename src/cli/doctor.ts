@@ -73,6 +73,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
       }
     }
 
+    let mongoUnreachable = false;
     if (config.mongodbUri) {
       try {
         const mongo = await connectMongo(config.mongodbUri, { serverSelectionTimeoutMS: 5000 });
@@ -82,7 +83,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
           add(
             "mongodb",
             "ok",
-            `${redactUri(config.mongodbUri)} reachable; bazaar.agents has ${managed} managed agent(s)`,
+            `${redactUri(config.mongodbUri)} reachable; ${config.mongodbDb}.agents has ${managed} managed agent(s)`,
           );
           const stream = agents.watch([], { maxAwaitTimeMS: 200 });
           try {
@@ -101,6 +102,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
           await mongo.close();
         }
       } catch (error) {
+        mongoUnreachable = true;
         add(
           "mongodb",
           "fail",
@@ -117,17 +119,22 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
       );
     }
 
-    try {
-      const { kind, snapshot } = await loadAgentSnapshot(ctx);
-      const level: CheckLevel =
-        snapshot.agents.length === 0 ? "fail" : snapshot.issues.length ? "warn" : "ok";
-      add(
-        "agents",
-        level,
-        `${snapshot.agents.length} agent(s) from ${kind}${snapshot.issues.length ? `; rejected: ${snapshot.issues.map((i) => `${i.ref}: ${i.message}`).join("; ")}` : ""}${snapshot.agents.length === 0 ? " — nothing to run" : ""}`,
-      );
-    } catch (error) {
-      add("agents", "fail", errorMessage(error));
+    if (mongoUnreachable) {
+      // Loading the agents would wait out the same server selection timeout again.
+      add("agents", "warn", "not checked: the agents come from MongoDB, which is unreachable");
+    } else {
+      try {
+        const { kind, snapshot } = await loadAgentSnapshot(ctx);
+        const level: CheckLevel =
+          snapshot.agents.length === 0 ? "fail" : snapshot.issues.length ? "warn" : "ok";
+        add(
+          "agents",
+          level,
+          `${snapshot.agents.length} agent(s) from ${kind}${snapshot.issues.length ? `; rejected: ${snapshot.issues.map((i) => `${i.ref}: ${i.message}`).join("; ")}` : ""}${snapshot.agents.length === 0 ? " — nothing to run" : ""}`,
+        );
+      } catch (error) {
+        add("agents", "fail", errorMessage(error));
+      }
     }
 
     if (!config.fireworksApiKey) {
@@ -171,7 +178,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
           add(
             "llm",
             "fail",
-            `${errorMessage(error)} — check FIREWORKS_API_KEY, LLM_BASE_URL and LLM_MODEL`,
+            `${config.llmBaseUrl}: ${errorMessage(error)} — check FIREWORKS_API_KEY, LLM_BASE_URL and LLM_MODEL`,
           );
         }
       }

@@ -29,22 +29,13 @@ import {
   SubmitResultResponseSchema,
   SuccessResponseSchema,
 } from "./schemas.ts";
-import { MarketplaceTransport } from "./transport.ts";
+import { MarketplaceTransport, type TransportOptions } from "./transport.ts";
 
-export interface MarketplaceClientOptions {
-  baseUrl: string;
-  dispatcher: Dispatcher;
-  metrics?: Metrics;
-  logger?: Logger;
-  timeoutMs?: number;
-  maxAttempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
+export interface MarketplaceClientOptions extends TransportOptions {
   /** Attempts for registration, which waits out the per-owner cooldown (429). */
   registrationAttempts?: number;
   /** Descriptions longer than this make a job malformed (it is skipped, not fetched for work). */
   maxDescriptionChars?: number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** A job of a listing that failed validation. */
@@ -86,7 +77,9 @@ export class MarketplaceClient {
       route: "POST /api/agents/register",
       json: body,
       schema: RegisterAgentResponseSchema,
-      maxAttempts: this.#registrationAttempts,
+      // Many waits for the cooldown's 429s; an unreachable service fails fast, and
+      // the worker's own backoff (woken when the marketplace is back) retries.
+      rateLimitAttempts: this.#registrationAttempts,
       signal,
     });
   }
@@ -144,6 +137,7 @@ export class MarketplaceClient {
   async listJobs(
     filters: { status?: string; assigned_agent_id?: string } = {},
     signal?: AbortSignal,
+    options: { maxAttempts?: number } = {},
   ): Promise<JobListing> {
     const body = await this.transport.call({
       method: "GET",
@@ -152,6 +146,7 @@ export class MarketplaceClient {
       query: filters,
       schema: JobListingSchema,
       signal,
+      maxAttempts: options.maxAttempts,
     });
     return this.#checkJobs(body.jobs);
   }
@@ -260,6 +255,15 @@ export class MarketplaceClient {
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         rejected.push({ jobId, problem: `${issue?.path.join(".") || "job"}: ${issue?.message}` });
+        continue;
+      }
+      const { budget_usd: budget, deadline_minutes: deadline } = parsed.data;
+      if (typeof budget === "number" && !(Number.isFinite(budget) && budget >= 0)) {
+        rejected.push({ jobId, problem: `budget_usd: ${budget} is not a budget` });
+        continue;
+      }
+      if (!(Number.isFinite(deadline) && deadline >= 0)) {
+        rejected.push({ jobId, problem: `deadline_minutes: ${deadline} is not a deadline` });
         continue;
       }
       if (parsed.data.description.length > this.#maxDescriptionChars) {

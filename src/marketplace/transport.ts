@@ -33,6 +33,12 @@ export interface CallOptions<T> {
   schema: z.ZodType<T>;
   /** Overrides the transport's attempts (1 = never retry, e.g. for non-idempotent bids). */
   maxAttempts?: number;
+  /**
+   * Attempts while the service answers 429 (waiting out each as it asks), when that
+   * should differ from `maxAttempts`: registration waits out a per-owner cooldown
+   * many times, but an unreachable service should fail it fast.
+   */
+  rateLimitAttempts?: number;
   signal?: AbortSignal;
 }
 
@@ -70,6 +76,7 @@ export class MarketplaceTransport {
 
   async call<T>(options: CallOptions<T>): Promise<T> {
     const maxAttempts = options.maxAttempts ?? this.#maxAttempts;
+    const rateLimitAttempts = options.rateLimitAttempts ?? maxAttempts;
     for (let attempt = 1; ; attempt++) {
       let failure: MarketplaceError;
       let waitMs: number | undefined;
@@ -79,7 +86,8 @@ export class MarketplaceTransport {
         if (!(error instanceof AttemptFailure)) throw error;
         failure = error.error;
         waitMs = error.retryAfterMs;
-        if (!error.retryable || attempt >= maxAttempts || options.signal?.aborted) throw failure;
+        const limit = failure.status === 429 ? rateLimitAttempts : maxAttempts;
+        if (!error.retryable || attempt >= limit || options.signal?.aborted) throw failure;
       }
       // A server may ask for longer than is useful; past a minute the caller's next poll retries anyway.
       const delay =
@@ -108,9 +116,11 @@ export class MarketplaceTransport {
       fields: { kind: MarketplaceError["kind"]; status?: number; detail?: string; cause?: unknown },
       retry: { retryable: boolean; retryAfterMs?: number },
     ) => {
+      // An error status by its number; a 200 with an unreadable body by its kind, so
+      // that it does not count as a success.
       this.#count(
         options.route,
-        fields.status === undefined ? fields.kind : String(fields.status),
+        fields.kind === "http" && fields.status !== undefined ? String(fields.status) : fields.kind,
         started,
       );
       return new AttemptFailure(

@@ -40,6 +40,8 @@ const DEFAULT_MAX_CONCURRENT = 2;
 const MAX_BID_ATTEMPTS = 3;
 /** A started execution that left no result is run again once; after that it fails. */
 const MAX_EXECUTIONS = 2;
+/** The marketplace's default `deadline_minutes`. */
+const DEFAULT_DEADLINE_MINUTES = 10;
 
 /** What an executor must return; anything else is a malformed result, failed. */
 const TaskResultSchema = z.object({
@@ -77,6 +79,8 @@ export class AgentWorker {
   /** Aborted when the worker is forced to stop: registration and executions end. */
   readonly #lifetime = new AbortController();
   #started: Promise<void> | undefined;
+  /** Cuts short the backoff of a registration that failed for want of the marketplace. */
+  #registrationWake: AbortController | undefined;
   #lastErrorLine = "";
   #lastErrorAt = 0;
 
@@ -176,10 +180,16 @@ export class AgentWorker {
       } catch (error) {
         if (this.#lifetime.signal.aborted) return undefined;
         this.#recordError("registration failed", error);
+        // A refused registration (4xx) waits out its backoff; one that failed because
+        // the marketplace was away is retried as soon as a poll reaches it again.
+        const refused = isMarketplaceError(error) && error.isClientError;
+        const wake = new AbortController();
+        if (!refused) this.#registrationWake = wake;
         await sleep(
           backoffDelay(attempt, { baseMs: 1000, capMs: 60_000 }),
-          this.#lifetime.signal,
+          AbortSignal.any([this.#lifetime.signal, wake.signal]),
         ).catch(() => undefined);
+        this.#registrationWake = undefined;
       }
     }
     return undefined;
@@ -329,6 +339,9 @@ export class AgentWorker {
 
   /** Starts executing jobs assigned to this agent, up to its concurrency limit. */
   async takeAssigned(jobs: Job[]): Promise<void> {
+    // Called after each poll that reached the marketplace: a registration waiting
+    // out an outage goes now.
+    this.#registrationWake?.abort();
     const agentId = this.#agentId;
     if (!agentId || !this.#accepting) return;
     for (const job of jobs) {
@@ -374,7 +387,10 @@ export class AgentWorker {
         `Execution of this job was interrupted ${execution - 1} times; it is not attempted again.`,
       );
     } else {
-      const deadlineMs = Math.max(1, job.deadline_minutes) * 60_000;
+      // Fractions of a minute are honoured; a job without a usable deadline gets the
+      // marketplace's default.
+      const minutes = job.deadline_minutes > 0 ? job.deadline_minutes : DEFAULT_DEADLINE_MINUTES;
+      const deadlineMs = Math.max(1000, Math.ceil(minutes * 60_000));
       const deadline = AbortSignal.timeout(deadlineMs);
       const signal = AbortSignal.any([deadline, this.#lifetime.signal]);
       log.info({ attempt: execution, deadlineMinutes: job.deadline_minutes }, "execution started");

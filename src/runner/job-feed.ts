@@ -5,6 +5,8 @@ import type { Metrics } from "../metrics.ts";
 
 /** Job statuses that still take bids. */
 const BIDDABLE = ["posted", "bidding"] as const;
+/** Attempts per listing within one poll: one quick retry for a blip; the next poll does the rest. */
+const LISTING_ATTEMPTS = 2;
 
 export interface FeedPage {
   /** Jobs that take bids, newest listing. */
@@ -33,10 +35,16 @@ export class JobFeed {
 
   /** One poll. Throws when the marketplace cannot be listed (the caller backs off). */
   async poll(signal?: AbortSignal): Promise<FeedPage> {
-    const [assigned, ...biddable] = await Promise.all([
-      this.#client.listJobs({ status: "assigned" }, signal),
-      ...BIDDABLE.map((status) => this.#client.listJobs({ status }, signal)),
-    ]);
+    // One listing first: while the marketplace is down a poll costs its few attempts,
+    // not those times every status. The poll loop is the retry beyond that.
+    const assigned = await this.#client.listJobs({ status: "assigned" }, signal, {
+      maxAttempts: LISTING_ATTEMPTS,
+    });
+    const biddable = await Promise.all(
+      BIDDABLE.map((status) =>
+        this.#client.listJobs({ status }, signal, { maxAttempts: LISTING_ATTEMPTS }),
+      ),
+    );
     const seen = new Map<string, Job>();
     for (const listing of biddable) {
       this.#report(listing.rejected);

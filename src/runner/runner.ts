@@ -153,32 +153,51 @@ export class Runner implements StatusSource {
       });
 
     let mongo: MongoClient | undefined;
-    if (config.mongodbUri && (!options.ledger || !options.configSource)) {
-      logger.info({ uri: redactUri(config.mongodbUri) }, "connecting to MongoDB");
-      mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
+    let ledger: Ledger | undefined;
+    let source: ConfigSource | undefined;
+    try {
+      if (config.mongodbUri && (!options.ledger || !options.configSource)) {
+        logger.info({ uri: redactUri(config.mongodbUri) }, "connecting to MongoDB");
+        mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
+      }
+      ledger =
+        options.ledger ??
+        (await openLedger({
+          stateDir: config.stateDir,
+          mongoClient: mongo,
+          mongoDbName: config.mongodbDb,
+          metrics,
+          logger,
+        }));
+      source =
+        options.configSource ??
+        (await createConfigSource({
+          config,
+          mongoClient: mongo,
+          isKnownType: hasExecutor,
+          logger,
+          metrics,
+        }));
+      const runner = new Runner({
+        options,
+        metrics,
+        client,
+        llm,
+        ledger,
+        source,
+        ownedPool,
+        mongo,
+      });
+      await runner.#begin();
+      return runner;
+    } catch (error) {
+      // Start-up failed (MongoDB unreachable, configs unreadable): release what was opened.
+      await source?.close().catch(() => undefined);
+      await ledger?.close().catch(() => undefined);
+      await mongo?.close().catch(() => undefined);
+      await ownedPool?.close().catch(() => undefined);
+      throw error;
     }
-    const ledger =
-      options.ledger ??
-      (await openLedger({
-        stateDir: config.stateDir,
-        mongoClient: mongo,
-        mongoDbName: config.mongodbDb,
-        metrics,
-        logger,
-      }));
-    const source =
-      options.configSource ??
-      (await createConfigSource({
-        config,
-        mongoClient: mongo,
-        isKnownType: hasExecutor,
-        logger,
-        metrics,
-      }));
-
-    const runner = new Runner({ options, metrics, client, llm, ledger, source, ownedPool, mongo });
-    await runner.#begin();
-    return runner;
   }
 
   async #begin(): Promise<void> {

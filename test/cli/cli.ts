@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -68,4 +69,14 @@ export function postedJobId(stdout: string): string {
   const match = /^posted (\S+) \(/m.exec(stdout);
   if (!match?.[1]) throw new Error(`no job id in: ${stdout}`);
   return match[1];
+}
+
+/** A loopback port that nothing listens on (bound once, then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === "string") throw new Error("no port");
+  return address.port;
 }

@@ -1,22 +1,11 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
 import { api, placeBidOk, registerAgent } from "../marketplace-server/helpers.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
-import { lines, postedJobId, runCli, tempDir } from "./cli.ts";
-
-/** A loopback port that nothing listens on (bound once, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
+import { closedPort, lines, postedJobId, runCli, tempDir } from "./cli.ts";
 
 /** One line on stderr, and no stack trace. */
 function expectOneCleanLine(stderr: string): string {
@@ -303,6 +292,7 @@ describe("bazaar-runner jobs / agents / marketplace", () => {
     const child = new RunnerProcess(
       { RUNNER_STATE_DIR: join(dir.path, "state") },
       ["marketplace", "--port", "0", "--db", db],
+      { cwd: dir.path },
     );
     children.push(child);
     const listening = await child.waitForLog(

@@ -153,6 +153,22 @@ describe("runner with agent configs from MongoDB", () => {
     });
   });
 
+  it("refuses to start when MongoDB is unreachable, naming it without the password", async () => {
+    const { createServer } = await import("node:net");
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const uri = `mongodb://runner:s3cret-pw@127.0.0.1:${port}/?serverSelectionTimeoutMS=300`;
+    const error = await h.startRunner({ mongodbUri: uri }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(
+      /MongoDB at mongodb:\/\/runner:\[REDACTED\]@127\.0\.0\.1:\d+\/.* is unreachable/,
+    );
+    expect((error as Error).message).not.toContain("s3cret-pw");
+    expect(h.logs.text()).not.toContain("s3cret-pw");
+  });
+
   it("restarts an agent whose agent_type changed, keeping its marketplace id", async () => {
     await agents.insertOne({ ...SCHEMA, name: "Shifter" });
     await start();

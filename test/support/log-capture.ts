@@ -1,10 +1,14 @@
 import { Writable } from "node:stream";
+import { appendPrinted } from "./printed-log.ts";
 
 /** Captures JSON log lines in memory so tests can read what the runner said. */
 export class LogCapture extends Writable {
   readonly lines: string[] = [];
   override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
-    this.lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+    const text = chunk.toString("utf8");
+    // Also to the run's printed log, which the global teardown checks for secrets.
+    appendPrinted(text);
+    this.lines.push(...text.split("\n").filter(Boolean));
     callback();
   }
   entries(): Array<Record<string, unknown>> {

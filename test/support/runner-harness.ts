@@ -5,7 +5,7 @@ import { loadConfig, type RunnerConfig } from "../../src/config/env.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { createMetrics } from "../../src/metrics.ts";
-import { Runner } from "../../src/runner/runner.ts";
+import { Runner, type RunnerOptions } from "../../src/runner/runner.ts";
 import { startTestLlmServer, type TestLlmServer } from "./llm-server.ts";
 import { LogCapture } from "./log-capture.ts";
 
@@ -18,7 +18,10 @@ export interface Harness {
   config: RunnerConfig;
   logs: LogCapture;
   logger: Logger;
-  startRunner(overrides?: Partial<RunnerConfig>): Promise<Runner>;
+  startRunner(
+    overrides?: Partial<RunnerConfig>,
+    options?: Pick<RunnerOptions, "llm" | "metrics">,
+  ): Promise<Runner>;
   close(): Promise<void>;
 }
 
@@ -32,6 +35,8 @@ export async function startHarness(
     registrationCooldownSeconds?: number;
     autoAwardSeconds?: number;
     llmKey?: boolean;
+    /** The key the test LLM server expects (and the runner is given); default DEFAULT_TEST_LLM_KEY. */
+    llmApiKey?: string;
   } = {},
 ): Promise<Harness> {
   const stateDir = await mkdtemp(join(tmpdir(), "bazaar-runner-test-"));
@@ -42,7 +47,9 @@ export async function startHarness(
     registrationCooldownSeconds: options.registrationCooldownSeconds ?? 0,
     autoAwardSeconds: options.autoAwardSeconds,
   });
-  const llm = await startTestLlmServer();
+  const llm = await startTestLlmServer(
+    options.llmApiKey === undefined ? {} : { apiKey: options.llmApiKey },
+  );
   const logs = new LogCapture();
   const logger = createLogger({ level: "debug", destination: logs, pretty: false });
   const env: Record<string, string> = {
@@ -67,11 +74,12 @@ export async function startHarness(
     config,
     logs,
     logger,
-    async startRunner(overrides = {}) {
+    async startRunner(overrides = {}, options = {}) {
       const runner = await Runner.start({
         config: { ...config, ...overrides },
         logger,
-        metrics: createMetrics({ processMetrics: false }),
+        metrics: options.metrics ?? createMetrics({ processMetrics: false }),
+        llm: options.llm,
         outboxIntervalMs: 200,
       });
       runners.push(runner);
@@ -112,7 +120,13 @@ export const POSTER_WALLET = "0x1111111111111111111111111111111111111111";
 
 export async function postJob(
   baseUrl: string,
-  job: { title: string; description: string; budget_usd: number; required_capabilities?: string[] },
+  job: {
+    title: string;
+    description: string;
+    budget_usd: number;
+    required_capabilities?: string[];
+    deadline_minutes?: number;
+  },
 ): Promise<string> {
   const { status, body } = await api<{ job_id: string }>(baseUrl, "POST", "/api/jobs", {
     required_capabilities: [],

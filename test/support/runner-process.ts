@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
+import { appendPrinted } from "./printed-log.ts";
 import { waitFor } from "./wait.ts";
 
 const MAIN = join(import.meta.dirname, "../../src/cli/main.ts");
@@ -13,13 +14,22 @@ export class RunnerProcess {
   #buffer = "";
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(env: Record<string, string>, args: string[] = ["start"]) {
+  /** `options.cwd`: where it runs (a temp dir keeps a developer's `.env` out). */
+  constructor(
+    env: Record<string, string>,
+    args: string[] = ["start"],
+    options: { cwd?: string } = {},
+  ) {
     this.child = spawn(process.execPath, [MAIN, ...args], {
+      cwd: options.cwd,
       env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "debug", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const collect = (chunk: Buffer) => {
-      this.#buffer += chunk.toString("utf8");
+      const text = chunk.toString("utf8");
+      // Also to the run's printed log, which the global teardown checks for secrets.
+      appendPrinted(text);
+      this.#buffer += text;
       const parts = this.#buffer.split("\n");
       this.#buffer = parts.pop() ?? "";
       for (const line of parts) {
