@@ -58,7 +58,23 @@ export async function main(argv: string[]): Promise<number> {
     out: (line) => process.stdout.write(`${line}\n`),
   };
   try {
-    await buildProgram(ctx).parseAsync(argv);
+    const program = buildProgram(ctx);
+    // `start` is the default command, so commander would read a mistyped command as an
+    // argument of `start` ("too many arguments for 'start'"); name the real mistake.
+    const first = argv[2];
+    const known = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+    if (
+      first !== undefined &&
+      !first.startsWith("-") &&
+      first !== "help" &&
+      !known.includes(first)
+    ) {
+      process.stderr.write(
+        `bazaar-runner: unknown command '${first}' (commands: ${known.join(", ")}; see --help)\n`,
+      );
+      return 1;
+    }
+    await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;

@@ -8,6 +8,7 @@ import { isAgentBazaar, startMarketplace } from "../marketplace-server/index.ts"
 import { createMetrics, type Metrics } from "../metrics.ts";
 import { Runner } from "../runner/runner.ts";
 import { errorMessage } from "../secrets.ts";
+import { CliError } from "./context.ts";
 
 export interface AppOptions {
   config: RunnerConfig;
@@ -45,17 +46,25 @@ export async function startApp(options: AppOptions): Promise<App> {
     if (port !== 0 && (await isAgentBazaar(existing))) {
       logger.info(
         { url: existing },
-        "BAZAAR_API_URL is unset and an AgentBazaar API already answers on port 8000; using it",
+        `BAZAAR_API_URL is unset and an AgentBazaar API already answers on port ${port}; using it`,
       );
       config = { ...config, bazaarApiUrl: existing };
     } else {
-      marketplace = await startMarketplace({
-        host: "127.0.0.1",
-        port,
-        dbPath: join(config.stateDir, "marketplace.sqlite"),
-        autoAwardSeconds: options.autoAwardSeconds,
-        logger,
-      });
+      try {
+        marketplace = await startMarketplace({
+          host: "127.0.0.1",
+          port,
+          dbPath: join(config.stateDir, "marketplace.sqlite"),
+          autoAwardSeconds: options.autoAwardSeconds,
+          logger,
+        });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EADDRINUSE")
+          throw new CliError(
+            `BAZAAR_API_URL is unset and port ${port} is taken by something that is not an AgentBazaar API: set BAZAAR_API_URL to your marketplace, or free the port`,
+          );
+        throw error;
+      }
       config = { ...config, bazaarApiUrl: marketplace.url };
       logger.info(
         { url: marketplace.url, db: join(config.stateDir, "marketplace.sqlite") },
@@ -91,7 +100,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   } catch (error) {
     await runner.stop();
     await marketplace?.close();
-    throw new Error(
+    throw new CliError(
       `cannot listen on ${config.host}:${config.port} (PORT): ${errorMessage(error)}`,
     );
   }

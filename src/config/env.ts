@@ -4,6 +4,8 @@ import { z } from "zod";
 export const DEFAULT_MODEL = "accounts/fireworks/models/llama-v3p3-70b-instruct";
 export const DEFAULT_BAZAAR_API_URL = "http://localhost:8000";
 export const DEFAULT_LLM_BASE_URL = "https://api.fireworks.ai/inference/v1";
+/** USD per million tokens of models whose price is known; LLM_PRICES adds and overrides. */
+export const DEFAULT_LLM_PRICES: Record<string, number> = { [DEFAULT_MODEL]: 0.9 };
 
 const blankToUndefined = (value: unknown) =>
   typeof value === "string" && value.trim() === "" ? undefined : value;
@@ -141,7 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     llmBaseUrl: stripSlash(e.LLM_BASE_URL),
     defaultModel: e.LLM_MODEL,
     llmTimeoutMs: e.LLM_TIMEOUT * 1000,
-    llmPrices: e.LLM_PRICES,
+    llmPrices: { ...DEFAULT_LLM_PRICES, ...e.LLM_PRICES },
     mongodbUri: e.MONGODB_URI,
     mongodbDb: e.MONGODB_DB,
     agentsFile: e.AGENTS_FILE,

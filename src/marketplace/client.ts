@@ -79,6 +79,7 @@ export class MarketplaceClient {
       schema: RegisterAgentResponseSchema,
       // Many waits for the cooldown's 429s; an unreachable service fails fast, and
       // the worker's own backoff (woken when the marketplace is back) retries.
+      maxAttempts: 2,
       rateLimitAttempts: this.#registrationAttempts,
       signal,
     });

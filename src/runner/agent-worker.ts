@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { BaseAgentExecutor } from "../agents/base-executor.ts";
 import { createExecutor } from "../agents/registry.ts";
-import type { ExecutorContext, TaskResult } from "../agents/types.ts";
+import type { Evaluation, ExecutorContext, TaskResult } from "../agents/types.ts";
 import type { AgentSpec } from "../config-sources/types.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
@@ -10,7 +10,7 @@ import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { Job } from "../marketplace/schemas.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, sleep } from "../retry.ts";
-import { errorMessage } from "../secrets.ts";
+import { errorMessage, scrub } from "../secrets.ts";
 import type { Ledger, LedgerResult } from "../state/types.ts";
 import type { JobFeed } from "./job-feed.ts";
 import type { Outbox } from "./outbox.ts";
@@ -51,6 +51,15 @@ const TaskResultSchema = z.object({
   model: z.string().default(""),
   latencyMs: z.number().nonnegative().default(0),
   error: z.string().optional(),
+});
+
+/** What `evaluateJob` must return; anything else counts as a failed evaluation. */
+const EvaluationSchema = z.object({
+  canComplete: z.boolean(),
+  confidence: z.number().min(0).max(1),
+  bidAmountUsd: z.number().nonnegative(),
+  estimatedTimeMinutes: z.number().nonnegative(),
+  reasoning: z.string().default(""),
 });
 
 interface Running {
@@ -275,10 +284,18 @@ export class AgentWorker {
     if (lacking !== undefined) return decide("skipped_capability");
     if (await this.#deps.ledger.hasBid(agentId, job.job_id)) return decide("skipped_already_bid");
 
-    const evaluation = await this.#executor.evaluateJob(
-      job,
-      this.#context(job, this.#lifetime.signal),
-    );
+    let evaluation: Evaluation;
+    try {
+      evaluation = EvaluationSchema.parse(
+        await this.#executor.evaluateJob(job, this.#context(job, this.#lifetime.signal)),
+      );
+    } catch (error) {
+      // The executor's own fault: it would fail the same way at every poll, so the
+      // job is given up on (once logged and counted) rather than tried again.
+      decide("evaluation_failed");
+      this.#recordError("job evaluation failed; not bidding", error, job.job_id);
+      return;
+    }
     if (!evaluation.canComplete || !(evaluation.bidAmountUsd > 0)) return decide("declined");
 
     if ((await feed.bidders(job.job_id)).has(agentId)) {
@@ -422,6 +439,10 @@ export class AgentWorker {
       result.latencyMs ||= Math.round(performance.now() - started);
     }
 
+    // Whatever the LLM or a plugin put in the result, a secret of ours never leaves:
+    // not to the ledger, the status page, nor the customer.
+    result.output = scrub(result.output);
+    if (result.error !== undefined) result.error = scrub(result.error);
     const outcome = result.success ? "success" : "failed";
     deps.metrics?.executions.inc({ agent: agentId, outcome });
     const cost = ((deps.llmPrices[result.model] ?? 0) * result.tokensUsed) / 1e6;

@@ -317,6 +317,17 @@ describe("bazaar-runner jobs / agents / marketplace", () => {
     expect(existsSync(db)).toBe(true);
   });
 
+  it("a mistyped command is named as such, not taken for an argument of `start`", async () => {
+    const run = await cli(["jbos", "list"]);
+    expect(run.code).toBe(1);
+    expect(expectOneCleanLine(run.stderr)).toBe(
+      "bazaar-runner: unknown command 'jbos' (commands: start, marketplace, jobs, agents, doctor; see --help)",
+    );
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: bazaar-runner");
+  });
+
   it("marketplace rejects a bad --port with one line", async () => {
     const run = await cli(["marketplace", "--port", "eighty"]);
     expect(run.code).not.toBe(0);

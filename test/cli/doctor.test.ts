@@ -203,7 +203,11 @@ describe("bazaar-runner doctor", () => {
     const line = check(result, "mongodb");
     expect(line.level).toBe("FAIL");
     expect(line.message).toContain("check MONGODB_URI");
+    expect(line.message).toContain("[REDACTED]");
     expect(run.stdout + run.stderr).not.toContain(password);
+    // The agents come from that MongoDB: not loaded a second time, said so.
+    expect(check(result, "agents")).toMatchObject({ level: "warn" });
+    expect(check(result, "agents").message).toContain("not checked");
   });
 
   it("a bad environment value: one FAIL line naming the variable, exit 1", async () => {

@@ -44,7 +44,7 @@ describe("loadConfig", () => {
     expect(c.pollIntervalMs).toBe(500);
     expect(c.plugins).toEqual(["./a.ts", "./b.ts"]);
     expect(c.port).toBe(9090);
-    expect(c.llmPrices).toEqual({ m: 0.9 });
+    expect(c.llmPrices).toEqual({ m: 0.9, [DEFAULT_MODEL]: 0.9 });
     expect(c.llmBaseUrl).toBe("http://127.0.0.1:11434/v1");
   });
 

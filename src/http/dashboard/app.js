@@ -152,7 +152,7 @@ function renderFacts(s) {
     ? fact(
         "Ledger",
         h("strong", null, l.backend),
-        ` · ${fmtInt(l.bids)} bids · ${fmtInt(l.won)} won`,
+        ` · ${fmtInt(l.bids)} ${l.bids === 1 ? "bid" : "bids"} · ${fmtInt(l.won)} won`,
         h(
           "div",
           { class: "sub" },
