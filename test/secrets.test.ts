@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startMarketplace } from "../src/marketplace-server/index.ts";
-import { Runner } from "../src/runner/runner.ts";
 import { errorMessage, redactUri, registerUriSecrets, scrub } from "../src/secrets.ts";
 import { startTestLlmServer, type TestLlmServer } from "./support/llm-server.ts";
 import {
@@ -131,7 +130,9 @@ describe("secrets, in process", () => {
     expect(redactUri("mongodb+srv://me:hunter22@cluster.example/db")).toBe(
       "mongodb+srv://me:[REDACTED]@cluster.example/db",
     );
-    expect(scrub("Authorization: Bearer abcdefgh12345678")).toBe("Authorization: Bearer [REDACTED]");
+    expect(scrub("Authorization: Bearer abcdefgh12345678")).toBe(
+      "Authorization: Bearer [REDACTED]",
+    );
   });
 });
 

@@ -258,7 +258,10 @@ describe("job text is data", () => {
     const prompt = user[0]!;
     expect(prompt.split("<customer_task>")).toHaveLength(2);
     expect(prompt.split("</customer_task>")).toHaveLength(2);
-    const inside = prompt.slice(prompt.indexOf("<customer_task>"), prompt.indexOf("</customer_task>"));
+    const inside = prompt.slice(
+      prompt.indexOf("<customer_task>"),
+      prompt.indexOf("</customer_task>"),
+    );
     expect(inside).toContain(marker);
 
     // Nothing at info level or above carries the description.
@@ -333,17 +336,29 @@ describe("process-level safety net of `start`", () => {
       "the HTTP surface",
       (l) => l.msg === "health, metrics and dashboard listening",
     );
-    await child.waitForLog("two agents running", () => child!.count((l) => l.msg === "agent running") >= 2);
+    await child.waitForLog(
+      "two agents running",
+      () => child!.count((l) => l.msg === "agent running") >= 2,
+    );
 
     await postJob(marketplace.url, { title: "stray", description: "x", budget_usd: 1 });
-    const rejection = await child.waitForLog("the rejection logged", (l) => l.msg === "unhandled rejection");
+    const rejection = await child.waitForLog(
+      "the rejection logged",
+      (l) => l.msg === "unhandled rejection",
+    );
     expect(rejection.problem).toBe("stray rejection");
-    const exception = await child.waitForLog("the exception logged", (l) => l.msg === "uncaught exception");
+    const exception = await child.waitForLog(
+      "the exception logged",
+      (l) => l.msg === "uncaught exception",
+    );
     expect(exception.problem).toBe("stray exception");
 
     // Still alive, still bidding.
     const jobId = await postJob(marketplace.url, SCHEMA_JOB);
-    await waitFor("a bid after the stray errors", async () => (await getJob(marketplace.url, jobId)).bids.length > 0);
+    await waitFor(
+      "a bid after the stray errors",
+      async () => (await getJob(marketplace.url, jobId)).bids.length > 0,
+    );
     expect(child.child.exitCode).toBeNull();
     const metrics = await fetch(`${String(listening.url)}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/bazaar_runner_unhandled_errors_total\{kind="rejection"\} 1\b/);

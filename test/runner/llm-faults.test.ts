@@ -108,17 +108,15 @@ describe("LLM faults at the level of the runner", () => {
     const { runner, ids } = await start({ maxAttempts: 3 });
     const { job, attempts, agentId } = await runJob(runner, ids, { always: { kind: "500" } });
     expect(attempts).toBe(3);
-    expect(
-      await counterSum(runner.metrics.llmRequests, { outcome: "retry" }),
-    ).toBe(2);
+    expect(await counterSum(runner.metrics.llmRequests, { outcome: "retry" })).toBe(2);
     expect(job.status).toBe("failed");
     expect(job.result?.success).toBe(false);
     expect(job.result?.output).toMatch(/LLM call failed/);
     expect(job.result?.output).toMatch(/500/);
     expect(job.result?.output).toMatch(/gave up after 3 attempts/);
-    expect(
-      await counterSum(runner.metrics.executions, { agent: agentId, outcome: "failed" }),
-    ).toBe(1);
+    expect(await counterSum(runner.metrics.executions, { agent: agentId, outcome: "failed" })).toBe(
+      1,
+    );
     expect(
       await counterSum(runner.metrics.resultsSubmitted, { agent: agentId, outcome: "accepted" }),
     ).toBe(1);

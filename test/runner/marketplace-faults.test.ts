@@ -297,9 +297,9 @@ describe("marketplace faults at the level of the runner", () => {
     expect(await submits("400")).toBe(1);
     expect(await submits("200")).toBe(0);
     const said = h.logs.entries().filter((e) => e.jobId === jobId);
-    expect(said.filter((e) => e.msg === "result already accepted by an earlier attempt")).toHaveLength(
-      1,
-    );
+    expect(
+      said.filter((e) => e.msg === "result already accepted by an earlier attempt"),
+    ).toHaveLength(1);
     expect(said.filter((e) => e.msg === "result refused; kept in the ledger, not retried")).toEqual(
       [],
     );

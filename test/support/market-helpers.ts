@@ -36,7 +36,9 @@ export async function getJob(baseUrl: string, jobId: string): Promise<ApiJob> {
 /** Waits for a bid on the job (by the given agent, when named). */
 export function waitForBid(baseUrl: string, jobId: string, agentId?: string): Promise<ApiBid> {
   return waitFor(`a bid on ${jobId}`, async () =>
-    (await getJob(baseUrl, jobId)).bids.find((b) => agentId === undefined || b.agent_id === agentId),
+    (await getJob(baseUrl, jobId)).bids.find(
+      (b) => agentId === undefined || b.agent_id === agentId,
+    ),
   );
 }
 
