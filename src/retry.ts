@@ -30,6 +30,11 @@ export interface BackoffOptions {
   capMs: number;
   /** A number in [0, 1); Math.random unless a test pins it. */
   random?: () => number;
+  /**
+   * "full" (default): uniform in [0, ceiling). "equal": uniform in [ceiling/2, ceiling),
+   * for loops that must not retry faster than half their ceiling (the poll loop).
+   */
+  jitter?: "full" | "equal";
 }
 
 /**
@@ -42,7 +47,8 @@ export function backoffDelay(attempt: number, options: BackoffOptions): number {
   const exponent = Math.max(0, Math.floor(attempt) - 1);
   // 2^exponent overflows to Infinity for absurd attempts; min() keeps it at the cap.
   const ceiling = Math.min(options.capMs, options.baseMs * 2 ** exponent);
-  return Math.max(0, ceiling * random());
+  const floor = options.jitter === "equal" ? ceiling / 2 : 0;
+  return Math.max(0, floor + (ceiling - floor) * random());
 }
 
 /** The reason an aborted signal carries, as an Error. */

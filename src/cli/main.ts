@@ -2,7 +2,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError, loadConfig, type RunnerConfig } from "../config/env.ts";
 import { createLogger } from "../logger.ts";
 import { MarketplaceError } from "../marketplace/errors.ts";
-import { errorMessage } from "../secrets.ts";
+import { errorMessage, scrub } from "../secrets.ts";
 import { registerAgentsCommands } from "./agents.ts";
 import { type CliContext, CliError } from "./context.ts";
 import { registerDoctorCommand } from "./doctor.ts";
@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof MarketplaceError;
     process.stderr.write(`bazaar-runner: ${prefix}${errorMessage(error)}\n`);
     if (!known && process.env.LOG_LEVEL === "debug" && error instanceof Error)
-      process.stderr.write(`${error.stack}\n`);
+      process.stderr.write(`${scrub(error.stack ?? "")}\n`);
     return 1;
   }
 }

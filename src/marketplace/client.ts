@@ -1,7 +1,4 @@
-import type { Dispatcher } from "undici";
 import type { z } from "zod";
-import type { Logger } from "../logger.ts";
-import type { Metrics } from "../metrics.ts";
 import {
   AgentListingSchema,
   type Bid,

@@ -28,6 +28,13 @@ export interface WorkerDeps {
   logger: Logger;
   metrics?: Metrics;
   heartbeatIntervalMs: number;
+  /**
+   * The runner's poll interval: the longest one poll waits for this agent's bid
+   * decisions.
+   */
+  pollIntervalMs: number;
+  /** Longest an executor's evaluateJob may take before the job is given up on (default 60 s). */
+  evaluationTimeoutMs?: number;
   defaultModel: string;
   /** USD per million tokens, by model. */
   llmPrices: Record<string, number>;
@@ -40,6 +47,7 @@ const DEFAULT_MAX_CONCURRENT = 2;
 const MAX_BID_ATTEMPTS = 3;
 /** A started execution that left no result is run again once; after that it fails. */
 const MAX_EXECUTIONS = 2;
+const DEFAULT_EVALUATION_TIMEOUT_MS = 60_000;
 /** The marketplace's default `deadline_minutes`. */
 const DEFAULT_DEADLINE_MINUTES = 10;
 
@@ -90,6 +98,8 @@ export class AgentWorker {
   #started: Promise<void> | undefined;
   /** Cuts short the backoff of a registration that failed for want of the marketplace. */
   #registrationWake: AbortController | undefined;
+  /** The round of bid decisions under way, if any. */
+  #round: Promise<void> | undefined;
   #lastErrorLine = "";
   #lastErrorAt = 0;
 
@@ -249,6 +259,24 @@ export class AgentWorker {
 
   /** Decides on each biddable job once: gates, ledger, evaluation, one bid. */
   async considerJobs(jobs: Job[], feed: JobFeed): Promise<void> {
+    // A round still under way (a slow or hung evaluateJob) keeps its jobs; this
+    // poll's are seen again at the next one.
+    if (this.#round) return;
+    const round = this.#considerAll(jobs, feed).finally(() => {
+      this.#round = undefined;
+    });
+    this.#round = round;
+    // The shared poll waits for this agent's decisions at most about one poll
+    // interval, so that one agent's slow evaluator holds up no other agent.
+    const bound = this.#deps.pollIntervalMs;
+    let timer: NodeJS.Timeout | undefined;
+    const cutoff = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, bound);
+    });
+    await Promise.race([round, cutoff]).finally(() => clearTimeout(timer));
+  }
+
+  async #considerAll(jobs: Job[], feed: JobFeed): Promise<void> {
     for (const job of jobs) {
       if (!this.#accepting) return;
       if (this.#decided.has(job.job_id)) continue;
@@ -285,15 +313,24 @@ export class AgentWorker {
     if (await this.#deps.ledger.hasBid(agentId, job.job_id)) return decide("skipped_already_bid");
 
     let evaluation: Evaluation;
+    const timeoutMs = this.#deps.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([timeout, this.#lifetime.signal]);
     try {
-      evaluation = EvaluationSchema.parse(
-        await this.#executor.evaluateJob(job, this.#context(job, this.#lifetime.signal)),
-      );
+      const raw = await Promise.race([
+        this.#executor.evaluateJob(job, this.#context(job, signal)),
+        abortPromise(signal),
+      ]);
+      evaluation = EvaluationSchema.parse(raw);
     } catch (error) {
+      if (this.#lifetime.signal.aborted) return;
       // The executor's own fault: it would fail the same way at every poll, so the
       // job is given up on (once logged and counted) rather than tried again.
       decide("evaluation_failed");
-      this.#recordError("job evaluation failed; not bidding", error, job.job_id);
+      const problem = timeout.aborted
+        ? new Error(`no decision within ${timeoutMs / 1000} s`)
+        : error;
+      this.#recordError("job evaluation failed; not bidding", problem, job.job_id);
       return;
     }
     if (!evaluation.canComplete || !(evaluation.bidAmountUsd > 0)) return decide("declined");

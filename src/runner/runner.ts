@@ -109,6 +109,7 @@ export class Runner implements StatusSource {
         logger: this.#log,
         metrics: this.metrics,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        pollIntervalMs: this.config.pollIntervalMs,
         defaultModel: this.config.defaultModel,
         llmPrices: this.config.llmPrices,
         onRegistered: source.writeBack
@@ -256,7 +257,11 @@ export class Runner implements StatusSource {
       const wait =
         failures === 0
           ? this.config.pollIntervalMs
-          : backoffDelay(failures, { baseMs: 500, capMs: this.config.pollIntervalMs });
+          : backoffDelay(failures, {
+              baseMs: 500,
+              capMs: this.config.pollIntervalMs,
+              jitter: "equal",
+            });
       await sleep(wait, this.#stop.signal).catch(() => undefined);
     }
   }

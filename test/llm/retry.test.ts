@@ -53,6 +53,13 @@ describe("backoffDelay", () => {
     expect(backoffDelay(3, { ...options, random: () => 0.5 })).toBe(1000);
   });
 
+  it("applies equal jitter on request: never below half the ceiling", () => {
+    const equal = { ...options, jitter: "equal" as const };
+    expect(backoffDelay(3, { ...equal, random: () => 0 })).toBe(1000);
+    expect(backoffDelay(3, { ...equal, random: () => 0.5 })).toBe(1500);
+    expect(backoffDelay(9, { ...equal, random: () => 0 })).toBe(10_000);
+  });
+
   it("stays within [0, ceiling) with the real random source", () => {
     for (let i = 0; i < 200; i++) {
       const delay = backoffDelay(2, options);

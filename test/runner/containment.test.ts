@@ -35,6 +35,7 @@ const BREAKER_TYPE = "test_containment_breaker";
 /** Bids on jobs titled `breaker: <mode>` and misbehaves as the mode says. */
 class BreakerExecutor extends BaseAgentExecutor {
   static override systemPrompt = "You are Breaker, an agent that misbehaves for tests.";
+  static hungEvaluations = 0;
 
   async evaluateJob(job: Job): Promise<Evaluation> {
     if (!job.title.startsWith("breaker:")) {
@@ -47,6 +48,10 @@ class BreakerExecutor extends BaseAgentExecutor {
       };
     }
     if (job.title.includes("throw-evaluate")) throw new Error("evaluator exploded on purpose");
+    if (job.title.includes("hang-evaluate")) {
+      BreakerExecutor.hungEvaluations++;
+      return new Promise<Evaluation>(() => undefined);
+    }
     return {
       canComplete: true,
       confidence: 0.9,
@@ -171,6 +176,22 @@ describe("containment of misbehaving executors", () => {
     const breaker = runner.workers.find((w) => w.agentId === ids.Breaker)!;
     expect(breaker.state).toBe("running");
     expect(breaker.stats.view.errors).toBe(1);
+  });
+
+  it("an evaluator that hangs holds up no other agent", async () => {
+    const { runner, ids } = await start();
+    const hung = BreakerExecutor.hungEvaluations;
+    const jobId = await postJob(h!.marketplace.url, {
+      title: "breaker: hang-evaluate",
+      description: "x",
+      budget_usd: 1,
+    });
+    await waitFor("the evaluation hanging", () => BreakerExecutor.hungEvaluations > hung);
+    // Jobs posted while it hangs still get the other agent's bids, and are delivered.
+    await othersUnaffected(ids);
+    await othersUnaffected(ids);
+    expect((await getJob(h!.marketplace.url, jobId)).bids).toEqual([]);
+    expect(runner.ready().ready).toBe(true);
   });
 
   it("an executor that throws: one failed result naming the error, the other agent goes on", async () => {

@@ -1,7 +1,11 @@
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { Agent } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
+import { MarketplaceClient } from "../../src/marketplace/client.ts";
+import { isMarketplaceError, type MarketplaceError } from "../../src/marketplace/errors.ts";
 import { type FaultKind, startMarketplace } from "../../src/marketplace-server/index.ts";
+import { createMetrics } from "../../src/metrics.ts";
 import type { Runner } from "../../src/runner/runner.ts";
 import {
   award,
@@ -157,6 +161,39 @@ describe("marketplace faults at the level of the runner", () => {
       expect(warnings).toEqual(["marketplace unreachable; backing off"]);
     },
   );
+
+  it("a listing that does not answer in time fails as a timeout, counted, after its attempts", async () => {
+    h = await startHarness();
+    const metrics = createMetrics({ processMetrics: false });
+    const pool = new Agent();
+    const client = new MarketplaceClient({
+      baseUrl: h.marketplace.url,
+      dispatcher: pool,
+      metrics,
+      timeoutMs: 200,
+      baseDelayMs: 10,
+    });
+    try {
+      h.marketplace.setFaults({ rules: [{ route: LISTING, fault: "delay", delayMs: 2000 }] });
+      const failure = await client
+        .listJobs({ status: "posted" }, undefined, { maxAttempts: 2 })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(isMarketplaceError(failure)).toBe(true);
+      expect((failure as MarketplaceError).kind).toBe("timeout");
+      expect((failure as MarketplaceError).message).toMatch(/no answer within 200 ms/);
+      expect(
+        await counterSum(metrics.marketplaceRequests, { route: LISTING, status: "timeout" }),
+      ).toBe(2);
+      // Once it answers in time again, the same client lists.
+      h.marketplace.setFaults(null);
+      expect((await client.listJobs({ status: "posted" })).jobs).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  });
 
   it("makes no request storm during an outage", async () => {
     h = await startHarness();
