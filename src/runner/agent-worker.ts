@@ -101,6 +101,9 @@ export class AgentWorker {
   /** The round of bid decisions under way, if any. */
   #round: Promise<void> | undefined;
   #lastErrorLine = "";
+  /** True when this runner registered the agent (no agent_id in its config). */
+  #selfRegistered = false;
+  #reregistering = false;
   #lastErrorAt = 0;
 
   constructor(spec: AgentSpec, deps: WorkerDeps) {
@@ -158,6 +161,7 @@ export class AgentWorker {
       const registration = await this.#registerUntilDone();
       if (!registration) return;
       this.#agentId = registration.agentId;
+      this.#selfRegistered = true;
       await this.#deps.onRegistered?.(this.#spec, registration).catch((error: unknown) => {
         this.#log.warn(
           { problem: errorMessage(error) },
@@ -254,6 +258,34 @@ export class AgentWorker {
       this.#stats.view.lastHeartbeatOutcome = `error: ${errorMessage(error)}`;
       this.#deps.metrics?.heartbeats.inc({ agent: agentId, outcome: "error" });
       this.#recordError("heartbeat failed", error);
+      if (isMarketplaceError(error, 404) && status !== "offline") await this.#reregister(agentId);
+    }
+  }
+
+  /**
+   * The marketplace no longer knows an agent this runner registered (its database was
+   * reset): register it again. Wallet idempotency gives back the same agent where it can.
+   */
+  async #reregister(lostId: string): Promise<void> {
+    if (!this.#selfRegistered || this.#reregistering || this.#state !== "running") return;
+    this.#reregistering = true;
+    try {
+      const registration = await this.#deps.registrar.register(
+        this.#spec.config,
+        this.#lifetime.signal,
+      );
+      this.#agentId = registration.agentId;
+      this.#stats.view.agentId = registration.agentId;
+      this.#decided.clear();
+      this.#log.warn(
+        { lostAgentId: lostId, agentId: registration.agentId },
+        "marketplace no longer knew the agent; registered it again",
+      );
+      await this.#deps.onRegistered?.(this.#spec, registration).catch(() => undefined);
+    } catch (error) {
+      this.#recordError("re-registration failed", error);
+    } finally {
+      this.#reregistering = false;
     }
   }
 

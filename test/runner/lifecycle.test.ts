@@ -92,6 +92,24 @@ describe("runner lifecycle against the embedded marketplace", () => {
     expect(await agentIds(second)).toEqual(before);
   });
 
+  it("registers an agent again when the marketplace no longer knows it", async () => {
+    h = await startHarness();
+    const runner = await h.startRunner();
+    const ids = await agentIds(runner);
+    const lost = ids.code_reviewer!;
+    expect((await api(h.marketplace.url, "DELETE", `/api/agents/${lost}`)).status).toBe(200);
+    const worker = runner.workers.find((w) => w.spec.config.agent_type === "code_reviewer")!;
+    const again = await waitFor("a new registration", () =>
+      worker.agentId !== lost ? worker.agentId : undefined,
+    );
+    expect((await api(h.marketplace.url, "GET", `/api/agents/${again}`)).status).toBe(200);
+    expect(
+      h.logs
+        .entries()
+        .some((e) => e.msg === "marketplace no longer knew the agent; registered it again"),
+    ).toBe(true);
+  });
+
   it("bids only where specialty and capabilities fit, once per agent and job", async () => {
     h = await startHarness();
     const runner = await h.startRunner();
