@@ -4,7 +4,7 @@
  * grow with the number of agents; the CPU work of deciding (gates, ledger, keyword
  * evaluation) does, once per new job per agent.
  *
- *   node bench/poll.ts [--agents 3,30,150] [--jobs 300] [--seconds 5]
+ *   npm run bench:poll -- [--agents 3,30,150] [--jobs 300] [--seconds 5]
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -4,7 +4,7 @@
  * a poster posts jobs and awards bids. Reports jobs, bids, results, duplicates and
  * lost results; exits 1 if any bid or result was duplicated or any result lost.
  *
- *   node bench/soak.ts [--seconds 60] [--kill-every 20] [--fault-rate 0.05] [--post-every-ms 400]
+ *   npm run bench:soak -- [--seconds 60] [--kill-every 20] [--fault-rate 0.05] [--post-every-ms 400]
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
