@@ -10,7 +10,7 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 4) secrets.add(value);
 }
 
-/** Registers the password (and user) of a connection URI like mongodb://user:pass@host. */
+/** Registers the password of a connection URI (mongodb://USER:PASSWORD@HOST/...). */
 export function registerUriSecrets(uri: string | undefined): void {
   if (!uri) return;
   const match = /^[a-z+]+:\/\/([^:@/]+):([^@/]+)@/i.exec(uri);

@@ -1,13 +1,13 @@
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type App, startApp } from "../../src/cli/start.ts";
 import { loadConfig } from "../../src/config/env.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createMetrics } from "../../src/metrics.ts";
+import { browserSuiteName, hasChromium, launchChromium } from "../support/browser.ts";
 import { startTestLlmServer, type TestLlmServer } from "../support/llm-server.ts";
 import { LogCapture } from "../support/log-capture.ts";
 import { api, postJob } from "../support/runner-harness.ts";
@@ -19,12 +19,7 @@ import { waitFor } from "../support/wait.ts";
  * for Fireworks, and a job that goes from posted to bid, awarded and submitted.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-
-const suiteName = hasChromium
-  ? "dashboard end to end against the real runner"
-  : `dashboard end to end against the real runner (skipped: ${CHROMIUM} missing; run scripts/ensure-chromium.sh as root)`;
+const suiteName = browserSuiteName("dashboard end to end against the real runner");
 
 interface ApiJob {
   status: string;
@@ -41,19 +36,7 @@ describe.skipIf(!hasChromium)(suiteName, () => {
   const logs = new LogCapture();
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,40 +1,24 @@
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHttpServer } from "../../src/http/server.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { createMetrics } from "../../src/metrics.ts";
+import { browserSuiteName, hasChromium, launchChromium } from "../support/browser.ts";
 import { waitFor } from "../support/wait.ts";
 import { FakeStatusSource } from "./fake-status.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 const TOKEN = "browser-test-token-123";
 
-const suiteName = hasChromium
-  ? "dashboard in chromium"
-  : `dashboard in chromium (skipped: ${CHROMIUM} missing; run scripts/ensure-chromium.sh as root)`;
+const suiteName = browserSuiteName("dashboard in chromium");
 
 describe.skipIf(!hasChromium)(suiteName, () => {
   let browser: Browser;
   const servers: FastifyInstance[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -1,41 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Runner } from "../../src/runner/runner.ts";
+import { ANOMALY_JOB, SCHEMA_JOB } from "../support/fixtures.ts";
+import type { ApiJob } from "../support/market-helpers.ts";
 import { api, type Harness, postJob, startHarness } from "../support/runner-harness.ts";
 import { waitFor } from "../support/wait.ts";
-
-interface ApiBid {
-  bid_id: string;
-  agent_id: string;
-  price_usd: number;
-  status: string;
-}
-interface ApiJob {
-  job_id: string;
-  status: string;
-  bids: ApiBid[];
-  result: {
-    success: boolean;
-    output: string;
-    executed_by: string;
-    model: string;
-    tokens_used: number;
-  } | null;
-}
-
-const SCHEMA_JOB = {
-  title: "Design an OpenAPI schema for a REST API",
-  description:
-    "We need a PostgreSQL database schema and an OpenAPI 3 spec for a bookings REST API with pagination.",
-  budget_usd: 1,
-  required_capabilities: ["schema_design"],
-};
-const ANOMALY_JOB = {
-  title: "Find anomalies in our sensor time series",
-  description:
-    "Detect outliers and anomalies in a time-series of temperature readings; flag seasonal pattern breaks.",
-  budget_usd: 1,
-  required_capabilities: ["anomaly_detection"],
-};
 
 async function agentIds(runner: Runner): Promise<Record<string, string>> {
   return waitFor(

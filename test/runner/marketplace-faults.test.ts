@@ -7,6 +7,7 @@ import { isMarketplaceError, type MarketplaceError } from "../../src/marketplace
 import { type FaultKind, startMarketplace } from "../../src/marketplace-server/index.ts";
 import { createMetrics } from "../../src/metrics.ts";
 import type { Runner } from "../../src/runner/runner.ts";
+import { SCHEMA_JOB } from "../support/fixtures.ts";
 import {
   award,
   counterSum,
@@ -25,14 +26,6 @@ import { waitFor } from "../support/wait.ts";
  * fails in every way a service or proxy can, it lists malformed jobs, and it loses
  * the answers to a bid and to a result submission after they took effect.
  */
-
-const SCHEMA_JOB = {
-  title: "Design an OpenAPI schema for a REST API",
-  description:
-    "We need a PostgreSQL database schema and an OpenAPI 3 spec for a bookings REST API with pagination.",
-  budget_usd: 1,
-  required_capabilities: ["schema_design"],
-};
 
 const LISTING = "GET /api/jobs";
 
