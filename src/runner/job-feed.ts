@@ -35,8 +35,8 @@ export class JobFeed {
 
   /** One poll. Throws when the marketplace cannot be listed (the caller backs off). */
   async poll(signal?: AbortSignal): Promise<FeedPage> {
-    // One listing first: while the marketplace is down a poll costs its few attempts,
-    // not those times every status. The poll loop is the retry beyond that.
+    // One listing first: while the marketplace is down a poll costs that listing's few
+    // attempts, not a few per status. The poll loop is the retry beyond that.
     const assigned = await this.#client.listJobs({ status: "assigned" }, signal, {
       maxAttempts: LISTING_ATTEMPTS,
     });
