@@ -1,7 +1,6 @@
-import { z } from "zod";
 import type { BaseAgentExecutor } from "../agents/base-executor.ts";
 import { createExecutor } from "../agents/registry.ts";
-import type { Evaluation, ExecutorContext, TaskResult } from "../agents/types.ts";
+import type { ExecutorContext, TaskResult } from "../agents/types.ts";
 import type { AgentSpec } from "../config-sources/types.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
@@ -12,6 +11,7 @@ import type { Metrics } from "../metrics.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import { errorMessage, scrub } from "../secrets.ts";
 import type { Ledger, LedgerResult } from "../state/types.ts";
+import { EvaluationSchema, failedResult, guardedCall, TaskResultSchema } from "./guarded-call.ts";
 import type { JobFeed } from "./job-feed.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Registrar, Registration } from "./registrar.ts";
@@ -50,25 +50,6 @@ const MAX_EXECUTIONS = 2;
 const DEFAULT_EVALUATION_TIMEOUT_MS = 60_000;
 /** The marketplace's default `deadline_minutes`. */
 const DEFAULT_DEADLINE_MINUTES = 10;
-
-/** What an executor must return; anything else is a malformed result, failed. */
-const TaskResultSchema = z.object({
-  success: z.boolean(),
-  output: z.string(),
-  tokensUsed: z.number().nonnegative().default(0),
-  model: z.string().default(""),
-  latencyMs: z.number().nonnegative().default(0),
-  error: z.string().optional(),
-});
-
-/** What `evaluateJob` must return; anything else counts as a failed evaluation. */
-const EvaluationSchema = z.object({
-  canComplete: z.boolean(),
-  confidence: z.number().min(0).max(1),
-  bidAmountUsd: z.number().nonnegative(),
-  estimatedTimeMinutes: z.number().nonnegative(),
-  reasoning: z.string().default(""),
-});
 
 interface Running {
   promise: Promise<void>;
@@ -344,27 +325,27 @@ export class AgentWorker {
     if (lacking !== undefined) return decide("skipped_capability");
     if (await this.#deps.ledger.hasBid(agentId, job.job_id)) return decide("skipped_already_bid");
 
-    let evaluation: Evaluation;
     const timeoutMs = this.#deps.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([timeout, this.#lifetime.signal]);
-    try {
-      const raw = await Promise.race([
-        this.#executor.evaluateJob(job, this.#context(job, signal)),
-        abortPromise(signal),
-      ]);
-      evaluation = EvaluationSchema.parse(raw);
-    } catch (error) {
-      if (this.#lifetime.signal.aborted) return;
+    const evaluated = await guardedCall(
+      (signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
+      EvaluationSchema,
+      { limitMs: timeoutMs, lifetime: this.#lifetime.signal },
+    );
+    if (evaluated.kind === "interrupted") return;
+    if (evaluated.kind === "failed") {
       // The executor's own fault: it would fail the same way at every poll, so the
       // job is given up on (once logged and counted) rather than tried again.
       decide("evaluation_failed");
-      const problem = timeout.aborted
-        ? new Error(`no decision within ${timeoutMs / 1000} s`)
-        : error;
-      this.#recordError("job evaluation failed; not bidding", problem, job.job_id);
+      const problem =
+        evaluated.reason === "timeout"
+          ? `no decision within ${timeoutMs / 1000} s`
+          : evaluated.reason === "malformed"
+            ? `malformed evaluation (${evaluated.detail})`
+            : evaluated.detail;
+      this.#recordError("job evaluation failed; not bidding", new Error(problem), job.job_id);
       return;
     }
+    const evaluation = evaluated.value;
     if (!evaluation.canComplete || !(evaluation.bidAmountUsd > 0)) return decide("declined");
 
     if ((await feed.bidders(job.job_id)).has(agentId)) {
@@ -477,34 +458,29 @@ export class AgentWorker {
       // marketplace's default.
       const minutes = job.deadline_minutes > 0 ? job.deadline_minutes : DEFAULT_DEADLINE_MINUTES;
       const deadlineMs = Math.max(1000, Math.ceil(minutes * 60_000));
-      const deadline = AbortSignal.timeout(deadlineMs);
-      const signal = AbortSignal.any([deadline, this.#lifetime.signal]);
       log.info({ attempt: execution, deadlineMinutes: job.deadline_minutes }, "execution started");
       const started = performance.now();
-      try {
-        const raw = await Promise.race([
-          this.#executor.executeTask(job, this.#context(job, signal)),
-          abortPromise(signal),
-        ]);
-        const parsed = TaskResultSchema.safeParse(raw);
-        result = parsed.success
-          ? parsed.data
-          : failedResult(
-              `The executor returned a malformed result (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}).`,
-            );
-      } catch (error) {
-        if (this.#lifetime.signal.aborted) {
-          // Shutdown cut it short: no result, so a restart runs it again (once).
-          log.warn("execution interrupted by shutdown; it resumes after restart");
-          deps.metrics?.executions.inc({ agent: agentId, outcome: "interrupted" });
-          return;
-        }
-        result = deadline.aborted
-          ? failedResult(
-              `The job's deadline of ${job.deadline_minutes} minutes passed before the work was done.`,
-            )
-          : failedResult(`The executor failed: ${errorMessage(error)}`);
+      const outcome = await guardedCall(
+        (signal) => this.#executor.executeTask(job, this.#context(job, signal)),
+        TaskResultSchema,
+        { limitMs: deadlineMs, lifetime: this.#lifetime.signal },
+      );
+      if (outcome.kind === "interrupted") {
+        // Shutdown cut it short: no result, so a restart runs it again (once).
+        log.warn("execution interrupted by shutdown; it resumes after restart");
+        deps.metrics?.executions.inc({ agent: agentId, outcome: "interrupted" });
+        return;
       }
+      result =
+        outcome.kind === "ok"
+          ? outcome.value
+          : failedResult(
+              outcome.reason === "timeout"
+                ? `The job's deadline of ${job.deadline_minutes} minutes passed before the work was done.`
+                : outcome.reason === "malformed"
+                  ? `The executor returned a malformed result (${outcome.detail}).`
+                  : `The executor failed: ${outcome.detail}`,
+            );
       result.latencyMs ||= Math.round(performance.now() - started);
     }
 
@@ -635,22 +611,4 @@ export class AgentWorker {
       message: `${this.#spec.config.name} stopped`,
     });
   }
-}
-
-function failedResult(message: string): TaskResult {
-  return {
-    success: false,
-    output: message,
-    tokensUsed: 0,
-    model: "",
-    latencyMs: 0,
-    error: message,
-  };
-}
-
-function abortPromise(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
 }
