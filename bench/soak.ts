@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import type { FaultRule } from "../src/marketplace-server/index.ts";
 import { startMarketplace } from "../src/marketplace-server/index.ts";
 import { type LlmFault, startTestLlmServer } from "../test/support/llm-server.ts";
+import { api as rawApi } from "../test/support/raw-http.ts";
 import { RunnerProcess } from "../test/support/runner-process.ts";
 
 const { values } = parseArgs({
@@ -116,16 +117,10 @@ async function main(): Promise<number> {
   const posted: string[] = [];
   const awarded = new Set<string>();
 
+  const http = rawApi(marketplace.url);
   const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(marketplace.url + path, {
-      method,
-      headers: body ? { "content-type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return {
-      status: response.status,
-      body: (await response.json().catch(() => null)) as Record<string, unknown> | null,
-    };
+    const response = await http.req(method, path, body);
+    return { status: response.status, body: response.json as Record<string, unknown> | null };
   };
 
   marketplace.setFaults({ rules: MARKET_FAULTS });

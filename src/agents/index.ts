@@ -20,7 +20,7 @@ export {
   type MinutesRule,
 } from "./keyword-evaluator.ts";
 export { KeywordAgentExecutor } from "./keyword-executor.ts";
-export { loadPlugins, PluginLoadError } from "./plugins.ts";
+export { loadPlugins, PluginLoadError, registerAllExecutors } from "./plugins.ts";
 export {
   createExecutor,
   type ExecutorClass,

@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Logger } from "../logger.ts";
 import { errorMessage } from "../secrets.ts";
+import { registerBuiltinExecutors } from "./builtin.ts";
 import { registeredTypes } from "./registry.ts";
 
 /** A plugin module that could not be loaded; the message names it and says why. */
@@ -78,4 +79,16 @@ export async function loadPlugins(
       options.logger.info({ plugin: specifier, agentTypes: added }, "plugin loaded");
     }
   }
+}
+
+/**
+ * Everything that can run an agent, as `start` and `agents list` need it: the built-in
+ * executors, then those the AGENT_PLUGINS modules register.
+ */
+export async function registerAllExecutors(
+  specifiers: readonly string[],
+  options: LoadPluginsOptions,
+): Promise<void> {
+  registerBuiltinExecutors();
+  await loadPlugins(specifiers, options);
 }

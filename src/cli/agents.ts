@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { registerBuiltinExecutors } from "../agents/builtin.ts";
-import { loadPlugins } from "../agents/plugins.ts";
+import { registerAllExecutors } from "../agents/plugins.ts";
 import { hasExecutor } from "../agents/registry.ts";
 import { createConfigSource } from "../config-sources/index.ts";
 import { connectMongo } from "../config-sources/mongo.ts";
@@ -14,8 +13,7 @@ export async function loadAgentSnapshot(
 ): Promise<{ kind: string; snapshot: ConfigSnapshot }> {
   const config = ctx.config();
   const logger = silentLogger();
-  registerBuiltinExecutors();
-  await loadPlugins(config.plugins, { cwd: process.cwd(), logger });
+  await registerAllExecutors(config.plugins, { cwd: process.cwd(), logger });
   const mongoClient = config.mongodbUri
     ? await connectMongo(config.mongodbUri, { serverSelectionTimeoutMS: 5000 })
     : undefined;

@@ -8,9 +8,9 @@ import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../
 import { loadAgentSnapshot } from "./agents.ts";
 import type { CliContext } from "./context.ts";
 
-/** The LLM client's failure for a 200 answer whose text is empty (src/llm/errors.ts). */
+/** A 200 answer whose text is empty: the LLM is reachable and accepted the key. */
 function isEmptyCompletion(error: unknown): boolean {
-  return error instanceof LlmError && error.message.startsWith("LLM answered an empty completion");
+  return error instanceof LlmError && error.kind === "empty";
 }
 
 export type CheckLevel = "ok" | "warn" | "fail";

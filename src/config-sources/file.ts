@@ -5,7 +5,7 @@ import { parse as parseYaml } from "yaml";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../secrets.ts";
-import { buildSnapshot, snapshotFingerprint } from "./snapshot.ts";
+import { buildSnapshot, SnapshotGate } from "./snapshot.ts";
 import type { ConfigSnapshot, ConfigSource, ConfigSourceStatus } from "./types.ts";
 
 export interface FileSourceOptions {
@@ -33,7 +33,11 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
-  let lastFingerprint = "";
+  const gate = new SnapshotGate({
+    source: "file",
+    logger: options.logger,
+    metrics: options.metrics,
+  });
   let closed = false;
 
   async function read(): Promise<ConfigSnapshot> {
@@ -73,23 +77,7 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
       const snapshot = await read();
       status.lastReloadAt = new Date().toISOString();
       status.lastReloadOutcome = "ok";
-      const fingerprint = snapshotFingerprint(snapshot);
-      if (fingerprint !== lastFingerprint) {
-        lastFingerprint = fingerprint;
-        options.metrics?.configReloads.inc({ source: "file", outcome: "change" });
-        options.logger.info(
-          {
-            source: "file",
-            reason,
-            agents: snapshot.agents.length,
-            issues: snapshot.issues.length,
-          },
-          "agent configs changed",
-        );
-        onChange(snapshot);
-      } else {
-        options.metrics?.configReloads.inc({ source: "file", outcome: "ok" });
-      }
+      gate.offer(snapshot, onChange, reason);
     } catch (error) {
       status.lastReloadAt = new Date().toISOString();
       status.lastReloadOutcome = `error: ${errorMessage(error)}`;
@@ -105,7 +93,7 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
     kind: "file",
     async load() {
       const snapshot = await read();
-      lastFingerprint = snapshotFingerprint(snapshot);
+      gate.prime(snapshot);
       status.lastReloadAt = new Date().toISOString();
       status.lastReloadOutcome = "ok";
       return snapshot;

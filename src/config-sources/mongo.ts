@@ -7,7 +7,7 @@ import {
   isChangeStreamUnsupported,
   startChangeStreamWatcher,
 } from "./mongo-change-stream.ts";
-import { buildSnapshot, snapshotFingerprint } from "./snapshot.ts";
+import { buildSnapshot, SnapshotGate } from "./snapshot.ts";
 import type { AgentSpec, ConfigSnapshot, ConfigSource, ConfigSourceStatus } from "./types.ts";
 import { documentRef } from "./validate.ts";
 
@@ -57,7 +57,7 @@ export async function createMongoConfigSource(
     lastReloadAt: null,
     lastReloadOutcome: null,
   };
-  let lastFingerprint: string | undefined;
+  const gate = new SnapshotGate({ source: "mongo", logger, metrics });
   let onChange: ((snapshot: ConfigSnapshot) => void) | undefined;
   let watcher: ChangeStreamWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -113,16 +113,7 @@ export async function createMongoConfigSource(
       status.lastReloadOutcome = outcomeText(snapshot);
       if (failures > 0) logger.info({ source: "mongo" }, "MongoDB reachable again");
       failures = 0;
-      metrics?.configReloads.inc({ source: "mongo", outcome: "ok" });
-      const fingerprint = snapshotFingerprint(snapshot);
-      if (fingerprint === lastFingerprint) return;
-      lastFingerprint = fingerprint;
-      metrics?.configReloads.inc({ source: "mongo", outcome: "change" });
-      logger.info(
-        { source: "mongo", agents: snapshot.agents.length, issues: snapshot.issues.length },
-        "agent configs changed",
-      );
-      onChange?.(snapshot);
+      gate.offer(snapshot, onChange, "reload");
     } catch (error) {
       if (closed) return;
       failures += 1;
@@ -189,15 +180,14 @@ export async function createMongoConfigSource(
       }
       status.lastReloadAt = new Date().toISOString();
       status.lastReloadOutcome = outcomeText(snapshot);
-      metrics?.configReloads.inc({ source: "mongo", outcome: "ok" });
-      lastFingerprint = snapshotFingerprint(snapshot);
+      gate.prime(snapshot);
       return snapshot;
     },
 
     watch(listener) {
       if (closed || onChange) return;
       onChange = listener;
-      schedule(lastFingerprint === undefined ? 0 : reloadIntervalMs);
+      schedule(gate.primed ? reloadIntervalMs : 0);
       // status.changeStream stays "n/a" until the stream is open (or known unavailable).
       watcher = startChangeStreamWatcher({
         collection,

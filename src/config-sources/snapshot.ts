@@ -66,9 +66,62 @@ export function buildSnapshot(
 }
 
 /** A stable fingerprint of a snapshot, to tell whether a reload changed anything. */
-export function snapshotFingerprint(snapshot: ConfigSnapshot): string {
+function snapshotFingerprint(snapshot: ConfigSnapshot): string {
   return JSON.stringify([
     snapshot.agents.map((a) => [a.key, a.config]),
     snapshot.issues.map((i) => [i.ref, i.message]),
   ]);
+}
+
+/**
+ * Passes a reloaded snapshot on only when it differs from the last one, and counts and
+ * logs each reload the same way for every source: `ok` for each successful read,
+ * `change` when the set changed.
+ */
+export class SnapshotGate {
+  readonly #source: AgentSource;
+  readonly #logger: Logger;
+  readonly #metrics: Metrics | undefined;
+  #last: string | undefined;
+
+  constructor(options: { source: AgentSource; logger: Logger; metrics?: Metrics }) {
+    this.#source = options.source;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+  }
+
+  /** True once a snapshot was loaded or passed on. */
+  get primed(): boolean {
+    return this.#last !== undefined;
+  }
+
+  /** Records the snapshot `load()` returned: the baseline later reloads compare with. */
+  prime(snapshot: ConfigSnapshot): void {
+    this.#last = snapshotFingerprint(snapshot);
+    this.#metrics?.configReloads.inc({ source: this.#source, outcome: "ok" });
+  }
+
+  /** Calls `onChange` if the snapshot differs from the last one; returns whether it did. */
+  offer(
+    snapshot: ConfigSnapshot,
+    onChange: ((snapshot: ConfigSnapshot) => void) | undefined,
+    reason: string,
+  ): boolean {
+    this.#metrics?.configReloads.inc({ source: this.#source, outcome: "ok" });
+    const fingerprint = snapshotFingerprint(snapshot);
+    if (fingerprint === this.#last) return false;
+    this.#last = fingerprint;
+    this.#metrics?.configReloads.inc({ source: this.#source, outcome: "change" });
+    this.#logger.info(
+      {
+        source: this.#source,
+        reason,
+        agents: snapshot.agents.length,
+        issues: snapshot.issues.length,
+      },
+      "agent configs changed",
+    );
+    onChange?.(snapshot);
+    return true;
+  }
 }

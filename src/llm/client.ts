@@ -99,6 +99,7 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
     const { model, signal } = request;
     const aborted = (attempts: number, cause: unknown) =>
       new LlmError(`LLM call aborted after ${attempts} attempt(s)`, {
+        kind: "aborted",
         attempts,
         retryable: false,
         cause,
@@ -165,6 +166,7 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
         const message = scrub(`${failure.message}${why}`);
         logger?.warn({ model, attempts: attempt, problem: message }, "LLM call failed");
         return new LlmError(message, {
+          kind: failure.kind,
           attempts: attempt,
           retryable: failure.retryable,
           cause: safeCause(failure.cause),

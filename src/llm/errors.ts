@@ -6,9 +6,11 @@ import {
   NoContentGeneratedError,
   TypeValidationError,
 } from "ai";
+import type { LlmFailureKind } from "./types.ts";
 
 /** Why one attempt failed, in words safe to show once scrubbed, and whether to try again. */
 export interface AttemptFailure {
+  kind: LlmFailureKind;
   message: string;
   retryable: boolean;
   /** The answer's `Retry-After` header, when it had one. */
@@ -52,10 +54,16 @@ export function classifyFailure(
 ): AttemptFailure {
   if (context.timedOut) {
     const seconds = Math.round(context.timeoutMs / 100) / 10;
-    return { message: `LLM request timed out after ${seconds} s`, retryable: true, cause: error };
+    return {
+      kind: "timeout",
+      message: `LLM request timed out after ${seconds} s`,
+      retryable: true,
+      cause: error,
+    };
   }
   if (error instanceof EmptyCompletion || NoContentGeneratedError.isInstance(error)) {
     return {
+      kind: "empty",
       message: "LLM answered an empty completion",
       retryable: true,
       cause: error,
@@ -65,11 +73,17 @@ export function classifyFailure(
     const status = error.statusCode;
     if (status === undefined) {
       const reason = detail(error.message.replace(/^Cannot connect to API:\s*/i, ""));
-      return { message: `LLM unreachable: ${reason}`, retryable: true, cause: error };
+      return {
+        kind: "unreachable",
+        message: `LLM unreachable: ${reason}`,
+        retryable: true,
+        cause: error,
+      };
     }
     if (status >= 200 && status < 300) {
       const shape = TypeValidationError.isInstance(error.cause);
       return {
+        kind: "malformed",
         message: shape
           ? "LLM answered JSON that is not a chat completion"
           : "LLM answered malformed JSON",
@@ -82,6 +96,7 @@ export function classifyFailure(
     const retryable = status === 429 || status === 408 || status >= 500;
     const retryAfter = header(error.responseHeaders, "retry-after");
     return {
+      kind: "http",
       message,
       retryable,
       ...(retryAfter === undefined ? {} : { retryAfter }),
@@ -89,11 +104,21 @@ export function classifyFailure(
     };
   }
   if (JSONParseError.isInstance(error)) {
-    return { message: "LLM answered malformed JSON", retryable: true, cause: error };
+    return {
+      kind: "malformed",
+      message: "LLM answered malformed JSON",
+      retryable: true,
+      cause: error,
+    };
   }
   if (EmptyResponseBodyError.isInstance(error) || InvalidResponseDataError.isInstance(error)) {
-    return { message: "LLM answered an unreadable body", retryable: true, cause: error };
+    return {
+      kind: "malformed",
+      message: "LLM answered an unreadable body",
+      retryable: true,
+      cause: error,
+    };
   }
   const text = detail(error instanceof Error ? error.message : String(error));
-  return { message: `LLM call failed: ${text}`, retryable: false, cause: error };
+  return { kind: "other", message: `LLM call failed: ${text}`, retryable: false, cause: error };
 }

@@ -43,13 +43,28 @@ export class LlmNotConfiguredError extends Error {
   }
 }
 
+/** What went wrong with a completion, for callers that act on it (doctor, tests). */
+export type LlmFailureKind =
+  | "timeout"
+  | "empty" // a 200 whose text is empty
+  | "unreachable"
+  | "malformed" // a 200 whose body is not a chat completion
+  | "http" // an error status
+  | "aborted"
+  | "other";
+
 /** A completion that failed after its retry budget; the message is safe to show. */
 export class LlmError extends Error {
   override name = "LlmError";
+  readonly kind: LlmFailureKind;
   readonly attempts: number;
   readonly retryable: boolean;
-  constructor(message: string, options: { attempts: number; retryable: boolean; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: { kind: LlmFailureKind; attempts: number; retryable: boolean; cause?: unknown },
+  ) {
     super(message, { cause: options.cause });
+    this.kind = options.kind;
     this.attempts = options.attempts;
     this.retryable = options.retryable;
   }

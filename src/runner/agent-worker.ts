@@ -588,11 +588,17 @@ export class AgentWorker {
     const pending = [...this.#inFlight.values()].map((r) => r.promise);
     if (pending.length > 0) {
       this.#log.info({ jobs: pending.length, graceMs }, "waiting for in-flight jobs");
-      const timeout = sleep(graceMs).then(() => "timeout" as const);
+      // The grace timer is cancelled when the jobs finish first, so it holds nothing open.
+      const graceOver = new AbortController();
+      const timeout = sleep(graceMs, graceOver.signal).then(
+        () => "timeout" as const,
+        () => "done" as const,
+      );
       const finished = await Promise.race([
         Promise.allSettled(pending).then(() => "done" as const),
         timeout,
       ]);
+      graceOver.abort();
       if (finished === "timeout") {
         this.#log.warn(
           { jobs: this.#inFlight.size },

@@ -1,7 +1,6 @@
 import type { MongoClient } from "mongodb";
 import type { Dispatcher } from "undici";
-import { registerBuiltinExecutors } from "../agents/builtin.ts";
-import { loadPlugins } from "../agents/plugins.ts";
+import { registerAllExecutors } from "../agents/plugins.ts";
 import { hasExecutor } from "../agents/registry.ts";
 import type { RunnerConfig } from "../config/env.ts";
 import { createConfigSource } from "../config-sources/index.ts";
@@ -129,8 +128,7 @@ export class Runner implements StatusSource {
     const { config, logger } = options;
     registerSecret(config.fireworksApiKey);
     registerUriSecrets(config.mongodbUri);
-    registerBuiltinExecutors();
-    await loadPlugins(config.plugins, { cwd: process.cwd(), logger });
+    await registerAllExecutors(config.plugins, { cwd: process.cwd(), logger });
 
     const metrics = options.metrics ?? createMetrics();
     const ownedPool = options.dispatcher ? undefined : createSharedPool();

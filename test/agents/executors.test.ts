@@ -239,6 +239,7 @@ describe("executeTask", () => {
     const llm = new FakeLlm({
       answer: async () => {
         throw new LlmError(`HTTP 500 from the LLM (key ${secret})`, {
+          kind: "http",
           attempts: 3,
           retryable: true,
         });

@@ -1,3 +1,4 @@
+import { AgentStats } from "../../src/runner/status-tracker.ts";
 import type {
   AgentStatusView,
   ConfigIssue,
@@ -8,35 +9,28 @@ import type {
 
 const MODEL = "accounts/fireworks/models/llama-v3p3-70b-instruct";
 
+/** An agent's view as a freshly started worker has it, then moved along by `extra`. */
 function agent(
   name: string,
   agentType: string,
   baseRateUsd: number,
   extra: Partial<AgentStatusView>,
 ): AgentStatusView {
-  return {
+  const { view } = new AgentStats({
     key: `mongo:${name}`,
-    agentId: `agent_${name.toLowerCase()}`,
     name,
     agentType,
     source: "mongo",
-    state: "running",
     model: MODEL,
     baseRateUsd,
+    maxConcurrentJobs: 3,
+  });
+  return {
+    ...view,
+    agentId: `agent_${name.toLowerCase()}`,
+    state: "running",
     lastHeartbeatAt: new Date(Date.now() - 20_000).toISOString(),
     lastHeartbeatOutcome: "ok",
-    jobsSeen: 0,
-    bidsPlaced: 0,
-    bidsWon: 0,
-    jobsInFlight: 0,
-    maxConcurrentJobs: 3,
-    resultsAccepted: 0,
-    resultsFailed: 0,
-    tokensUsed: 0,
-    llmCostUsd: 0,
-    revenueUsd: 0,
-    errors: 0,
-    lastError: null,
     ...extra,
   };
 }

@@ -1,58 +1,9 @@
 import { randomBytes } from "node:crypto";
+import type { Api, RawResponse } from "../support/raw-http.ts";
 
-/**
- * Raw HTTP helpers for the marketplace tests: plain `fetch`, as a client of the real
- * service would send, never a client of ours.
- */
+/** Helpers for the marketplace tests: the raw HTTP of test/support/raw-http.ts, and data. */
 
-export interface RawResponse {
-  status: number;
-  headers: Headers;
-  text: string;
-  /** The parsed body (null when it is not JSON). */
-  json: unknown;
-}
-
-export interface Api {
-  base: string;
-  req(method: string, path: string, body?: unknown): Promise<RawResponse>;
-  /** Sends `raw` as the request body with a JSON content type, unparsed. */
-  raw(method: string, path: string, raw: string): Promise<RawResponse>;
-}
-
-async function read(res: Response): Promise<RawResponse> {
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-export function api(base: string): Api {
-  return {
-    base,
-    async req(method, path, body) {
-      const init: RequestInit = { method };
-      if (body !== undefined) {
-        init.headers = { "content-type": "application/json" };
-        init.body = JSON.stringify(body);
-      }
-      return read(await fetch(`${base}${path}`, init));
-    },
-    async raw(method, path, raw) {
-      return read(
-        await fetch(`${base}${path}`, {
-          method,
-          headers: { "content-type": "application/json" },
-          body: raw,
-        }),
-      );
-    },
-  };
-}
+export { type Api, api, type RawResponse } from "../support/raw-http.ts";
 
 /** A fresh wallet address (0x + 40 hex). */
 export function newWallet(): string {

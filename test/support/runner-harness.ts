@@ -8,6 +8,7 @@ import { createMetrics } from "../../src/metrics.ts";
 import { Runner, type RunnerOptions } from "../../src/runner/runner.ts";
 import { startTestLlmServer, type TestLlmServer } from "./llm-server.ts";
 import { LogCapture } from "./log-capture.ts";
+import { api as rawApi } from "./raw-http.ts";
 
 export { LogCapture };
 
@@ -101,19 +102,9 @@ export async function api<T = Record<string, unknown>>(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const response = await fetch(baseUrl + path, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // plain-text error bodies stay strings
-  }
-  return { status: response.status, body: parsed as T };
+  const response = await rawApi(baseUrl).req(method, path, body);
+  // Plain-text error bodies stay strings.
+  return { status: response.status, body: (response.json ?? response.text) as T };
 }
 
 export const POSTER_WALLET = "0x1111111111111111111111111111111111111111";
