@@ -16,6 +16,9 @@ import {
   type TokenUsage,
 } from "./types.ts";
 
+/** The least time worth giving an attempt at the end of the wall-time budget. */
+const MIN_ATTEMPT_MS = 250;
+
 export interface LlmClientOptions {
   /** FIREWORKS_API_KEY; undefined leaves the client unconfigured. */
   apiKey: string | undefined;
@@ -179,7 +182,10 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
         failure.retryAfter === undefined ? undefined : parseRetryAfter(failure.retryAfter);
       const delayMs =
         asked === undefined ? backoffDelay(attempt, backoff) : Math.min(asked, maxRetryAfterMs);
-      if (performance.now() + delayMs >= deadline) {
+      // An attempt squeezed into the last sliver of the budget could only time out, and
+      // its "timed out" would hide the real reason; give up with the real one instead.
+      const minAttemptMs = Math.min(timeoutMs, MIN_ATTEMPT_MS);
+      if (performance.now() + delayMs + minAttemptMs >= deadline) {
         throw giveUp(
           `; gave up after ${attempt} attempts (wall-time budget of ${seconds(maxTotalMs)} spent)`,
         );
