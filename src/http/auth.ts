@@ -2,7 +2,8 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 
 /** Paths that stay open for probes and scrapers even when a token is required. */
-const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+// Probes stay open; so does the favicon, which browsers fetch on their own, cookie or not.
+const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics", "/favicon.ico"]);
 const COOKIE_NAME = "bazaar_dashboard";
 const COOKIE_MAX_AGE_S = 7 * 24 * 3600;
 

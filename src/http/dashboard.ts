@@ -61,6 +61,10 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
       .send(page);
   });
 
+  // The page carries its icon inline; browsers still ask for /favicon.ico now and then
+  // (after a redirect, say), and a 404 there would be a console error on every such load.
+  app.get("/favicon.ico", async (_request, reply) => reply.code(204).send());
+
   app.get("/assets/*", async (request, reply) => {
     const name = (request.params as { "*": string })["*"];
     const asset = assets.get(name);

@@ -196,6 +196,11 @@ describe("dashboard token", () => {
     expect((await fetch(`${base}/metrics`)).status).toBe(200);
   });
 
+  it("answers the browser's own /favicon.ico with 204, token or not (no console 404)", async () => {
+    const { base } = await start({ host: "0.0.0.0", dashboardToken: TOKEN });
+    expect((await fetch(`${base}/favicon.ico`)).status).toBe(204);
+  });
+
   it("?token= once sets an HttpOnly cookie that opens the page, API and stream", async () => {
     const { base, status } = await start({ host: "0.0.0.0", dashboardToken: TOKEN });
     const login = await fetch(`${base}/?token=${TOKEN}`, { redirect: "manual" });
