@@ -24,6 +24,15 @@ const seconds = (fallback: number) =>
       .default(fallback),
   );
 
+/** An optional daily cap in USD; unset means no cap. */
+const usdCap = z.preprocess(
+  blankToUndefined,
+  z.coerce
+    .number({ error: "must be a number of USD" })
+    .nonnegative({ error: "must be a non-negative number of USD" })
+    .optional(),
+);
+
 const EnvSchema = z.object({
   BAZAAR_API_URL: optionalUrl,
   FIREWORKS_API_KEY: optionalString,
@@ -89,6 +98,23 @@ const EnvSchema = z.object({
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ),
   DASHBOARD_TOKEN: optionalString,
+  AGENT_WALLET_MNEMONIC: optionalString,
+  AGENT_WALLET: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/, { error: "must be 0x followed by 40 hex digits" })
+      .optional(),
+  ),
+  AGENT_MIN_MARGIN: z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: "must be a number" })
+      .min(1, { error: "must be at least 1 (a floor below the LLM cost loses money)" })
+      .default(1.5),
+  ),
+  AGENT_DAILY_SPEND_USD: usdCap,
+  RUNNER_DAILY_SPEND_USD: usdCap,
 });
 
 /** Everything the runner reads from its environment, validated and in useful units. */
@@ -118,6 +144,16 @@ export interface RunnerConfig {
   port: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   dashboardToken: string | undefined;
+  /** BIP-39 phrase the agents' keys derive from (a secret). */
+  walletMnemonic: string | undefined;
+  /** Payout-only address for agents without a key of their own. */
+  payoutWallet: string | undefined;
+  /** Price floor = estimated LLM cost × this. */
+  minMargin: number;
+  /** Estimated LLM spend per agent per UTC day, USD; undefined = no cap. */
+  agentDailySpendUsd: number | undefined;
+  /** Estimated LLM spend of the whole runner per UTC day, USD; undefined = no cap. */
+  runnerDailySpendUsd: number | undefined;
 }
 
 /** A bad environment value. The message is one line naming the variable. */
@@ -161,5 +197,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     dashboardToken: e.DASHBOARD_TOKEN,
+    walletMnemonic: e.AGENT_WALLET_MNEMONIC?.trim().split(/\s+/).join(" "),
+    payoutWallet: e.AGENT_WALLET,
+    minMargin: e.AGENT_MIN_MARGIN,
+    agentDailySpendUsd: e.AGENT_DAILY_SPEND_USD,
+    runnerDailySpendUsd: e.RUNNER_DAILY_SPEND_USD,
   };
 }
