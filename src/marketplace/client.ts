@@ -105,6 +105,7 @@ export class MarketplaceClient {
     agentId: string,
     body: { status: HeartbeatStatus; current_capacity: number; metadata?: Record<string, unknown> },
     signal?: AbortSignal,
+    token?: string,
   ): Promise<HeartbeatResponse> {
     return this.transport.call({
       method: "POST",
@@ -115,6 +116,7 @@ export class MarketplaceClient {
       // A heartbeat is superseded by the next one; one quick retry is enough.
       maxAttempts: 2,
       signal,
+      token,
     });
   }
 

@@ -40,6 +40,8 @@ export interface CallOptions<T> {
    */
   rateLimitAttempts?: number;
   signal?: AbortSignal;
+  /** A session token, sent as `Authorization: Bearer …` (never logged: scrub knows bearers). */
+  token?: string;
 }
 
 const REGISTRATION_WAIT = /wait (\d+(?:\.\d+)?) seconds?/i;
@@ -108,6 +110,9 @@ export class MarketplaceTransport {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const started = performance.now();
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (options.json !== undefined) headers["content-type"] = "application/json";
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
     const signal = options.signal
       ? AbortSignal.any([options.signal, AbortSignal.timeout(this.#timeoutMs)])
       : AbortSignal.timeout(this.#timeoutMs);
@@ -135,21 +140,18 @@ export class MarketplaceTransport {
     };
 
     let status: number;
-    let headers: Record<string, string | string[] | undefined>;
+    let answerHeaders: Record<string, string | string[] | undefined>;
     let text: string;
     try {
       const response = await request(url, {
         dispatcher: this.#dispatcher,
         method: options.method,
-        headers:
-          options.json === undefined
-            ? { accept: "application/json" }
-            : { accept: "application/json", "content-type": "application/json" },
+        headers,
         body: options.json === undefined ? undefined : JSON.stringify(options.json),
         signal,
       });
       status = response.statusCode;
-      headers = response.headers;
+      answerHeaders = response.headers;
       text = await readLimited(response.body, this.#maxBodyBytes);
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason ?? error;
@@ -175,7 +177,7 @@ export class MarketplaceTransport {
       const retryable = status === 429 || status >= 500;
       let retryAfterMs: number | undefined;
       if (status === 429) {
-        const header = headers["retry-after"];
+        const header = answerHeaders["retry-after"];
         retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
         const named = detail ? REGISTRATION_WAIT.exec(detail) : null;
         // The registration cooldown names its wait in the message; add a little slack.

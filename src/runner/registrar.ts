@@ -1,6 +1,6 @@
 import type { AgentConfig } from "../agents/types.ts";
 import type { MarketplaceClient } from "../marketplace/client.ts";
-import { deriveWallet } from "./wallet.ts";
+import { legacyDerivedWallet as deriveWallet } from "../wallet/legacy.ts";
 
 export interface Registration {
   agentId: string;
