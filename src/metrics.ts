@@ -24,7 +24,9 @@ export interface Metrics {
   ledgerOperations: Counter<"operation" | "outcome">;
   outboxPending: Gauge;
   unhandledErrors: Counter<"kind">;
-  revenueUsd: Counter<"agent">;
+  earningsUsd: Counter<"agent" | "kind">;
+  negotiations: Counter<"agent" | "action">;
+  spendCapReached: Gauge<"agent">;
   pollDuration: Histogram;
 }
 
@@ -148,9 +150,21 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ["kind"],
       registers,
     }),
-    revenueUsd: new Counter({
-      name: "bazaar_runner_revenue_usd_total",
-      help: "Price of won bids in USD, by agent",
+    earningsUsd: new Counter({
+      name: "bazaar_runner_earnings_usd_total",
+      help: "Earnings in USD by agent and kind: bid (prices of bids placed), won (agreed prices of jobs assigned), paid (released by the marketplace)",
+      labelNames: ["agent", "kind"],
+      registers,
+    }),
+    negotiations: new Counter({
+      name: "bazaar_runner_negotiations_total",
+      help: "Answers to counter-offers, by agent and action (accept, counter, lapse)",
+      labelNames: ["agent", "action"],
+      registers,
+    }),
+    spendCapReached: new Gauge({
+      name: "bazaar_runner_spend_cap_reached",
+      help: "1 while a daily spend cap stops the agent from bidding",
       labelNames: ["agent"],
       registers,
     }),

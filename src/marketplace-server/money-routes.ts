@@ -78,4 +78,3 @@ export function registerMoneyRoutes(
     payments.transaction(req.params.txn_id ?? ""),
   );
 }
-

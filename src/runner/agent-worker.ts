@@ -1,21 +1,29 @@
-import type { BaseAgentExecutor } from "../agents/base-executor.ts";
+import { type BaseAgentExecutor, DEFAULT_MAX_TOKENS } from "../agents/base-executor.ts";
 import { createExecutor } from "../agents/registry.ts";
 import type { ExecutorContext } from "../agents/types.ts";
 import type { AgentSpec } from "../config-sources/types.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
+import { isOwnershipError, type Sessions, type Signer } from "../marketplace/auth.ts";
 import type { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
-import type { Job } from "../marketplace/schemas.ts";
+import type { NegotiationApi } from "../marketplace/negotiation-api.ts";
+import type { Job, JobWithBids } from "../marketplace/schemas.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import type { Ledger } from "../state/types.ts";
+import type { AgentWallet, AgentWallets } from "../wallet/agent-wallets.ts";
+import { sameAddress } from "../wallet/keys.ts";
+import type { BidDecision, PlaceDecision } from "./bid-decision.ts";
 import { Bidder } from "./bidder.ts";
 import type { DecisionLog } from "./decision-log.ts";
 import { executeWonJob } from "./job-execution.ts";
 import type { JobFeed } from "./job-feed.ts";
+import { answerOffer, type OfferAnswerDecision } from "./negotiation.ts";
 import type { Outbox } from "./outbox.ts";
+import { applyFloor, type Floor, priceFloor } from "./price-floor.ts";
 import type { Registrar, Registration } from "./registrar.ts";
+import type { SpendCaps } from "./spend-caps.ts";
 import type { AgentStats, StatusTracker } from "./status-tracker.ts";
 import type { WorkerState } from "./status-types.ts";
 import { AgentTelemetry } from "./telemetry.ts";
@@ -44,6 +52,14 @@ export interface WorkerDeps {
   llmPrices: Record<string, number>;
   /** Called once after the runner registered an agent that had no agent_id. */
   onRegistered?: (spec: AgentSpec, registration: Registration) => Promise<void>;
+  /** Each agent's wallet: a key the runner holds, or a payout-only address. */
+  wallets: AgentWallets;
+  /** Sign-in sessions, one per wallet. */
+  sessions: Sessions;
+  negotiation: NegotiationApi;
+  spendCaps: SpendCaps;
+  /** AGENT_MIN_MARGIN. */
+  minMargin: number;
 }
 
 const DEFAULT_MAX_CONCURRENT = 2;
@@ -75,6 +91,9 @@ export class AgentWorker {
   /** True when this runner registered the agent (no agent_id in its config). */
   #selfRegistered = false;
   #reregistering = false;
+  #wallet: AgentWallet | undefined;
+  /** Set after a 403 "You don't own this agent": heartbeats go without a token from then on. */
+  #ownershipRefused = false;
 
   constructor(spec: AgentSpec, deps: WorkerDeps) {
     this.key = spec.key;
@@ -124,16 +143,40 @@ export class AgentWorker {
     return this.#started;
   }
 
+  get wallet(): AgentWallet | undefined {
+    return this.#wallet;
+  }
+
   async #start(): Promise<void> {
+    const wallet = await this.#untilDone("wallet lookup failed", () =>
+      this.#deps.wallets.resolve(this.key, this.#spec.config),
+    );
+    if (!wallet) return;
+    this.#wallet = wallet;
+    this.#telemetry.walletResolved(wallet);
+    const legacy = this.#deps.wallets.legacyAddress(this.#spec.config.name);
+    let retired: string | undefined;
+    if (this.#agentId && !sameAddress(wallet.address, legacy)) {
+      // Registered earlier under the keyless address: the marketplace cannot change a
+      // wallet in place, so the agent is registered anew with its real one.
+      const known = await this.#deps.client.getAgent(this.#agentId).catch(() => undefined);
+      if (known && sameAddress(known.wallet_address, legacy)) {
+        retired = this.#agentId;
+        this.#agentId = undefined;
+      }
+    }
     if (!this.#agentId) {
-      const registration = await this.#registerUntilDone();
+      const registration = await this.#registerUntilDone(wallet.address);
       if (!registration) return;
       this.#agentId = registration.agentId;
       this.#selfRegistered = true;
       await this.#deps.onRegistered?.(this.#spec, registration).catch((error: unknown) => {
         this.#telemetry.warn("could not write the agent_id back to the config source", error);
       });
+      if (!sameAddress(wallet.address, legacy))
+        retired ??= await this.#findLegacyAgent(legacy, registration.agentId);
     }
+    if (retired) await this.#retire(retired, this.#agentId);
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#setState("running");
     this.#telemetry.started(this.#agentId!);
@@ -142,11 +185,57 @@ export class AgentWorker {
     this.#heartbeatTimer.unref();
   }
 
-  async #registerUntilDone(): Promise<Registration | undefined> {
+  /** Retries a start-up step (a ledger read) with backoff until it works or the worker stops. */
+  async #untilDone<T>(what: string, step: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 1; !this.#lifetime.signal.aborted; attempt++) {
+      try {
+        return await step();
+      } catch (error) {
+        this.#telemetry.error(what, error);
+        await sleep(
+          backoffDelay(attempt, { baseMs: 1000, capMs: 60_000 }),
+          this.#lifetime.signal,
+        ).catch(() => undefined);
+      }
+    }
+    return undefined;
+  }
+
+  /** Another agent of this owner and name registered under the keyless address, if any. */
+  async #findLegacyAgent(legacy: string, currentId: string): Promise<string | undefined> {
+    try {
+      const agents = await this.#deps.client.listAgents();
+      return agents.find((a) => a.agent_id !== currentId && sameAddress(a.wallet_address, legacy))
+        ?.agent_id;
+    } catch (error) {
+      this.#telemetry.error(
+        "could not look for an agent registered with the old keyless wallet",
+        error,
+      );
+      return undefined;
+    }
+  }
+
+  /** The old keyless agent goes offline; the operator hears old id → new id once. */
+  async #retire(oldId: string, newId: string): Promise<void> {
+    try {
+      await this.#deps.client.heartbeat(oldId, { status: "offline", current_capacity: 0 });
+    } catch (error) {
+      if (!isMarketplaceError(error, 404)) {
+        this.#telemetry.error("could not take the old keyless agent offline", error);
+        return; // tried again at the next start
+      }
+    }
+    if (await this.#deps.ledger.noteOnce(`wallet-migration:${oldId}`).catch(() => false))
+      this.#telemetry.migrated(oldId, newId, this.#wallet?.address ?? "");
+  }
+
+  async #registerUntilDone(walletAddress: string): Promise<Registration | undefined> {
     for (let attempt = 1; !this.#lifetime.signal.aborted; attempt++) {
       try {
         const registration = await this.#deps.registrar.register(
           this.#spec.config,
+          walletAddress,
           this.#lifetime.signal,
         );
         this.#telemetry.registered(registration.agentId, registration.walletAddress);
@@ -192,13 +281,119 @@ export class AgentWorker {
         jobs_in_flight: this.#inFlight.size,
       },
     };
+    const signer = this.#ownershipRefused ? undefined : this.#heartbeatSigner();
     try {
-      await this.#deps.client.heartbeat(agentId, body);
+      if (signer)
+        await this.#deps.sessions.withSession(signer, (token) =>
+          this.#deps.client.heartbeat(agentId, body, undefined, token),
+        );
+      else await this.#deps.client.heartbeat(agentId, body);
       this.#telemetry.heartbeatSent(body.status);
     } catch (error) {
+      if (isOwnershipError(error)) {
+        // A configuration error (AGENT_OWNER_ID or the wallet is not this agent's): said once, not retried.
+        this.#ownershipRefused = true;
+        this.#telemetry.configurationError(
+          `the marketplace says the signed-in wallet ${signer?.address} does not own agent ${agentId}; check AGENT_OWNER_ID and the agent's wallet_address — heartbeats continue unauthenticated and negotiation is off`,
+        );
+        return;
+      }
       this.#telemetry.heartbeatFailed(error);
       if (isMarketplaceError(error, 404) && status !== "offline") await this.#reregister(agentId);
     }
+    if (status !== "offline") void this.#checkSpendCap();
+  }
+
+  /** One sign-in per owner when AGENT_OWNER_ID is a wallet the runner holds; else per agent wallet. */
+  #heartbeatSigner(): Signer | undefined {
+    return this.#deps.wallets.ownerAccount ?? this.#wallet?.account;
+  }
+
+  async #checkSpendCap(): Promise<string | null> {
+    const reached = await this.#deps.spendCaps.check(this.key).catch(() => null);
+    this.#telemetry.spendCap(reached);
+    return reached;
+  }
+
+  /** The job's price floor for this agent: estimated LLM cost × margin, at least min_price_usd. */
+  floorFor(job: Job): Floor {
+    const config = this.#spec.config;
+    const type = this.#executor.constructor as typeof BaseAgentExecutor;
+    return priceFloor(job, {
+      expectedOutputTokens: Math.min(
+        type.expectedOutputTokens ?? 1200,
+        config.max_tokens ?? DEFAULT_MAX_TOKENS,
+      ),
+      usdPerMillionTokens: this.#deps.llmPrices[config.model ?? this.#deps.defaultModel],
+      margin: this.#deps.minMargin,
+      minPriceUsd: config.min_price_usd ?? 0,
+    });
+  }
+
+  /** The spend caps and the price floor applied to a bid the executor wants to place. */
+  async #price(job: Job, decision: PlaceDecision): Promise<BidDecision> {
+    const capped = await this.#checkSpendCap();
+    if (capped) return { kind: "skip", reason: "spend_cap", detail: capped };
+    const floor = this.floorFor(job);
+    const applied = applyFloor(decision.priceUsd, job.budget_usd ?? 0, floor.floorUsd);
+    if (applied.kind === "below_floor")
+      return { kind: "skip", reason: "below_floor", detail: applied.detail };
+    return { ...decision, priceUsd: applied.priceUsd };
+  }
+
+  /**
+   * Answers the poster's latest counter-offer on this agent's bid of a job in
+   * negotiation, once: accept, counter at the floor once, or let it lapse.
+   */
+  async answerOffers(job: JobWithBids): Promise<void> {
+    const agentId = this.#agentId;
+    if (!agentId || this.#state !== "running") return;
+    const bid = job.bids.find((b) => b.agent_id === agentId);
+    if (!bid) return;
+    const floor = this.floorFor(job).floorUsd;
+    let answer: OfferAnswerDecision = answerOffer(bid, floor);
+    if (answer.action === "none") return;
+    const { ledger, sessions, negotiation } = this.#deps;
+    if (await ledger.offerAnswer(bid.bid_id, answer.offerIndex)) return; // answered before
+    const account = this.#ownershipRefused ? undefined : this.#wallet?.account;
+    if (answer.action !== "lapse" && !account)
+      answer = {
+        action: "lapse",
+        offerIndex: answer.offerIndex,
+        reason:
+          "the runner holds no key for this agent's wallet (payout-only), so it cannot answer",
+      };
+    try {
+      if (answer.action === "accept" && account) {
+        await sessions.withSession(account, (token) =>
+          negotiation.acceptCounter(bid.bid_id, "agent", token),
+        );
+      } else if (answer.action === "counter" && account) {
+        const { priceUsd, message } = answer;
+        await sessions.withSession(account, (token) =>
+          negotiation.counter(bid.bid_id, { new_price: priceUsd, message, by: "agent" }, token),
+        );
+      }
+    } catch (error) {
+      this.#telemetry.error(`negotiation (${answer.action}) failed`, error, job.job_id);
+      // An unknown outcome is tried again at the next poll; a refusal is final.
+      if (!(isMarketplaceError(error) && error.isClientError)) return;
+      answer = {
+        action: "lapse",
+        offerIndex: answer.offerIndex,
+        reason: `the marketplace refused the ${answer.action}: ${isMarketplaceError(error) ? (error.detail ?? error.message) : ""}`,
+      };
+    }
+    await ledger.recordOfferAnswer({
+      agentId,
+      jobId: job.job_id,
+      bidId: bid.bid_id,
+      offerIndex: answer.offerIndex,
+      action: answer.action,
+      ...(answer.action !== "lapse" ? { priceUsd: answer.priceUsd } : {}),
+      reason: answer.reason,
+    });
+    this.#telemetry.negotiated(job, bid.bid_id, answer);
   }
 
   /**
@@ -211,6 +406,7 @@ export class AgentWorker {
     try {
       const registration = await this.#deps.registrar.register(
         this.#spec.config,
+        this.#wallet?.address ?? "",
         this.#lifetime.signal,
       );
       this.#agentId = registration.agentId;
@@ -233,6 +429,7 @@ export class AgentWorker {
       config: this.#spec.config,
       accepting: () => this.#accepting,
       evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
+      price: (job, decision) => this.#price(job, decision),
     });
   }
 
@@ -250,7 +447,11 @@ export class AgentWorker {
       if (entry?.result) continue; // produced already: the outbox delivers it
       if (!entry?.wonAt) {
         await this.#deps.ledger.recordWon(agentId, job.job_id);
-        this.#telemetry.jobWon(job, entry?.bidPriceUsd ?? 0);
+        const agreed = (job as { final_price_usd?: unknown }).final_price_usd;
+        this.#telemetry.jobWon(
+          job,
+          typeof agreed === "number" ? agreed : (entry?.bidPriceUsd ?? 0),
+        );
       }
       const running = executeWonJob(agentId, job, {
         ledger: this.#deps.ledger,
@@ -260,6 +461,7 @@ export class AgentWorker {
         lifetime: this.#lifetime.signal,
         execute: (j, context) => this.#executor.executeTask(j, context),
         context: (j, signal) => this.#context(j, signal),
+        recordSpend: (usd) => this.#deps.spendCaps.record(this.key, usd),
       })
         .catch((error: unknown) => this.#telemetry.error("execution failed", error, job.job_id))
         .finally(() => {

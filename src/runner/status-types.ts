@@ -25,7 +25,12 @@ export interface AgentStatusView {
   resultsFailed: number;
   tokensUsed: number;
   llmCostUsd: number;
-  revenueUsd: number;
+  /** bid: prices of bids placed; won: agreed prices of jobs assigned; paid: read back after `complete`. */
+  earnings: { bidUsd: number; wonUsd: number; paidUsd: number };
+  /** Where the agent is paid (checksummed), and whether the runner holds its key. */
+  wallet: { address: string; holdsKey: boolean } | null;
+  /** A daily spend cap is reached: the agent does not bid until the next UTC day. */
+  spendCapReached: boolean;
   errors: number;
   lastError: string | null;
 }
@@ -65,7 +70,10 @@ export type RunnerEventKind =
   | "error"
   | "config"
   | "agent-started"
-  | "agent-stopped";
+  | "agent-stopped"
+  | "negotiation"
+  | "payment"
+  | "wallet";
 
 /** One line of the dashboard's timeline. */
 export interface RunnerEvent {

@@ -69,7 +69,8 @@ export class FakeStatusSource implements StatusSource {
         resultsAccepted: 2,
         tokensUsed: 5120,
         llmCostUsd: 0.0046,
-        revenueUsd: 0.171,
+        earnings: { bidUsd: 0.4, wonUsd: 0.171, paidUsd: 0.12 },
+        wallet: { address: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", holdsKey: true },
       }),
       agent("AnomalyHunter", "anomaly_hunter", 0.05, {
         jobsSeen: 14,
@@ -78,7 +79,9 @@ export class FakeStatusSource implements StatusSource {
         resultsAccepted: 1,
         tokensUsed: 2210,
         llmCostUsd: 0.002,
-        revenueUsd: 0.072,
+        earnings: { bidUsd: 0.2, wonUsd: 0.072, paidUsd: 0 },
+        wallet: { address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", holdsKey: false },
+        spendCapReached: true,
       }),
       agent("CodeReviewer", "code_reviewer", 0.03, {
         state: "draining",
@@ -172,7 +175,7 @@ export class FakeStatusSource implements StatusSource {
       case "won":
         target.bidsWon += 1;
         target.jobsInFlight += 1;
-        target.revenueUsd += event.amountUsd ?? 0;
+        target.earnings.wonUsd += event.amountUsd ?? 0;
         break;
       case "execution":
         target.tokensUsed += event.tokens ?? 0;

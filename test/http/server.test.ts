@@ -138,7 +138,7 @@ describe("event stream", () => {
         const snap = JSON.parse(f.data) as StatusSnapshot;
         return snap.agents.find((a) => a.name === "SchemaArchitect")?.bidsWon === 4;
       });
-      expect(update.data).toContain('"revenueUsd"');
+      expect(update.data).toContain('"earnings"');
       await stream.next((f) => f.comment);
     } finally {
       stream.close();

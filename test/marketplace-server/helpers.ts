@@ -1,7 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
-import { authMessage } from "../../src/marketplace/money-schemas.ts";
-import { authTypedData } from "../../src/marketplace-server/auth.ts";
 import type { Api, RawResponse } from "../support/raw-http.ts";
 
 /** Helpers for the marketplace tests: the raw HTTP of test/support/raw-http.ts, and data. */
@@ -24,28 +22,7 @@ export function newAccount(): PrivateKeyAccount {
   return privateKeyToAccount(generatePrivateKey());
 }
 
-/**
- * Signs in over raw HTTP (challenge, signature, verify) and returns the Authorization
- * header of the session; `personal` signs the plain message instead of the typed data.
- */
-export async function signIn(
-  a: Api,
-  account: PrivateKeyAccount,
-  options: { personal?: boolean } = {},
-): Promise<Record<string, string>> {
-  const challenge = obj((await a.req("GET", `/api/auth/challenge?wallet=${account.address}`)).json);
-  const nonce = str(challenge.nonce);
-  const signature = options.personal
-    ? await account.signMessage({ message: authMessage(nonce) })
-    : await account.signTypedData(authTypedData(account.address.toLowerCase(), nonce));
-  const res = await a.req("POST", "/api/auth/verify", {
-    wallet: account.address,
-    signature,
-    nonce,
-  });
-  if (res.status !== 200) throw new Error(`verify: ${res.status} ${res.text}`);
-  return { authorization: `Bearer ${str(obj(res.json).session_token)}` };
-}
+export { signIn } from "../support/wallet-auth.ts";
 
 /** A record from a JSON body, or a failed expectation. */
 export function obj(value: unknown): Record<string, unknown> {

@@ -208,6 +208,23 @@ function tile(label, value, testid, tone) {
   );
 }
 
+/** Sum of one earnings field (bidUsd, wonUsd, paidUsd) over the agents that report earnings. */
+function sumEarnings(agents, field) {
+  return agents.reduce((total, a) => total + (a.earnings ? a.earnings[field] : 0), 0);
+}
+
+/** The agent's wallet line: checksummed address, and whether the runner holds its key. */
+function walletLine(a) {
+  if (!a.wallet) return null;
+  return h(
+    "p",
+    { class: "card-meta", "data-testid": "wallet" },
+    h("span", { title: a.wallet.address }, a.wallet.address),
+    h("span", null, a.wallet.holdsKey ? "key held by the runner" : "payout only: cannot sign"),
+    a.spendCapReached ? h("strong", { "data-testid": "spend-cap" }, "spend cap reached") : null,
+  );
+}
+
 function renderTotals(agents) {
   const running = agents.filter((a) => a.state === "running").length;
   const errors = sum(agents, "errors");
@@ -219,7 +236,8 @@ function renderTotals(agents) {
     tile("Results accepted", fmtInt(sum(agents, "resultsAccepted")), "total-results-accepted"),
     tile("LLM tokens", fmtTokens(sum(agents, "tokensUsed")), "total-tokens"),
     tile("LLM cost", fmtUsd(sum(agents, "llmCostUsd")), "total-llm-cost"),
-    tile("Revenue", fmtUsd(sum(agents, "revenueUsd")), "total-revenue", "good"),
+    tile("Won", fmtUsd(sumEarnings(agents, "wonUsd")), "total-won", "good"),
+    tile("Paid", fmtUsd(sumEarnings(agents, "paidUsd")), "total-paid", "good"),
     tile("Errors", fmtInt(errors), "total-errors", errors > 0 ? "bad" : null),
   );
 }
@@ -292,6 +310,7 @@ function agentCard(a) {
       h("span", null, `base ${fmtUsd(a.baseRateUsd, 3)}`),
     ),
     hb,
+    walletLine(a),
     h(
       "dl",
       { class: "counters" },
@@ -312,7 +331,9 @@ function agentCard(a) {
       counter("Failed", "results-failed", fmtInt(a.resultsFailed)),
       counter("Tokens", "tokens", fmtTokens(a.tokensUsed)),
       counter("LLM cost", "llm-cost", fmtUsd(a.llmCostUsd)),
-      counter("Revenue", "revenue", fmtUsd(a.revenueUsd)),
+      counter("Bid", "earnings-bid", fmtUsd(a.earnings ? a.earnings.bidUsd : 0)),
+      counter("Won", "earnings-won", fmtUsd(a.earnings ? a.earnings.wonUsd : 0)),
+      counter("Paid", "earnings-paid", fmtUsd(a.earnings ? a.earnings.paidUsd : 0)),
       counter("Errors", "errors", fmtInt(a.errors)),
     ),
     a.lastError
