@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { AgentConfig } from "../agents/types.ts";
 import { connectMongo } from "../config-sources/mongo.ts";
 import { createLlmClient } from "../llm/client.ts";
 import { LlmError } from "../llm/types.ts";
@@ -7,6 +8,7 @@ import { createSharedPool } from "../pool.ts";
 import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
 import { loadAgentSnapshot } from "./agents.ts";
 import type { CliContext } from "./context.ts";
+import { checkWallets } from "./doctor-wallet.ts";
 
 /** A 200 answer whose text is empty: the LLM is reachable and accepted the key. */
 function isEmptyCompletion(error: unknown): boolean {
@@ -40,6 +42,8 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
     return results;
   }
   registerSecret(config.fireworksApiKey);
+  registerSecret(config.walletMnemonic);
+  registerSecret(config.posterPrivateKey);
   registerUriSecrets(config.mongodbUri);
   const pool = createSharedPool({ connections: 2 });
   try {
@@ -73,6 +77,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
       }
     }
 
+    let agentConfigs: AgentConfig[] | undefined;
     let mongoUnreachable = false;
     if (config.mongodbUri) {
       try {
@@ -125,6 +130,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
     } else {
       try {
         const { kind, snapshot } = await loadAgentSnapshot(ctx);
+        agentConfigs = snapshot.agents.map((a) => a.config);
         const level: CheckLevel =
           snapshot.agents.length === 0 ? "fail" : snapshot.issues.length ? "warn" : "ok";
         add(
@@ -136,6 +142,9 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
         add("agents", "fail", errorMessage(error));
       }
     }
+
+    const wallets = checkWallets(config, agentConfigs);
+    add("wallets", wallets.level, wallets.message);
 
     if (!config.fireworksApiKey) {
       add(

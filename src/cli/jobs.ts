@@ -3,10 +3,9 @@ import { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError, MarketplaceError } from "../marketplace/errors.ts";
 import type { Bid, JobWithBids } from "../marketplace/schemas.ts";
 import { createSharedPool } from "../pool.ts";
+import { posterAccount } from "../wallet/poster-key.ts";
 import { type CliContext, CliError } from "./context.ts";
-
-/** The poster wallet used when none is given: any valid address will do locally. */
-export const DEFAULT_POSTER_WALLET = "0x00000000000000000000000000000000000b0a57";
+import { registerMoneyCommands } from "./jobs-money.ts";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -121,7 +120,10 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
     .requiredOption("--description <text>", "what the job is")
     .requiredOption("--budget <usd>", "budget in USD", Number.parseFloat)
     .option("--capability <name>", "a required capability (repeatable)", collect, [])
-    .option("--poster-wallet <0x...>", "poster wallet", DEFAULT_POSTER_WALLET)
+    .option(
+      "--poster-wallet <0x...>",
+      "poster wallet (default: the address of the CLI's poster key)",
+    )
     .option("--poster-id <id>", "poster id", "cli_poster")
     .action(
       async (opts: {
@@ -129,7 +131,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
         description: string;
         budget: number;
         capability: string[];
-        posterWallet: string;
+        posterWallet?: string;
         posterId: string;
       }) => {
         if (!Number.isFinite(opts.budget) || opts.budget <= 0)
@@ -141,7 +143,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
             budget_usd: opts.budget,
             required_capabilities: opts.capability,
             poster_id: opts.posterId,
-            poster_wallet: opts.posterWallet,
+            poster_wallet: opts.posterWallet ?? posterAccount(ctx.config()).address,
           }),
         );
         ctx.out(`posted ${posted.job_id} (${posted.status})`);
@@ -209,4 +211,6 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
         }
       });
     });
+
+  registerMoneyCommands(jobs, ctx, withClient);
 }

@@ -113,6 +113,13 @@ const EnvSchema = z.object({
       .min(1, { error: "must be at least 1 (a floor below the LLM cost loses money)" })
       .default(1.5),
   ),
+  POSTER_PRIVATE_KEY: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^(0x)?[0-9a-fA-F]{64}$/, { error: "must be a 32-byte hex private key" })
+      .optional(),
+  ),
   AGENT_DAILY_SPEND_USD: usdCap,
   RUNNER_DAILY_SPEND_USD: usdCap,
 });
@@ -148,6 +155,8 @@ export interface RunnerConfig {
   walletMnemonic: string | undefined;
   /** Payout-only address for agents without a key of their own. */
   payoutWallet: string | undefined;
+  /** The poster-side CLI's key (a secret): counters are signed in as the job's poster. */
+  posterPrivateKey: string | undefined;
   /** Price floor = estimated LLM cost × this. */
   minMargin: number;
   /** Estimated LLM spend per agent per UTC day, USD; undefined = no cap. */
@@ -200,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     walletMnemonic: e.AGENT_WALLET_MNEMONIC?.trim().split(/\s+/).join(" "),
     payoutWallet: e.AGENT_WALLET,
     minMargin: e.AGENT_MIN_MARGIN,
+    posterPrivateKey: e.POSTER_PRIVATE_KEY,
     agentDailySpendUsd: e.AGENT_DAILY_SPEND_USD,
     runnerDailySpendUsd: e.RUNNER_DAILY_SPEND_USD,
   };

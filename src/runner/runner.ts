@@ -158,6 +158,7 @@ export class Runner implements StatusSource {
   static async start(options: RunnerOptions): Promise<Runner> {
     const { config, logger } = options;
     registerSecret(config.fireworksApiKey);
+    registerSecret(config.walletMnemonic);
     registerUriSecrets(config.mongodbUri);
     // Before anything else, and before any request: a marketplace elsewhere with no
     // wallet configured is refused here, since whatever it paid would be lost.
