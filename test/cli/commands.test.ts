@@ -47,6 +47,50 @@ describe("bazaar-runner jobs / agents / marketplace", () => {
       env: { RUNNER_STATE_DIR: join(dir.path, "state"), ...env },
     });
 
+  it("counters a bid as the job's poster and completes the job, paying the agent", async () => {
+    const m = await market();
+    const env = { BAZAAR_API_URL: m.url };
+    const posted = await cli(
+      ["jobs", "post", "--title", "Review", "--description", "Review it", "--budget", "3"],
+      env,
+    );
+    expect(posted.code, posted.stderr).toBe(0);
+    const jobId = postedJobId(posted.stdout);
+    const a = api(m.url);
+    const agentWallet = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    const agentId = await registerAgent(a, { wallet_address: agentWallet });
+    const bidId = await placeBidOk(a, jobId, { agent_id: agentId, price_usd: 2 });
+
+    // The job was posted with the CLI's own poster key, so the CLI can sign in as its poster.
+    const countered = await cli(["jobs", "counter", bidId, "--price", "1.5"], env);
+    expect(countered.code, countered.stderr).toBe(0);
+    expect(countered.stdout).toContain(`countered ${bidId} at $1.5: counter_offered, round 1 of 5`);
+    const bid = (await a.req("GET", `/api/jobs/${jobId}/bids`)).json as {
+      bids: { status: string; counter_offers: { by: string; price_usd: number }[] }[];
+    };
+    expect(bid.bids[0]).toMatchObject({ status: "counter_offered" });
+    expect(bid.bids[0]?.counter_offers).toMatchObject([{ by: "poster", price_usd: 1.5 }]);
+    const bad = await cli(["jobs", "counter", "bid_00000000", "--price", "1"], env);
+    expect(bad.code).toBe(1);
+    expect(expectOneCleanLine(bad.stderr)).toMatch(
+      /cannot counter bid_00000000: Bid not found \(404\)/,
+    );
+
+    await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`);
+    await a.req("POST", `/api/jobs/${jobId}/submit-result`, {
+      success: true,
+      output: "reviewed",
+      executed_by: agentId,
+    });
+    const done = await cli(["jobs", "complete", jobId, "--quality", "0.9"], env);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain(`completed ${jobId}: quality 0.9, released, paid $2 of $2`);
+    expect(done.stdout).toContain(`$2 to ${agentWallet} (released)`);
+    const again = await cli(["jobs", "complete", jobId, "--quality", "0.9"], env);
+    expect(again.code).toBe(1);
+    expect(expectOneCleanLine(again.stderr)).toMatch(/already been signed off/);
+  });
+
   it("posts, lists, shows and awards a job (--best picks confidence per dollar)", async () => {
     const m = await market();
     const env = { BAZAAR_API_URL: m.url };
