@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
@@ -269,6 +271,26 @@ describe("bazaar-runner jobs / agents / marketplace", () => {
     const start = await cli(["start"], { AGENT_POLL_INTERVAL: "abc" });
     expect(start.code).toBe(1);
     expect(expectOneCleanLine(start.stderr)).toContain("AGENT_POLL_INTERVAL");
+  });
+
+  it("start refuses a marketplace elsewhere without a wallet: one line, no request sent", async () => {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const run = await cli(["start"], { BAZAAR_API_URL: `http://0.0.0.0:${port}`, PORT: "0" });
+      expect(run.code).toBe(1);
+      const line = expectOneCleanLine(run.stderr);
+      expect(line).toMatch(/^bazaar-runner: configuration error: no wallet configured/);
+      expect(line).toMatch(/unrecoverable.*AGENT_WALLET_MNEMONIC.*AGENT_WALLET \(/);
+      expect(requests).toBe(0);
+    } finally {
+      server.close();
+    }
   });
 
   it("jobs post checks its own options", async () => {
