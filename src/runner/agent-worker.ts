@@ -134,12 +134,21 @@ export class AgentWorker {
         this.#telemetry.warn("could not write the agent_id back to the config source", error);
       });
     }
+    await this.#restoreTotals(this.#agentId!);
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#setState("running");
     this.#telemetry.started(this.#agentId!);
     void this.heartbeat();
     this.#heartbeatTimer = setInterval(() => void this.heartbeat(), this.#deps.heartbeatIntervalMs);
     this.#heartbeatTimer.unref();
+  }
+
+  async #restoreTotals(agentId: string): Promise<void> {
+    try {
+      this.#telemetry.restoreTotals(await this.#deps.ledger.agentTotals(agentId));
+    } catch (error) {
+      this.#telemetry.error("reading the agent's totals from the ledger failed", error);
+    }
   }
 
   async #registerUntilDone(): Promise<Registration | undefined> {

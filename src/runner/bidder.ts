@@ -102,6 +102,7 @@ export class Bidder {
         bidId: "unknown",
         priceUsd: decision.priceUsd,
       });
+      telemetry.bidFound(job, decision.priceUsd);
       return this.#skip(job, {
         kind: "skip",
         reason: "already_bid",

@@ -4,6 +4,16 @@ import type { LedgerSummary } from "../state/types.ts";
 /** A worker's lifecycle state. */
 export type WorkerState = "registering" | "running" | "draining" | "stopped" | "failed";
 
+/**
+ * Money, by how far it got: `bidUsd` the prices of the bids placed, `wonUsd` the agreed
+ * price of the jobs assigned, `paidUsd` what the marketplace paid out after `complete`.
+ */
+export interface Earnings {
+  bidUsd: number;
+  wonUsd: number;
+  paidUsd: number;
+}
+
 /** What the operator sees of one agent (GET /api/status, dashboard). */
 export interface AgentStatusView {
   key: string;
@@ -25,7 +35,8 @@ export interface AgentStatusView {
   resultsFailed: number;
   tokensUsed: number;
   llmCostUsd: number;
-  revenueUsd: number;
+  /** What the agent's work is worth, stage by stage (see Earnings). */
+  earnings: Earnings;
   errors: number;
   lastError: string | null;
 }
