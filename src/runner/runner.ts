@@ -298,7 +298,6 @@ export class Runner implements StatusSource {
   // StatusSource
 
   async snapshot(): Promise<StatusSnapshot> {
-    const sourceStatus = this.#source.status();
     let ledger: StatusSnapshot["ledger"] = null;
     try {
       ledger = await this.ledger.summary();
@@ -317,9 +316,7 @@ export class Runner implements StatusSource {
       config: {
         source: this.#source.kind,
         loaded: this.#configLoaded,
-        lastReloadAt: sourceStatus.lastReloadAt,
-        lastReloadOutcome: sourceStatus.lastReloadOutcome,
-        changeStream: sourceStatus.changeStream,
+        ...this.#source.status(),
         issues: this.#supervisor.issues,
       },
       ledger,
