@@ -27,7 +27,7 @@ export interface ConfigSnapshot {
 /** The outcome of the latest read of a source (at start or on reload). */
 export interface ReloadStatus {
   ok: boolean;
-  /** Agents and rejected documents of the last good read (0 when it failed). */
+  /** Agents and rejected documents in force (a failed read keeps the last good counts). */
   agents: number;
   issues: number;
   /** What went wrong, for a failed read; null when ok. */
