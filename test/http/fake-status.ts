@@ -119,9 +119,14 @@ export class FakeStatusSource implements StatusSource {
       config: {
         source: "mongo" as const,
         loaded: true,
-        lastReloadAt: new Date(Date.now() - 90_000).toISOString(),
-        lastReloadOutcome: "ok: 3 agents",
         changeStream: "active" as const,
+        reload: {
+          ok: true,
+          agents: 3,
+          issues: this.issues.length,
+          error: null,
+          at: new Date(Date.now() - 90_000).toISOString(),
+        },
         issues: this.issues,
       },
       ledger: this.ledgerOpen ? ledger : null,
