@@ -24,7 +24,7 @@ export interface Metrics {
   ledgerOperations: Counter<"operation" | "outcome">;
   outboxPending: Gauge;
   unhandledErrors: Counter<"kind">;
-  earningsUsd: Counter<"agent" | "kind">;
+  earningsUsd: Counter<"agent" | "stage">;
   negotiations: Counter<"agent" | "action">;
   spendCapReached: Gauge<"agent">;
   pollDuration: Histogram;
@@ -152,8 +152,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     earningsUsd: new Counter({
       name: "bazaar_runner_earnings_usd_total",
-      help: "Earnings in USD by agent and kind: bid (prices of bids placed), won (agreed prices of jobs assigned), paid (released by the marketplace)",
-      labelNames: ["agent", "kind"],
+      help: "USD by agent and stage: bid (prices of bids placed), won (agreed price of jobs assigned), paid (paid out by the marketplace)",
+      labelNames: ["agent", "stage"],
       registers,
     }),
     negotiations: new Counter({

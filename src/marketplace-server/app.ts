@@ -11,7 +11,7 @@ import { ApiError, RequestValidationError } from "./errors.ts";
 import { FaultInjector, type FaultRules } from "./faults.ts";
 import { registerMoneyRoutes } from "./money-routes.ts";
 import { registerRoutes } from "./routes.ts";
-import { MarketplaceRules } from "./service.ts";
+import { MarketplaceRules } from "./rules.ts";
 import { MarketplaceStore } from "./store.ts";
 
 export interface MarketplaceServerOptions {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { MarketplaceRules } from "./rules.ts";
 import {
   BidQuery,
   HeartbeatBody,
@@ -9,7 +10,6 @@ import {
   SubmitResultBody,
   UpdateAgentBody,
 } from "./schemas.ts";
-import type { MarketplaceRules } from "./service.ts";
 import { parseBody, parseQuery } from "./validation.ts";
 
 interface AgentParams {

@@ -127,8 +127,6 @@ export class Sessions {
   async #signInWith(signer: Signer, method: SignInMethod, signal?: AbortSignal): Promise<Session> {
     const wallet = signer.address.toLowerCase();
     const challenge = await this.#transport.call({
-      method: "GET",
-      path: "/api/auth/challenge",
       route: "GET /api/auth/challenge",
       query: { wallet },
       schema: ChallengeResponseSchema,
@@ -151,8 +149,6 @@ export class Sessions {
           })
         : await signer.signMessage({ message: authMessage(challenge.nonce) });
     const verified = await this.#transport.call({
-      method: "POST",
-      path: "/api/auth/verify",
       route: "POST /api/auth/verify",
       json: { wallet, signature, nonce: challenge.nonce },
       schema: VerifyResponseSchema,
@@ -167,8 +163,6 @@ export class Sessions {
   /** Who the service thinks a token is. */
   me(token: string) {
     return this.#transport.call({
-      method: "GET",
-      path: "/api/auth/me",
       route: "GET /api/auth/me",
       schema: MeResponseSchema,
       token,

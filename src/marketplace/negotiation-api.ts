@@ -8,8 +8,6 @@ import {
 } from "./money-schemas.ts";
 import type { MarketplaceTransport } from "./transport.ts";
 
-const id = (value: string) => encodeURIComponent(value);
-
 /**
  * Negotiation, approval and payment calls (marketplace-api.md, "Negotiation, in full"
  * and "Identity"). Calls that move a bid are never retried: a repeat could counter
@@ -28,8 +26,7 @@ export class NegotiationApi {
     token?: string,
   ) {
     return this.#t.call({
-      method: "POST",
-      path: `/api/bids/${id(bidId)}/counter`,
+      params: { id: bidId },
       route: "POST /api/bids/:id/counter",
       json: body,
       schema: CounterResponseSchema,
@@ -40,8 +37,7 @@ export class NegotiationApi {
 
   acceptCounter(bidId: string, by: "poster" | "agent", token?: string) {
     return this.#t.call({
-      method: "POST",
-      path: `/api/bids/${id(bidId)}/accept-counter`,
+      params: { id: bidId },
       route: "POST /api/bids/:id/accept-counter",
       query: { by },
       schema: AcceptCounterResponseSchema,
@@ -52,8 +48,7 @@ export class NegotiationApi {
 
   approve(bidId: string, token?: string) {
     return this.#t.call({
-      method: "POST",
-      path: `/api/bids/${id(bidId)}/approve`,
+      params: { id: bidId },
       route: "POST /api/bids/:id/approve",
       schema: BidDecisionResponseSchema,
       maxAttempts: 1,
@@ -63,8 +58,7 @@ export class NegotiationApi {
 
   reject(bidId: string, token?: string) {
     return this.#t.call({
-      method: "POST",
-      path: `/api/bids/${id(bidId)}/reject`,
+      params: { id: bidId },
       route: "POST /api/bids/:id/reject",
       schema: BidDecisionResponseSchema,
       maxAttempts: 1,
@@ -74,8 +68,6 @@ export class NegotiationApi {
 
   pendingApprovals(token?: string) {
     return this.#t.call({
-      method: "GET",
-      path: "/api/approvals/pending",
       route: "GET /api/approvals/pending",
       schema: PendingApprovalsSchema,
       token,
@@ -85,8 +77,7 @@ export class NegotiationApi {
   /** The poster's sign-off: the agreed price is released (all, half or none by quality). */
   complete(jobId: string, qualityScore: number, token?: string) {
     return this.#t.call({
-      method: "POST",
-      path: `/api/jobs/${id(jobId)}/complete`,
+      params: { id: jobId },
       route: "POST /api/jobs/:id/complete",
       query: { quality_score: qualityScore },
       schema: CompleteResponseSchema,
@@ -97,8 +88,7 @@ export class NegotiationApi {
 
   transaction(txnId: string) {
     return this.#t.call({
-      method: "GET",
-      path: `/api/transactions/${id(txnId)}`,
+      params: { id: txnId },
       route: "GET /api/transactions/:id",
       schema: TransactionSchema,
     });

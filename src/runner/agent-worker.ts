@@ -177,6 +177,7 @@ export class AgentWorker {
         retired ??= await this.#findLegacyAgent(legacy, registration.agentId);
     }
     if (retired) await this.#retire(retired, this.#agentId);
+    await this.#restoreTotals(this.#agentId!);
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#setState("running");
     this.#telemetry.started(this.#agentId!);
@@ -228,6 +229,14 @@ export class AgentWorker {
     }
     if (await this.#deps.ledger.noteOnce(`wallet-migration:${oldId}`).catch(() => false))
       this.#telemetry.migrated(oldId, newId, this.#wallet?.address ?? "");
+  }
+
+  async #restoreTotals(agentId: string): Promise<void> {
+    try {
+      this.#telemetry.restoreTotals(await this.#deps.ledger.agentTotals(agentId));
+    } catch (error) {
+      this.#telemetry.error("reading the agent's totals from the ledger failed", error);
+    }
   }
 
   async #registerUntilDone(walletAddress: string): Promise<Registration | undefined> {

@@ -106,6 +106,7 @@ export class Bidder {
         bidId: "unknown",
         priceUsd: priced.priceUsd,
       });
+      telemetry.bidFound(job, decision.priceUsd);
       return this.#skip(job, {
         kind: "skip",
         reason: "already_bid",

@@ -11,6 +11,7 @@ import {
   instrument,
   type LedgerBackend,
   type LedgerCommonOptions,
+  totalsOf,
 } from "./common.ts";
 import type { Ledger, LedgerEntry, LedgerSummary, OfferAnswer } from "./types.ts";
 
@@ -182,6 +183,10 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
       if (notes.has(key)) return false;
       notes.add(key);
       return true;
+    },
+    async agentTotals(agentId: string) {
+      open();
+      return totalsOf([...entries.values()].filter((e) => e.agentId === agentId));
     },
     async summary(): Promise<LedgerSummary> {
       open();

@@ -22,6 +22,7 @@ import {
   type LedgerCommonOptions,
   ledgerResultSchema,
   offerAnswerSchema,
+  totalsOf,
 } from "./common.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
@@ -366,6 +367,11 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         if (isDuplicate(err)) return false;
         throw err;
       }
+    },
+    async agentTotals(agentId: string) {
+      open();
+      const docs = await coll.find({ agent_id: agentId }, { projection: { _id: 0 } }).toArray();
+      return totalsOf(docs.map(toEntry));
     },
     async summary(): Promise<LedgerSummary> {
       open();

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
-import { api, placeBidOk, registerAgent } from "../marketplace-server/helpers.ts";
+import { api, placeBidOk, registerAgent } from "../support/marketplace-requests.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
 import { closedPort, lines, postedJobId, runCli, tempDir } from "./cli.ts";
 

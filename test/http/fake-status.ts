@@ -69,7 +69,7 @@ export class FakeStatusSource implements StatusSource {
         resultsAccepted: 2,
         tokensUsed: 5120,
         llmCostUsd: 0.0046,
-        earnings: { bidUsd: 0.4, wonUsd: 0.171, paidUsd: 0.12 },
+        earnings: { bidUsd: 0.26, wonUsd: 0.171, paidUsd: 0.114 },
         wallet: { address: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", holdsKey: true },
       }),
       agent("AnomalyHunter", "anomaly_hunter", 0.05, {
@@ -79,7 +79,7 @@ export class FakeStatusSource implements StatusSource {
         resultsAccepted: 1,
         tokensUsed: 2210,
         llmCostUsd: 0.002,
-        earnings: { bidUsd: 0.2, wonUsd: 0.072, paidUsd: 0 },
+        earnings: { bidUsd: 0.29, wonUsd: 0.072, paidUsd: 0.072 },
         wallet: { address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", holdsKey: false },
         spendCapReached: true,
       }),
@@ -122,9 +122,14 @@ export class FakeStatusSource implements StatusSource {
       config: {
         source: "mongo" as const,
         loaded: true,
-        lastReloadAt: new Date(Date.now() - 90_000).toISOString(),
-        lastReloadOutcome: "ok: 3 agents",
         changeStream: "active" as const,
+        reload: {
+          ok: true,
+          agents: 3,
+          issues: this.issues.length,
+          error: null,
+          at: new Date(Date.now() - 90_000).toISOString(),
+        },
         issues: this.issues,
       },
       ledger: this.ledgerOpen ? ledger : null,
@@ -171,6 +176,7 @@ export class FakeStatusSource implements StatusSource {
       case "bid":
         target.jobsSeen += 1;
         target.bidsPlaced += 1;
+        target.earnings.bidUsd += event.amountUsd ?? 0;
         break;
       case "won":
         target.bidsWon += 1;

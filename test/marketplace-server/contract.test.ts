@@ -21,7 +21,7 @@ import {
   registerAgent,
   signIn,
   str,
-} from "./helpers.ts";
+} from "../support/marketplace-requests.ts";
 
 /**
  * The contract of shared/marketplace-api.md, row by row, as raw HTTP against a real

@@ -12,7 +12,7 @@ import {
   registerAgent,
   signIn,
   str,
-} from "./helpers.ts";
+} from "../support/marketplace-requests.ts";
 
 /** Sign-in, ownership, negotiation and payments of the embedded marketplace, as raw HTTP. */
 

@@ -5,7 +5,15 @@ import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { MIGRATIONS } from "../../src/marketplace-server/migrations.ts";
-import { api, obj, POSTER, placeBidOk, postJob, registerAgent, signIn } from "./helpers.ts";
+import {
+  api,
+  obj,
+  POSTER,
+  placeBidOk,
+  postJob,
+  registerAgent,
+  signIn,
+} from "../support/marketplace-requests.ts";
 
 let dir: string;
 beforeEach(() => {

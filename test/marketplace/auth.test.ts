@@ -5,7 +5,7 @@ import { isOwnershipError, Sessions, type Signer } from "../../src/marketplace/a
 import { MarketplaceClient } from "../../src/marketplace/client.ts";
 import { isMarketplaceError } from "../../src/marketplace/errors.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
-import { api, newAccount, registerAgent } from "../marketplace-server/helpers.ts";
+import { api, newAccount, registerAgent } from "../support/marketplace-requests.ts";
 
 /** The sign-in client against the embedded marketplace, over loopback. */
 
@@ -83,8 +83,7 @@ describe("Sessions", () => {
     });
     const answer = await sessions.withSession(owner, (token) =>
       client.transport.call({
-        method: "PUT",
-        path: `/api/agents/${agentId}`,
+        params: { id: agentId },
         route: "PUT /api/agents/:id",
         json: { description: "renewed" },
         schema: z.looseObject({ success: z.literal(true) }),

@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/env.ts";
 import type { Runner } from "../../src/runner/runner.ts";
 import { legacyDerivedWallet } from "../../src/wallet/legacy.ts";
-import { newAccount, POSTER, registerAgent } from "../marketplace-server/helpers.ts";
 import { SCHEMA_JOB } from "../support/fixtures.ts";
 import { award, waitForBid } from "../support/market-helpers.ts";
+import { newAccount, POSTER, registerAgent } from "../support/marketplace-requests.ts";
 import { api as rawApi } from "../support/raw-http.ts";
 import { type Harness, startHarness } from "../support/runner-harness.ts";
 import { SECRET_TEST_MNEMONIC } from "../support/test-secrets.ts";
@@ -263,7 +263,7 @@ describe("negotiation", () => {
     const metrics = await runner.metrics.registry.getSingleMetricAsString(
       "bazaar_runner_earnings_usd_total",
     );
-    expect(metrics).toMatch(/kind="paid"} 0\.015/);
+    expect(metrics).toMatch(/stage="paid"} 0\.015/);
   });
 
   it("counters once at the floor, then lets further offers below it lapse, within 5 rounds", async () => {

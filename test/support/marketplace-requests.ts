@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
-import type { Api, RawResponse } from "../support/raw-http.ts";
+import type { Api, RawResponse } from "./raw-http.ts";
 
-/** Helpers for the marketplace tests: the raw HTTP of test/support/raw-http.ts, and data. */
+/** Requests to a marketplace over raw HTTP (test/support/raw-http.ts), with test data. */
 
-export { type Api, api, type RawResponse } from "../support/raw-http.ts";
+export { type Api, api, type RawResponse } from "./raw-http.ts";
 
 /** A fresh wallet address (0x + 40 hex). */
 export function newWallet(): string {
@@ -22,7 +22,7 @@ export function newAccount(): PrivateKeyAccount {
   return privateKeyToAccount(generatePrivateKey());
 }
 
-export { signIn } from "../support/wallet-auth.ts";
+export { signIn } from "./wallet-auth.ts";
 
 /** A record from a JSON body, or a failed expectation. */
 export function obj(value: unknown): Record<string, unknown> {
