@@ -22,13 +22,7 @@ import type {
   SubmitResultBody,
   UpdateAgentBody,
 } from "./schemas.ts";
-import type {
-  AgentDoc,
-  BidDoc,
-  JobDoc,
-  JobFilter,
-  MarketplaceStore,
-} from "./store.ts";
+import type { AgentDoc, BidDoc, JobDoc, JobFilter, MarketplaceStore } from "./store.ts";
 import { isoTime, newId, parseTime } from "./time.ts";
 
 /** A set of statuses spelled from the shared vocabulary, tested against stored strings. */

@@ -19,7 +19,7 @@ import { Bidder } from "./bidder.ts";
 import type { DecisionLog } from "./decision-log.ts";
 import { executeWonJob } from "./job-execution.ts";
 import type { JobFeed } from "./job-feed.ts";
-import { answerOffer, type OfferAnswerDecision } from "./negotiation.ts";
+import { answerLatestOffer } from "./offer-answering.ts";
 import type { Outbox } from "./outbox.ts";
 import { applyFloor, type Floor, priceFloor } from "./price-floor.ts";
 import type { Registrar, Registration } from "./registrar.ts";
@@ -27,6 +27,7 @@ import type { SpendCaps } from "./spend-caps.ts";
 import type { AgentStats, StatusTracker } from "./status-tracker.ts";
 import type { WorkerState } from "./status-types.ts";
 import { AgentTelemetry } from "./telemetry.ts";
+import { findKeylessAgent, registeredKeyless, retireKeylessAgent } from "./wallet-migration.ts";
 
 export interface WorkerDeps {
   client: MarketplaceClient;
@@ -155,15 +156,15 @@ export class AgentWorker {
     this.#wallet = wallet;
     this.#telemetry.walletResolved(wallet);
     const legacy = this.#deps.wallets.legacyAddress(this.#spec.config.name);
+    const migrating = !sameAddress(wallet.address, legacy);
     let retired: string | undefined;
-    if (this.#agentId && !sameAddress(wallet.address, legacy)) {
-      // Registered earlier under the keyless address: the marketplace cannot change a
-      // wallet in place, so the agent is registered anew with its real one.
-      const known = await this.#deps.client.getAgent(this.#agentId).catch(() => undefined);
-      if (known && sameAddress(known.wallet_address, legacy)) {
-        retired = this.#agentId;
-        this.#agentId = undefined;
-      }
+    if (
+      this.#agentId &&
+      migrating &&
+      (await registeredKeyless(this.#agentId, legacy, this.#migration))
+    ) {
+      retired = this.#agentId;
+      this.#agentId = undefined;
     }
     if (!this.#agentId) {
       const registration = await this.#registerUntilDone(wallet.address);
@@ -173,10 +174,10 @@ export class AgentWorker {
       await this.#deps.onRegistered?.(this.#spec, registration).catch((error: unknown) => {
         this.#telemetry.warn("could not write the agent_id back to the config source", error);
       });
-      if (!sameAddress(wallet.address, legacy))
-        retired ??= await this.#findLegacyAgent(legacy, registration.agentId);
+      if (migrating)
+        retired ??= await findKeylessAgent(legacy, registration.agentId, this.#migration);
     }
-    if (retired) await this.#retire(retired, this.#agentId);
+    if (retired) await retireKeylessAgent(retired, this.#agentId, wallet.address, this.#migration);
     await this.#restoreTotals(this.#agentId!);
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#setState("running");
@@ -202,33 +203,8 @@ export class AgentWorker {
     return undefined;
   }
 
-  /** Another agent of this owner and name registered under the keyless address, if any. */
-  async #findLegacyAgent(legacy: string, currentId: string): Promise<string | undefined> {
-    try {
-      const agents = await this.#deps.client.listAgents();
-      return agents.find((a) => a.agent_id !== currentId && sameAddress(a.wallet_address, legacy))
-        ?.agent_id;
-    } catch (error) {
-      this.#telemetry.error(
-        "could not look for an agent registered with the old keyless wallet",
-        error,
-      );
-      return undefined;
-    }
-  }
-
-  /** The old keyless agent goes offline; the operator hears old id → new id once. */
-  async #retire(oldId: string, newId: string): Promise<void> {
-    try {
-      await this.#deps.client.heartbeat(oldId, { status: "offline", current_capacity: 0 });
-    } catch (error) {
-      if (!isMarketplaceError(error, 404)) {
-        this.#telemetry.error("could not take the old keyless agent offline", error);
-        return; // tried again at the next start
-      }
-    }
-    if (await this.#deps.ledger.noteOnce(`wallet-migration:${oldId}`).catch(() => false))
-      this.#telemetry.migrated(oldId, newId, this.#wallet?.address ?? "");
+  get #migration() {
+    return { client: this.#deps.client, ledger: this.#deps.ledger, telemetry: this.#telemetry };
   }
 
   async #restoreTotals(agentId: string): Promise<void> {
@@ -350,59 +326,19 @@ export class AgentWorker {
     return { ...decision, priceUsd: applied.priceUsd };
   }
 
-  /**
-   * Answers the poster's latest counter-offer on this agent's bid of a job in
-   * negotiation, once: accept, counter at the floor once, or let it lapse.
-   */
+  /** Answers the poster's latest counter-offer on this agent's bid of a job in negotiation. */
   async answerOffers(job: JobWithBids): Promise<void> {
     const agentId = this.#agentId;
     if (!agentId || this.#state !== "running") return;
     const bid = job.bids.find((b) => b.agent_id === agentId);
     if (!bid) return;
-    const floor = this.floorFor(job).floorUsd;
-    let answer: OfferAnswerDecision = answerOffer(bid, floor);
-    if (answer.action === "none") return;
-    const { ledger, sessions, negotiation } = this.#deps;
-    if (await ledger.offerAnswer(bid.bid_id, answer.offerIndex)) return; // answered before
-    const account = this.#ownershipRefused ? undefined : this.#wallet?.account;
-    if (answer.action !== "lapse" && !account)
-      answer = {
-        action: "lapse",
-        offerIndex: answer.offerIndex,
-        reason:
-          "the runner holds no key for this agent's wallet (payout-only), so it cannot answer",
-      };
-    try {
-      if (answer.action === "accept" && account) {
-        await sessions.withSession(account, (token) =>
-          negotiation.acceptCounter(bid.bid_id, "agent", token),
-        );
-      } else if (answer.action === "counter" && account) {
-        const { priceUsd, message } = answer;
-        await sessions.withSession(account, (token) =>
-          negotiation.counter(bid.bid_id, { new_price: priceUsd, message, by: "agent" }, token),
-        );
-      }
-    } catch (error) {
-      this.#telemetry.error(`negotiation (${answer.action}) failed`, error, job.job_id);
-      // An unknown outcome is tried again at the next poll; a refusal is final.
-      if (!(isMarketplaceError(error) && error.isClientError)) return;
-      answer = {
-        action: "lapse",
-        offerIndex: answer.offerIndex,
-        reason: `the marketplace refused the ${answer.action}: ${isMarketplaceError(error) ? (error.detail ?? error.message) : ""}`,
-      };
-    }
-    await ledger.recordOfferAnswer({
-      agentId,
-      jobId: job.job_id,
-      bidId: bid.bid_id,
-      offerIndex: answer.offerIndex,
-      action: answer.action,
-      ...(answer.action !== "lapse" ? { priceUsd: answer.priceUsd } : {}),
-      reason: answer.reason,
+    const signer = this.#ownershipRefused ? undefined : this.#wallet?.account;
+    await answerLatestOffer(agentId, job, bid, this.floorFor(job).floorUsd, signer, {
+      ledger: this.#deps.ledger,
+      sessions: this.#deps.sessions,
+      negotiation: this.#deps.negotiation,
+      telemetry: this.#telemetry,
     });
-    this.#telemetry.negotiated(job, bid.bid_id, answer);
   }
 
   /**
@@ -456,11 +392,8 @@ export class AgentWorker {
       if (entry?.result) continue; // produced already: the outbox delivers it
       if (!entry?.wonAt) {
         await this.#deps.ledger.recordWon(agentId, job.job_id);
-        const agreed = (job as { final_price_usd?: unknown }).final_price_usd;
-        this.#telemetry.jobWon(
-          job,
-          typeof agreed === "number" ? agreed : (entry?.bidPriceUsd ?? 0),
-        );
+        // The agreed price: the accepted counter-offer's, else the bid's.
+        this.#telemetry.jobWon(job, job.final_price_usd ?? entry?.bidPriceUsd ?? 0);
       }
       const running = executeWonJob(agentId, job, {
         ledger: this.#deps.ledger,
