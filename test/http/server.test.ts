@@ -265,8 +265,8 @@ describe("dashboard assets", () => {
     expect(await uplot.text()).toContain("uPlot");
     const css = await fetch(`${base}/assets/uplot.min.css`);
     expect(await css.text()).toContain(".uplot");
-    const app = await fetch(`${base}/assets/app.js`);
-    expect(await app.text()).toContain('from "/assets/uplot.esm.js"');
+    const charts = await fetch(`${base}/assets/charts.js`);
+    expect(await charts.text()).toContain('from "./uplot.esm.js"');
     expect((await fetch(`${base}/assets/style.css`)).headers.get("content-type")).toMatch(
       /^text\/css/,
     );
