@@ -20,6 +20,8 @@ const sink = {
   status(snapshot) {
     renderStatus(snapshot);
     refreshDecisions();
+    // The charts' hour ends at the runner's now, events or not.
+    chartsChanged();
   },
   events(list) {
     if (!addEvents(list)) return;

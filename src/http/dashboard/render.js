@@ -209,6 +209,9 @@ export function earningsOf(a) {
  * @property {"bad"} [toneIfAny]
  */
 
+/** Money to a tenth of a cent on cards and tiles alike, so the cards add up to the tile. */
+const usd3 = (/** @type {number} */ n) => fmtUsd(n, 3);
+
 /** @type {Figure[]} */
 const FIGURES = [
   {
@@ -273,21 +276,21 @@ const FIGURES = [
     label: "Bid $",
     hint: "price of the bids placed",
     value: (a) => earningsOf(a).bidUsd,
-    format: (n) => fmtUsd(n),
+    format: usd3,
   },
   {
     id: "won-usd",
     label: "Won $",
     hint: "agreed price of the jobs won",
     value: (a) => earningsOf(a).wonUsd,
-    format: (n) => fmtUsd(n),
+    format: usd3,
   },
   {
     id: "paid-usd",
     label: "Paid $",
     hint: "paid by the marketplace, read back after completion",
     value: (a) => earningsOf(a).paidUsd,
-    format: (n) => fmtUsd(n),
+    format: usd3,
   },
   {
     id: "errors",
