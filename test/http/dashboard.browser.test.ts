@@ -319,6 +319,39 @@ describe.skipIf(!hasChromium)(suiteName, () => {
     expect((await readFile(png)).subarray(1, 4).toString()).toBe("PNG");
   });
 
+  it("renders the header from /api/status at once, without waiting for the stream", async () => {
+    const status = new FakeStatusSource();
+    const base = await serve(status);
+    const { page, errors } = await openPage();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      // The stream answers only when the test says so.
+      await page.route("**/api/events/stream", async (route) => {
+        await held;
+        await route.continue();
+      });
+      await page.goto(base);
+      await page.locator('[data-testid="connection"][data-mode="loaded"]').waitFor();
+      expect(await page.locator('[data-testid="connection"]').textContent()).toMatch(
+        /^loaded \d{2}:\d{2}:\d{2}$/,
+      );
+      expect(await page.locator('[data-testid="agent-card"]').count()).toBe(3);
+      expect(await page.locator('[data-testid="marketplace-url"]').textContent()).toBe(
+        "http://127.0.0.1:8000",
+      );
+      expect(status.listenerCount()).toBe(0);
+      release();
+      await page.locator('[data-testid="connection"][data-mode="live"]').waitFor();
+      expect(errors, errors.join("\n")).toEqual([]);
+    } finally {
+      release();
+      await page.close();
+    }
+  });
+
   it("tells time on the 24-hour clock on the chart axes and in the legend", async () => {
     // A time zone where it is 15:xx now: a 12-hour clock would say 3 pm.
     let offset = 15 - new Date().getUTCHours();
