@@ -319,6 +319,22 @@ describe.skipIf(!hasChromium)(suiteName, () => {
     expect((await readFile(png)).subarray(1, 4).toString()).toBe("PNG");
   });
 
+  it("serves the dashboard folder's modules and styles, not its type files", async () => {
+    const base = await serve(new FakeStatusSource());
+    for (const name of ["app.js", "charts.js", "decisions.js", "dom.js", "format.js"]) {
+      const res = await fetch(`${base}/assets/${name}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toMatch(/^text\/javascript/);
+      expect(await res.text()).toMatch(/^\/\/ @ts-check\n/);
+    }
+    for (const name of ["render.js", "stream.js", "timeline.js", "style.css"]) {
+      expect((await fetch(`${base}/assets/${name}`)).status).toBe(200);
+    }
+    for (const name of ["types.ts", "uplot.esm.d.ts", "index.html"]) {
+      expect((await fetch(`${base}/assets/${name}`)).status).toBe(404);
+    }
+  });
+
   it("renders the header from /api/status at once, without waiting for the stream", async () => {
     const status = new FakeStatusSource();
     const base = await serve(status);

@@ -90,21 +90,29 @@ const bars = (label, color, size, alpha, extra) => ({
   ...extra,
 });
 
+/** Both charts: their size and a cursor that does not zoom. @param {HTMLElement} el */
+const frame = (el) => ({
+  width: chartWidth(el),
+  height: HEIGHT,
+  cursor: { drag: { x: false, y: false } },
+});
+
+/** The last hour, minute by minute. @type {uPlot.Scale} */
+const X_SCALE = { time: true, range: padX };
+
+/** @param {HTMLElement} el @returns {uPlot.Axis} */
+const xAxis = (el) => ({ ...AXIS, space: 70, values: clockTicks(el) });
+
 /** @param {HTMLElement} el */
 function activityChart(el) {
   return new uPlot(
     {
-      width: chartWidth(el),
-      height: HEIGHT,
-      cursor: { drag: { x: false, y: false } },
+      ...frame(el),
       scales: {
-        x: { time: true, range: padX },
+        x: X_SCALE,
         y: { range: (_u, _min, max) => [0, Math.max(3, Math.ceil(max * 1.2))] },
       },
-      axes: [
-        { ...AXIS, space: 70, values: clockTicks(el) },
-        { ...AXIS, size: 40 },
-      ],
+      axes: [xAxis(el), { ...AXIS, size: 40 }],
       series: [
         { label: "minute", value: clockValue },
         bars("Bids", COLORS.bid, 0.9, "33"),
@@ -121,16 +129,14 @@ function activityChart(el) {
 function llmChart(el) {
   return new uPlot(
     {
-      width: chartWidth(el),
-      height: HEIGHT,
-      cursor: { drag: { x: false, y: false } },
+      ...frame(el),
       scales: {
-        x: { time: true, range: padX },
+        x: X_SCALE,
         tokens: { range: (_u, _min, max) => [0, Math.max(1000, max * 1.2)] },
         usd: { range: (_u, _min, max) => [0, Math.max(0.001, max * 1.2)] },
       },
       axes: [
-        { ...AXIS, space: 70, values: clockTicks(el) },
+        xAxis(el),
         {
           ...AXIS,
           scale: "tokens",
