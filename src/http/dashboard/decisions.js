@@ -1,6 +1,6 @@
 // @ts-check
 // Why each agent bid on a job or let it pass (GET /api/decisions), for a job picked in the
-// timeline or among the latest jobs decided.
+// timeline, among its latest jobs, or by its id.
 import { byId, h, pill, timeEl } from "./dom.js";
 import { fmtUsd, plural } from "./format.js";
 import { getJson, HttpError } from "./stream.js";
@@ -117,9 +117,11 @@ function renderJob(jobId, list) {
  * @param {string} jobId
  */
 export async function showJob(jobId) {
+  if (selected !== jobId) {
+    byId("decisions-job").replaceChildren(h("code", { "data-testid": "decisions-job-id" }, jobId));
+  }
   selected = jobId;
   lastRefresh = Date.now();
-  byId("decisions-job").replaceChildren(h("code", { "data-testid": "decisions-job-id" }, jobId));
   if (unavailable) return;
   try {
     const list = await fetchDecisions(`/api/decisions?job_id=${encodeURIComponent(jobId)}`);
