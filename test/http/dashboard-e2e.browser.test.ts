@@ -325,7 +325,7 @@ describe.skipIf(!hasChromium)(suiteName, () => {
       h.llm.setDefaultFault(undefined);
       const working = await postJob(market, schemaJob(2));
       await expectAgree(p, "after the second bid", { bids: 2, won: 1, accepted: 0, failed: 1 });
-      const price = await award(market, working);
+      await award(market, working);
       await finished(market, working, "completed");
       const afterJobs = { bids: 2, won: 2, accepted: 1, failed: 1 };
       await expectAgree(p, "after a successful result", afterJobs);
