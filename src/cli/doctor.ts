@@ -8,7 +8,6 @@ import { createSharedPool } from "../pool.ts";
 import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
 import { loadAgentSnapshot } from "./agents.ts";
 import type { CliContext } from "./context.ts";
-import { checkWallets } from "./doctor-wallet.ts";
 
 /** A 200 answer whose text is empty: the LLM is reachable and accepted the key. */
 function isEmptyCompletion(error: unknown): boolean {
@@ -143,6 +142,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
       }
     }
 
+    const { checkWallets } = await import("./doctor-wallet.ts");
     const wallets = checkWallets(config, agentConfigs);
     add("wallets", wallets.level, wallets.message);
 

@@ -4,7 +4,6 @@ import type { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
 import { transactionAmount, transactionPayee } from "../marketplace/money-schemas.ts";
 import { NegotiationApi } from "../marketplace/negotiation-api.ts";
-import { posterAccount } from "../wallet/poster-key.ts";
 import { type CliContext, CliError } from "./context.ts";
 
 type WithClient = <T>(ctx: CliContext, fn: (client: MarketplaceClient) => Promise<T>) => Promise<T>;
@@ -31,6 +30,8 @@ export function registerMoneyCommands(
     .action(async (bidId: string, opts: { price: number; message: string }) => {
       if (!Number.isFinite(opts.price) || opts.price < 0)
         throw new CliError("--price must be a number of USD, 0 or more");
+      // Loaded here, not at start: viem is for the commands that sign.
+      const { posterAccount } = await import("../wallet/poster-key.ts");
       const poster = posterAccount(ctx.config());
       await withClient(ctx, async (client) => {
         const sessions = new Sessions({ transport: client.transport });

@@ -3,9 +3,18 @@ import { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError, MarketplaceError } from "../marketplace/errors.ts";
 import type { Bid, JobWithBids } from "../marketplace/schemas.ts";
 import { createSharedPool } from "../pool.ts";
-import { posterAccount } from "../wallet/poster-key.ts";
 import { type CliContext, CliError } from "./context.ts";
 import { registerMoneyCommands } from "./jobs-money.ts";
+
+/** The address of the CLI's poster key; viem is loaded only by the commands that sign. */
+async function posterWallet(ctx: CliContext): Promise<string> {
+  const { posterAccount } = await import("../wallet/poster-key.ts");
+  try {
+    return posterAccount(ctx.config()).address;
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}; or give --poster-wallet`);
+  }
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -136,6 +145,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
       }) => {
         if (!Number.isFinite(opts.budget) || opts.budget <= 0)
           throw new CliError("--budget must be a positive number of USD");
+        const wallet = opts.posterWallet ?? (await posterWallet(ctx));
         const posted = await withClient(ctx, (client) =>
           client.postJob({
             title: opts.title,
@@ -143,7 +153,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
             budget_usd: opts.budget,
             required_capabilities: opts.capability,
             poster_id: opts.posterId,
-            poster_wallet: opts.posterWallet ?? posterAccount(ctx.config()).address,
+            poster_wallet: wallet,
           }),
         );
         ctx.out(`posted ${posted.job_id} (${posted.status})`);

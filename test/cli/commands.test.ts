@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
-import { api, placeBidOk, registerAgent } from "../support/marketplace-requests.ts";
+import { api, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
 import { closedPort, lines, postedJobId, runCli, tempDir } from "./cli.ts";
 
@@ -49,7 +49,7 @@ describe("bazaar-runner jobs / agents / marketplace", () => {
       env: { RUNNER_STATE_DIR: join(dir.path, "state"), ...env },
     });
 
-  it("counters a bid as the job's poster and completes the job, paying the agent", async () => {
+  it("counters a bid as the job's poster, signed in with the CLI's poster key", async () => {
     const m = await market();
     const env = { BAZAAR_API_URL: m.url };
     const posted = await cli(
@@ -77,7 +77,16 @@ describe("bazaar-runner jobs / agents / marketplace", () => {
     expect(expectOneCleanLine(bad.stderr)).toMatch(
       /cannot counter bid_00000000: Bid not found \(404\)/,
     );
+  });
 
+  it("completes a job as its poster: the marketplace pays the agent, once", async () => {
+    const m = await market();
+    const env = { BAZAAR_API_URL: m.url };
+    const a = api(m.url);
+    const jobId = await postJob(a, { budget_usd: 3 });
+    const agentWallet = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    const agentId = await registerAgent(a, { wallet_address: agentWallet });
+    const bidId = await placeBidOk(a, jobId, { agent_id: agentId, price_usd: 2 });
     await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`);
     await a.req("POST", `/api/jobs/${jobId}/submit-result`, {
       success: true,

@@ -114,7 +114,7 @@ describe("bazaar-runner doctor", () => {
     expect(asked[0]?.body?.max_tokens ?? asked[0]?.body?.max_completion_tokens).toBeGreaterThan(1);
   });
 
-  it("reports the wallet configuration: keys held, payout-only, development mnemonic, refusal", async () => {
+  it("reports the wallet configuration: the keys the runner holds, never the mnemonic", async () => {
     const held = await doctor();
     const line = check(parse(held.stdout), "wallets");
     expect(line.level).toBe("ok");
@@ -122,11 +122,12 @@ describe("bazaar-runner doctor", () => {
       /holds a key per agent .* for SchemaArchitect, AnomalyHunter, CodeReviewer/,
     );
     expect(held.stdout + held.stderr).not.toContain(SECRET_TEST_MNEMONIC);
+  });
 
+  it("reports the development mnemonic and payout-only wallets as warnings", async () => {
     const dev = check(parse((await doctor({ AGENT_WALLET_MNEMONIC: "" })).stdout), "wallets");
     expect(dev.level).toBe("warn");
     expect(dev.message).toMatch(/development mnemonic .*for local use only/);
-
     const payout = check(
       parse(
         (
@@ -142,7 +143,9 @@ describe("bazaar-runner doctor", () => {
     expect(payout.message).toContain(
       "payout-only: agents are paid at AGENT_WALLET 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
     );
+  });
 
+  it("fails a bad mnemonic, and no wallet for a marketplace elsewhere", async () => {
     const bad = check(
       parse(
         (
@@ -154,7 +157,6 @@ describe("bazaar-runner doctor", () => {
       "wallets",
     );
     expect(bad).toMatchObject({ level: "FAIL" });
-
     const remote = await doctor({
       AGENT_WALLET_MNEMONIC: "",
       BAZAAR_API_URL: `http://0.0.0.0:${await closedPort()}`,
