@@ -21,7 +21,7 @@ import {
 } from "./helpers.ts";
 
 /**
- * The contract of shared/marketplace-api.md, row by row, as raw HTTP against a real
+ * The contract of docs/marketplace-api.md, row by row, as raw HTTP against a real
  * listening embedded marketplace.
  */
 
