@@ -15,14 +15,14 @@ const CLIMBING = /(?<![\w.\-/])\.\.(?!\.)(?:\/\.\.)*(?:\/[^\s"'`)\]>|,;]*)?/g;
 /** file: URLs always point at one machine's disk. */
 const FILE_URL = /\bfile:\/\/\/[^\s"'`)\]>]+/g;
 
-export interface Escape {
+interface Escape {
   file: string;
   line: number;
   target: string;
 }
 
 /** Every place in `text` (the file `file`, relative to `root`) that points outside `root`. */
-export function escapes(root: string, file: string, text: string): Escape[] {
+function escapes(root: string, file: string, text: string): Escape[] {
   const found: Escape[] = [];
   const base = dirname(join(root, file));
   text.split("\n").forEach((content, index) => {
