@@ -43,7 +43,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
     add(
       "config",
       "fail",
-      `${whose(ctx)}: ${errorMessage(error)} — fix the variable in the environment or .env`,
+      `${errorMessage(error)} (in ${whose(ctx)}) — fix the variable in the environment or .env`,
     );
     return results;
   }
