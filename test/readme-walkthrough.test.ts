@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NO_LLM_OUTPUT } from "../src/agents/base-executor.ts";
 import { TRY_POST_COMMAND } from "../src/cli/start.ts";
-import { type CliRun, closedPort, postedJobId, tempDir } from "./cli/cli.ts";
+import { type CliRun, closedPort, postedJobId, runProcess, tempDir } from "./cli/cli.ts";
 import { RunnerProcess } from "./support/runner-process.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -36,26 +35,10 @@ function walkthroughBlocks(readme: string): string[][] {
 
 /** One command line in a shell, in the repository, as typed in a second terminal. */
 function shell(command: string, env: Record<string, string>): Promise<CliRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn("/bin/sh", ["-c", command], {
-      cwd: ROOT,
-      env: { ...env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
+  return runProcess("/bin/sh", ["-c", command], {
+    cwd: ROOT,
+    env: { ...env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` },
+    timeoutMs: 60_000,
   });
 }
 

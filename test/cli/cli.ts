@@ -28,10 +28,22 @@ export function runCli(
   args: string[],
   options: { env?: Record<string, string>; cwd: string; timeoutMs?: number },
 ): Promise<CliRun> {
+  return runProcess(process.execPath, [MAIN, ...args], {
+    ...options,
+    env: { PATH: process.env.PATH ?? "", RUNNER_URL: NO_RUNNER_URL, ...options.env },
+  });
+}
+
+/** Runs `file ARGS` with exactly `env`, collecting its output; killed after `timeoutMs`. */
+export function runProcess(
+  file: string,
+  args: string[],
+  options: { env: Record<string, string>; cwd: string; timeoutMs?: number },
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
+    const child = spawn(file, args, {
       cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? "", RUNNER_URL: NO_RUNNER_URL, ...options.env },
+      env: options.env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

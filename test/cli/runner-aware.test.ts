@@ -59,6 +59,12 @@ describe("CLI commands that ask the runner at RUNNER_URL", { timeout: 120_000 },
   const cli = (args: string[], env: Record<string, string>) =>
     runCli(args, { cwd: dir.path, env: { RUNNER_STATE_DIR: join(dir.path, "cli-state"), ...env } });
 
+  /** A job no built-in agent wants: every agent skips it. */
+  async function postPoem(env: Record<string, string>): Promise<string> {
+    const args = ["jobs", "post", "--title", "Write a poem", "--description", "About autumn"];
+    return postedJobId((await cli([...args, "--budget", "1"], env)).stdout);
+  }
+
   it("agents list shows the ids the runner registered; doctor compares its settings with this shell's", async () => {
     const app = await runner({ AGENT_POLL_INTERVAL: "0.5", AGENT_HEARTBEAT_INTERVAL: "2" });
     const status = (await (await fetch(`${app.httpUrl}/api/status`)).json()) as {
@@ -107,23 +113,7 @@ describe("CLI commands that ask the runner at RUNNER_URL", { timeout: 120_000 },
     });
     cleanups.push(() => market.close());
     const env = { BAZAAR_API_URL: market.url };
-    const jobId = postedJobId(
-      (
-        await cli(
-          [
-            "jobs",
-            "post",
-            "--title",
-            "Write a poem",
-            "--description",
-            "About autumn",
-            "--budget",
-            "1",
-          ],
-          env,
-        )
-      ).stdout,
-    );
+    const jobId = await postPoem(env);
 
     // A runner's decision log, as GET /api/decisions?job_id= serves it (contracts.md).
     const asked: IncomingMessage[] = [];
@@ -224,23 +214,7 @@ describe("CLI commands that ask the runner at RUNNER_URL", { timeout: 120_000 },
   it("jobs show asks the real runner at RUNNER_URL", async () => {
     const app = await runner({ AGENT_POLL_INTERVAL: "0.3" });
     const env = { BAZAAR_API_URL: app.marketplaceUrl, RUNNER_URL: app.httpUrl };
-    const jobId = postedJobId(
-      (
-        await cli(
-          [
-            "jobs",
-            "post",
-            "--title",
-            "Write a poem",
-            "--description",
-            "About autumn",
-            "--budget",
-            "1",
-          ],
-          env,
-        )
-      ).stdout,
-    );
+    const jobId = await postPoem(env);
     const shown = await cli(["jobs", "show", jobId], env);
     expect(shown.code, shown.stderr).toBe(0);
     // Until the runner serves its decision log this says so; after, it lists the decisions.
