@@ -3,8 +3,7 @@ import { z } from "zod";
 /** The seed's default model, used when an agent config names none. */
 export const DEFAULT_MODEL = "accounts/fireworks/models/llama-v3p3-70b-instruct";
 /** Port of the embedded marketplace; the default BAZAAR_API_URL points at it. */
-export const DEFAULT_MARKETPLACE_PORT = 8000;
-export const DEFAULT_BAZAAR_API_URL = `http://localhost:${DEFAULT_MARKETPLACE_PORT}`;
+const DEFAULT_MARKETPLACE_PORT = 8000;
 export const DEFAULT_LLM_BASE_URL = "https://api.fireworks.ai/inference/v1";
 /** USD per million tokens of models whose price is known; LLM_PRICES adds and overrides. */
 export const DEFAULT_LLM_PRICES: Record<string, number> = { [DEFAULT_MODEL]: 0.9 };

@@ -17,7 +17,8 @@ function expectOneCleanLine(stderr: string): string {
   return errLines[0] ?? "";
 }
 
-describe("bazaar-runner jobs / agents / marketplace", () => {
+// Each test runs the CLI several times; a loaded machine takes seconds per run.
+describe("bazaar-runner jobs / agents / marketplace", { timeout: 120_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let marketplace: RunningMarketplace | undefined;
   const children: RunnerProcess[] = [];
