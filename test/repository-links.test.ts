@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 
 /**
  * No file of the repository may point outside it: a clone has nothing next to it, so a
- * link to `../shared/…` is a dead link for every user. Checks every tracked text file
+ * link to a folder beside the clone is a dead link for every user. Checks every tracked text file
  * (Markdown links and any relative path in source, comments included).
  */
 const ROOT = resolve(import.meta.dirname, "..");

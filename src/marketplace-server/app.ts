@@ -10,7 +10,7 @@ import { AutoAwarder } from "./auto-award.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { FaultInjector, type FaultRules } from "./faults.ts";
 import { registerRoutes } from "./routes.ts";
-import { MarketplaceRules } from "./service.ts";
+import { MarketplaceRules } from "./rules.ts";
 import { MarketplaceStore } from "./store.ts";
 
 export interface MarketplaceServerOptions {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { MarketplaceRules } from "./rules.ts";
 import {
   AcceptCounterQuery,
   BidQuery,
@@ -12,7 +13,6 @@ import {
   SubmitResultBody,
   UpdateAgentBody,
 } from "./schemas.ts";
-import type { MarketplaceRules } from "./service.ts";
 import { parseBody, parseQuery } from "./validation.ts";
 
 interface AgentParams {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { envVariableDocs } from "../../src/config/env.ts";
 import { JOB_STATUSES } from "../../src/marketplace/schemas.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
-import { api, placeBidOk, registerAgent } from "../marketplace-server/helpers.ts";
+import { api, placeBidOk, registerAgent } from "../support/marketplace-requests.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
 import { closedPort, lines, NO_RUNNER_URL, postedJobId, runCli, tempDir } from "./cli.ts";
 

@@ -18,7 +18,7 @@ import {
   postJob,
   registerAgent,
   str,
-} from "./helpers.ts";
+} from "../support/marketplace-requests.ts";
 
 /**
  * The contract of docs/marketplace-api.md, row by row, as raw HTTP against a real
