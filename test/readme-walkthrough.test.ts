@@ -110,15 +110,19 @@ describe("the README walkthrough, as printed", { timeout: 300_000 }, () => {
           async () => {
             const run = await shell(command, env);
             expect(run.code, run.stderr).toBe(0);
-            return /^\s+bid_\S+\s+pending\s+.*SchemaArchitect/m.test(run.stdout) ? run : undefined;
+            const bid = /^\s+bid_\S+\s+pending\s+.*SchemaArchitect/m.test(run.stdout);
+            const decided = (run.stdout.match(/^ {2}\S+\s+(bid|skip) {2}/gm) ?? []).length === 3;
+            return bid && decided ? run : undefined;
           },
           { timeoutMs: 90_000, intervalMs: 500 },
         );
         expect(shown.stdout).toMatch(/confidence 0\.\d+/);
-        // The runner answers at its default RUNNER_URL (http://localhost:$PORT).
-        expect(shown.stdout).toMatch(
-          new RegExp(`^decisions(:| \\().*http://localhost:${port}`, "m"),
-        );
+        // The runner at its default RUNNER_URL (http://localhost:$PORT) says why each agent
+        // bid or not: only SchemaArchitect has schema_design.
+        expect(shown.stdout).toContain(`decisions (runner at http://localhost:${port}):`);
+        expect(shown.stdout).toMatch(/^ {2}SchemaArchitect\s+bid\s+\$\d/m);
+        expect(shown.stdout).toMatch(/^ {2}AnomalyHunter\s+skip {2}capability: /m);
+        expect(shown.stdout).toMatch(/^ {2}CodeReviewer\s+skip {2}capability: /m);
         continue;
       }
       const run = await shell(command, env);

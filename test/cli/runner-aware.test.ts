@@ -215,14 +215,21 @@ describe("CLI commands that ask the runner at RUNNER_URL", { timeout: 120_000 },
     const app = await runner({ AGENT_POLL_INTERVAL: "0.3" });
     const env = { BAZAAR_API_URL: app.marketplaceUrl, RUNNER_URL: app.httpUrl };
     const jobId = await postPoem(env);
-    const shown = await cli(["jobs", "show", jobId], env);
-    expect(shown.code, shown.stderr).toBe(0);
-    // Until the runner serves its decision log this says so; after, it lists the decisions.
-    expect(shown.stdout).toMatch(
-      new RegExp(
-        `^decisions(: the runner at ${app.httpUrl} does not serve /api/decisions| \\(runner at ${app.httpUrl}\\):|: none yet from the runner at ${app.httpUrl})`,
-        "m",
-      ),
+    // A poem matches no agent's keywords: each of the three says so, and why.
+    const shown = await waitFor(
+      "three decisions in `jobs show`",
+      async () => {
+        const run = await cli(["jobs", "show", jobId], env);
+        expect(run.code, run.stderr).toBe(0);
+        return (run.stdout.match(/^ {2}\S+\s+skip\s/gm) ?? []).length === 3
+          ? run.stdout
+          : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
     );
+    expect(shown).toContain(`decisions (runner at ${app.httpUrl}):`);
+    for (const agent of ["SchemaArchitect", "AnomalyHunter", "CodeReviewer"])
+      expect(shown).toMatch(new RegExp(`^ {2}${agent}\\s+skip {2}no_keyword: \\S.*$`, "m"));
+    expect(shown).toContain("bids (0):");
   });
 });
