@@ -23,7 +23,7 @@ interface SelectParams {
 }
 
 /**
- * The AgentBazaar routes (shared/marketplace-api.md). Validation comes first, as in
+ * The AgentBazaar routes (docs/marketplace-api.md). Validation comes first, as in
  * FastAPI: a malformed request is a 422 even when the id in its path is unknown.
  */
 export function registerRoutes(app: FastifyInstance, rules: MarketplaceRules): void {

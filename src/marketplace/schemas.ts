@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * Shapes of the AgentBazaar API (see shared/marketplace-api.md). Parsed leniently:
+ * Shapes of the AgentBazaar API (see docs/marketplace-api.md). Parsed leniently:
  * unknown fields pass through, missing optional fields take the service's defaults,
  * because the service adds fields over time.
  */

@@ -24,7 +24,7 @@ import {
 } from "../support/marketplace-requests.ts";
 
 /**
- * The contract of shared/marketplace-api.md, row by row, as raw HTTP against a real
+ * The contract of docs/marketplace-api.md, row by row, as raw HTTP against a real
  * listening embedded marketplace.
  */
 
