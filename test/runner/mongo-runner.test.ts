@@ -52,11 +52,12 @@ describe("runner with agent configs from MongoDB", () => {
 
   const running = (name: string) =>
     runner.workers.find((w) => w.spec.config.name === name && w.state === "running");
-  const start = async () => {
+  const start = async (overrides: Partial<Harness["config"]> = {}) => {
     runner = await h.startRunner({
       mongodbUri: mongo.uri,
       mongodbDb: dbName,
       reloadIntervalMs: 60_000,
+      ...overrides,
     });
     return runner;
   };
@@ -180,6 +181,46 @@ describe("runner with agent configs from MongoDB", () => {
     });
     expect(after.agentId).toBe(before.agentId);
     expect(before.state).toBe("stopped");
+  });
+
+  it("starts the restarted agent only once the old worker has drained its in-flight job", async () => {
+    await agents.insertOne({ ...SCHEMA, name: "Shifter" });
+    await start({ shutdownGraceMs: 2000 });
+    const before = await waitFor("Shifter running", () => running("Shifter"));
+    const jobId = await postJob(h.marketplace.url, SCHEMA_JOB);
+    const bid = await waitFor(
+      "a bid",
+      async () =>
+        (
+          await api<{ bids: Array<{ bid_id: string }> }>(
+            h.marketplace.url,
+            "GET",
+            `/api/jobs/${jobId}`,
+          )
+        ).body.bids[0],
+    );
+    // The execution's LLM call never answers: the old worker drains until its grace ends.
+    h.llm.enqueue({ kind: "hang" });
+    await api(h.marketplace.url, "POST", `/api/jobs/${jobId}/select-bid/${bid.bid_id}`);
+    await waitFor("the job in flight", () => before.inFlightCount > 0);
+
+    await agents.updateOne({ name: "Shifter" }, { $set: { agent_type: "code_reviewer" } });
+    await waitFor("the old worker draining", () => before.state === "draining");
+    // Two workers for one marketplace agent would heartbeat and bid twice.
+    const overlaps: string[] = [];
+    const after = await waitFor(
+      "Shifter restarted",
+      () => {
+        const others = runner.workers.filter((w) => w.spec.config.name === "Shifter");
+        if (others.length > 0 && before.state !== "stopped") overlaps.push(before.state);
+        const w = running("Shifter");
+        return w && w !== before ? w : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
+    expect(overlaps).toEqual([]);
+    expect(after.spec.config.agent_type).toBe("code_reviewer");
+    expect(h.logs.text()).toContain("grace period over; cutting in-flight jobs short");
   });
 
   it.skipIf(!inProcess)(

@@ -1,0 +1,343 @@
+/**
+ * Repeats the vitest suite under CPU contention and prints every failure with its
+ * count: the hunt for timing-dependent tests (`npm run test:stress -- --help`).
+ *
+ * The CPU hogs are stress-ng when it is installed, else Node busy-loop children. Each
+ * run gets fresh hogs that are killed when the run ends, and on exit, Ctrl-C or
+ * SIGTERM; should this script itself be killed with SIGKILL, stress-ng ends at its own
+ * timeout and the Node hogs as soon as their pipe to this process closes.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const USAGE = `Usage: npm run test:stress -- [options] [vitest filters...]
+
+Repeats \`vitest run\` under CPU contention and prints the failures with their counts.
+
+Options:
+  -n, --runs <n>      runs of the suite (default 10)
+  --hogs <n>          CPU hogs, one busy core each (default 1; 0 for none)
+  --load <percent>    how busy each hog keeps its core, 1-100 (default 100)
+  --hog <kind>        stress-ng | node (default: stress-ng when installed)
+  --repeats <n>       vitest --repeats: run each test n more times within a run
+  --bail              stop after the first run with a failure
+  -h, --help          this text
+
+Filters are passed to vitest (file name fragments), e.g. test/runner.
+Each run's log and JSON report are kept in test-results/stress/.`;
+
+/** stress-ng stops on its own after this long, should this script die without cleaning up. */
+const HOG_TIMEOUT_S = 3600;
+
+interface Options {
+  runs: number;
+  hogs: number;
+  load: number;
+  hog: "stress-ng" | "node";
+  repeats: number;
+  bail: boolean;
+  filters: string[];
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      runs: { type: "string", short: "n", default: "10" },
+      hogs: { type: "string", default: "1" },
+      load: { type: "string", default: "100" },
+      hog: { type: "string" },
+      repeats: { type: "string", default: "0" },
+      bail: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const count = (name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      console.error(`--${name} must be an integer from ${min} to ${max}, not "${raw}"\n\n${USAGE}`);
+      process.exit(2);
+    }
+    return n;
+  };
+  const hog = values.hog ?? (hasStressNg() ? "stress-ng" : "node");
+  if (hog !== "stress-ng" && hog !== "node") {
+    console.error(`--hog must be stress-ng or node, not "${hog}"`);
+    process.exit(2);
+  }
+  if (hog === "stress-ng" && !hasStressNg()) {
+    console.error("--hog stress-ng: stress-ng is not installed (apt-get install stress-ng)");
+    process.exit(2);
+  }
+  return {
+    runs: count("runs", values.runs, 1),
+    hogs: count("hogs", values.hogs, 0, 64),
+    load: count("load", values.load, 1, 100),
+    hog,
+    repeats: count("repeats", values.repeats, 0),
+    bail: values.bail,
+    filters: positionals,
+  };
+}
+
+function hasStressNg(): boolean {
+  return spawnSync("stress-ng", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * A Node hog: spins for `load`% of each 100 ms slice and yields in between, so that
+ * it notices its parent going away (the IPC channel closes) and exits.
+ */
+const NODE_HOG = `
+const busyMs = Number(process.argv[1]);
+process.on("disconnect", () => process.exit(0));
+const slice = () => {
+  const end = performance.now() + busyMs;
+  while (performance.now() < end);
+  setTimeout(slice, 100 - busyMs);
+};
+slice();
+`;
+
+/** The CPU hogs of one run; each in its own process group, so that its children go too. */
+class Hogs {
+  readonly #children: ChildProcess[] = [];
+
+  start(options: Options): void {
+    if (options.hogs === 0) return;
+    if (options.hog === "stress-ng") {
+      this.#spawn("stress-ng", [
+        "--cpu",
+        String(options.hogs),
+        "--cpu-load",
+        String(options.load),
+        "--timeout",
+        `${HOG_TIMEOUT_S}s`,
+        "--quiet",
+      ]);
+    } else {
+      for (let i = 0; i < options.hogs; i++) {
+        this.#spawn(process.execPath, ["-e", NODE_HOG, String(options.load)], true);
+      }
+    }
+  }
+
+  #spawn(command: string, args: string[], ipc = false): void {
+    const child = spawn(command, args, {
+      detached: true,
+      stdio: ipc ? ["ignore", "ignore", "inherit", "ipc"] : ["ignore", "ignore", "inherit"],
+    });
+    child.on("error", (error) => console.error(`test-stress: hog ${command}: ${error.message}`));
+    this.#children.push(child);
+  }
+
+  /** Synchronous, so that it can run in an exit handler. */
+  stop(): void {
+    for (const child of this.#children.splice(0)) {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** The parts of vitest's JSON report read here. */
+interface JsonReport {
+  numTotalTests?: number;
+  numFailedTests?: number;
+  numPassedTests?: number;
+  testResults?: Array<{
+    name: string;
+    status: string;
+    message?: string;
+    assertionResults?: Array<{
+      fullName?: string;
+      title?: string;
+      status: string;
+      failureMessages?: string[] | null;
+    }>;
+  }>;
+}
+
+interface Failure {
+  /** file > test name, or file alone when the file itself failed (a hook, an import). */
+  test: string;
+  message: string;
+}
+
+interface RunOutcome {
+  failures: Failure[];
+  passed: number;
+  total: number;
+  exitCode: number | null;
+  ms: number;
+}
+
+const ROOT = resolve(import.meta.dirname, "..");
+const OUT_DIR = join(ROOT, "test-results", "stress");
+
+/** The first line of a failure message that says something, for the summary. */
+function headline(message: string): string {
+  const line = message.split("\n").find((l) => l.trim() !== "") ?? "(no message)";
+  return line.trim().slice(0, 200);
+}
+
+function readFailures(reportPath: string): {
+  failures: Failure[];
+  passed: number;
+  total: number;
+} {
+  let report: JsonReport;
+  try {
+    report = JSON.parse(readFileSync(reportPath, "utf8")) as JsonReport;
+  } catch {
+    return { failures: [], passed: 0, total: 0 };
+  }
+  const failures: Failure[] = [];
+  for (const file of report.testResults ?? []) {
+    const rel = file.name.startsWith(ROOT) ? file.name.slice(ROOT.length + 1) : file.name;
+    let failedTests = 0;
+    for (const test of file.assertionResults ?? []) {
+      if (test.status !== "failed") continue;
+      failedTests++;
+      failures.push({
+        test: `${rel} > ${test.fullName ?? test.title ?? "?"}`,
+        message: headline(test.failureMessages?.join("\n") ?? ""),
+      });
+    }
+    if (file.status === "failed" && failedTests === 0) {
+      failures.push({ test: rel, message: headline(file.message ?? "the file failed") });
+    }
+  }
+  return { failures, passed: report.numPassedTests ?? 0, total: report.numTotalTests ?? 0 };
+}
+
+let current: ChildProcess | undefined;
+
+function runOnce(index: number, options: Options): Promise<RunOutcome> {
+  const reportPath = join(OUT_DIR, `run-${index}.json`);
+  const logPath = join(OUT_DIR, `run-${index}.log`);
+  rmSync(reportPath, { force: true });
+  const args = [
+    "run",
+    "--reporter=dot",
+    "--reporter=json",
+    `--outputFile.json=${reportPath}`,
+    ...(options.repeats > 0 ? [`--repeats=${options.repeats}`] : []),
+    ...options.filters,
+  ];
+  const started = performance.now();
+  return new Promise((resolvePromise) => {
+    const vitest = join(ROOT, "node_modules", ".bin", "vitest");
+    const child = spawn(vitest, args, {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FORCE_COLOR: "0" },
+    });
+    current = child;
+    const chunks: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => chunks.push(c));
+    child.stderr.on("data", (c: Buffer) => chunks.push(c));
+    child.on("close", (code) => {
+      current = undefined;
+      const log = Buffer.concat(chunks);
+      mkdirSync(OUT_DIR, { recursive: true });
+      writeFileSync(logPath, log);
+      const { failures, passed, total } = readFailures(reportPath);
+      if (code !== 0 && failures.length === 0) {
+        // An unhandled error, the global teardown, or vitest itself: no test to name.
+        const tail = log.toString("utf8").trim().split("\n").slice(-3).join(" | ");
+        failures.push({ test: "(vitest run, outside any test)", message: headline(tail) });
+      }
+      resolvePromise({
+        failures,
+        passed,
+        total,
+        exitCode: code,
+        ms: performance.now() - started,
+      });
+    });
+  });
+}
+
+function minutes(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  mkdirSync(OUT_DIR, { recursive: true });
+  const hogs = new Hogs();
+  const cleanUp = () => {
+    hogs.stop();
+    if (current?.pid !== undefined && current.exitCode === null) current.kill("SIGTERM");
+  };
+  process.on("exit", cleanUp);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      console.error(`\ntest-stress: ${signal}; stopping the hogs and vitest`);
+      cleanUp();
+      process.exit(130);
+    });
+  }
+
+  const contention =
+    options.hogs === 0
+      ? "no CPU hog"
+      : `${options.hogs} ${options.hog} hog(s) at ${options.load}% on ${availableParallelism()} cores`;
+  const filters = options.filters.length > 0 ? options.filters.join(" ") : "the whole suite";
+  console.log(`test-stress: ${options.runs} run(s) of ${filters}, ${contention}`);
+
+  const counts = new Map<string, { count: number; messages: Map<string, number> }>();
+  let failedRuns = 0;
+  let runs = 0;
+  for (let i = 1; i <= options.runs; i++) {
+    hogs.start(options);
+    const outcome = await runOnce(i, options).finally(() => hogs.stop());
+    runs++;
+    const status = outcome.failures.length === 0 ? "ok" : `${outcome.failures.length} FAILED`;
+    console.log(
+      `run ${i}/${options.runs}: ${status} (${outcome.passed}/${outcome.total} passed, ${minutes(outcome.ms)}, exit ${outcome.exitCode})`,
+    );
+    for (const failure of outcome.failures) {
+      console.log(`  ✗ ${failure.test}\n    ${failure.message}`);
+      const entry = counts.get(failure.test) ?? { count: 0, messages: new Map() };
+      entry.count++;
+      entry.messages.set(failure.message, (entry.messages.get(failure.message) ?? 0) + 1);
+      counts.set(failure.test, entry);
+    }
+    if (outcome.failures.length > 0) {
+      failedRuns++;
+      if (options.bail) {
+        console.log("--bail: stopping after the first failed run");
+        break;
+      }
+    }
+  }
+
+  console.log(`\ntest-stress: ${failedRuns} of ${runs} run(s) failed (${contention})`);
+  if (counts.size === 0) {
+    console.log("no failures");
+    return;
+  }
+  console.log("failures by test (count, then each distinct message):");
+  for (const [test, { count, messages }] of [...counts].sort((a, b) => b[1].count - a[1].count)) {
+    console.log(`  ${count}× ${test}`);
+    for (const [message, n] of messages) console.log(`      ${n}× ${message}`);
+  }
+  process.exitCode = 1;
+}
+
+await main();
