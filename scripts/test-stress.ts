@@ -243,7 +243,7 @@ function runOnce(index: number, options: Options): Promise<RunOutcome> {
     const child = spawn(vitest, args, {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, FORCE_COLOR: "0" },
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined },
     });
     current = child;
     const chunks: Buffer[] = [];

@@ -98,7 +98,12 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     );
   }
 
-  it("serves the embedded marketplace; post, bid, award and result through the CLI; SIGTERM exits 0", async () => {
+  // Two runner processes and a dozen CLI processes, each starting Node: on a busy
+  // machine that alone outlasts the suite's 30 s default. Every wait inside has its own
+  // deadline and names what it waited for; this is only the backstop.
+  it("serves the embedded marketplace; post, bid, award and result through the CLI; SIGTERM exits 0", {
+    timeout: 120_000,
+  }, async () => {
     const runner = start("first");
     const http = await runner.waitForLog(
       "the runner's HTTP surface",

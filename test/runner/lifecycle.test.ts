@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Runner } from "../../src/runner/runner.ts";
 import { ANOMALY_JOB, SCHEMA_JOB } from "../support/fixtures.ts";
-import type { ApiJob } from "../support/market-helpers.ts";
+import { type ApiJob, pollsPass } from "../support/market-helpers.ts";
 import { api, type Harness, postJob, startHarness } from "../support/runner-harness.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -101,9 +101,8 @@ describe("runner lifecycle against the embedded marketplace", () => {
       async () =>
         (await job(h, schemaJob)).bids.length > 0 && (await job(h, anomalyJob)).bids.length > 0,
     );
-    // Let several more polls pass: nobody bids again.
-    const polls = h.config.pollIntervalMs * 6;
-    await new Promise((resolve) => setTimeout(resolve, polls));
+    // Several more polls pass: nobody bids again.
+    await pollsPass(runner, 6);
 
     const schemaBids = (await job(h, schemaJob)).bids;
     expect(schemaBids.map((b) => b.agent_id)).toEqual([ids.schema_architect]);

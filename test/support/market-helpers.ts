@@ -109,7 +109,16 @@ export function updateMarketJob(
   }
 }
 
-/** Lets `n` poll intervals pass, for checks that something did not happen. */
-export function pollsPass(runner: Runner, n: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, runner.config.pollIntervalMs * n));
+/**
+ * Waits until `n` more polls have been dispatched to the agents, for checks that
+ * something did not happen: each of those polls had its chance to do it, however
+ * slow the machine.
+ */
+export async function pollsPass(runner: Runner, n: number): Promise<void> {
+  const polls = async () => {
+    const { values } = await runner.metrics.pollDuration.get();
+    return values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+  };
+  const target = (await polls()) + n;
+  await waitFor(`${n} more polls`, async () => (await polls()) >= target, { timeoutMs: 20_000 });
 }
