@@ -9,7 +9,7 @@ import type { ConfigSnapshot, ConfigSource } from "../../src/config-sources/type
 import { createLogger } from "../../src/logger.ts";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
 import { mongoTestUri, startMongoWireServer } from "../support/mongo-wire/index.ts";
-import { waitFor } from "../support/wait.ts";
+import { WAIT_MS, waitFor } from "../support/wait.ts";
 
 const REAL_SERVER = Boolean(process.env.MONGODB_TEST_URI);
 const IN_PROCESS_ONLY =
@@ -274,9 +274,9 @@ describe("MongoDB config source: change stream", () => {
     const initial = await src.load();
     expect(initial.agents).toHaveLength(2);
     const seen = await watchOpen(ctx, src);
-    // Seen long before the 60 s periodic reload: it came through the stream (which takes
-    // about 2 s at most; a generous deadline, as the machine may be busy).
-    const within = { timeoutMs: 15_000 };
+    // Seen before the 60 s periodic reload: it came through the stream (which takes
+    // about 2 s at most; the deadline is generous, as the machine may be busy).
+    const within = { timeoutMs: WAIT_MS };
 
     await h.agents.insertOne(agentDoc("Gamma"));
     await waitFor("the insert", () => agentNamed(latest(seen), "Gamma"), within);
@@ -322,14 +322,11 @@ describe("MongoDB config source: change stream", () => {
 
     await server.dropAllConnections();
     await h.agents.insertOne(agentDoc("AfterDrop"));
-    await waitFor("the insert after the drop", () => agentNamed(latest(seen), "AfterDrop"), {
-      timeoutMs: 15_000,
-    });
+    await waitFor("the insert after the drop", () => agentNamed(latest(seen), "AfterDrop"));
     await h.agents.updateOne({ name: "Alpha" }, { $set: { base_rate_usd: 0.09 } });
     await waitFor(
       "an update after the drop",
       () => agentNamed(latest(seen), "Alpha")?.config.base_rate_usd === 0.09,
-      { timeoutMs: 15_000 },
     );
     expect(src.status().changeStream).toBe("active");
   });
@@ -365,14 +362,11 @@ describe("MongoDB config source: without change streams", () => {
 
     await waitFor("the fallback", () => src.status().changeStream === "unavailable");
     await h.agents.insertOne(agentDoc("Beta"));
-    await waitFor("the periodic reload to add Beta", () => agentNamed(latest(seen), "Beta"), {
-      timeoutMs: 15_000,
-    });
+    await waitFor("the periodic reload to add Beta", () => agentNamed(latest(seen), "Beta"));
     await h.agents.updateOne({ name: "Alpha" }, { $set: { base_rate_usd: 0.2 } });
     await waitFor(
       "the periodic reload to apply the rate",
       () => agentNamed(latest(seen), "Alpha")?.config.base_rate_usd === 0.2,
-      { timeoutMs: 15_000 },
     );
 
     const fallback = linesWith(h, "change streams unavailable");
@@ -395,14 +389,11 @@ describe("MongoDB config source: outages", () => {
 
     await server.stop();
     const callsAtStop = seen.length;
-    await waitFor("the outage to be logged", () => linesWith(h, "MongoDB unreachable").length > 0, {
-      timeoutMs: 15_000,
-    });
+    await waitFor("the outage to be logged", () => linesWith(h, "MongoDB unreachable").length > 0);
     // Several failed retries later, still one line and no new snapshot.
     await waitFor(
       "three failed reloads",
       async () => (await counterValue(h.metrics.configReloads, { outcome: "error" })) >= 3,
-      { timeoutMs: 10_000 },
     );
     expect(linesWith(h, "MongoDB unreachable")).toHaveLength(1);
     expect(linesWith(h, "MongoDB unreachable")[0]?.msg).toBe(
@@ -412,13 +403,9 @@ describe("MongoDB config source: outages", () => {
     expect(src.status().lastReloadOutcome).toMatch(/^error/);
 
     await server.start();
-    await waitFor("recovery to be logged", () => linesWith(h, "MongoDB reachable again").length, {
-      timeoutMs: 10_000,
-    });
+    await waitFor("recovery to be logged", () => linesWith(h, "MongoDB reachable again").length);
     await h.agents.insertOne(agentDoc("Gamma"));
-    await waitFor("a change after recovery", () => agentNamed(latest(seen), "Gamma"), {
-      timeoutMs: 15_000,
-    });
+    await waitFor("a change after recovery", () => agentNamed(latest(seen), "Gamma"));
     expect(linesWith(h, "MongoDB reachable again")).toHaveLength(1);
     expect(linesWith(h, "MongoDB unreachable")).toHaveLength(1);
     // No snapshot ever had fewer agents than the one running before the outage.
@@ -458,7 +445,6 @@ describe("MongoDB config source: writeBack", () => {
       () =>
         agentNamed(latest(seen), "Fresh")?.config.agent_id === "agent_fresh001" &&
         agentNamed(latest(seen), "HasWallet")?.config.agent_id === "agent_wallet03",
-      { timeoutMs: 15_000 },
     );
     const snapshotKey = agentNamed(latest(seen), "Fresh")?.key;
     expect(snapshotKey).toBe(fresh.key);

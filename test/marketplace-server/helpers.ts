@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Api, RawResponse } from "../support/raw-http.ts";
+import { WAIT_MS } from "../support/wait.ts";
 
 /** Helpers for the marketplace tests: the raw HTTP of test/support/raw-http.ts, and data. */
 
@@ -84,7 +85,7 @@ export async function placeBidOk(a: Api, jobId: string, p: BidParams): Promise<s
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 10_000,
+  timeoutMs = WAIT_MS,
   intervalMs = 25,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

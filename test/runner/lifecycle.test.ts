@@ -6,15 +6,11 @@ import { api, type Harness, postJob, startHarness } from "../support/runner-harn
 import { waitFor } from "../support/wait.ts";
 
 async function agentIds(runner: Runner): Promise<Record<string, string>> {
-  return waitFor(
-    "all agents registered and running",
-    () => {
-      const running = runner.workers.filter((w) => w.state === "running" && w.agentId);
-      if (running.length < 3) return undefined;
-      return Object.fromEntries(running.map((w) => [w.spec.config.agent_type, w.agentId!]));
-    },
-    { timeoutMs: 15_000 },
-  );
+  return waitFor("all agents registered and running", () => {
+    const running = runner.workers.filter((w) => w.state === "running" && w.agentId);
+    if (running.length < 3) return undefined;
+    return Object.fromEntries(running.map((w) => [w.spec.config.agent_type, w.agentId!]));
+  });
 }
 
 async function job(h: Harness, jobId: string): Promise<ApiJob> {
