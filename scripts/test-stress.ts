@@ -141,14 +141,7 @@ class Hogs {
 
   /** Synchronous, so that it can run in an exit handler. */
   stop(): void {
-    for (const child of this.#children.splice(0)) {
-      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    for (const child of this.#children.splice(0)) killGroup(child, "SIGKILL");
   }
 }
 
@@ -223,7 +216,18 @@ function readFailures(reportPath: string): {
   return { failures, passed: report.numPassedTests ?? 0, total: report.numTotalTests ?? 0 };
 }
 
+/** The vitest run under way: its own process group, with the runners its tests start. */
 let current: ChildProcess | undefined;
+
+/** Ends a process group (ignoring one already gone). Synchronous, for exit handlers. */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
 
 function runOnce(index: number, options: Options): Promise<RunOutcome> {
   const reportPath = join(OUT_DIR, `run-${index}.json`);
@@ -242,6 +246,8 @@ function runOnce(index: number, options: Options): Promise<RunOutcome> {
     const vitest = join(ROOT, "node_modules", ".bin", "vitest");
     const child = spawn(vitest, args, {
       cwd: ROOT,
+      // Its own group, so that stopping it also stops the processes its tests started.
+      detached: true,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined },
     });
@@ -282,7 +288,7 @@ async function main(): Promise<void> {
   const hogs = new Hogs();
   const cleanUp = () => {
     hogs.stop();
-    if (current?.pid !== undefined && current.exitCode === null) current.kill("SIGTERM");
+    if (current) killGroup(current, "SIGKILL");
   };
   process.on("exit", cleanUp);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
