@@ -226,6 +226,10 @@ describe("runner with agent configs from MongoDB", () => {
     });
     expect(overlaps).toEqual([]);
     expect(after.spec.config.agent_type).toBe("code_reviewer");
+    // The status page shows the new worker (the old one's removal did not take it along).
+    expect(runner.tracker.views().filter((v) => v.name === "Shifter")).toMatchObject([
+      { state: "running", agentType: "code_reviewer" },
+    ]);
     expect(h.logs.text()).toContain("grace period over; cutting in-flight jobs short");
   });
 
