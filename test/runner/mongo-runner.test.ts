@@ -2,6 +2,7 @@ import { type Collection, MongoClient } from "mongodb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { builtinAgentConfigs } from "../../src/agents/builtin.ts";
 import type { Runner } from "../../src/runner/runner.ts";
+import { award, waitForBid } from "../support/market-helpers.ts";
 import { mongoTestUri, uniqueDbName } from "../support/mongo-wire/index.ts";
 import { api, type Harness, postJob, startHarness } from "../support/runner-harness.ts";
 import { WAIT_MS, waitFor } from "../support/wait.ts";
@@ -128,17 +129,7 @@ describe("runner with agent configs from MongoDB", () => {
       { timeoutMs: CHANGE_STREAM_DEADLINE_MS },
     );
     const jobId = await postJob(h.marketplace.url, SCHEMA_JOB);
-    const bid = await waitFor(
-      "a bid",
-      async () =>
-        (
-          await api<{ bids: Array<{ price_usd: number }> }>(
-            h.marketplace.url,
-            "GET",
-            `/api/jobs/${jobId}`,
-          )
-        ).body.bids[0],
-    );
+    const bid = await waitForBid(h.marketplace.url, jobId);
     // graphql at weight 1, one match: confidence 0.83, bid 0.2 × (1 + 0.5 × 0.83) = 0.283
     expect(bid.price_usd).toBe(0.283);
 
@@ -198,20 +189,10 @@ describe("runner with agent configs from MongoDB", () => {
     await start({ shutdownGraceMs: 2000 });
     const before = await waitFor("Shifter running", () => running("Shifter"));
     const jobId = await postJob(h.marketplace.url, SCHEMA_JOB);
-    const bid = await waitFor(
-      "a bid",
-      async () =>
-        (
-          await api<{ bids: Array<{ bid_id: string }> }>(
-            h.marketplace.url,
-            "GET",
-            `/api/jobs/${jobId}`,
-          )
-        ).body.bids[0],
-    );
+    const bid = await waitForBid(h.marketplace.url, jobId);
     // The execution's LLM call never answers: the old worker drains until its grace ends.
     h.llm.enqueue({ kind: "hang" });
-    await api(h.marketplace.url, "POST", `/api/jobs/${jobId}/select-bid/${bid.bid_id}`);
+    await award(h.marketplace.url, jobId, bid.bid_id);
     await waitFor("the job in flight", () => before.inFlightCount > 0);
 
     await agents.updateOne({ name: "Shifter" }, { $set: { agent_type: "code_reviewer" } });
