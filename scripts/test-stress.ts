@@ -169,10 +169,16 @@ interface Failure {
   message: string;
 }
 
-interface RunOutcome {
+/** What one run's JSON report says. */
+interface RunReport {
   failures: Failure[];
+  /** Tests that did not run (a skipIf, a busy port 8000): they proved nothing this run. */
+  skipped: string[];
   passed: number;
   total: number;
+}
+
+interface RunOutcome extends RunReport {
   exitCode: number | null;
   ms: number;
 }
@@ -186,34 +192,38 @@ function headline(message: string): string {
   return line.trim().slice(0, 200);
 }
 
-function readFailures(reportPath: string): {
-  failures: Failure[];
-  passed: number;
-  total: number;
-} {
+function readReport(reportPath: string): RunReport {
   let report: JsonReport;
   try {
     report = JSON.parse(readFileSync(reportPath, "utf8")) as JsonReport;
   } catch {
-    return { failures: [], passed: 0, total: 0 };
+    return { failures: [], skipped: [], passed: 0, total: 0 };
   }
   const failures: Failure[] = [];
+  const skipped: string[] = [];
   for (const file of report.testResults ?? []) {
     const rel = file.name.startsWith(ROOT) ? file.name.slice(ROOT.length + 1) : file.name;
     let failedTests = 0;
     for (const test of file.assertionResults ?? []) {
-      if (test.status !== "failed") continue;
+      const name = `${rel} > ${test.fullName ?? test.title ?? "?"}`;
+      if (test.status === "passed") continue;
+      if (test.status !== "failed") {
+        skipped.push(name);
+        continue;
+      }
       failedTests++;
-      failures.push({
-        test: `${rel} > ${test.fullName ?? test.title ?? "?"}`,
-        message: headline(test.failureMessages?.join("\n") ?? ""),
-      });
+      failures.push({ test: name, message: headline(test.failureMessages?.join("\n") ?? "") });
     }
     if (file.status === "failed" && failedTests === 0) {
       failures.push({ test: rel, message: headline(file.message ?? "the file failed") });
     }
   }
-  return { failures, passed: report.numPassedTests ?? 0, total: report.numTotalTests ?? 0 };
+  return {
+    failures,
+    skipped,
+    passed: report.numPassedTests ?? 0,
+    total: report.numTotalTests ?? 0,
+  };
 }
 
 /** The vitest run under way: its own process group, with the runners its tests start. */
@@ -260,16 +270,15 @@ function runOnce(index: number, options: Options): Promise<RunOutcome> {
       const log = Buffer.concat(chunks);
       mkdirSync(OUT_DIR, { recursive: true });
       writeFileSync(logPath, log);
-      const { failures, passed, total } = readFailures(reportPath);
+      const report = readReport(reportPath);
+      const failures = report.failures;
       if (code !== 0 && failures.length === 0) {
         // An unhandled error, the global teardown, or vitest itself: no test to name.
         const tail = log.toString("utf8").trim().split("\n").slice(-3).join(" | ");
         failures.push({ test: "(vitest run, outside any test)", message: headline(tail) });
       }
       resolvePromise({
-        failures,
-        passed,
-        total,
+        ...report,
         exitCode: code,
         ms: performance.now() - started,
       });
@@ -307,6 +316,7 @@ async function main(): Promise<void> {
   console.log(`test-stress: ${options.runs} run(s) of ${filters}, ${contention}`);
 
   const counts = new Map<string, { count: number; messages: Map<string, number> }>();
+  const skips = new Map<string, number>();
   let failedRuns = 0;
   let runs = 0;
   for (let i = 1; i <= options.runs; i++) {
@@ -314,9 +324,11 @@ async function main(): Promise<void> {
     const outcome = await runOnce(i, options).finally(() => hogs.stop());
     runs++;
     const status = outcome.failures.length === 0 ? "ok" : `${outcome.failures.length} FAILED`;
+    const skipped = outcome.skipped.length > 0 ? `, ${outcome.skipped.length} skipped` : "";
     console.log(
-      `run ${i}/${options.runs}: ${status} (${outcome.passed}/${outcome.total} passed, ${minutes(outcome.ms)}, exit ${outcome.exitCode})`,
+      `run ${i}/${options.runs}: ${status} (${outcome.passed}/${outcome.total} passed${skipped}, ${minutes(outcome.ms)}, exit ${outcome.exitCode})`,
     );
+    for (const name of outcome.skipped) skips.set(name, (skips.get(name) ?? 0) + 1);
     for (const failure of outcome.failures) {
       console.log(`  ✗ ${failure.test}\n    ${failure.message}`);
       const entry = counts.get(failure.test) ?? { count: 0, messages: new Map() };
@@ -334,6 +346,10 @@ async function main(): Promise<void> {
   }
 
   console.log(`\ntest-stress: ${failedRuns} of ${runs} run(s) failed (${contention})`);
+  if (skips.size > 0) {
+    console.log("skipped, so not tested in that many runs:");
+    for (const [name, n] of skips) console.log(`  ${n}× ${name}`);
+  }
   if (counts.size === 0) {
     console.log("no failures");
     return;
