@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, constants } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -304,7 +304,7 @@ async function main(): Promise<void> {
     process.on(signal, () => {
       console.error(`\ntest-stress: ${signal}; stopping the hogs and vitest`);
       cleanUp();
-      process.exit(130);
+      process.exit(128 + constants.signals[signal]);
     });
   }
 
