@@ -109,8 +109,9 @@ describe("AGENTS_FILE config source", () => {
     expect(seen.at(-1)!.agents[0]!.config.base_rate_usd).toBe(0.07);
 
     await writeFile(path, "{ this is not json");
-    await waitFor("the broken edit to be noticed", () =>
-      src.status().reload?.ok === false && src.status().reload?.error !== null,
+    await waitFor(
+      "the broken edit to be noticed",
+      () => src.status().reload?.ok === false && src.status().reload?.error !== null,
     );
     const count = seen.length;
 
