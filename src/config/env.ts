@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { z } from "zod";
 
 /** The seed's default model, used when an agent config names none. */
@@ -74,6 +75,16 @@ const EnvSchema = z.object({
   AGENT_PLUGINS: optionalString,
   SHUTDOWN_GRACE_PERIOD: seconds(30),
   RUNNER_STATE_DIR: z.preprocess(blankToUndefined, z.string().default("./.bazaar-runner")),
+  RUNNER_REPLICA_ID: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[\w.:@-]{1,100}$/, {
+        error: "must be 1 to 100 letters, digits or . _ : @ -",
+      })
+      .optional(),
+  ),
+  LEASE_TTL: seconds(30),
   HOST: z.preprocess(blankToUndefined, z.string().default("0.0.0.0")),
   PORT: z.preprocess(
     blankToUndefined,
@@ -114,6 +125,10 @@ export interface RunnerConfig {
   shutdownGraceMs: number;
   plugins: string[];
   stateDir: string;
+  /** This process's id among replicas: RUNNER_REPLICA_ID, else hostname:pid. */
+  replicaId: string;
+  /** How long an agent lease lasts without renewal (LEASE_TTL, 30 s). */
+  leaseTtlMs: number;
   host: string;
   port: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -157,6 +172,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
       .map((p) => p.trim())
       .filter(Boolean),
     stateDir: e.RUNNER_STATE_DIR,
+    replicaId: e.RUNNER_REPLICA_ID ?? `${hostname()}:${process.pid}`,
+    leaseTtlMs: e.LEASE_TTL * 1000,
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
