@@ -138,7 +138,8 @@ export function evaluateKeywords(
     return noBid("the job has no positive budget");
   }
   const found = compileKeywords(table).match(`${job.title}\n${job.description ?? ""}`);
-  if (found.length === 0) return noBid("no keyword of this agent's specialty in the job");
+  if (found.length === 0)
+    return { ...noBid("no keyword of this agent's specialty in the job"), noMatch: true };
 
   const matches = found.length;
   const maxWeight = found[0]?.weight ?? 0;

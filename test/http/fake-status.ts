@@ -2,6 +2,7 @@ import { AgentStats } from "../../src/runner/status-tracker.ts";
 import type {
   AgentStatusView,
   ConfigIssue,
+  DecisionRecord,
   RunnerEvent,
   StatusSnapshot,
   StatusSource,
@@ -55,6 +56,8 @@ export class FakeStatusSource implements StatusSource {
   private readonly listeners = new Set<(event: RunnerEvent) => void>();
   private readiness = { ready: false, reasons: ["config not loaded", "marketplace not reached"] };
   snapshotCalls = 0;
+  /** What GET /api/decisions serves. */
+  decisionRecords: DecisionRecord[] = [];
 
   constructor(options: { history?: boolean } = {}) {
     this.agents = [
@@ -125,6 +128,10 @@ export class FakeStatusSource implements StatusSource {
       llm: { configured: true, baseUrl: "https://api.fireworks.ai/inference/v1" },
       agents: this.agents,
     });
+  }
+
+  decisions(jobId?: string): DecisionRecord[] {
+    return this.decisionRecords.filter((d) => jobId === undefined || d.jobId === jobId);
   }
 
   recentEvents(limit = 200): RunnerEvent[] {
