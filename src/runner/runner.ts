@@ -15,15 +15,27 @@ import { createSharedPool } from "../pool.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
 import { openLedger } from "../state/index.ts";
+import { openLeaseStore } from "../state/leases.ts";
+import { lockStateDir, type StateDirLock } from "../state/state-dir-lock.ts";
 import type { Ledger, LedgerEntry } from "../state/types.ts";
 import type { AgentWorker } from "./agent-worker.ts";
 import { DecisionLog } from "./decision-log.ts";
 import { JobFeed } from "./job-feed.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
 import { Registrar } from "./registrar.ts";
 import { StatusTracker } from "./status-tracker.ts";
-import type { DecisionRecord, RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
+import type {
+  DecisionRecord,
+  ReplicaStatus,
+  RunnerEvent,
+  StatusSnapshot,
+  StatusSource,
+} from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
+
+/** How long a MongoDB call looks for a server before failing (the driver's default is 30 s). */
+const MONGO_SELECTION_TIMEOUT_MS = 5000;
 
 export interface RunnerOptions {
   config: RunnerConfig;
@@ -59,6 +71,10 @@ export class Runner implements StatusSource {
   readonly #outbox: Outbox;
   readonly #ownedPool: Dispatcher | undefined;
   readonly #mongo: MongoClient | undefined;
+  /** With MongoDB: the agents are shared with other replicas through leases. */
+  readonly #leases: LeaseKeeper | undefined;
+  /** Without MongoDB: this process's hold on RUNNER_STATE_DIR. */
+  readonly #stateLock: StateDirLock | undefined;
   readonly #embedded: boolean;
   readonly #startedAt = new Date().toISOString();
   readonly #stop = new AbortController();
@@ -77,6 +93,7 @@ export class Runner implements StatusSource {
     source: ConfigSource;
     ownedPool: Dispatcher | undefined;
     mongo: MongoClient | undefined;
+    stateLock: StateDirLock | undefined;
   }) {
     const { options } = parts;
     this.config = options.config;
@@ -88,6 +105,7 @@ export class Runner implements StatusSource {
     this.#source = parts.source;
     this.#ownedPool = parts.ownedPool;
     this.#mongo = parts.mongo;
+    this.#stateLock = parts.stateLock;
     this.#embedded = options.embeddedMarketplace ?? false;
     this.#feed = new JobFeed(this.client, this.#log, this.metrics);
     this.#outbox = new Outbox({
@@ -96,6 +114,7 @@ export class Runner implements StatusSource {
       logger: this.#log,
       metrics: this.metrics,
       intervalMs: options.outboxIntervalMs,
+      ...(parts.mongo ? { owns: (agentId: string) => this.#supervisor.runsAgent(agentId) } : {}),
       onOutcome: (entry, outcome) => this.#onSubmitted(entry, outcome),
     });
     const source = this.#source;
@@ -121,9 +140,24 @@ export class Runner implements StatusSource {
                 wallet_address: registration.walletAddress,
               })
           : undefined,
+        checkForeignHeartbeats: !parts.mongo,
       },
       this.config.shutdownGraceMs,
+      { leased: parts.mongo !== undefined },
     );
+    this.#leases = parts.mongo
+      ? new LeaseKeeper({
+          store: openLeaseStore({
+            client: parts.mongo,
+            dbName: this.config.mongodbDb,
+            replicaId: this.config.replicaId,
+            ttlMs: this.config.leaseTtlMs,
+          }),
+          supervisor: this.#supervisor,
+          logger: this.#log,
+          metrics: this.metrics,
+        })
+      : undefined;
   }
 
   /** Builds every part, loads the agent configs (failing start-up if it cannot), and starts. */
@@ -157,10 +191,20 @@ export class Runner implements StatusSource {
     let mongo: MongoClient | undefined;
     let ledger: Ledger | undefined;
     let source: ConfigSource | undefined;
+    let stateLock: StateDirLock | undefined;
     try {
+      // Without MongoDB the state directory is this process's alone.
+      if (!config.mongodbUri && !options.ledger) stateLock = lockStateDir(config.stateDir);
       if (config.mongodbUri && (!options.ledger || !options.configSource)) {
-        logger.info({ uri: redactUri(config.mongodbUri) }, "connecting to MongoDB");
-        mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
+        logger.info(
+          { uri: redactUri(config.mongodbUri), replica: config.replicaId },
+          "connecting to MongoDB",
+        );
+        mongo = await connectMongo(config.mongodbUri, {
+          appName: "bazaar-runner",
+          // Ledger and lease calls fail fast while MongoDB is away.
+          serverSelectionTimeoutMS: MONGO_SELECTION_TIMEOUT_MS,
+        });
       }
       ledger =
         options.ledger ??
@@ -189,6 +233,7 @@ export class Runner implements StatusSource {
         source,
         ownedPool,
         mongo,
+        stateLock,
       });
       await runner.#begin();
       return runner;
@@ -198,6 +243,7 @@ export class Runner implements StatusSource {
       await ledger?.close().catch(() => undefined);
       await mongo?.close().catch(() => undefined);
       await ownedPool?.close().catch(() => undefined);
+      stateLock?.release();
       throw error;
     }
   }
@@ -227,6 +273,7 @@ export class Runner implements StatusSource {
       });
       void this.#supervisor.apply(next);
     });
+    this.#leases?.start();
     this.#outbox.start();
     this.#pollLoop = this.#poll();
   }
@@ -310,6 +357,15 @@ export class Runner implements StatusSource {
       ledger,
       llm: { configured: this.llm.configured, baseUrl: this.config.llmBaseUrl },
       agents: this.tracker.views(),
+      replica: this.#replicaStatus(),
+    };
+  }
+
+  #replicaStatus(): ReplicaStatus {
+    return {
+      id: this.config.replicaId,
+      agents: this.#supervisor.workers.map((w) => w.spec.config.name),
+      others: this.#leases?.others() ?? [],
     };
   }
 
@@ -348,11 +404,14 @@ export class Runner implements StatusSource {
       { graceMs: this.config.shutdownGraceMs },
       "shutting down: no more bids, finishing in-flight jobs",
     );
+    this.#leases?.beginLeaving();
     this.#stop.abort();
     await this.#pollLoop;
     await this.#supervisor.stopAll();
     await this.#outbox.flush();
     await this.#outbox.close();
+    // The agents drained: their leases go now, so other replicas take them at once.
+    await this.#leases?.stop();
     await this.#source.close();
     const pending = await this.ledger.pendingResults().catch(() => []);
     if (pending.length > 0)
@@ -363,6 +422,7 @@ export class Runner implements StatusSource {
     await this.ledger.close();
     await this.#mongo?.close();
     await this.#ownedPool?.close();
+    this.#stateLock?.release();
     this.#log.info("runner stopped");
   }
 }
