@@ -46,6 +46,8 @@ export class LeaseKeeper {
   #loop: Promise<void> | undefined;
   #leaving = false;
   #failures = 0;
+  /** Cuts the pause between rounds short. */
+  #wake = new AbortController();
 
   constructor(options: LeaseKeeperOptions) {
     this.#o = options;
@@ -83,8 +85,16 @@ export class LeaseKeeper {
           "leases: renewal failed; no new bids once a lease nears expiry",
         );
       }
-      await sleep(wait, this.#stop.signal).catch(() => undefined);
+      await sleep(wait, AbortSignal.any([this.#stop.signal, this.#wake.signal])).catch(
+        () => undefined,
+      );
+      this.#wake = new AbortController();
     }
+  }
+
+  /** The set of agents changed: divide them again now rather than at the next round. */
+  nudge(): void {
+    this.#wake.abort();
   }
 
   get #period(): number {
@@ -111,6 +121,7 @@ export class LeaseKeeper {
       replicas: listing.replicas,
       agents: [...desired],
       leases: listing.leases,
+      held: [...this.#held.keys()],
       now,
       draining: new Set(this.#draining.keys()),
       load: supervisor.load(),

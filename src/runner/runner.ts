@@ -271,7 +271,7 @@ export class Runner implements StatusSource {
         kind: "config",
         message: `config reloaded: ${next.agents.length} agents, ${next.issues.length} issues`,
       });
-      void this.#supervisor.apply(next);
+      void this.#supervisor.apply(next).then(() => this.#leases?.nudge());
     });
     this.#leases?.start();
     this.#outbox.start();

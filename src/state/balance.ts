@@ -8,6 +8,11 @@ export interface BalanceInput {
   /** The agents to run (config keys). */
   agents: readonly string[];
   leases: readonly AgentLease[];
+  /**
+   * The agents this replica runs now. A live lease naming this replica that is not among
+   * them is left from an earlier life under the same id (a restart): claimable again.
+   */
+  held: readonly string[];
   now: number;
   /** Our agents already draining for hand-over: they count as gone. */
   draining?: ReadonlySet<string>;
@@ -41,10 +46,8 @@ export function planBalance(input: BalanceInput): BalancePlan {
 
   const leaseOf = new Map(input.leases.map((lease) => [lease.agent, lease]));
   const draining = input.draining ?? new Set<string>();
-  const held = agents.filter((agent) => {
-    const lease = leaseOf.get(agent);
-    return lease !== undefined && lease.holder === me && isLive(lease, now) && !draining.has(agent);
-  });
+  const running = new Set(input.held);
+  const held = agents.filter((agent) => running.has(agent) && !draining.has(agent));
 
   if (held.length > target) {
     const load = (agent: string): number => input.load?.get(agent) ?? 0;
@@ -54,8 +57,9 @@ export function planBalance(input: BalanceInput): BalancePlan {
     return { target, release, claim: [] };
   }
   const free = agents.filter((agent) => {
+    if (running.has(agent)) return false;
     const lease = leaseOf.get(agent);
-    return lease === undefined || !isLive(lease, now);
+    return lease === undefined || !isLive(lease, now) || lease.holder === me;
   });
   // Each replica walks the free agents in its own order, so replicas claiming at the
   // same moment mostly reach for different ones.

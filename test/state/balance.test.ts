@@ -17,11 +17,15 @@ function converge(replicas: string[], names: string[], start: AgentLease[]): Map
   for (let round = 0; round < 10; round++) {
     let changed = false;
     for (const me of replicas) {
+      const held = [...leases.values()]
+        .filter((l) => l.holder === me && l.expiresAt > NOW)
+        .map((l) => l.agent);
       const plan = planBalance({
         me,
         replicas,
         agents: names,
         leases: [...leases.values()],
+        held,
         now: NOW,
       });
       for (const agent of plan.release) {
@@ -44,11 +48,13 @@ describe("planBalance", () => {
   it("gives each of R replicas ⌈N/R⌉ or ⌊N/R⌋ agents, the first N mod R one more", () => {
     const replicas = ["r-a", "r-b", "r-c"];
     const targets = replicas.map(
-      (me) => planBalance({ me, replicas, agents: agents(10), leases: [], now: NOW }).target,
+      (me) =>
+        planBalance({ me, replicas, agents: agents(10), leases: [], held: [], now: NOW }).target,
     );
     expect(targets).toEqual([4, 3, 3]);
     expect(
-      planBalance({ me: "solo", replicas: [], agents: agents(5), leases: [], now: NOW }).target,
+      planBalance({ me: "solo", replicas: [], agents: agents(5), leases: [], held: [], now: NOW })
+        .target,
     ).toBe(5);
   });
 
@@ -64,6 +70,7 @@ describe("planBalance", () => {
       replicas: ["r-a", "r-b", "r-c"],
       agents: agents(6),
       leases,
+      held: [],
       now: NOW,
     });
     expect(plan.target).toBe(2);
@@ -80,6 +87,7 @@ describe("planBalance", () => {
       replicas: ["r-a", "r-b"],
       agents: agents(6),
       leases: mine,
+      held: agents(6),
       now: NOW,
       draining: new Set(["agent-5"]),
       load: new Map([
@@ -93,6 +101,19 @@ describe("planBalance", () => {
     // Five held (one draining): two go, the idle ones first.
     expect(plan.release).toEqual(["agent-1", "agent-3"]);
     expect(plan.claim).toEqual([]);
+  });
+
+  it("claims again a live lease naming it that it does not run (a restart under the same id)", () => {
+    const leases = agents(3).map((a) => lease(a, "r-a"));
+    const plan = planBalance({
+      me: "r-a",
+      replicas: ["r-a"],
+      agents: agents(3),
+      leases,
+      held: ["agent-0"],
+      now: NOW,
+    });
+    expect(plan.claim.sort()).toEqual(["agent-1", "agent-2"]);
   });
 
   it("converges to disjoint, balanced holdings from any start", () => {
