@@ -71,9 +71,11 @@ export class LeaseKeeper {
 
   async #run(): Promise<void> {
     while (!this.#stop.signal.aborted) {
+      const began = this.#clock();
       let wait = this.#period;
       try {
-        wait = await this.tick();
+        // Renewals are a period apart from start to start, however long a round took.
+        wait = Math.max(MIN_WAIT_MS, (await this.tick()) - (this.#clock() - began));
         if (this.#failures > 0)
           this.#log.info({ failures: this.#failures }, "leases: MongoDB reachable again");
         this.#failures = 0;
@@ -127,10 +129,13 @@ export class LeaseKeeper {
       load: supervisor.load(),
     });
     for (const key of plan.release) this.#handOver(key);
-    for (const key of plan.claim) {
-      const lease = await store.claim(key);
-      if (lease) this.#take(key, lease);
-    }
+    await Promise.all(
+      plan.claim.map(async (key) => {
+        const lease = await store.claim(key);
+        if (lease && !this.#leaving) this.#take(key, lease);
+        else if (lease) await store.release(key, lease.epoch);
+      }),
+    );
     this.#updateGauge();
     return this.#nextWait(listing.leases, now);
   }
@@ -149,16 +154,19 @@ export class LeaseKeeper {
       this.#held.get(lease.agent)?.extend(lease.expiresAt);
       extended.add(lease.agent);
     }
-    for (const [key, tenure] of [...this.#held]) {
-      if (extended.has(key)) continue;
-      const again = await store.claim(key);
-      if (again && again.epoch === tenure.epoch) {
-        tenure.extend(again.expiresAt);
-        continue;
-      }
-      this.#lose(key, again ? "another replica held it meanwhile" : "another replica holds it");
-      if (again && !this.#leaving && supervisor.desiredKeys().includes(key)) this.#take(key, again);
-    }
+    const expired = [...this.#held].filter(([key]) => !extended.has(key));
+    await Promise.all(
+      expired.map(async ([key, tenure]) => {
+        const again = await store.claim(key);
+        if (again && again.epoch === tenure.epoch) {
+          tenure.extend(again.expiresAt);
+          return;
+        }
+        this.#lose(key, again ? "another replica held it meanwhile" : "another replica holds it");
+        if (again && !this.#leaving && supervisor.desiredKeys().includes(key))
+          this.#take(key, again);
+      }),
+    );
   }
 
   #take(key: string, lease: AgentLease): void {

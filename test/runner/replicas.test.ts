@@ -175,6 +175,7 @@ describe("replicas sharing agents through MongoDB", () => {
     await c.replicas
       .get(holder)!
       .waitForLog("execution started", (l) => l.msg === "execution started" && l.jobId === jobId);
+    const joinedAt = Date.now();
     c.launch("r-c");
     await c.balanced(["r-a", "r-b", "r-c"]);
     c.llm.setDefaultFault(undefined);
@@ -184,8 +185,12 @@ describe("replicas sharing agents through MongoDB", () => {
     expect(c.logged("execution started", jobId)).toHaveLength(1);
     // Hand-overs were clean: drained and released, never lost or taken.
     expect(c.logged("agent lease lost")).toEqual([]);
-    const handedOver = c.logged("handing agent over: draining, then releasing its lease");
+    // 15 + 15 become 10 + 10 + 10: five from each, the busy agent not among them.
+    const handedOver = c
+      .logged("handing agent over: draining, then releasing its lease")
+      .filter((l) => Number(l.time) >= joinedAt);
     expect(handedOver.length).toBe(10);
+    expect(handedOver.map((l) => l.agent)).not.toContain(agent.key);
     const joined = c.replicas.get("r-c")!;
     const claimed = joined.lines
       .filter((l) => l.msg === "agent lease claimed")
