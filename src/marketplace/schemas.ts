@@ -127,6 +127,7 @@ export const MarketplaceAgentSchema = z.looseObject({
   base_rate_usd: z.number().nullish(),
   model: z.string().nullish(),
   last_active: z.string().nullish(),
+  created_at: z.string().nullish(),
 });
 export type MarketplaceAgent = z.infer<typeof MarketplaceAgentSchema>;
 

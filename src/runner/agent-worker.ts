@@ -186,7 +186,8 @@ export class AgentWorker {
   async #checkForeignHeartbeat(agentId: string): Promise<void> {
     try {
       const agent = await this.#deps.client.getAgent(agentId);
-      if (!agent.last_active) return;
+      // Registration stamps last_active too: equal to created_at, nobody heartbeated it.
+      if (!agent.last_active || agent.last_active === agent.created_at) return;
       const age = Date.now() - parseTime(agent.last_active).getTime();
       if (Number.isFinite(age) && age >= 0 && age < this.#deps.heartbeatIntervalMs)
         this.#telemetry.foreignHeartbeat(agent.last_active);
