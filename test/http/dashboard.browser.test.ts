@@ -82,6 +82,13 @@ describe.skipIf(!hasChromium)(suiteName, () => {
         .evaluateAll((cards) => cards.map((c) => c.getAttribute("data-agent-name")));
       expect(names).toEqual(["SchemaArchitect", "AnomalyHunter", "CodeReviewer"]);
       expect(await counter(page, "SchemaArchitect", "bids-placed").textContent()).toBe("6");
+      // This replica and the others sharing the agents.
+      expect(await page.locator('[data-testid="replica-id"]').textContent()).toBe(
+        "runner-7f3a:4121",
+      );
+      expect(await page.locator('[data-testid="replica-others"]').textContent()).toBe(
+        "runner-9c2e:388 3 · runner-b41d:77 2",
+      );
 
       const issues = page.locator('[data-testid="config-issues"]');
       expect(await issues.isVisible()).toBe(true);

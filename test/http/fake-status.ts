@@ -127,6 +127,14 @@ export class FakeStatusSource implements StatusSource {
       ledger: this.ledgerOpen ? ledger : null,
       llm: { configured: true, baseUrl: "https://api.fireworks.ai/inference/v1" },
       agents: this.agents,
+      replica: {
+        id: "runner-7f3a:4121",
+        agents: this.agents.map((a) => a.name),
+        others: [
+          { id: "runner-9c2e:388", agents: 3 },
+          { id: "runner-b41d:77", agents: 2 },
+        ],
+      },
     });
   }
 

@@ -80,6 +80,8 @@ describe("the state-dir lock (no MongoDB)", () => {
             l.msg.startsWith("the agent was heartbeated within the last interval"),
         ),
       );
+      // The first start registered the agents afresh: nobody had heartbeated them.
+      expect(first.count((l) => String(l.msg).startsWith("the agent was heartbeated"))).toBe(0);
       expect((await third.terminate()).code).toBe(0);
     } finally {
       for (const p of processes) if (p.child.exitCode === null) await p.kill9();

@@ -171,7 +171,26 @@ function renderFacts(s) {
     pill(s.llm.configured ? "configured" : "not configured", s.llm.configured ? "ok" : "warn"),
     h("div", { class: "sub" }, h("code", { class: "url" }, s.llm.baseUrl)),
   );
-  $("facts").replaceChildren(market, config, ledger, llm);
+  const r = s.replica;
+  const replica = r
+    ? fact(
+        "Replica",
+        h("code", { "data-testid": "replica-id" }, r.id),
+        ` · ${fmtInt(r.agents.length)} ${r.agents.length === 1 ? "agent" : "agents"}`,
+        h(
+          "div",
+          { class: "sub", "data-testid": "replica-others" },
+          r.others.length === 0
+            ? "no other replicas"
+            : r.others.flatMap((o, i) => [
+                i > 0 ? " · " : "",
+                h("code", null, o.id),
+                ` ${fmtInt(o.agents)}`,
+              ]),
+        ),
+      )
+    : null;
+  $("facts").replaceChildren(...[market, config, ledger, llm, replica].filter(Boolean));
   $("uptime").replaceChildren(
     "up ",
     h("span", { "data-since": s.startedAt }, duration(s.startedAt)),
