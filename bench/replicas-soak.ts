@@ -130,6 +130,7 @@ async function main(): Promise<number> {
     await sleep(200);
   }
 
+  const soaked = Date.now() - started;
   // Drain: no more faults or posts; every awarded job must get its result.
   cluster.marketplace.setFaults(null);
   cluster.llm.setDefaultFault(undefined);
@@ -141,7 +142,8 @@ async function main(): Promise<number> {
   }
   const executions = cluster.logged("execution started").map((l) => String(l.jobId));
   const report = {
-    secondsRun: Math.round((Date.now() - started) / 1000),
+    secondsRun: Math.round(soaked / 1000),
+    drainSeconds: Math.round((Date.now() - started - soaked) / 1000),
     secondsPlanned: seconds,
     replicas: 3,
     agents: cluster.agents.length,
