@@ -287,6 +287,7 @@ export class AgentWorker {
       config: this.#spec.config,
       accepting: () => this.#bidding,
       ...(this.#tenure ? { epoch: this.#tenure.epoch } : {}),
+      fenced: () => this.abandon("the ledger refused a bid: a newer lease epoch exists"),
       evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
     });
   }

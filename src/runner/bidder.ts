@@ -2,6 +2,7 @@ import type { AgentConfig } from "../agents/types.ts";
 import type { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { Job } from "../marketplace/schemas.ts";
+import { isStaleEpoch, type StaleEpochError } from "../state/fence.ts";
 import type { Ledger } from "../state/types.ts";
 import { type BidDecision, decideBid, type PlaceDecision } from "./bid-decision.ts";
 import type { JobFeed } from "./job-feed.ts";
@@ -29,6 +30,8 @@ export interface BidderAgent {
   accepting: () => boolean;
   /** The lease epoch its ledger writes carry (replicas only). */
   epoch?: number;
+  /** The ledger refused a write: a newer holder has the agent. */
+  fenced?: (error: StaleEpochError) => void;
   evaluate: (job: Job, signal: AbortSignal) => Promise<unknown>;
 }
 
@@ -77,6 +80,10 @@ export class Bidder {
       try {
         await this.#consider(job, feed, agent);
       } catch (error) {
+        if (isStaleEpoch(error)) {
+          agent.fenced?.(error);
+          return;
+        }
         this.#deps.telemetry.bidAttemptFailed();
         this.#deps.telemetry.error("bid decision failed", error, job.job_id);
       }

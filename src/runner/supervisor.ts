@@ -81,7 +81,7 @@ export class Supervisor {
     if (!worker) return;
     this.#workers.delete(key);
     worker.abandon(reason);
-    this.#deps.tracker.remove(worker.key);
+    worker.telemetry.remove();
     this.updateGauge();
   }
 
