@@ -9,9 +9,8 @@
  *   npm run bench:replicas-soak -- [--seconds 3600] [--kill-every 300] [--agents 30] [--ttl 10] [--poll 2] [--fault-rate 0.05] [--post-every-ms 2000]
  */
 import { parseArgs } from "node:util";
-import type { FaultRule } from "../src/marketplace-server/index.ts";
-import type { LlmFault } from "../test/support/llm-server.ts";
 import { ReplicaCluster } from "../test/support/replica-cluster.ts";
+import { LLM_FAULTS, marketFaults, pick, sleep, TEMPLATES } from "./soak-common.ts";
 
 const { values } = parseArgs({
   options: {
@@ -29,55 +28,6 @@ const seconds = Number(values.seconds);
 const killEvery = Number(values["kill-every"]);
 const faultRate = Number(values["fault-rate"]);
 const postEveryMs = Number(values["post-every-ms"]);
-
-const TEMPLATES = [
-  {
-    title: "Design a GraphQL schema",
-    description: "GraphQL schema and PostgreSQL database tables for an orders API with pagination.",
-    required_capabilities: ["schema_design"],
-  },
-  {
-    title: "Anomaly detection on metrics",
-    description:
-      "Find anomalies and outliers in a time series of request latency; seasonal patterns matter.",
-    required_capabilities: ["anomaly_detection"],
-  },
-  {
-    title: "Security code review",
-    description:
-      "Code review of a Python Flask login endpoint: SQL injection, XSS, performance issues.",
-    required_capabilities: ["code_review"],
-  },
-];
-
-const rule = (
-  route: string,
-  fault: FaultRule["fault"],
-  extra: Partial<FaultRule> = {},
-): FaultRule => ({ route, fault, probability: faultRate, ...extra });
-const MARKET_FAULTS: FaultRule[] = [
-  rule("GET /api/jobs", "error500"),
-  rule("GET /api/jobs", "html503"),
-  rule("GET /api/jobs", "truncatedJson"),
-  rule("GET /api/jobs/:id/bids", "drop"),
-  rule("POST /api/jobs/:id/bids", "error500", { after: true }),
-  rule("POST /api/jobs/:id/bids", "drop"),
-  rule("POST /api/jobs/:id/submit-result", "error500", { after: true }),
-  rule("POST /api/jobs/:id/submit-result", "drop", { after: true }),
-  rule("POST /api/jobs/:id/submit-result", "html503"),
-  rule("POST /api/agents/:id/heartbeat", "rateLimit", { retryAfterSeconds: 1 }),
-  rule("* /api/jobs", "delay", { delayMs: 300 }),
-];
-const LLM_FAULTS: LlmFault[] = [
-  { kind: "429", retryAfterSeconds: 1 },
-  { kind: "500" },
-  { kind: "malformed-json" },
-  { kind: "empty-completion" },
-  { kind: "slow", delayMs: 3000 },
-];
-
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<number> {
   const cluster = await ReplicaCluster.start({
@@ -97,7 +47,7 @@ async function main(): Promise<number> {
   for (let i = 0; i < 3; i++) join();
   await cluster.balanced([...live], 120_000);
 
-  cluster.marketplace.setFaults({ rules: MARKET_FAULTS });
+  cluster.marketplace.setFaults({ rules: marketFaults(faultRate) });
   const started = Date.now();
   const end = started + seconds * 1000;
   let nextKill = killEvery > 0 ? started + killEvery * 1000 : Number.POSITIVE_INFINITY;

@@ -190,6 +190,19 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
     return undefined;
   };
 
+  /** Runs `body` in one IMMEDIATE transaction (the write lock first, so no reader goes stale). */
+  const transaction = <T>(body: () => T): T => {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const value = body();
+      db.exec("COMMIT");
+      return value;
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+  };
+
   /** Runs `write` only while no newer epoch exists, then stamps the entry; one transaction. */
   const fenced = <T>(
     agentId: string,
@@ -199,13 +212,12 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
   ): T => {
     checkEpoch(epoch);
     if (epoch === undefined) return write();
-    db.exec("BEGIN IMMEDIATE");
-    try {
+    return transaction(() => {
       const newest =
         z.object({ n: z.number().nullable() }).parse(
           stmt(
             `SELECT max(coalesce((SELECT epoch FROM fences WHERE agent_id = :a), 0),
-                        coalesce((SELECT epoch FROM ledger WHERE agent_id = :a AND job_id = :j), 0)) AS n`,
+                          coalesce((SELECT epoch FROM ledger WHERE agent_id = :a AND job_id = :j), 0)) AS n`,
           ).get({ a: agentId, j: jobId }),
         ).n ?? 0;
       if (newest > epoch) throw new StaleEpochError(agentId, epoch, newest);
@@ -215,12 +227,8 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         agentId,
         jobId,
       );
-      db.exec("COMMIT");
       return value;
-    } catch (err) {
-      db.exec("ROLLBACK");
-      throw err;
-    }
+    });
   };
 
   const count = (where: string): number =>
@@ -287,8 +295,7 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
     },
     async raiseFence(agentId, epoch) {
       checkEpoch(epoch);
-      db.exec("BEGIN IMMEDIATE");
-      try {
+      transaction(() => {
         const current =
           z
             .object({ epoch: z.number() })
@@ -301,11 +308,7 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         stmt(
           "UPDATE ledger SET epoch = ? WHERE agent_id = ? AND accepted_at IS NULL AND closed_at IS NULL AND coalesce(epoch, 0) < ?",
         ).run(epoch, agentId, epoch);
-        db.exec("COMMIT");
-      } catch (err) {
-        db.exec("ROLLBACK");
-        throw err;
-      }
+      });
     },
     async markAccepted(agentId, jobId) {
       upsert(

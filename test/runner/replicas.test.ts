@@ -11,7 +11,8 @@ import { waitFor } from "../support/wait.ts";
 
 const real = Boolean(process.env.MONGODB_TEST_URI);
 
-describe("replicas sharing agents through MongoDB", () => {
+// Three processes with 30 agents each start, rebalance and fail over: minutes on a busy machine.
+describe("replicas sharing agents through MongoDB", { timeout: 180_000 }, () => {
   let cluster: ReplicaCluster | undefined;
   const start = async (options: Parameters<typeof ReplicaCluster.start>[0]) => {
     cluster = await ReplicaCluster.start(options);

@@ -7,7 +7,7 @@ import { lockStateDir, StateDirLockedError } from "../../src/state/state-dir-loc
 import { RunnerProcess } from "../support/runner-process.ts";
 import { waitFor } from "../support/wait.ts";
 
-describe("the state-dir lock (no MongoDB)", () => {
+describe("the state-dir lock (no MongoDB)", { timeout: 90_000 }, () => {
   let dir: string;
 
   beforeEach(async () => {
