@@ -8,7 +8,7 @@
  *    the same replicas without MongoDB (no leases: every replica runs every agent, the
  *    behaviour before leases), measured in the same run.
  *
- *   npm run bench:replicas -- [--trials 5] [--ttl 10] [--poll 5] [--agents 300] [--window 60] [--skip-failover] [--skip-load]
+ *   npm run bench:replicas -- [--trials 5] [--ttl 10] [--poll 5] [--agents 300] [--warmup 60] [--window 60] [--skip-failover] [--skip-load]
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     poll: { type: "string", default: "5" },
     agents: { type: "string", default: "300" },
     window: { type: "string", default: "60" },
+    warmup: { type: "string", default: "60" },
     "skip-failover": { type: "boolean", default: false },
     "skip-load": { type: "boolean", default: false },
   },
@@ -34,6 +35,8 @@ const ttl = Number(values.ttl);
 const poll = Number(values.poll);
 const loadAgents = Number(values.agents);
 const windowSeconds = Number(values.window);
+/** Start-up heartbeats (every agent's first) fall before the window, not in it. */
+const warmupSeconds = Number(values.warmup);
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -137,6 +140,7 @@ async function measure(processes: RunnerProcess[], expectRunning: number): Promi
     },
     { timeoutMs: 300_000, intervalMs: 500 },
   );
+  await new Promise((resolve) => setTimeout(resolve, warmupSeconds * 1000));
   const before = (await Promise.all(urls.map(requestsOf))).reduce((a, b) => a + b, 0);
   const started = Date.now();
   await new Promise((resolve) => setTimeout(resolve, windowSeconds * 1000));
@@ -177,7 +181,7 @@ async function load(): Promise<string[]> {
         `${replicas} replica(s), ${loadAgents} agents: ${withLeases.toFixed(0)} requests/min with leases, ${without.toFixed(0)} without\n`,
       );
       lines.push(
-        `| marketplace requests per minute, ${replicas} replica(s), ${loadAgents} agents (poll 30 s, heartbeat 60 s, ${windowSeconds} s window) | ${withLeases.toFixed(0)} with leases | ${without.toFixed(0)} without MongoDB (every replica runs every agent) |`,
+        `| marketplace requests per minute, ${replicas} replica(s), ${loadAgents} agents (poll 30 s, heartbeat 60 s, ${windowSeconds} s window after ${warmupSeconds} s) | ${withLeases.toFixed(0)} with leases | ${without.toFixed(0)} without MongoDB (every replica runs every agent) |`,
       );
     }
   } finally {
