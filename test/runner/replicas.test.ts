@@ -4,7 +4,7 @@ import { waitFor } from "../support/wait.ts";
 
 /**
  * Runner replicas (separate processes) sharing 30 agents through MongoDB leases: the
- * wire server, or MONGODB_TEST_URI. Short lease TTL (2 s) and polls (0.5 s). Every
+ * wire server, or MONGODB_TEST_URI. Short lease TTL (4 s) and polls (0.5 s). Every
  * scenario ends with an audit from the marketplace's own records: no bid twice, no
  * result lost, none accepted twice.
  */
@@ -12,7 +12,7 @@ import { waitFor } from "../support/wait.ts";
 const real = Boolean(process.env.MONGODB_TEST_URI);
 
 // Three processes with 30 agents each start, rebalance and fail over: minutes on a busy machine.
-describe("replicas sharing agents through MongoDB", { timeout: 180_000 }, () => {
+describe("replicas sharing agents through MongoDB", { timeout: 300_000 }, () => {
   let cluster: ReplicaCluster | undefined;
   const start = async (options: Parameters<typeof ReplicaCluster.start>[0]) => {
     cluster = await ReplicaCluster.start(options);
@@ -81,6 +81,7 @@ describe("replicas sharing agents through MongoDB", { timeout: 180_000 }, () => 
     await victim.waitForLog(
       "execution started",
       (l) => l.msg === "execution started" && l.jobId === cut,
+      60_000,
     );
     await victim.kill9();
     c.llm.setDefaultFault(undefined);
@@ -108,6 +109,7 @@ describe("replicas sharing agents through MongoDB", { timeout: 180_000 }, () => 
     await writer.waitForLog(
       "the failed submission",
       (l) => l.msg === "result submission failed; will retry" && l.jobId === written,
+      60_000,
     );
     await writer.kill9();
     c.marketplace.setFaults(null);
@@ -129,6 +131,7 @@ describe("replicas sharing agents through MongoDB", { timeout: 180_000 }, () => 
     await paused.waitForLog(
       "execution started",
       (l) => l.msg === "execution started" && l.jobId === jobId,
+      60_000,
     );
     paused.child.kill("SIGSTOP");
     const others = ["r-a", "r-b", "r-c"].filter((id) => id !== holder);
@@ -175,7 +178,11 @@ describe("replicas sharing agents through MongoDB", { timeout: 180_000 }, () => 
     const { agent, holder } = await c.awarded(jobId);
     await c.replicas
       .get(holder)!
-      .waitForLog("execution started", (l) => l.msg === "execution started" && l.jobId === jobId);
+      .waitForLog(
+        "execution started",
+        (l) => l.msg === "execution started" && l.jobId === jobId,
+        60_000,
+      );
     const joinedAt = Date.now();
     c.launch("r-c");
     await c.balanced(["r-a", "r-b", "r-c"]);
@@ -215,14 +222,18 @@ describe("replicas sharing agents through MongoDB", { timeout: 180_000 }, () => 
       const { holder } = await c.awarded(won);
       await c.replicas
         .get(holder)!
-        .waitForLog("execution started", (l) => l.msg === "execution started" && l.jobId === won);
+        .waitForLog(
+          "execution started",
+          (l) => l.msg === "execution started" && l.jobId === won,
+          60_000,
+        );
       await server.stop();
       c.llm.setDefaultFault(undefined);
       // The job already won finishes and is submitted, the ledger being away.
       await c.done(won);
 
       // Once the leases would have expired, a new job gets no bid from anyone.
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await new Promise((resolve) => setTimeout(resolve, c.ttlSeconds * 1000 + 500));
       const beat = Date.now();
       const unbid = await c.postJob();
       await new Promise((resolve) => setTimeout(resolve, 2000));

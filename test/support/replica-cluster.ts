@@ -144,6 +144,14 @@ export class ReplicaCluster {
     return new ReplicaCluster({ marketplace, llm, mongo, client, dbName, dir, agents, options });
   }
 
+  /**
+   * Short, but not so short that a replica starved of CPU for a second or two on a busy
+   * test machine loses its leases (they are renewed every third of it).
+   */
+  get ttlSeconds(): number {
+    return this.options.ttlSeconds ?? 4;
+  }
+
   env(id: string): Record<string, string> {
     const o = this.options;
     return {
@@ -153,7 +161,7 @@ export class ReplicaCluster {
       MONGODB_URI: this.mongo.uri,
       MONGODB_DB: this.dbName,
       RUNNER_REPLICA_ID: id,
-      LEASE_TTL: String(o.ttlSeconds ?? 2),
+      LEASE_TTL: String(this.ttlSeconds),
       AGENT_POLL_INTERVAL: String(o.pollSeconds ?? 0.5),
       AGENT_HEARTBEAT_INTERVAL: String(o.heartbeatSeconds ?? 1),
       AGENT_RELOAD_INTERVAL: "30",
@@ -193,7 +201,7 @@ export class ReplicaCluster {
   }
 
   /** Waits until the given replicas hold every agent, each ⌈N/R⌉ or ⌊N/R⌋, as each one's status says. */
-  async balanced(ids: string[], timeoutMs = 30_000): Promise<Map<string, string[]>> {
+  async balanced(ids: string[], timeoutMs = 90_000): Promise<Map<string, string[]>> {
     const n = this.agents.length;
     const low = Math.floor(n / ids.length);
     const high = Math.ceil(n / ids.length);
@@ -222,7 +230,7 @@ export class ReplicaCluster {
     const line = await p.waitForLog(
       "the HTTP surface",
       (l) => l.msg === "health, metrics and dashboard listening",
-      30_000,
+      60_000,
     );
     return String(line.url);
   }
@@ -274,7 +282,7 @@ export class ReplicaCluster {
     return { agent, holder };
   }
 
-  async done(jobId: string, timeoutMs = 60_000): Promise<MarketJob> {
+  async done(jobId: string, timeoutMs = 120_000): Promise<MarketJob> {
     return waitFor(
       `${jobId} done`,
       async () => {
