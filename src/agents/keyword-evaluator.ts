@@ -138,8 +138,7 @@ export function evaluateKeywords(
     return noBid("the job has no positive budget");
   }
   const found = compileKeywords(table).match(`${job.title}\n${job.description ?? ""}`);
-  if (found.length === 0)
-    return { ...noBid("no keyword of this agent's specialty in the job"), noMatch: true };
+  if (found.length === 0) return noBid("no keyword of this agent's specialty in the job");
 
   const matches = found.length;
   const maxWeight = found[0]?.weight ?? 0;

@@ -151,6 +151,7 @@ export class AgentWorker {
     }
     if (this.#tenure) await this.#raiseFence(this.#agentId!, this.#tenure.epoch);
     else if (this.#deps.checkForeignHeartbeats) await this.#checkForeignHeartbeat(this.#agentId!);
+    await this.#restoreTotals(this.#agentId!);
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#setState("running");
     this.#telemetry.started(this.#agentId!);
@@ -193,6 +194,14 @@ export class AgentWorker {
         this.#telemetry.foreignHeartbeat(agent.last_active);
     } catch {
       // Only a warning is at stake; the first heartbeat reports real trouble.
+    }
+  }
+
+  async #restoreTotals(agentId: string): Promise<void> {
+    try {
+      this.#telemetry.restoreTotals(await this.#deps.ledger.agentTotals(agentId));
+    } catch (error) {
+      this.#telemetry.error("reading the agent's totals from the ledger failed", error);
     }
   }
 

@@ -113,6 +113,7 @@ export class Bidder {
         { bidId: "unknown", priceUsd: decision.priceUsd },
         agent.epoch,
       );
+      telemetry.bidFound(job, decision.priceUsd);
       return this.#skip(job, {
         kind: "skip",
         reason: "already_bid",

@@ -14,7 +14,8 @@ const DEFAULT_DEADLINE_MINUTES = 10;
 
 export interface JobExecutionDeps {
   ledger: Ledger;
-  outbox: Outbox;
+  /** Only its hand-off is needed: the outbox submits until the marketplace takes it. */
+  outbox: Pick<Outbox, "submit">;
   telemetry: AgentTelemetry;
   /** USD per million tokens, by model. */
   llmPrices: Record<string, number>;

@@ -34,9 +34,6 @@ import type {
 } from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
 
-/** How long a MongoDB call looks for a server before failing (the driver's default is 30 s). */
-const MONGO_SELECTION_TIMEOUT_MS = 5000;
-
 export interface RunnerOptions {
   config: RunnerConfig;
   logger: Logger;
@@ -200,11 +197,9 @@ export class Runner implements StatusSource {
           { uri: redactUri(config.mongodbUri), replica: config.replicaId },
           "connecting to MongoDB",
         );
-        mongo = await connectMongo(config.mongodbUri, {
-          appName: "bazaar-runner",
-          // Ledger and lease calls fail fast while MongoDB is away.
-          serverSelectionTimeoutMS: MONGO_SELECTION_TIMEOUT_MS,
-        });
+        // Ledger and lease calls fail fast while MongoDB is away: connectMongo gives
+        // server selection 5 s (the driver's default is 30 s).
+        mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
       }
       ledger =
         options.ledger ??
@@ -330,7 +325,6 @@ export class Runner implements StatusSource {
   // StatusSource
 
   async snapshot(): Promise<StatusSnapshot> {
-    const sourceStatus = this.#source.status();
     let ledger: StatusSnapshot["ledger"] = null;
     try {
       ledger = await this.ledger.summary();
@@ -349,9 +343,7 @@ export class Runner implements StatusSource {
       config: {
         source: this.#source.kind,
         loaded: this.#configLoaded,
-        lastReloadAt: sourceStatus.lastReloadAt,
-        lastReloadOutcome: sourceStatus.lastReloadOutcome,
-        changeStream: sourceStatus.changeStream,
+        ...this.#source.status(),
         issues: this.#supervisor.issues,
       },
       ledger,

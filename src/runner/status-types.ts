@@ -1,8 +1,19 @@
 import type { AgentSource } from "../agents/types.ts";
+import type { ConfigIssue, ConfigSourceStatus } from "../config-sources/types.ts";
 import type { LedgerSummary } from "../state/types.ts";
 
 /** A worker's lifecycle state. */
 export type WorkerState = "registering" | "running" | "draining" | "stopped" | "failed";
+
+/**
+ * Money, by how far it got: `bidUsd` the prices of the bids placed, `wonUsd` the agreed
+ * price of the jobs assigned, `paidUsd` what the marketplace paid out after `complete`.
+ */
+export interface Earnings {
+  bidUsd: number;
+  wonUsd: number;
+  paidUsd: number;
+}
 
 /** What the operator sees of one agent (GET /api/status, dashboard). */
 export interface AgentStatusView {
@@ -25,29 +36,22 @@ export interface AgentStatusView {
   resultsFailed: number;
   tokensUsed: number;
   llmCostUsd: number;
-  revenueUsd: number;
+  /** What the agent's work is worth, stage by stage (see Earnings). */
+  earnings: Earnings;
   errors: number;
   lastError: string | null;
 }
 
-/** A config document that failed validation, shown where the operator will see it. */
-export interface ConfigIssue {
-  source: AgentSource;
-  /** The document's _id, name or file entry index. */
-  ref: string;
-  message: string;
-}
+// Readers of the snapshot (the HTTP layer, the dashboard) find its config vocabulary here too.
+export type { ConfigIssue, ConfigSourceStatus, ReloadStatus } from "../config-sources/types.ts";
 
 export interface StatusSnapshot {
   startedAt: string;
   now: string;
   marketplace: { url: string; embedded: boolean; reachable: boolean; lastOkAt: string | null };
-  config: {
+  config: ConfigSourceStatus & {
     source: AgentSource;
     loaded: boolean;
-    lastReloadAt: string | null;
-    lastReloadOutcome: string | null;
-    changeStream: "active" | "unavailable" | "n/a";
     issues: ConfigIssue[];
   };
   ledger: LedgerSummary | null;

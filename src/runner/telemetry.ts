@@ -3,7 +3,7 @@ import type { Logger } from "../logger.ts";
 import type { Job } from "../marketplace/schemas.ts";
 import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../secrets.ts";
-import type { LedgerResult } from "../state/types.ts";
+import type { AgentTotals, LedgerResult } from "../state/types.ts";
 import type { BidDecision } from "./bid-decision.ts";
 import type { DecisionLog } from "./decision-log.ts";
 import { AgentStats, type StatusTracker } from "./status-tracker.ts";
@@ -100,6 +100,20 @@ export class AgentTelemetry {
       { lostAgentId, agentId },
       "marketplace no longer knew the agent; registered it again",
     );
+  }
+
+  /**
+   * Starts the agent's figures from what the ledger has on record, so a restart keeps
+   * the totals and the cards agree with the ledger panel.
+   */
+  restoreTotals(totals: AgentTotals): void {
+    const view = this.stats.view;
+    view.bidsPlaced = totals.bids;
+    view.bidsWon = totals.won;
+    view.resultsAccepted = totals.succeeded;
+    view.resultsFailed = totals.failed;
+    view.earnings.bidUsd = totals.bidUsd;
+    view.earnings.wonUsd = totals.wonUsd;
   }
 
   started(agentId: string): void {
@@ -212,7 +226,7 @@ export class AgentTelemetry {
   }
 
   bidPlaced(job: Job, bidId: string, decision: Extract<BidDecision, { kind: "bid" }>): void {
-    this.stats.view.bidsPlaced++;
+    this.#bidCounted(decision.priceUsd);
     this.decided(job, decision);
     this.#log.info(
       {
@@ -233,6 +247,18 @@ export class AgentTelemetry {
     });
   }
 
+  /** A bid of this agent the ledger did not know, found in the marketplace's bid list. */
+  bidFound(job: Job, priceUsd: number): void {
+    this.#bidCounted(priceUsd);
+    this.#log.info({ jobId: job.job_id }, "bid of this agent found on the marketplace");
+  }
+
+  #bidCounted(priceUsd: number): void {
+    this.stats.view.bidsPlaced++;
+    this.stats.view.earnings.bidUsd += priceUsd;
+    this.#deps.metrics?.earningsUsd.inc({ agent: this.#agentLabel, stage: "bid" }, priceUsd);
+  }
+
   /** A bid or decision attempt that failed and will be tried again at the next poll. */
   bidAttemptFailed(): void {
     this.#deps.metrics?.bids.inc({ agent: this.#agentLabel, outcome: "error" });
@@ -242,8 +268,8 @@ export class AgentTelemetry {
 
   jobWon(job: Job, priceUsd: number): void {
     this.stats.view.bidsWon++;
-    this.stats.view.revenueUsd += priceUsd;
-    this.#deps.metrics?.revenueUsd.inc({ agent: this.#agentLabel }, priceUsd);
+    this.stats.view.earnings.wonUsd += priceUsd;
+    this.#deps.metrics?.earningsUsd.inc({ agent: this.#agentLabel, stage: "won" }, priceUsd);
     this.#log.info({ agentId: this.stats.view.agentId, jobId: job.job_id }, "job won");
     this.#emit({
       kind: "won",
