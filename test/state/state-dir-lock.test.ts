@@ -82,6 +82,12 @@ describe("the state-dir lock (no MongoDB)", { timeout: 90_000 }, () => {
       );
       // The first start registered the agents afresh: nobody had heartbeated them.
       expect(first.count((l) => String(l.msg).startsWith("the agent was heartbeated"))).toBe(0);
+      // Started in full (its signal handlers too) before it is asked to stop.
+      await third.waitForLog(
+        "the third runner listening",
+        (l) => l.msg === "health, metrics and dashboard listening",
+        30_000,
+      );
       expect((await third.terminate()).code).toBe(0);
     } finally {
       for (const p of processes) if (p.child.exitCode === null) await p.kill9();
