@@ -29,6 +29,12 @@ const killEvery = Number(values["kill-every"]);
 const faultRate = Number(values["fault-rate"]);
 const postEveryMs = Number(values["post-every-ms"]);
 
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
+
 async function main(): Promise<number> {
   const cluster = await ReplicaCluster.start({
     agents: Number(values.agents),
@@ -107,6 +113,7 @@ async function main(): Promise<number> {
     lostResults: audit.lostResults.length,
     reExecutions: executions.length - new Set(executions).size,
     leasesLost: cluster.logged("agent lease lost").length,
+    leasesLostByReason: countBy(cluster.logged("agent lease lost").map((l) => String(l.reason))),
     llmRequests: cluster.llm.completionRequests().length,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
