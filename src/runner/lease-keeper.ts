@@ -46,6 +46,8 @@ export class LeaseKeeper {
   #loop: Promise<void> | undefined;
   #leaving = false;
   #failures = 0;
+  /** When this replica last reached MongoDB after not reaching it (or started). */
+  #reachedAt: number | undefined;
   /** Cuts the pause between rounds short. */
   #wake = new AbortController();
 
@@ -75,12 +77,14 @@ export class LeaseKeeper {
       let wait = this.#period;
       try {
         // Renewals are a period apart from start to start, however long a round took.
+        this.#reachedAt ??= began;
         wait = Math.max(MIN_WAIT_MS, (await this.tick()) - (this.#clock() - began));
         if (this.#failures > 0)
           this.#log.info({ failures: this.#failures }, "leases: MongoDB reachable again");
         this.#failures = 0;
       } catch (error) {
         this.#failures++;
+        this.#reachedAt = undefined;
         // Once per outage; bidding stops by itself as the leases near their expiry.
         this.#log[this.#failures === 1 ? "warn" : "debug"](
           { problem: errorMessage(error) },
@@ -127,6 +131,9 @@ export class LeaseKeeper {
       now,
       draining: new Set(this.#draining.keys()),
       load: supervisor.load(),
+      // Others' leases that ran out while we could not see MongoDB either are left to
+      // their holders for one renewal period: a live one takes its own back.
+      takeExpired: now - (this.#reachedAt ?? now) > this.#period,
     });
     for (const key of plan.release) this.#handOver(key);
     await Promise.all(

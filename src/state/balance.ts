@@ -18,6 +18,12 @@ export interface BalanceInput {
   draining?: ReadonlySet<string>;
   /** Jobs in flight per held agent: the least busy are handed over first. */
   load?: ReadonlyMap<string, number>;
+  /**
+   * Whether another replica's expired lease may be taken (default true). False right
+   * after this replica reached MongoDB again: the others' leases ran out during the same
+   * outage, and a live replica re-claims its own within one renewal period.
+   */
+  takeExpired?: boolean;
 }
 
 export interface BalancePlan {
@@ -56,10 +62,12 @@ export function planBalance(input: BalanceInput): BalancePlan {
       .slice(0, held.length - target);
     return { target, release, claim: [] };
   }
+  const takeExpired = input.takeExpired ?? true;
   const free = agents.filter((agent) => {
     if (running.has(agent)) return false;
     const lease = leaseOf.get(agent);
-    return lease === undefined || !isLive(lease, now) || lease.holder === me;
+    if (lease === undefined || lease.holder === null || lease.holder === me) return true;
+    return !isLive(lease, now) && takeExpired;
   });
   // Each replica walks the free agents in its own order, so replicas claiming at the
   // same moment mostly reach for different ones.

@@ -116,6 +116,20 @@ describe("planBalance", () => {
     expect(plan.claim.sort()).toEqual(["agent-1", "agent-2"]);
   });
 
+  it("leaves another replica's expired lease alone when told to (just back from an outage)", () => {
+    const leases = [lease("agent-0", "r-b", false), lease("agent-1", null, false)];
+    const plan = planBalance({
+      me: "r-a",
+      replicas: ["r-a"],
+      agents: agents(2),
+      leases,
+      held: [],
+      now: NOW,
+      takeExpired: false,
+    });
+    expect(plan.claim).toEqual(["agent-1"]);
+  });
+
   it("converges to disjoint, balanced holdings from any start", () => {
     const replicas = ["r-a", "r-b", "r-c"];
     const names = agents(30);
