@@ -47,7 +47,9 @@ export class LeaseKeeper {
   #leaving = false;
   #failures = 0;
   /** When this replica last reached MongoDB after not reaching it (or started). */
-  #reachedAt: number | undefined;
+  #reachedAt = 0;
+  /** When the last round's listing came back. */
+  #listedAt: number | undefined;
   /** Cuts the pause between rounds short. */
   #wake = new AbortController();
 
@@ -77,14 +79,12 @@ export class LeaseKeeper {
       let wait = this.#period;
       try {
         // Renewals are a period apart from start to start, however long a round took.
-        this.#reachedAt ??= began;
         wait = Math.max(MIN_WAIT_MS, (await this.tick()) - (this.#clock() - began));
         if (this.#failures > 0)
           this.#log.info({ failures: this.#failures }, "leases: MongoDB reachable again");
         this.#failures = 0;
       } catch (error) {
         this.#failures++;
-        this.#reachedAt = undefined;
         // Once per outage; bidding stops by itself as the leases near their expiry.
         this.#log[this.#failures === 1 ? "warn" : "debug"](
           { problem: errorMessage(error) },
@@ -122,6 +122,11 @@ export class LeaseKeeper {
       if (!desired.has(key) && !this.#draining.has(key)) this.#handOver(key);
     }
     const now = this.#clock();
+    // A round that ended long after the last one (an outage, even one a slow call rode
+    // out) means this replica could not see MongoDB either meanwhile.
+    if (this.#listedAt === undefined || now - this.#listedAt > 2 * this.#period)
+      this.#reachedAt = now;
+    this.#listedAt = now;
     const plan = planBalance({
       me: this.replicaId,
       replicas: listing.replicas,
@@ -133,7 +138,7 @@ export class LeaseKeeper {
       load: supervisor.load(),
       // Others' leases that ran out while we could not see MongoDB either are left to
       // their holders for one renewal period: a live one takes its own back.
-      takeExpired: now - (this.#reachedAt ?? now) > this.#period,
+      takeExpired: now - this.#reachedAt > this.#period,
     });
     for (const key of plan.release) this.#handOver(key);
     await Promise.all(
