@@ -13,6 +13,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { parseTime } from "../src/marketplace-server/time.ts";
 import { api } from "../test/support/raw-http.ts";
 import { ReplicaCluster } from "../test/support/replica-cluster.ts";
 import { RunnerProcess } from "../test/support/runner-process.ts";
@@ -45,10 +46,6 @@ const median = (xs: number[]): number => {
 };
 const seconds = (ms: number): string => (ms / 1000).toFixed(2);
 
-/** Marketplace times are UTC without a zone. */
-const parseTime = (text: string): number =>
-  Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
-
 async function failover(): Promise<string[]> {
   const cluster = await ReplicaCluster.start({
     agents: 30,
@@ -80,7 +77,7 @@ async function failover(): Promise<string[]> {
           const active = new Map(listing.agents.map((a) => [a.agent_id, a.last_active]));
           return agents.every((a) => {
             const last = active.get(a.agentId);
-            return last != null && parseTime(last) > killedAt;
+            return last != null && parseTime(last).getTime() > killedAt;
           });
         },
         { timeoutMs: (ttl + poll) * 1000 * 4, intervalMs: 50 },
