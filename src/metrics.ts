@@ -28,6 +28,8 @@ export interface Metrics {
   negotiations: Counter<"agent" | "action">;
   spendCapReached: Gauge<"agent">;
   pollDuration: Histogram;
+  leasesHeld: Gauge;
+  leaseChanges: Counter<"reason">;
 }
 
 export interface MetricsOptions {
@@ -172,6 +174,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: "bazaar_runner_poll_duration_seconds",
       help: "One poll of the shared job feed and its dispatch to every agent",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    leasesHeld: new Gauge({
+      name: "bazaar_runner_leases_held",
+      help: "Agent leases this replica holds (replicas sharing agents through MongoDB)",
+      registers,
+    }),
+    leaseChanges: new Counter({
+      name: "bazaar_runner_lease_changes_total",
+      help: "Agent leases claimed, released (hand-over, shutdown) and lost, by reason",
+      labelNames: ["reason"],
       registers,
     }),
   };

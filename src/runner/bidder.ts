@@ -2,6 +2,7 @@ import type { AgentConfig } from "../agents/types.ts";
 import type { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { Job } from "../marketplace/schemas.ts";
+import { isStaleEpoch, type StaleEpochError } from "../state/fence.ts";
 import type { Ledger } from "../state/types.ts";
 import { type BidDecision, decideBid, type PlaceDecision } from "./bid-decision.ts";
 import type { JobFeed } from "./job-feed.ts";
@@ -25,8 +26,12 @@ export interface BidderDeps {
 export interface BidderAgent {
   agentId: string;
   config: AgentConfig;
-  /** True while the agent takes new work. */
+  /** True while the agent takes new work (with replicas: while its lease has time left). */
   accepting: () => boolean;
+  /** The lease epoch its ledger writes carry (replicas only). */
+  epoch?: number;
+  /** The ledger refused a write: a newer holder has the agent. */
+  fenced?: (error: StaleEpochError) => void;
   evaluate: (job: Job, signal: AbortSignal) => Promise<unknown>;
   /** The spend caps and the price floor: the bid as it may be placed, or a skip. */
   price: (job: Job, decision: PlaceDecision) => Promise<BidDecision>;
@@ -77,6 +82,10 @@ export class Bidder {
       try {
         await this.#consider(job, feed, agent);
       } catch (error) {
+        if (isStaleEpoch(error)) {
+          agent.fenced?.(error);
+          return;
+        }
         this.#deps.telemetry.bidAttemptFailed();
         this.#deps.telemetry.error("bid decision failed", error, job.job_id);
       }
@@ -102,22 +111,34 @@ export class Bidder {
     // An earlier attempt whose outcome was unknown may have landed, and another runner
     // of the same owner may have bid: the marketplace's bid list says.
     if ((await feed.bidders(job.job_id)).has(agent.agentId)) {
-      await ledger.recordBid(agent.agentId, job.job_id, {
-        bidId: "unknown",
-        priceUsd: priced.priceUsd,
-      });
-      telemetry.bidFound(job, decision.priceUsd);
+      await ledger.recordBid(
+        agent.agentId,
+        job.job_id,
+        { bidId: "unknown", priceUsd: priced.priceUsd },
+        agent.epoch,
+      );
+      telemetry.bidFound(job, priced.priceUsd);
       return this.#skip(job, {
         kind: "skip",
         reason: "already_bid",
         detail: "the marketplace already lists a bid of this agent",
       });
     }
-    await this.#place(job, priced, feed, agent.agentId);
+    // Fencing: the ledger refuses (StaleEpochError) once a newer holder has the agent,
+    // and the lease must still have time left at the moment the bid goes out.
+    if (agent.epoch !== undefined) await ledger.fenceJob(agent.agentId, job.job_id, agent.epoch);
+    if (!agent.accepting()) return;
+    await this.#place(job, priced, feed, agent);
   }
 
-  async #place(job: Job, decision: PlaceDecision, feed: JobFeed, agentId: string): Promise<void> {
+  async #place(
+    job: Job,
+    decision: PlaceDecision,
+    feed: JobFeed,
+    agent: BidderAgent,
+  ): Promise<void> {
     const { telemetry } = this.#deps;
+    const { agentId } = agent;
     const attempts = (this.#attempts.get(job.job_id) ?? 0) + 1;
     this.#attempts.set(job.job_id, attempts);
     try {
@@ -128,10 +149,12 @@ export class Bidder {
         estimated_time_seconds: Math.round(decision.estimatedTimeMinutes * 60),
         approach_summary: decision.approach,
       });
-      await this.#deps.ledger.recordBid(agentId, job.job_id, {
-        bidId: bid.bid_id,
-        priceUsd: decision.priceUsd,
-      });
+      await this.#deps.ledger.recordBid(
+        agentId,
+        job.job_id,
+        { bidId: bid.bid_id, priceUsd: decision.priceUsd },
+        agent.epoch,
+      );
       feed.noteBid(job.job_id, agentId);
       this.#decided.add(job.job_id);
       telemetry.bidPlaced(job, bid.bid_id, decision);

@@ -17,18 +17,27 @@ import { createSharedPool } from "../pool.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
 import { openLedger } from "../state/index.ts";
+import { openLeaseStore } from "../state/leases.ts";
+import { lockStateDir, type StateDirLock } from "../state/state-dir-lock.ts";
 import type { Ledger, LedgerEntry } from "../state/types.ts";
 import { AgentWallets } from "../wallet/agent-wallets.ts";
 import { resolveWalletSetup, type WalletSetup } from "../wallet/setup.ts";
 import type { AgentWorker } from "./agent-worker.ts";
 import { DecisionLog } from "./decision-log.ts";
 import { JobFeed } from "./job-feed.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
 import { MoneyWatch } from "./money-watch.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
 import { Registrar } from "./registrar.ts";
 import { SpendCaps } from "./spend-caps.ts";
 import { StatusTracker } from "./status-tracker.ts";
-import type { DecisionRecord, RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
+import type {
+  DecisionRecord,
+  ReplicaStatus,
+  RunnerEvent,
+  StatusSnapshot,
+  StatusSource,
+} from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
 
 export interface RunnerOptions {
@@ -68,6 +77,10 @@ export class Runner implements StatusSource {
   readonly #outbox: Outbox;
   readonly #ownedPool: Dispatcher | undefined;
   readonly #mongo: MongoClient | undefined;
+  /** With MongoDB: the agents are shared with other replicas through leases. */
+  readonly #leases: LeaseKeeper | undefined;
+  /** Without MongoDB: this process's hold on RUNNER_STATE_DIR. */
+  readonly #stateLock: StateDirLock | undefined;
   readonly #embedded: boolean;
   readonly #startedAt = new Date().toISOString();
   readonly #stop = new AbortController();
@@ -87,6 +100,7 @@ export class Runner implements StatusSource {
     ownedPool: Dispatcher | undefined;
     mongo: MongoClient | undefined;
     walletSetup: WalletSetup;
+    stateLock: StateDirLock | undefined;
   }) {
     const { options } = parts;
     this.config = options.config;
@@ -98,6 +112,7 @@ export class Runner implements StatusSource {
     this.#source = parts.source;
     this.#ownedPool = parts.ownedPool;
     this.#mongo = parts.mongo;
+    this.#stateLock = parts.stateLock;
     this.#embedded = options.embeddedMarketplace ?? false;
     this.#feed = new JobFeed(this.client, this.#log, this.metrics);
     this.#outbox = new Outbox({
@@ -106,6 +121,7 @@ export class Runner implements StatusSource {
       logger: this.#log,
       metrics: this.metrics,
       intervalMs: options.outboxIntervalMs,
+      ...(parts.mongo ? { owns: (agentId: string) => this.#supervisor.runsAgent(agentId) } : {}),
       onOutcome: (entry, outcome) => this.#onSubmitted(entry, outcome),
     });
     const source = this.#source;
@@ -149,9 +165,24 @@ export class Runner implements StatusSource {
                 wallet_address: registration.walletAddress,
               })
           : undefined,
+        checkForeignHeartbeats: !parts.mongo,
       },
       this.config.shutdownGraceMs,
+      { leased: parts.mongo !== undefined },
     );
+    this.#leases = parts.mongo
+      ? new LeaseKeeper({
+          store: openLeaseStore({
+            client: parts.mongo,
+            dbName: this.config.mongodbDb,
+            replicaId: this.config.replicaId,
+            ttlMs: this.config.leaseTtlMs,
+          }),
+          supervisor: this.#supervisor,
+          logger: this.#log,
+          metrics: this.metrics,
+        })
+      : undefined;
   }
 
   /** Builds every part, loads the agent configs (failing start-up if it cannot), and starts. */
@@ -189,9 +220,17 @@ export class Runner implements StatusSource {
     let mongo: MongoClient | undefined;
     let ledger: Ledger | undefined;
     let source: ConfigSource | undefined;
+    let stateLock: StateDirLock | undefined;
     try {
+      // Without MongoDB the state directory is this process's alone.
+      if (!config.mongodbUri && !options.ledger) stateLock = lockStateDir(config.stateDir);
       if (config.mongodbUri && (!options.ledger || !options.configSource)) {
-        logger.info({ uri: redactUri(config.mongodbUri) }, "connecting to MongoDB");
+        logger.info(
+          { uri: redactUri(config.mongodbUri), replica: config.replicaId },
+          "connecting to MongoDB",
+        );
+        // Ledger and lease calls fail fast while MongoDB is away: connectMongo gives
+        // server selection 5 s (the driver's default is 30 s).
         mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
       }
       ledger =
@@ -222,6 +261,7 @@ export class Runner implements StatusSource {
         ownedPool,
         mongo,
         walletSetup,
+        stateLock,
       });
       await runner.#begin();
       return runner;
@@ -231,6 +271,7 @@ export class Runner implements StatusSource {
       await ledger?.close().catch(() => undefined);
       await mongo?.close().catch(() => undefined);
       await ownedPool?.close().catch(() => undefined);
+      stateLock?.release();
       throw error;
     }
   }
@@ -258,8 +299,9 @@ export class Runner implements StatusSource {
         kind: "config",
         message: `config reloaded: ${next.agents.length} agents, ${next.issues.length} issues`,
       });
-      void this.#supervisor.apply(next);
+      void this.#supervisor.apply(next).then(() => this.#leases?.nudge());
     });
+    this.#leases?.start();
     this.#outbox.start();
     this.#pollLoop = this.#poll();
   }
@@ -349,6 +391,15 @@ export class Runner implements StatusSource {
       ledger,
       llm: { configured: this.llm.configured, baseUrl: this.config.llmBaseUrl },
       agents: this.tracker.views(),
+      replica: this.#replicaStatus(),
+    };
+  }
+
+  #replicaStatus(): ReplicaStatus {
+    return {
+      id: this.config.replicaId,
+      agents: this.#supervisor.workers.map((w) => w.spec.config.name),
+      others: this.#leases?.others() ?? [],
     };
   }
 
@@ -387,11 +438,14 @@ export class Runner implements StatusSource {
       { graceMs: this.config.shutdownGraceMs },
       "shutting down: no more bids, finishing in-flight jobs",
     );
+    this.#leases?.beginLeaving();
     this.#stop.abort();
     await this.#pollLoop;
     await this.#supervisor.stopAll();
     await this.#outbox.flush();
     await this.#outbox.close();
+    // The agents drained: their leases go now, so other replicas take them at once.
+    await this.#leases?.stop();
     await this.#source.close();
     const pending = await this.ledger.pendingResults().catch(() => []);
     if (pending.length > 0)
@@ -402,6 +456,7 @@ export class Runner implements StatusSource {
     await this.ledger.close();
     await this.#mongo?.close();
     await this.#ownedPool?.close();
+    this.#stateLock?.release();
     this.#log.info("runner stopped");
   }
 }

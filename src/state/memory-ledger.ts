@@ -13,6 +13,7 @@ import {
   type LedgerCommonOptions,
   totalsOf,
 } from "./common.ts";
+import { checkEpoch, StaleEpochError } from "./fence.ts";
 import type { Ledger, LedgerEntry, LedgerSummary, OfferAnswer } from "./types.ts";
 
 /** Orders pending results oldest first, ties broken by key so every backend agrees. */
@@ -29,6 +30,11 @@ export function isPending(entry: LedgerEntry): boolean {
   );
 }
 
+/** Accepted or closed: no fenced write touches it again. */
+export function isSettled(entry: LedgerEntry): boolean {
+  return entry.acceptedAt !== undefined || entry.closedAt !== undefined;
+}
+
 /** A ledger in a Map, for unit tests of other parts; same semantics as the durable ones. */
 export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
   const clock = options.now ?? Date.now;
@@ -37,6 +43,7 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
   const spend = new Map<string, number>();
   const offerAnswers = new Map<string, OfferAnswer>();
   const notes = new Set<string>();
+  const fences = new Map<string, number>();
   let closed = false;
 
   const keyOf = (agentId: string, jobId: string): string => JSON.stringify([agentId, jobId]);
@@ -45,15 +52,21 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
     if (closed) throw new Error("ledger: closed");
   };
 
-  /** Finds or creates the entry, applies the change, and stamps it. */
+  /** Finds or creates the entry, applies the change, and stamps it (with the epoch, if fenced). */
   const upsert = (
     agentId: string,
     jobId: string,
     change: (entry: LedgerEntry, now: string) => void,
+    epoch?: number,
   ): LedgerEntry => {
     open();
     checkKey(agentId, jobId);
+    checkEpoch(epoch);
     const key = keyOf(agentId, jobId);
+    if (epoch !== undefined) {
+      const newest = Math.max(fences.get(agentId) ?? 0, entries.get(key)?.epoch ?? 0);
+      if (newest > epoch) throw new StaleEpochError(agentId, epoch, newest);
+    }
     const now = iso();
     const entry = entries.get(key) ?? {
       agentId,
@@ -63,6 +76,7 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
       updatedAt: now,
     };
     change(entry, now);
+    if (epoch !== undefined) entry.epoch = epoch;
     entry.updatedAt = now;
     entries.set(key, entry);
     return entry;
@@ -76,31 +90,65 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
       open();
       return entries.get(keyOf(agentId, jobId))?.bidAt !== undefined;
     },
-    async recordBid(agentId, jobId, bid) {
+    async recordBid(agentId, jobId, bid, epoch) {
       checkPrice(bid.priceUsd);
-      upsert(agentId, jobId, (entry, now) => {
-        entry.bidId = bid.bidId;
-        entry.bidPriceUsd = bid.priceUsd;
-        entry.bidAt = now;
-      });
+      upsert(
+        agentId,
+        jobId,
+        (entry, now) => {
+          entry.bidId = bid.bidId;
+          entry.bidPriceUsd = bid.priceUsd;
+          entry.bidAt = now;
+        },
+        epoch,
+      );
     },
-    async recordWon(agentId, jobId) {
-      upsert(agentId, jobId, (entry, now) => {
-        entry.wonAt ??= now;
-      });
+    async recordWon(agentId, jobId, epoch) {
+      upsert(
+        agentId,
+        jobId,
+        (entry, now) => {
+          entry.wonAt ??= now;
+        },
+        epoch,
+      );
     },
-    async startExecution(agentId, jobId) {
-      return upsert(agentId, jobId, (entry, now) => {
-        entry.executionAttempts += 1;
-        entry.executionStartedAt = now;
-      }).executionAttempts;
+    async startExecution(agentId, jobId, epoch) {
+      return upsert(
+        agentId,
+        jobId,
+        (entry, now) => {
+          entry.executionAttempts += 1;
+          entry.executionStartedAt = now;
+        },
+        epoch,
+      ).executionAttempts;
     },
-    async recordResult(agentId, jobId, result) {
+    async recordResult(agentId, jobId, result, epoch) {
       const clean = cleanResult(result);
-      upsert(agentId, jobId, (entry, now) => {
-        entry.result = clean;
-        entry.resultAt = now;
-      });
+      upsert(
+        agentId,
+        jobId,
+        (entry, now) => {
+          entry.result = clean;
+          entry.resultAt = now;
+        },
+        epoch,
+      );
+    },
+    async fenceJob(agentId, jobId, epoch) {
+      upsert(agentId, jobId, () => {}, epoch);
+    },
+    async raiseFence(agentId, epoch) {
+      open();
+      checkEpoch(epoch);
+      const current = fences.get(agentId) ?? 0;
+      if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
+      fences.set(agentId, epoch);
+      for (const entry of entries.values()) {
+        if (entry.agentId === agentId && !isSettled(entry) && (entry.epoch ?? 0) < epoch)
+          entry.epoch = epoch;
+      }
     },
     async markAccepted(agentId, jobId) {
       upsert(agentId, jobId, (entry, now) => {

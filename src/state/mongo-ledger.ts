@@ -24,6 +24,7 @@ import {
   offerAnswerSchema,
   totalsOf,
 } from "./common.ts";
+import { checkEpoch, StaleEpochError } from "./fence.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
 export interface MongoLedgerOptions extends LedgerCommonOptions {
@@ -31,6 +32,8 @@ export interface MongoLedgerOptions extends LedgerCommonOptions {
   client: MongoClient;
   dbName?: string;
   collection?: string;
+  /** Per-agent fences (highest lease epoch): `runner_fences`. */
+  fenceCollection?: string;
 }
 
 /** One document per (agent, job); field names are snake_case like the marketplace's. */
@@ -51,7 +54,13 @@ interface LedgerDoc extends Document {
   submit_attempts?: number;
   last_submit_error?: string;
   next_submit_at?: number;
+  epoch?: number;
   updated_at: Date;
+}
+
+interface FenceDoc extends Document {
+  _id: string;
+  epoch: number;
 }
 
 const docSchema = z.object({
@@ -79,6 +88,7 @@ const docSchema = z.object({
   submit_attempts: z.number().int().nullish(),
   last_submit_error: z.string().nullish(),
   next_submit_at: z.number().nullish(),
+  epoch: z.number().int().nullish(),
   updated_at: z.date(),
 });
 
@@ -111,6 +121,7 @@ function toEntry(raw: unknown): LedgerEntry {
   if (doc.closed_at != null) entry.closedAt = doc.closed_at.toISOString();
   if (doc.last_submit_error != null) entry.lastSubmitError = doc.last_submit_error;
   if (doc.next_submit_at != null) entry.nextSubmitAt = doc.next_submit_at;
+  if (doc.epoch != null) entry.epoch = doc.epoch;
   return entry;
 }
 
@@ -167,30 +178,66 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
   const isDuplicate = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
   let closed = false;
 
+  const fences: Collection<FenceDoc> = options.client
+    .db(options.dbName ?? "bazaar")
+    .collection<FenceDoc>(options.fenceCollection ?? "runner_fences");
+
   const open = (): void => {
     if (closed) throw new Error("ledger: closed");
   };
 
-  /** Upsert by key; two racing upserts of a new key can collide on the unique index, so retry once. */
-  const upsert = async (
+  /**
+   * Writes one entry by key, upserting. Fenced (epoch given): refused when the agent's
+   * fence is above the epoch, and the write itself matches only an entry whose epoch is
+   * not above ours, so a newer holder's entry is never overwritten. Two racing upserts of
+   * a new key can collide on the unique index, so a duplicate key is retried once; when
+   * fenced, a second one means the entry exists under a newer epoch.
+   */
+  const write = async <T>(
+    agentId: string,
+    jobId: string,
+    epoch: number | undefined,
+    update: (now: Date) => UpdateFilter<LedgerDoc>,
+    run: (filter: Document, update: UpdateFilter<LedgerDoc>) => Promise<T>,
+  ): Promise<T> => {
+    open();
+    checkKey(agentId, jobId);
+    checkEpoch(epoch);
+    const key = { agent_id: agentId, job_id: jobId };
+    if (epoch !== undefined) {
+      const fence = await fences.findOne({ _id: agentId });
+      if (fence && fence.epoch > epoch) throw new StaleEpochError(agentId, epoch, fence.epoch);
+    }
+    const filter = epoch === undefined ? key : { ...key, epoch: { $not: { $gt: epoch } } };
+    const attempt = () => {
+      const u = update(new Date(clock()));
+      return run(filter, epoch === undefined ? u : { ...u, $set: { ...u.$set, epoch } });
+    };
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+    }
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof MongoServerError && err.code === 11000) || epoch === undefined)
+        throw err;
+      const current = (await coll.findOne(key, { projection: { epoch: 1 } }))?.epoch ?? 0;
+      if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
+      throw err;
+    }
+  };
+
+  const upsert = (
     agentId: string,
     jobId: string,
     update: (now: Date) => UpdateFilter<LedgerDoc>,
-  ): Promise<void> => {
-    open();
-    checkKey(agentId, jobId);
-    const run = () =>
-      coll.updateOne({ agent_id: agentId, job_id: jobId }, update(new Date(clock())), {
-        upsert: true,
-        writeConcern: DURABLE,
-      });
-    try {
-      await run();
-    } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-      await run();
-    }
-  };
+    epoch?: number,
+  ): Promise<unknown> =>
+    write(agentId, jobId, epoch, update, (filter, u) =>
+      coll.updateOne(filter, u, { upsert: true, writeConcern: DURABLE }),
+    );
 
   const backend: LedgerBackend = {
     backend: "mongo",
@@ -202,38 +249,66 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       );
       return doc !== null;
     },
-    async recordBid(agentId, jobId, bid) {
+    async recordBid(agentId, jobId, bid, epoch) {
       checkPrice(bid.priceUsd);
-      await upsert(agentId, jobId, (now) => ({
-        $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
-      }));
+      await upsert(
+        agentId,
+        jobId,
+        (now) => ({
+          $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
+        }),
+        epoch,
+      );
     },
-    async recordWon(agentId, jobId) {
+    async recordWon(agentId, jobId, epoch) {
       // $min keeps the first time the job was seen won.
-      await upsert(agentId, jobId, (now) => ({ $min: { won_at: now }, $set: { updated_at: now } }));
+      await upsert(
+        agentId,
+        jobId,
+        (now) => ({ $min: { won_at: now }, $set: { updated_at: now } }),
+        epoch,
+      );
     },
-    async startExecution(agentId, jobId) {
-      open();
-      checkKey(agentId, jobId);
-      const run = () => {
-        const now = new Date(clock());
-        return coll.findOneAndUpdate(
-          { agent_id: agentId, job_id: jobId },
-          { $inc: { execution_attempts: 1 }, $set: { execution_started_at: now, updated_at: now } },
-          { upsert: true, returnDocument: "after", writeConcern: DURABLE },
-        );
-      };
-      let doc: LedgerDoc | null;
-      try {
-        doc = await run();
-      } catch (err) {
-        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-        doc = await run();
-      }
+    async startExecution(agentId, jobId, epoch) {
+      const doc = await write(
+        agentId,
+        jobId,
+        epoch,
+        (now) => ({
+          $inc: { execution_attempts: 1 },
+          $set: { execution_started_at: now, updated_at: now },
+        }),
+        (filter, update) =>
+          coll.findOneAndUpdate(filter, update, {
+            upsert: true,
+            returnDocument: "after",
+            writeConcern: DURABLE,
+          }),
+      );
       if (doc === null) throw new Error("ledger: startExecution upsert returned no document");
       return toEntry(doc).executionAttempts;
     },
-    async recordResult(agentId, jobId, result) {
+    async fenceJob(agentId, jobId, epoch) {
+      await upsert(agentId, jobId, (now) => ({ $set: { updated_at: now } }), epoch);
+    },
+    async raiseFence(agentId, epoch) {
+      open();
+      checkEpoch(epoch);
+      const fence = await fences.findOneAndUpdate(
+        { _id: agentId },
+        { $max: { epoch } },
+        { upsert: true, returnDocument: "after", writeConcern: DURABLE },
+      );
+      const current = fence?.epoch ?? epoch;
+      if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
+      // Entries a paused old holder might still be about to write get our epoch now.
+      await coll.updateMany(
+        { agent_id: agentId, accepted_at: null, closed_at: null, epoch: { $not: { $gte: epoch } } },
+        { $set: { epoch } },
+        { writeConcern: DURABLE },
+      );
+    },
+    async recordResult(agentId, jobId, result, epoch) {
       const clean = cleanResult(result);
       const stored: NonNullable<LedgerDoc["result"]> = {
         success: clean.success,
@@ -242,9 +317,12 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         model: clean.model,
       };
       if (clean.error !== undefined) stored.error = clean.error;
-      await upsert(agentId, jobId, (now) => ({
-        $set: { result: stored, result_at: now, updated_at: now },
-      }));
+      await upsert(
+        agentId,
+        jobId,
+        (now) => ({ $set: { result: stored, result_at: now, updated_at: now } }),
+        epoch,
+      );
     },
     async markAccepted(agentId, jobId) {
       await upsert(agentId, jobId, (now) => ({

@@ -197,9 +197,16 @@ describe("mongo ledger", () => {
     await server?.close();
   });
 
-  ledgerContract("mongo", (options) =>
-    openMongoLedger({ ...options, client, dbName, collection: freshCollection() }),
-  );
+  ledgerContract("mongo", (options) => {
+    const collection = freshCollection();
+    return openMongoLedger({
+      ...options,
+      client,
+      dbName,
+      collection,
+      fenceCollection: `${collection}_fences`,
+    });
+  });
 
   it("creates the unique (agent_id, job_id) index and the pending-results index", async () => {
     const collection = freshCollection();
