@@ -65,15 +65,19 @@ export class Supervisor {
     if (!this.#held) return;
     this.#held.set(key, tenure);
     const spec = this.#desired.get(key);
-    if (spec && !this.#workers.has(key) && !this.#stopping) this.#launch(spec);
+    // A worker still draining here starts again once it has stopped (see #retire).
+    if (spec && !this.#workers.has(key) && !this.#leaving.has(key) && !this.#stopping)
+      this.#launch(spec);
     this.updateGauge();
   }
 
   /** Hand-over: the agent stops bidding and finishes its in-flight jobs here; then its lease may go. */
   async handOver(key: string): Promise<void> {
+    // Not held here any more from now on, so the drained worker is not started again.
+    this.#held?.delete(key);
     const worker = this.#workers.get(key);
     if (worker) await this.#retire(key, worker);
-    this.#held?.delete(key);
+    else await this.#leaving.get(key);
   }
 
   /** The lease went to another replica: the agent stops here at once. */

@@ -9,6 +9,7 @@ import { startTestLlmServer, type TestLlmServer } from "./llm-server.ts";
 import { type MongoTestTarget, mongoTestUri, uniqueDbName } from "./mongo-wire/index.ts";
 import { api } from "./raw-http.ts";
 import { RunnerProcess } from "./runner-process.ts";
+import { SECRET_TEST_MNEMONIC } from "./test-secrets.ts";
 import { waitFor } from "./wait.ts";
 
 /**
@@ -160,6 +161,8 @@ export class ReplicaCluster {
       FIREWORKS_API_KEY: this.llm.apiKey,
       MONGODB_URI: this.mongo.uri,
       MONGODB_DB: this.dbName,
+      // Replicas share one set of agents, so they share the keys: one mnemonic for all.
+      AGENT_WALLET_MNEMONIC: SECRET_TEST_MNEMONIC,
       RUNNER_REPLICA_ID: id,
       LEASE_TTL: String(this.ttlSeconds),
       AGENT_POLL_INTERVAL: String(o.pollSeconds ?? 0.5),
