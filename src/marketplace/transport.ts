@@ -1,4 +1,4 @@
-import { type Dispatcher, request } from "undici";
+import { type Dispatcher, type FormData, request } from "undici";
 import type { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
@@ -30,6 +30,10 @@ export interface CallOptions<T> {
   route: string;
   query?: Record<string, string | number | boolean | undefined>;
   json?: unknown;
+  /** A multipart body (file uploads); undici sets its content type. */
+  form?: FormData;
+  /** The answer is the body as text, not JSON (file downloads); `schema` checks the string. */
+  text?: boolean;
   schema: z.ZodType<T>;
   /** Overrides the transport's attempts (1 = never retry, e.g. for non-idempotent bids). */
   maxAttempts?: number;
@@ -145,7 +149,8 @@ export class MarketplaceTransport {
           options.json === undefined
             ? { accept: "application/json" }
             : { accept: "application/json", "content-type": "application/json" },
-        body: options.json === undefined ? undefined : JSON.stringify(options.json),
+        body:
+          options.form ?? (options.json === undefined ? undefined : JSON.stringify(options.json)),
         signal,
       });
       status = response.statusCode;
@@ -190,7 +195,7 @@ export class MarketplaceTransport {
 
     let body: unknown;
     try {
-      body = text === "" ? null : JSON.parse(text);
+      body = options.text ? text : text === "" ? null : JSON.parse(text);
     } catch (error) {
       throw fail(
         `answered ${status} with a body that is not JSON`,
