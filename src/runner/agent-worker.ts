@@ -548,6 +548,7 @@ export class AgentWorker {
       logger: this.#log.child({ agentId: this.#agentId, jobId: job.job_id }),
       signal,
       defaultModel: this.#deps.defaultModel,
+      files: this.#deps.client,
     };
   }
 
