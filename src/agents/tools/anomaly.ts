@@ -55,6 +55,8 @@ export interface Anomaly {
   severity: Severity;
   kind: "point" | "level shift";
   methods: string[];
+  /** For a level shift: the median level before and after it. */
+  levels?: { before: number; after: number };
 }
 
 export interface SeriesAnalysis {
@@ -74,8 +76,16 @@ export interface SeriesAnalysis {
   anomalies: Anomaly[];
 }
 
-/** Centred rolling median over a sorted sliding window. */
-export function rollingMedian(values: readonly number[], window: number): number[] {
+/**
+ * Centred rolling median over a sorted sliding window. With `leaveOut`, each point's
+ * median is of its neighbours only, so a point cannot pull its own baseline towards it
+ * (which would make the residuals' MAD understate the noise and raise false alarms).
+ */
+export function rollingMedian(
+  values: readonly number[],
+  window: number,
+  leaveOut = false,
+): number[] {
   const n = values.length;
   const half = Math.floor(window / 2);
   const out = new Array<number>(n);
@@ -110,8 +120,11 @@ export function rollingMedian(values: readonly number[], window: number): number
     const wantRight = wantLeft + width - 1;
     while (right < wantRight) insert(values[++right]!);
     while (left < wantLeft) remove(values[left++]!);
+    const leave = leaveOut && sorted.length > 1;
+    if (leave) remove(values[i]!);
     const m = sorted.length;
     out[i] = m % 2 ? sorted[(m - 1) >> 1]! : (sorted[m / 2 - 1]! + sorted[m / 2]!) / 2;
+    if (leave) insert(values[i]!);
   }
   return out;
 }
@@ -176,7 +189,7 @@ export function analyseSeries(
   const seasonal = detectPeriod(values, params);
   const period = seasonal?.period ?? null;
   // The window spans a season (so the season is not absorbed) or about 5 % of the data.
-  const window = period ? oddAtLeast(period, 5) : oddAtLeast(Math.min(51, n / 20), 5);
+  const window = period ? oddAtLeast(period, 5) : oddAtLeast(Math.min(51, n / 20), 11);
   const trend = rollingMedian(values, window);
   const detrended = values.map((v, i) => v - trend[i]!);
   const profile: number[] = [];
@@ -187,7 +200,14 @@ export function analyseSeries(
       profile.push(median(same));
     }
   }
-  const baseline = values.map((_, i) => trend[i]! + (period ? profile[i % period]! : 0));
+  // Residuals are taken against each point's neighbours (leave-one-out), the trend
+  // above (with the point) serves the seasonal profile and the level-shift test.
+  const neighbours = rollingMedian(
+    period ? values.map((v, i) => v - profile[i % period]!) : values,
+    window,
+    true,
+  );
+  const baseline = values.map((_, i) => neighbours[i]! + (period ? profile[i % period]! : 0));
   const residual = values.map((v, i) => v - baseline[i]!);
   const sortedResidual = [...residual].sort((a, b) => a - b);
   const residualMedian = quantileSorted(sortedResidual, 0.5);
@@ -230,8 +250,17 @@ export function analyseSeries(
       ],
     });
   }
-  anomalies.push(...levelShifts(values, trend, window, sigma, zThreshold, params, label));
-  anomalies.sort((a, b) => a.index - b.index);
+  const shifts = levelShifts(values, trend, window, sigma, zThreshold, params, label);
+  // Points next to a level shift that sit at either level belong to the shift.
+  const explained = (a: Anomaly) =>
+    shifts.some(
+      (s) =>
+        Math.abs(s.index - a.index) <= window / 2 &&
+        a.value >= Math.min(s.levels!.before, s.levels!.after) - band &&
+        a.value <= Math.max(s.levels!.before, s.levels!.after) + band,
+    );
+  const result = [...anomalies.filter((a) => !explained(a)), ...shifts];
+  result.sort((a, b) => a.index - b.index);
 
   const trendLine = linearRegression(values.map((v, i) => [i, v]));
   return {
@@ -245,7 +274,7 @@ export function analyseSeries(
     window,
     zThreshold,
     iqrFence: [fenceLow, fenceHigh],
-    anomalies,
+    anomalies: result,
   };
 }
 
@@ -308,6 +337,7 @@ function levelShifts(
       score,
       severity: severityOf(score, params.shiftSigmas),
       kind: "level shift",
+      levels: { before, after },
       methods: [
         `level-shift test (median ${round(before)} → ${round(after)}, windows of ${window})`,
       ],

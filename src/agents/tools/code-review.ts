@@ -294,13 +294,18 @@ export async function reviewCode(blocks: readonly InputBlock[]): Promise<CodeRev
 /** ESLint's security plugin and core rules often report one eval twice; keep the core rule's. */
 function dedupe(findings: CodeFinding[]): CodeFinding[] {
   const seen = new Set<string>();
-  return findings.filter((f) => {
-    const family = f.rule === "security/detect-eval-with-expression" ? "no-eval" : f.rule;
-    const key = `${f.file}:${f.line}:${family}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const core = (f: CodeFinding) => (f.rule.startsWith("security/") ? 1 : 0);
+  const ordered = [...findings].sort((a, b) => core(a) - core(b));
+  const kept = new Set(
+    ordered.filter((f) => {
+      const family = f.rule === "security/detect-eval-with-expression" ? "no-eval" : f.rule;
+      const key = `${f.file}:${f.line}:${family}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }),
+  );
+  return findings.filter((f) => kept.has(f));
 }
 
 export interface CitationCheck {

@@ -134,12 +134,10 @@ const SQL_TYPES: Record<string, string> = {
   array: "JSONB",
 };
 
+/** A quoted identifier, so that names like `user` or `order` (reserved words) still parse. */
 function sqlIdentifier(name: string): string {
-  const clean = name
-    .replace(/[^A-Za-z0-9_]/g, "_")
-    .replace(/^(\d)/, "_$1")
-    .toLowerCase();
-  return clean || "field";
+  const clean = name.replace(/[^A-Za-z0-9_]/g, "_").toLowerCase();
+  return `"${clean || "field"}"`;
 }
 
 /** A PostgreSQL table for the records' top-level fields (nested values as JSONB). */
@@ -271,7 +269,7 @@ export function artefactKindOf(block: {
   const text = block.text;
   if (
     ["yaml", "json"].includes(block.language) &&
-    /^\s*["']?(openapi|swagger)["']?\s*:/m.test(text)
+    /^\s*\{?\s*["']?(openapi|swagger)["']?\s*:/m.test(text)
   )
     return "openapi";
   if (block.language === "graphql") return "graphql";
