@@ -3,6 +3,8 @@ import { AnomalyHunterExecutor } from "../../src/agents/anomaly-hunter/executor.
 import { NO_LLM_OUTPUT } from "../../src/agents/base-executor.ts";
 import { CodeReviewerExecutor } from "../../src/agents/code-reviewer/executor.ts";
 import { SchemaArchitectExecutor } from "../../src/agents/schema-architect/executor.ts";
+import { TOOLS_ONLY_MODEL } from "../../src/agents/tool-agent.ts";
+import { NO_LLM_LINE } from "../../src/agents/tools/markdown.ts";
 import { LlmError, LlmNotConfiguredError } from "../../src/llm/types.ts";
 import { registerSecret } from "../../src/secrets.ts";
 import { FakeLlm, makeAgent, makeContext, makeJob } from "./helpers.ts";
@@ -101,13 +103,13 @@ describe("executeTask", () => {
     expect(req.temperature).toBe(0.4);
     expect(req.maxTokens).toBe(4096);
     expect(req.signal).toBe(signal);
-    expect(result).toEqual({
+    expect(result).toMatchObject({
       success: true,
-      output: "## Summary\nthe deliverable",
       tokensUsed: 150,
       model: "accounts/test/models/default",
-      latencyMs: 42,
     });
+    // The LLM's design, then what the validators made of it.
+    expect(result.output).toMatch(/^## Summary\nthe deliverable\n\n---\n\n## Validation\n/);
   });
 
   it("puts the job inside the delimited block and never in the system prompt", async () => {
@@ -203,7 +205,7 @@ describe("executeTask", () => {
     expect(prompt.length).toBeLessThan(22_000);
   });
 
-  it("answers plainly when no LLM is configured, without calling it", async () => {
+  it("without an LLM delivers the tools' report, completed, without calling one", async () => {
     const llm = new FakeLlm({ configured: false });
     const agent = makeAgent();
     const result = await new SchemaArchitectExecutor(agent).executeTask(
@@ -211,15 +213,14 @@ describe("executeTask", () => {
       makeContext(agent, llm),
     );
     expect(llm.requests).toHaveLength(0);
-    expect(result.success).toBe(false);
-    expect(result.output).toBe(
-      "No LLM is configured for this runner (FIREWORKS_API_KEY is not set), so this job could not be executed.",
-    );
-    expect(result.output).toBe(NO_LLM_OUTPUT);
-    expect(result.error).toBeTruthy();
+    // The tools' report alone, completed, and its first line says so.
+    expect(result).toMatchObject({ success: true, tokensUsed: 0, model: TOOLS_ONLY_MODEL });
+    expect(result.output.split("\n")[0]).toBe(NO_LLM_LINE);
+    expect(result.output).toContain("# Schema report: Design a GraphQL schema for a bookstore");
+    expect(result.error).toBeUndefined();
   });
 
-  it("turns LlmNotConfiguredError into the same plain answer", async () => {
+  it("treats LlmNotConfiguredError as no LLM: the tools' report, completed", async () => {
     const llm = new FakeLlm({
       answer: async () => {
         throw new LlmNotConfiguredError();
@@ -230,7 +231,9 @@ describe("executeTask", () => {
       graphqlJob,
       makeContext(agent, llm),
     );
-    expect(result).toMatchObject({ success: false, output: NO_LLM_OUTPUT, tokensUsed: 0 });
+    expect(result).toMatchObject({ success: true, tokensUsed: 0, model: TOOLS_ONLY_MODEL });
+    expect(result.output.split("\n")[0]).toBe(NO_LLM_LINE);
+    expect(result.output).not.toContain(NO_LLM_OUTPUT);
   });
 
   it("turns an LLM error into a failed result with a scrubbed reason", async () => {

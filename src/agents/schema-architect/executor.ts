@@ -95,14 +95,20 @@ export class SchemaArchitectExecutor extends ToolAgentExecutor {
             design = repair.text;
             checks = again;
             origin = "the design (after one repair round)";
+            const still = again.filter((c) => !c.ok).length;
+            if (still > 0) {
+              notes.push(
+                `After one repair round ${still} specification(s) still fail validation; their errors are in the table above.`,
+              );
+            }
           } else {
             notes.push(
-              "The repair round did not improve the specifications; the first design is kept, with its errors below.",
+              "The repair round did not improve the specifications; the first design is kept, with its errors above.",
             );
           }
         } else {
           const why = repair.kind === "failed" ? (repair.result.error ?? "failed") : repair.reason;
-          notes.push(`The repair round could not run (${why}); the errors are reported below.`);
+          notes.push(`The repair round could not run (${why}); the errors are in the table above.`);
         }
       }
       rows.push(...checks.map((check) => ({ check, origin })));

@@ -114,9 +114,12 @@ export function schemaReport(
     }
   }
   parts.push("## Validation", "", validationTable(rows, inferred));
-  const passed =
-    rows.filter((r) => r.check.ok).length + inferred.filter((s) => s.samplesValid).length;
-  const total = rows.length + inferred.length;
+  const results = [
+    ...rows.map((r) => r.check.ok),
+    ...inferred.flatMap((s) => (s.ddl ? [s.samplesValid, s.ddlValid === true] : [s.samplesValid])),
+  ];
+  const passed = results.filter(Boolean).length;
+  const total = results.length;
   if (total > 0)
     parts.push("", `${passed} of ${total} validation${total === 1 ? "" : "s"} passed.`);
   const section = inferredSection(inferred);
