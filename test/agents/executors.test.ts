@@ -8,6 +8,7 @@ import { NO_LLM_LINE } from "../../src/agents/tools/markdown.ts";
 import { LlmError, LlmNotConfiguredError } from "../../src/llm/types.ts";
 import { registerSecret } from "../../src/secrets.ts";
 import { FakeLlm, makeAgent, makeContext, makeJob } from "./helpers.ts";
+import { ANOMALY_FIXTURES, CODE_FIXTURES, SCHEMA_FIXTURES } from "./tools/fixtures.ts";
 
 const graphqlJob = makeJob({
   title: "Design a GraphQL schema for a bookstore",
@@ -293,5 +294,63 @@ describe("executeTask", () => {
         makeContext(agent, llm, controller.signal),
       ),
     ).rejects.toThrow("aborted");
+  });
+});
+
+describe("bidding knows the tools", () => {
+  const agents = [
+    ["anomaly_hunter", AnomalyHunterExecutor, ANOMALY_FIXTURES[0]!],
+    ["code_reviewer", CodeReviewerExecutor, CODE_FIXTURES[0]!],
+    ["schema_architect", SchemaArchitectExecutor, SCHEMA_FIXTURES[0]!],
+  ] as const;
+
+  for (const [type, Executor, fixture] of agents) {
+    it(`${type}: more confidence when its tools can read the job's data, keywords still decide`, async () => {
+      const agent = makeAgent({ agent_type: type, base_rate_usd: 0.05 });
+      const executor = new Executor(agent);
+      const ctx = makeContext(agent);
+      const prose = makeJob({ title: fixture.title, description: "Details to follow." });
+      const withData = makeJob({ title: fixture.title, description: fixture.description });
+      const plain = await executor.evaluateJob(prose, ctx);
+      const tooled = await executor.evaluateJob(withData, ctx);
+      expect(plain.canComplete).toBe(true);
+      expect(tooled.canComplete).toBe(true);
+      expect(tooled.confidence).toBeGreaterThan(plain.confidence);
+      expect(tooled.reasoning).toMatch(/its tools (read|can check)/);
+      expect(plain.reasoning).not.toMatch(/tools/);
+      // Data without any keyword of the specialty: no bid.
+      const offTopic = makeJob({
+        title: "Bake a cake",
+        description: fixture.description.replace(/[a-z]+/gi, "x"),
+      });
+      expect((await executor.evaluateJob(offTopic, ctx)).canComplete).toBe(false);
+      // Attachments the job lists count too, without downloading anything.
+      const attached = makeJob({
+        title: fixture.title,
+        description: "See the attached file.",
+        attachments: [
+          {
+            file_id: "file_1",
+            filename: type === "code_reviewer" ? "app.ts" : "export.json",
+            size: 10,
+          },
+        ],
+      });
+      expect((await executor.evaluateJob(attached, ctx)).confidence).toBeGreaterThan(
+        plain.confidence,
+      );
+    });
+  }
+
+  it("parses only the start of a huge description for the bid decision", async () => {
+    const agent = makeAgent({ agent_type: "anomaly_hunter" });
+    const executor = new AnomalyHunterExecutor(agent);
+    const late = makeJob({
+      title: "Anomaly detection in a time series",
+      description: `${"Background. ".repeat(8000)}\n\n${ANOMALY_FIXTURES[0]!.description}`,
+    });
+    const e = await executor.evaluateJob(late, makeContext(agent));
+    expect(e.canComplete).toBe(true);
+    expect(e.reasoning).not.toMatch(/tools/);
   });
 });
