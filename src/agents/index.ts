@@ -47,7 +47,7 @@ export {
   type CodeReviewResult,
   checkCitedLines,
   maskSecret,
-} from "./tools/code-review.ts";
+} from "./tools/code-findings.ts";
 export {
   type AttachedFile,
   extractFromText,
@@ -56,7 +56,7 @@ export {
 } from "./tools/inputs.ts";
 export { cell, fence, NO_LLM_LINE, notesSection, num, table } from "./tools/markdown.ts";
 export { runTool, type ToolBudget, type ToolOutcome } from "./tools/run-tool.ts";
-export type { ArtefactCheck, InferredSchema } from "./tools/schema.ts";
+export type { ArtefactCheck, InferredSchema } from "./tools/schema-samples.ts";
 export type { InputBlock, JobInputs, Severity } from "./tools/types.ts";
 export type {
   AgentConfig,

@@ -1,6 +1,8 @@
 import type { Job } from "../marketplace/schemas.ts";
 import { KeywordAgentExecutor } from "./keyword-executor.ts";
+import type { ToolInput, ToolName, ToolOutput } from "./tools/catalog.ts";
 import { NO_LLM_LINE } from "./tools/markdown.ts";
+import type { InputBlock } from "./tools/types.ts";
 import type { ExecutorContext, TaskResult } from "./types.ts";
 
 /**
@@ -39,6 +41,26 @@ export abstract class ToolAgentExecutor extends KeywordAgentExecutor {
       "",
       instruction,
     ].join("\n");
+  }
+
+  /**
+   * Runs a tool on the job's blocks (no worker at all when there are none). A failure
+   * is logged and comes back as `error`, for a note in the deliverable.
+   */
+  protected async toolFindings<N extends ToolName>(
+    tool: N,
+    blocks: InputBlock[],
+    job: Job,
+    ctx: ExecutorContext,
+  ): Promise<{ value: ToolOutput<N> | null; error: string | null }> {
+    if (blocks.length === 0) return { value: null, error: null };
+    const outcome = await this.runTool(tool, { blocks } as ToolInput<N>, ctx);
+    if (outcome.ok) return { value: outcome.value, error: null };
+    ctx.logger.warn(
+      { jobId: job.job_id, tool, problem: outcome.error },
+      "tool failed; noted in the deliverable",
+    );
+    return { value: null, error: outcome.error };
   }
 
   /** One LLM call with `prompt`; "none" when no LLM is configured. */

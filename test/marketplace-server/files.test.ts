@@ -1,36 +1,27 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MarketplaceClient } from "../../src/marketplace/client.ts";
+import type { MarketplaceClient } from "../../src/marketplace/client.ts";
 import { isMarketplaceError } from "../../src/marketplace/errors.ts";
-import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
-import { createSharedPool } from "../../src/pool.ts";
-import { postedJobId, runCli, tempDir } from "../cli/cli.ts";
+import type { RunningMarketplace } from "../../src/marketplace-server/index.ts";
+import { postedJobId, runCli } from "../cli/cli.ts";
+import { type ClientMarket, startClientMarket } from "../support/client-market.ts";
 import { api } from "./helpers.ts";
 
 const WALLET = "0x00000000000000000000000000000000000b0a57";
 
 describe("job files on the embedded marketplace, through the real client", () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let env: ClientMarket;
   let market: RunningMarketplace;
-  let pool: ReturnType<typeof createSharedPool>;
   let client: MarketplaceClient;
+  let dir: { path: string };
 
   beforeEach(async () => {
-    dir = await tempDir("bazaar-files-test-");
-    market = await startMarketplace({
-      host: "127.0.0.1",
-      port: 0,
-      dbPath: join(dir.path, "m.sqlite"),
-    });
-    pool = createSharedPool({ connections: 2 });
-    client = new MarketplaceClient({ baseUrl: market.url, dispatcher: pool, maxAttempts: 1 });
+    env = await startClientMarket("bazaar-files-test-");
+    ({ market, client } = env);
+    dir = { path: env.dir };
   });
-  afterEach(async () => {
-    await pool.close();
-    await market.close();
-    await dir.cleanup();
-  });
+  afterEach(() => env.close());
 
   const post = () =>
     client.postJob({
@@ -151,5 +142,5 @@ describe("job files on the embedded marketplace, through the real client", () =>
     expect(absent.code).toBe(1);
     expect(absent.stderr).toContain("--file nope.csv");
     expect((await client.listJobs()).jobs).toHaveLength(1);
-  });
+  }, 90_000); // two CLI processes, each starting Node
 });

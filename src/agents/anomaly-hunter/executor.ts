@@ -40,11 +40,8 @@ export class AnomalyHunterExecutor extends ToolAgentExecutor {
   override async executeTask(job: Job, ctx: ExecutorContext): Promise<TaskResult> {
     const started = performance.now();
     const inputs = await this.gatherInputs(job, ctx);
-    const tool = await this.runTool("anomalies", { blocks: inputs.blocks }, ctx);
-    const result = tool.ok ? tool.value : null;
+    const { value: result, error } = await this.toolFindings("anomalies", inputs.blocks, job, ctx);
     const found = (result?.analyses.length ?? 0) > 0;
-    if (!tool.ok)
-      ctx.logger.warn({ jobId: job.job_id, problem: tool.error }, "anomaly tools failed");
     const prompt = found
       ? this.groundedPrompt(job, anomalyFacts(result!), EXPLAIN)
       : this.buildTaskPrompt(job);
@@ -53,7 +50,7 @@ export class AnomalyHunterExecutor extends ToolAgentExecutor {
     const report = anomalyReport(
       job,
       result,
-      tool.ok ? null : tool.error,
+      error,
       inputs.notes,
       llm.kind === "ok" ? llm.text : null,
     );

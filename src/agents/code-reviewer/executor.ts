@@ -1,7 +1,7 @@
 import type { Job } from "../../marketplace/schemas.ts";
 import type { ConfidenceBoost } from "../keyword-evaluator.ts";
 import { type LlmPart, ToolAgentExecutor } from "../tool-agent.ts";
-import { checkCitedLines, maskSecret } from "../tools/code-review.ts";
+import { checkCitedLines, maskSecret } from "../tools/code-findings.ts";
 import { EVALUATION_SCAN_CHARS, extractFromText, listedAttachments } from "../tools/inputs.ts";
 import type { ExecutorContext, TaskResult } from "../types.ts";
 import { CODE_REVIEWER_KEYWORDS } from "./keywords.ts";
@@ -42,10 +42,7 @@ export class CodeReviewerExecutor extends ToolAgentExecutor {
     const inputs = await this.gatherInputs(job, ctx);
     // Every block is scanned for secrets; the tools pick what to lint and SQL-check.
     const code = inputs.blocks;
-    const tool = await this.runTool("codeReview", { blocks: code }, ctx);
-    const result = tool.ok ? tool.value : null;
-    if (!tool.ok)
-      ctx.logger.warn({ jobId: job.job_id, problem: tool.error }, "code review tools failed");
+    const { value: result, error } = await this.toolFindings("codeReview", code, job, ctx);
     const secrets = result?.secrets ?? [];
     const mask = (text: string) => maskSecrets(text, secrets, maskSecret);
     // The LLM sees the job with its secrets masked, so it cannot repeat them.
@@ -68,13 +65,7 @@ export class CodeReviewerExecutor extends ToolAgentExecutor {
       }
       llm = { ...llm, text: checked.text };
     }
-    const report = codeReport(
-      job,
-      result,
-      tool.ok ? null : tool.error,
-      notes,
-      llm.kind === "ok" ? llm.text : null,
-    );
+    const report = codeReport(job, result, error, notes, llm.kind === "ok" ? llm.text : null);
     return this.delivered(mask(report), llm, started);
   }
 }

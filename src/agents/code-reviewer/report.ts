@@ -1,5 +1,5 @@
 import type { Job } from "../../marketplace/schemas.ts";
-import type { CodeFinding, CodeReviewResult, ReviewedFile } from "../tools/code-review.ts";
+import type { CodeFinding, CodeReviewResult, ReviewedFile } from "../tools/code-findings.ts";
 import { fence, notesSection, table } from "../tools/markdown.ts";
 import type { InputBlock } from "../tools/types.ts";
 

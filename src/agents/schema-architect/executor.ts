@@ -3,7 +3,7 @@ import type { ConfidenceBoost } from "../keyword-evaluator.ts";
 import { type LlmPart, ToolAgentExecutor } from "../tool-agent.ts";
 import { EVALUATION_SCAN_CHARS, extractFromText, listedAttachments } from "../tools/inputs.ts";
 import { fence } from "../tools/markdown.ts";
-import { type ArtefactCheck, artefactKindOf, sampleSets } from "../tools/schema.ts";
+import { type ArtefactCheck, artefactKindOf, sampleSets } from "../tools/schema-samples.ts";
 import type { ExecutorContext, TaskResult } from "../types.ts";
 import { SCHEMA_ARCHITECT_KEYWORDS } from "./keywords.ts";
 import { SCHEMA_ARCHITECT_PROMPT } from "./prompt.ts";
@@ -50,13 +50,10 @@ export class SchemaArchitectExecutor extends ToolAgentExecutor {
     const started = performance.now();
     const inputs = await this.gatherInputs(job, ctx);
     const notes = [...inputs.notes];
-    const tool = await this.runTool("schemas", { blocks: inputs.blocks }, ctx);
-    if (!tool.ok) {
-      ctx.logger.warn({ jobId: job.job_id, problem: tool.error }, "schema tools failed");
-      notes.push(`The schema tools could not run: ${tool.error}.`);
-    }
-    const inferred = tool.ok ? tool.value.inferred : [];
-    const rows: ValidationRow[] = (tool.ok ? tool.value.checks : []).map((check) => ({
+    const { value, error } = await this.toolFindings("schemas", inputs.blocks, job, ctx);
+    if (error) notes.push(`The schema tools could not run: ${error}.`);
+    const inferred = value?.inferred ?? [];
+    const rows: ValidationRow[] = (value?.checks ?? []).map((check) => ({
       check,
       origin: "the request",
     }));

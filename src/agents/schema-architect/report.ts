@@ -1,6 +1,6 @@
 import type { Job } from "../../marketplace/schemas.ts";
 import { fence, notesSection, table } from "../tools/markdown.ts";
-import type { ArtefactCheck, InferredSchema } from "../tools/schema.ts";
+import type { ArtefactCheck, InferredSchema } from "../tools/schema-samples.ts";
 
 /** SchemaArchitect's deliverable: the design, which validations passed, and the schema inferred from the samples. */
 

@@ -90,7 +90,8 @@ export function rollingMedian(
   const half = Math.floor(window / 2);
   const out = new Array<number>(n);
   const sorted: number[] = [];
-  const insert = (v: number) => {
+  /** Where `v` is, or would go, in the sorted window. */
+  const lowerBound = (v: number) => {
     let lo = 0;
     let hi = sorted.length;
     while (lo < hi) {
@@ -98,18 +99,10 @@ export function rollingMedian(
       if (sorted[mid]! < v) lo = mid + 1;
       else hi = mid;
     }
-    sorted.splice(lo, 0, v);
+    return lo;
   };
-  const remove = (v: number) => {
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (sorted[mid]! < v) lo = mid + 1;
-      else hi = mid;
-    }
-    sorted.splice(lo, 1);
-  };
+  const insert = (v: number) => sorted.splice(lowerBound(v), 0, v);
+  const remove = (v: number) => sorted.splice(lowerBound(v), 1);
   let left = 0;
   let right = -1;
   // Near the ends the window keeps its full width (shifted inwards) rather than

@@ -3,6 +3,12 @@ import { creator as secretlintRecommended } from "@secretlint/secretlint-rule-pr
 import { Linter } from "eslint";
 import security from "eslint-plugin-security";
 import tseslint from "typescript-eslint";
+import {
+  type CodeFinding,
+  type CodeReviewResult,
+  maskSecret,
+  type ReviewedFile,
+} from "./code-findings.ts";
 import type { InputBlock, Severity } from "./types.ts";
 
 /**
@@ -14,32 +20,6 @@ import type { InputBlock, Severity } from "./types.ts";
  *   masked;
  * - every file for SQL built by string concatenation or interpolation.
  */
-
-export interface CodeFinding {
-  file: string;
-  line: number;
-  column: number;
-  rule: string;
-  severity: Severity;
-  message: string;
-  fix: string;
-  tool: "eslint" | "secretlint" | "sql-check";
-}
-
-export interface ReviewedFile {
-  name: string;
-  language: string;
-  lines: number;
-  linted: boolean;
-}
-
-export interface CodeReviewResult {
-  files: ReviewedFile[];
-  findings: CodeFinding[];
-  /** The secrets found, in full, so the caller can mask them wherever they would be repeated. Never printed. */
-  secrets: string[];
-  notes: string[];
-}
 
 const JS_LANGUAGES = new Set(["javascript", "typescript"]);
 /** Data blocks are scanned for secrets only; everything else counts as code. */
@@ -145,11 +125,6 @@ function lintJs(block: InputBlock, name: string): CodeFinding[] {
     });
 }
 
-/** A secret as the report shows it: its first four characters and its length. */
-export function maskSecret(secret: string): string {
-  return `${secret.slice(0, 4)}… (${secret.length} characters)`;
-}
-
 const SECRET_KINDS: Record<string, string> = {
   AWSAccessKeyID: "AWS access key ID",
   AWSSecretAccessKey: "AWS secret access key",
@@ -252,6 +227,8 @@ function countLines(text: string): number {
   return text === "" ? 0 : text.replace(/\n$/, "").split("\n").length;
 }
 
+export type { CodeFinding, CodeReviewResult, ReviewedFile };
+
 export async function reviewCode(blocks: readonly InputBlock[]): Promise<CodeReviewResult> {
   const files: ReviewedFile[] = [];
   const findings: CodeFinding[] = [];
@@ -306,39 +283,4 @@ function dedupe(findings: CodeFinding[]): CodeFinding[] {
     }),
   );
   return findings.filter((f) => kept.has(f));
-}
-
-export interface CitationCheck {
-  text: string;
-  /** The citations that point at no line of the reviewed code. */
-  invalid: string[];
-}
-
-/**
- * Checks every line the LLM cites ("line 12", "lines 3-5", "app.ts:40", "L7") against
- * the files reviewed: a line that does not exist is struck through and flagged.
- */
-export function checkCitedLines(text: string, files: readonly ReviewedFile[]): CitationCheck {
-  const invalid: string[] = [];
-  const maxLines = Math.max(0, ...files.map((f) => f.lines));
-  const byName = new Map(files.map((f) => [f.name.toLowerCase(), f.lines]));
-  const exists = (line: number, file?: string) => {
-    const limit = file !== undefined ? (byName.get(file.toLowerCase()) ?? maxLines) : maxLines;
-    return line >= 1 && line <= limit;
-  };
-  const flag = (whole: string) => {
-    invalid.push(whole);
-    return `~~${whole}~~ [no such line in the reviewed code]`;
-  };
-  let out = text.replace(
-    /\b([\w./-]+\.[A-Za-z]{1,5}):(\d+)(?:-(\d+))?\b/g,
-    (whole, file: string, a: string, b?: string) =>
-      exists(Number(a), file) && (b === undefined || exists(Number(b), file)) ? whole : flag(whole),
-  );
-  out = out.replace(
-    /\b(?:[Ll]ines?|L)\s?(\d+)(?:\s?(?:-|–|to|and)\s?(\d+))?\b/g,
-    (whole, a: string, b?: string) =>
-      exists(Number(a)) && (b === undefined || exists(Number(b))) ? whole : flag(whole),
-  );
-  return { text: out, invalid };
 }

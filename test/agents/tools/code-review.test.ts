@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkCitedLines, reviewCode } from "../../../src/agents/tools/code-review.ts";
+import { checkCitedLines } from "../../../src/agents/tools/code-findings.ts";
+import { reviewCode } from "../../../src/agents/tools/code-review.ts";
 import { extractFromText } from "../../../src/agents/tools/inputs.ts";
 import { CODE_FIXTURES } from "./fixtures.ts";
 

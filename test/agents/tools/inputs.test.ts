@@ -1,13 +1,7 @@
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractFromText, gatherJobInputs } from "../../../src/agents/tools/inputs.ts";
-import { MarketplaceClient } from "../../../src/marketplace/client.ts";
-import {
-  type RunningMarketplace,
-  startMarketplace,
-} from "../../../src/marketplace-server/index.ts";
-import { createSharedPool } from "../../../src/pool.ts";
-import { tempDir } from "../../cli/cli.ts";
+import type { MarketplaceClient } from "../../../src/marketplace/client.ts";
+import { type ClientMarket, startClientMarket } from "../../support/client-market.ts";
 
 describe("input extraction", () => {
   it("finds fenced blocks with their language and inline CSV, JSON, numbers and logs", () => {
@@ -56,25 +50,13 @@ describe("input extraction", () => {
 });
 
 describe("attached files, through the marketplace client", () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let market: RunningMarketplace;
-  let pool: ReturnType<typeof createSharedPool>;
+  let env: ClientMarket;
   let client: MarketplaceClient;
   beforeAll(async () => {
-    dir = await tempDir("bazaar-inputs-test-");
-    market = await startMarketplace({
-      host: "127.0.0.1",
-      port: 0,
-      dbPath: join(dir.path, "m.sqlite"),
-    });
-    pool = createSharedPool({ connections: 2 });
-    client = new MarketplaceClient({ baseUrl: market.url, dispatcher: pool, maxAttempts: 1 });
+    env = await startClientMarket("bazaar-inputs-test-");
+    client = env.client;
   });
-  afterAll(async () => {
-    await pool.close();
-    await market.close();
-    await dir.cleanup();
-  });
+  afterAll(() => env.close());
 
   it("reads text files within the limits and notes the rest", async () => {
     const { job_id } = await client.postJob({

@@ -1,3 +1,6 @@
+import { execFile } from "node:child_process";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { extractFromText } from "../../../src/agents/tools/inputs.ts";
 import { runTool } from "../../../src/agents/tools/run-tool.ts";
@@ -36,4 +39,27 @@ describe("runTool: tools in a worker thread with a budget", () => {
     controller.abort(new Error("job deadline"));
     await expect(running).rejects.toThrow("job deadline");
   });
+
+  it("the runner's main thread never loads the linters or the parsers (only the worker does)", async () => {
+    const root = resolve(import.meta.dirname, "../../..");
+    const script = `
+      import { registerHooks } from "node:module";
+      const heavy = [];
+      registerHooks({ resolve(spec, ctx, next) {
+        const r = next(spec, ctx);
+        if (/node_modules\\/(eslint|typescript-eslint|@secretlint|@readme|node-sql-parser|graphql|ajv)\\//.test(r.url)) heavy.push(r.url);
+        return r;
+      } });
+      await import("./src/agents/index.ts");
+      await import("./src/cli/start.ts");
+      console.log(JSON.stringify(heavy));`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--input-type=module", "--eval", script],
+      {
+        cwd: root,
+      },
+    );
+    expect(JSON.parse(stdout.trim().split("\n").at(-1)!)).toEqual([]);
+  }, 60_000);
 });
