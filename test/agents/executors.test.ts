@@ -354,3 +354,23 @@ describe("bidding knows the tools", () => {
     expect(e.reasoning).not.toMatch(/tools/);
   });
 });
+
+describe("a tool failure is a note, not a failed job", () => {
+  it("AnomalyHunter over its tool budget still completes, and says what could not run", async () => {
+    const agent = makeAgent({ agent_type: "anomaly_hunter" });
+    const ctx = {
+      ...makeContext(agent, new FakeLlm({ configured: false })),
+      toolBudget: { timeoutMs: 1 },
+    };
+    const job = makeJob({
+      title: ANOMALY_FIXTURES[0]!.title,
+      description: ANOMALY_FIXTURES[0]!.description,
+    });
+    const result = await new AnomalyHunterExecutor(agent).executeTask(job, ctx);
+    expect(result.success).toBe(true);
+    expect(result.output.split("\n")[0]).toBe(NO_LLM_LINE);
+    expect(result.output).toContain(
+      "The analysis could not run: anomalies ran out of time (0.001 s).",
+    );
+  });
+});

@@ -193,7 +193,7 @@ describe("tool agents through the whole runner", () => {
     expect(ddl.result!.output).toContain(
       "After one repair round 1 specification(s) still fail validation",
     );
-  });
+  }, 180_000); // four jobs, one after the other, each starting worker threads
 
   it("without an LLM key: each agent's tools alone make a completed deliverable, said on its first line", async () => {
     h = await startHarness({ llmKey: false });
@@ -236,5 +236,5 @@ describe("tool agents through the whole runner", () => {
     expect(out).toContain("2 of 2 validations passed.");
     expect(schema.result!.model).toBe("deterministic-tools");
     expect(h.llm.requests).toHaveLength(0);
-  });
+  }, 120_000); // three jobs, one after the other
 });
