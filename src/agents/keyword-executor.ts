@@ -31,7 +31,7 @@ export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
   }
 
   async evaluateJob(job: Job, ctx: ExecutorContext): Promise<Evaluation> {
-    return evaluateKeywords(
+    const evaluation = evaluateKeywords(
       job,
       this.keywordsFor(ctx),
       ctx.agent.base_rate_usd,
@@ -39,6 +39,10 @@ export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
       this.kind.minutesRule,
       this.toolsCanWork(job),
     );
+    // Told apart from other declines in the decision log ("no keyword").
+    return evaluation.confidence === 0 && !evaluation.canComplete
+      ? { ...evaluation, noMatch: true }
+      : evaluation;
   }
 
   /**

@@ -51,8 +51,6 @@ export interface JobListing {
   rejected: RejectedJob[];
 }
 
-const id = (value: string) => encodeURIComponent(value);
-
 /** The AgentBazaar API, typed. Every answer is checked against the contract. */
 export class MarketplaceClient {
   readonly transport: MarketplaceTransport;
@@ -74,8 +72,6 @@ export class MarketplaceClient {
   /** Registers an agent; waits out the per-owner cooldown (429) and retries. */
   registerAgent(body: RegisterAgentRequest, signal?: AbortSignal): Promise<RegisterAgentResponse> {
     return this.transport.call({
-      method: "POST",
-      path: "/api/agents/register",
       route: "POST /api/agents/register",
       json: body,
       schema: RegisterAgentResponseSchema,
@@ -89,8 +85,6 @@ export class MarketplaceClient {
 
   async listAgents(): Promise<MarketplaceAgent[]> {
     const body = await this.transport.call({
-      method: "GET",
-      path: "/api/agents",
       route: "GET /api/agents",
       schema: AgentListingSchema,
     });
@@ -99,9 +93,8 @@ export class MarketplaceClient {
 
   getAgent(agentId: string): Promise<MarketplaceAgent> {
     return this.transport.call({
-      method: "GET",
-      path: `/api/agents/${id(agentId)}`,
       route: "GET /api/agents/:id",
+      params: { id: agentId },
       schema: MarketplaceAgentSchema,
     });
   }
@@ -112,9 +105,8 @@ export class MarketplaceClient {
     signal?: AbortSignal,
   ): Promise<HeartbeatResponse> {
     return this.transport.call({
-      method: "POST",
-      path: `/api/agents/${id(agentId)}/heartbeat`,
       route: "POST /api/agents/:id/heartbeat",
+      params: { id: agentId },
       json: body,
       schema: HeartbeatResponseSchema,
       // A heartbeat is superseded by the next one; one quick retry is enough.
@@ -125,9 +117,8 @@ export class MarketplaceClient {
 
   async listAgentJobs(agentId: string, status?: string): Promise<JobListing> {
     const body = await this.transport.call({
-      method: "GET",
-      path: `/api/agents/${id(agentId)}/jobs`,
       route: "GET /api/agents/:id/jobs",
+      params: { id: agentId },
       query: { status },
       schema: JobListingSchema,
     });
@@ -143,8 +134,6 @@ export class MarketplaceClient {
     options: { maxAttempts?: number } = {},
   ): Promise<JobListing> {
     const body = await this.transport.call({
-      method: "GET",
-      path: "/api/jobs",
       route: "GET /api/jobs",
       query: filters,
       schema: JobListingSchema,
@@ -156,9 +145,8 @@ export class MarketplaceClient {
 
   getJob(jobId: string, signal?: AbortSignal): Promise<JobWithBids> {
     return this.transport.call({
-      method: "GET",
-      path: `/api/jobs/${id(jobId)}`,
       route: "GET /api/jobs/:id",
+      params: { id: jobId },
       schema: JobWithBidsSchema,
       signal,
     });
@@ -166,8 +154,6 @@ export class MarketplaceClient {
 
   postJob(body: PostJobRequest): Promise<z.infer<typeof PostJobResponseSchema>> {
     return this.transport.call({
-      method: "POST",
-      path: "/api/jobs",
       route: "POST /api/jobs",
       json: body,
       schema: PostJobResponseSchema,
@@ -179,9 +165,8 @@ export class MarketplaceClient {
 
   async listJobFiles(jobId: string, signal?: AbortSignal): Promise<JobFile[]> {
     const body = await this.transport.call({
-      method: "GET",
-      path: `/api/jobs/${id(jobId)}/files`,
       route: "GET /api/jobs/:id/files",
+      params: { id: jobId },
       schema: JobFileListingSchema,
       signal,
     });
@@ -191,9 +176,8 @@ export class MarketplaceClient {
   /** A file's content as text (the agents read text files only). */
   downloadJobFile(jobId: string, fileId: string, signal?: AbortSignal): Promise<string> {
     return this.transport.call({
-      method: "GET",
-      path: `/api/jobs/${id(jobId)}/files/${id(fileId)}`,
       route: "GET /api/jobs/:id/files/:file",
+      params: { id: jobId, file: fileId },
       text: true,
       schema: z.string(),
       signal,
@@ -208,9 +192,8 @@ export class MarketplaceClient {
     form.append("uploaded_by", file.uploadedBy);
     form.append("file", new Blob([file.content]), file.filename);
     return this.transport.call({
-      method: "POST",
-      path: `/api/jobs/${id(jobId)}/files`,
       route: "POST /api/jobs/:id/files",
+      params: { id: jobId },
       form,
       schema: UploadedFileSchema,
       maxAttempts: 1,
@@ -221,9 +204,8 @@ export class MarketplaceClient {
 
   async listBids(jobId: string, signal?: AbortSignal): Promise<Bid[]> {
     const body = await this.transport.call({
-      method: "GET",
-      path: `/api/jobs/${id(jobId)}/bids`,
       route: "GET /api/jobs/:id/bids",
+      params: { id: jobId },
       schema: BidListingSchema,
       signal,
     });
@@ -237,9 +219,8 @@ export class MarketplaceClient {
    */
   placeBid(jobId: string, params: PlaceBidParams, signal?: AbortSignal): Promise<PlaceBidResponse> {
     return this.transport.call({
-      method: "POST",
-      path: `/api/jobs/${id(jobId)}/bids`,
       route: "POST /api/jobs/:id/bids",
+      params: { id: jobId },
       query: { ...params },
       schema: PlaceBidResponseSchema,
       maxAttempts: 1,
@@ -249,9 +230,8 @@ export class MarketplaceClient {
 
   selectBid(jobId: string, bidId: string): Promise<z.infer<typeof SelectBidResponseSchema>> {
     return this.transport.call({
-      method: "POST",
-      path: `/api/jobs/${id(jobId)}/select-bid/${id(bidId)}`,
       route: "POST /api/jobs/:id/select-bid/:bid",
+      params: { id: jobId, bid: bidId },
       schema: SelectBidResponseSchema,
       maxAttempts: 1,
     });
@@ -266,9 +246,8 @@ export class MarketplaceClient {
     signal?: AbortSignal,
   ): Promise<z.infer<typeof SubmitResultResponseSchema>> {
     return this.transport.call({
-      method: "POST",
-      path: `/api/jobs/${id(jobId)}/submit-result`,
       route: "POST /api/jobs/:id/submit-result",
+      params: { id: jobId },
       json: { tokens_used: 0, model: "", ...body },
       schema: SubmitResultResponseSchema,
       maxAttempts: 2,
@@ -278,9 +257,8 @@ export class MarketplaceClient {
 
   deleteJob(jobId: string): Promise<z.infer<typeof SuccessResponseSchema>> {
     return this.transport.call({
-      method: "DELETE",
-      path: `/api/jobs/${id(jobId)}`,
       route: "DELETE /api/jobs/:id",
+      params: { id: jobId },
       schema: SuccessResponseSchema,
       maxAttempts: 1,
     });

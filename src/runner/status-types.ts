@@ -1,8 +1,19 @@
 import type { AgentSource } from "../agents/types.ts";
+import type { ConfigIssue, ConfigSourceStatus } from "../config-sources/types.ts";
 import type { LedgerSummary } from "../state/types.ts";
 
 /** A worker's lifecycle state. */
 export type WorkerState = "registering" | "running" | "draining" | "stopped" | "failed";
+
+/**
+ * Money, by how far it got: `bidUsd` the prices of the bids placed, `wonUsd` the agreed
+ * price of the jobs assigned, `paidUsd` what the marketplace paid out after `complete`.
+ */
+export interface Earnings {
+  bidUsd: number;
+  wonUsd: number;
+  paidUsd: number;
+}
 
 /** What the operator sees of one agent (GET /api/status, dashboard). */
 export interface AgentStatusView {
@@ -25,29 +36,22 @@ export interface AgentStatusView {
   resultsFailed: number;
   tokensUsed: number;
   llmCostUsd: number;
-  revenueUsd: number;
+  /** What the agent's work is worth, stage by stage (see Earnings). */
+  earnings: Earnings;
   errors: number;
   lastError: string | null;
 }
 
-/** A config document that failed validation, shown where the operator will see it. */
-export interface ConfigIssue {
-  source: AgentSource;
-  /** The document's _id, name or file entry index. */
-  ref: string;
-  message: string;
-}
+// Readers of the snapshot (the HTTP layer, the dashboard) find its config vocabulary here too.
+export type { ConfigIssue, ConfigSourceStatus, ReloadStatus } from "../config-sources/types.ts";
 
 export interface StatusSnapshot {
   startedAt: string;
   now: string;
   marketplace: { url: string; embedded: boolean; reachable: boolean; lastOkAt: string | null };
-  config: {
+  config: ConfigSourceStatus & {
     source: AgentSource;
     loaded: boolean;
-    lastReloadAt: string | null;
-    lastReloadOutcome: string | null;
-    changeStream: "active" | "unavailable" | "n/a";
     issues: ConfigIssue[];
   };
   ledger: LedgerSummary | null;
@@ -80,6 +84,44 @@ export interface RunnerEvent {
   costUsd?: number;
 }
 
+/** Why an agent did not bid on a job. */
+export type SkipReason =
+  /** The job has no usable budget. */
+  | "budget_missing"
+  /** A required capability is below the job's minimum score. */
+  | "capability"
+  /** The ledger or the marketplace already has a bid of this agent. */
+  | "already_bid"
+  /** The evaluator found no keyword of its table in the job. */
+  | "no_keyword"
+  /** The executor declined for another reason. */
+  | "declined"
+  /** 85 % of the budget is below the agent's price floor. */
+  | "below_floor"
+  /** A daily spend cap is reached. */
+  | "spend_cap"
+  /** The executor's evaluation threw, timed out or answered malformed. */
+  | "evaluation_failed"
+  /** The marketplace refused the bid (4xx). */
+  | "bid_refused"
+  /** The bid's outcome stayed unknown after the last attempt. */
+  | "bid_failed";
+
+/** One agent's decision on one job (GET /api/decisions). */
+export interface DecisionRecord {
+  at: string;
+  jobId: string;
+  /** The agent's name. */
+  agent: string;
+  agentId: string | null;
+  outcome: "bid" | "skip";
+  reason: SkipReason | null;
+  /** One sentence a person can read. */
+  detail: string;
+  priceUsd?: number;
+  confidence?: number;
+}
+
 /** What the HTTP layer needs from the runner. */
 export interface StatusSource {
   snapshot(): Promise<StatusSnapshot>;
@@ -87,6 +129,8 @@ export interface StatusSource {
   recentEvents(limit?: number): RunnerEvent[];
   /** Subscribe to new events; returns the unsubscribe function. */
   onEvent(listener: (event: RunnerEvent) => void): () => void;
+  /** Each agent's decision on one job, or the most recent decisions (newest first). */
+  decisions(jobId?: string): DecisionRecord[];
   /** Ready: config loaded and the marketplace answered (and is answering). */
   ready(): { ready: boolean; reasons: string[] };
 }

@@ -1,7 +1,6 @@
 import type { AgentConfig } from "../agents/types.ts";
-import type { AgentSpec, ConfigSnapshot } from "../config-sources/types.ts";
+import type { AgentSpec, ConfigIssue, ConfigSnapshot } from "../config-sources/types.ts";
 import type { Logger } from "../logger.ts";
-import type { ConfigIssue } from "../runner/status-types.ts";
 import { errorMessage } from "../secrets.ts";
 import { AgentWorker, type WorkerDeps } from "./agent-worker.ts";
 import type { FeedPage, JobFeed } from "./job-feed.ts";
@@ -122,7 +121,7 @@ export class Supervisor {
         );
       })
       .finally(() => {
-        this.#deps.tracker.remove(worker.key);
+        worker.telemetry.remove();
         this.#leaving.delete(done);
       });
     this.#leaving.add(done);

@@ -7,6 +7,7 @@ import {
   instrument,
   type LedgerBackend,
   type LedgerCommonOptions,
+  totalsOf,
 } from "./common.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
@@ -128,6 +129,10 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
       open();
       return pending().length;
     },
+    async agentTotals(agentId: string) {
+      open();
+      return totalsOf([...entries.values()].filter((e) => e.agentId === agentId));
+    },
     async summary(): Promise<LedgerSummary> {
       open();
       const all = [...entries.values()];
@@ -137,7 +142,10 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
         bids: all.filter((e) => e.bidAt !== undefined).length,
         won: all.filter((e) => e.wonAt !== undefined).length,
         pendingResults: all.filter(isPending).length,
-        accepted: all.filter((e) => e.acceptedAt !== undefined).length,
+        accepted: all.filter((e) => e.acceptedAt !== undefined && e.result?.success).length,
+        failed: all.filter(
+          (e) => e.closedAt !== undefined || (e.acceptedAt !== undefined && !e.result?.success),
+        ).length,
         closed: all.filter((e) => e.closedAt !== undefined).length,
       };
     },

@@ -17,6 +17,7 @@ import {
   type LedgerBackend,
   type LedgerCommonOptions,
   ledgerResultSchema,
+  totalsOf,
 } from "./common.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
@@ -240,16 +241,30 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       const docs = await coll.find(filter).sort(PENDING_SORT).toArray();
       return docs.map(toEntry);
     },
+    async agentTotals(agentId: string) {
+      open();
+      const docs = await coll.find({ agent_id: agentId }, { projection: { _id: 0 } }).toArray();
+      return totalsOf(docs.map(toEntry));
+    },
     async summary(): Promise<LedgerSummary> {
       open();
-      const [entries, bids, won, pendingResults, accepted, closedCount] = await Promise.all([
-        coll.countDocuments({}),
-        coll.countDocuments({ bid_at: { $ne: null } }),
-        coll.countDocuments({ won_at: { $ne: null } }),
-        coll.countDocuments(PENDING_FILTER),
-        coll.countDocuments({ accepted_at: { $ne: null } }),
-        coll.countDocuments({ closed_at: { $ne: null } }),
-      ]);
+      const succeeded = { accepted_at: { $ne: null }, "result.success": true };
+      const [entries, bids, won, pendingResults, accepted, failed, closedCount] = await Promise.all(
+        [
+          coll.countDocuments({}),
+          coll.countDocuments({ bid_at: { $ne: null } }),
+          coll.countDocuments({ won_at: { $ne: null } }),
+          coll.countDocuments(PENDING_FILTER),
+          coll.countDocuments(succeeded),
+          coll.countDocuments({
+            $or: [
+              { closed_at: { $ne: null } },
+              { accepted_at: { $ne: null }, "result.success": { $ne: true } },
+            ],
+          }),
+          coll.countDocuments({ closed_at: { $ne: null } }),
+        ],
+      );
       return {
         backend: "mongo",
         entries,
@@ -257,6 +272,7 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         won,
         pendingResults,
         accepted,
+        failed,
         closed: closedCount,
       };
     },

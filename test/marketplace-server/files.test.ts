@@ -6,7 +6,7 @@ import { isMarketplaceError } from "../../src/marketplace/errors.ts";
 import type { RunningMarketplace } from "../../src/marketplace-server/index.ts";
 import { postedJobId, runCli } from "../cli/cli.ts";
 import { type ClientMarket, startClientMarket } from "../support/client-market.ts";
-import { api } from "./helpers.ts";
+import { api } from "../support/raw-http.ts";
 
 const WALLET = "0x00000000000000000000000000000000000b0a57";
 
