@@ -254,12 +254,8 @@ export const JobFileListingSchema = z.looseObject({
   files: z.array(JobFileSchema),
 });
 
-export const UploadedFileSchema = z.looseObject({
-  file_id: z.string().min(1),
-  filename: z.string(),
-  category: z.string().nullish(),
-  size: z.number().nullish(),
-  mime_type: z.string().nullish(),
+/** POST /api/jobs/{id}/files: the file's metadata and its checksum. */
+export const UploadedFileSchema = JobFileSchema.omit({ uploaded_at: true }).extend({
   checksum: z.string().nullish(),
 });
 export type UploadedFile = z.infer<typeof UploadedFileSchema>;
