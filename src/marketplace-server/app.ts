@@ -11,6 +11,7 @@ import { AutoAwarder } from "./auto-award.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { FaultInjector, type FaultRules } from "./faults.ts";
 import { JobFiles, MAX_FILE_BYTES, registerFileRoutes } from "./files.ts";
+import { registerMoneyRoutes } from "./money-routes.ts";
 import { registerRoutes } from "./routes.ts";
 import { MarketplaceRules } from "./rules.ts";
 import { MarketplaceStore } from "./store.ts";
@@ -114,6 +115,7 @@ export async function createMarketplaceApp(
     return reply.code(500).type("text/plain; charset=utf-8").send("Internal Server Error");
   });
 
+  registerMoneyRoutes(app, store, now);
   registerRoutes(app, rules);
   // Job files are multipart uploads: the one content type parsed by a plugin.
   await app.register(multipart, { limits: { fileSize: MAX_FILE_BYTES, files: 1 } });

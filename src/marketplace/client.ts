@@ -103,6 +103,7 @@ export class MarketplaceClient {
     agentId: string,
     body: { status: HeartbeatStatus; current_capacity: number; metadata?: Record<string, unknown> },
     signal?: AbortSignal,
+    token?: string,
   ): Promise<HeartbeatResponse> {
     return this.transport.call({
       route: "POST /api/agents/:id/heartbeat",
@@ -112,6 +113,7 @@ export class MarketplaceClient {
       // A heartbeat is superseded by the next one; one quick retry is enough.
       maxAttempts: 2,
       signal,
+      token,
     });
   }
 

@@ -28,6 +28,8 @@ export interface BidderAgent {
   /** True while the agent takes new work. */
   accepting: () => boolean;
   evaluate: (job: Job, signal: AbortSignal) => Promise<unknown>;
+  /** The spend caps and the price floor: the bid as it may be placed, or a skip. */
+  price: (job: Job, decision: PlaceDecision) => Promise<BidDecision>;
 }
 
 /**
@@ -94,13 +96,15 @@ export class Bidder {
     });
     if (!decision) return; // stopping
     if (decision.kind === "skip") return this.#skip(job, decision);
+    const priced = await agent.price(job, decision);
+    if (priced.kind === "skip") return this.#skip(job, priced);
 
     // An earlier attempt whose outcome was unknown may have landed, and another runner
     // of the same owner may have bid: the marketplace's bid list says.
     if ((await feed.bidders(job.job_id)).has(agent.agentId)) {
       await ledger.recordBid(agent.agentId, job.job_id, {
         bidId: "unknown",
-        priceUsd: decision.priceUsd,
+        priceUsd: priced.priceUsd,
       });
       telemetry.bidFound(job, decision.priceUsd);
       return this.#skip(job, {
@@ -109,7 +113,7 @@ export class Bidder {
         detail: "the marketplace already lists a bid of this agent",
       });
     }
-    await this.#place(job, decision, feed, agent.agentId);
+    await this.#place(job, priced, feed, agent.agentId);
   }
 
   async #place(job: Job, decision: PlaceDecision, feed: JobFeed, agentId: string): Promise<void> {

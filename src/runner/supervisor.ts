@@ -18,8 +18,11 @@ export class Supervisor {
   readonly #log: Logger;
   readonly #graceMs: number;
   readonly #workers = new Map<string, AgentWorker>();
-  /** Workers on their way out, kept until their drain ends. */
-  readonly #leaving = new Set<Promise<void>>();
+  /**
+   * Workers on their way out, by key, until their drain ends. No new worker starts for
+   * a key still here: the same marketplace agent must never run twice at once.
+   */
+  readonly #leaving = new Map<string, Promise<void>>();
   #desired = new Map<string, AgentSpec>();
   #issues: ConfigIssue[] = [];
   #applying: Promise<void> = Promise.resolve();
@@ -67,17 +70,14 @@ export class Supervisor {
           { agent: spec.config.name },
           "agent type changed; restarting after its in-flight jobs",
         );
-        // Relaunch from the newest desired config, unless it went away meanwhile.
-        void this.#retire(key, worker).then(() => {
-          const latest = this.#desired.get(key);
-          if (latest && !this.#workers.has(key) && !this.#stopping) this.#launch(latest);
-        });
+        // The new worker starts once this one has drained (see #retire).
+        void this.#retire(key, worker);
       } else if (JSON.stringify(worker.spec.config) !== JSON.stringify(spec.config)) {
         worker.update(spec);
       }
     }
     for (const [key, spec] of desired) {
-      if (!this.#workers.has(key)) this.#launch(spec);
+      if (!this.#workers.has(key) && !this.#leaving.has(key)) this.#launch(spec);
     }
     this.updateGauge();
   }
@@ -122,9 +122,12 @@ export class Supervisor {
       })
       .finally(() => {
         worker.telemetry.remove();
-        this.#leaving.delete(done);
+        this.#leaving.delete(key);
+        // Wanted again (a restart, or re-added while draining): start from the newest config.
+        const latest = this.#desired.get(key);
+        if (latest && !this.#stopping && !this.#workers.has(key)) this.#launch(latest);
       });
-    this.#leaving.add(done);
+    this.#leaving.set(key, done);
     return done;
   }
 
@@ -144,7 +147,7 @@ export class Supervisor {
     this.#stopping = true;
     await this.#applying;
     for (const [key, worker] of this.#workers) void this.#retire(key, worker);
-    await Promise.allSettled([...this.#leaving]);
+    await Promise.allSettled([...this.#leaving.values()]);
   }
 }
 

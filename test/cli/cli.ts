@@ -3,6 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { appendPrinted } from "../support/printed-log.ts";
+import { PROCESS_WAIT_MS } from "../support/wait.ts";
 
 export const MAIN = join(import.meta.dirname, "../../src/cli/main.ts");
 
@@ -55,13 +57,16 @@ export function runProcess(
       stderr += chunk.toString("utf8");
     });
     // A hung command must fail the test, not the whole run.
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 25_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? PROCESS_WAIT_MS);
     child.on("error", (error) => {
       clearTimeout(timer);
       reject(error);
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      // What the command printed goes under the suite-wide secret guard too.
+      appendPrinted(stdout);
+      appendPrinted(stderr);
       resolve({ code, signal, stdout, stderr });
     });
   });

@@ -18,6 +18,7 @@ Use only the facts given: do not restate the tables, do not add points, values o
 /** `anomaly_hunter`: robust statistics on the job's series, explained by the LLM. Quicker estimates. */
 export class AnomalyHunterExecutor extends ToolAgentExecutor {
   static override systemPrompt = ANOMALY_HUNTER_PROMPT;
+  static override expectedOutputTokens = 1200;
   static override keywords = ANOMALY_HUNTER_KEYWORDS;
   static override temperature = 0.3;
   /** `max(2, 8 − matches)` minutes, per the design. */

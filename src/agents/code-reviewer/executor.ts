@@ -20,6 +20,7 @@ Cite only lines that exist in the numbered code above. Never repeat a secret: re
 /** `code_reviewer`: ESLint, secretlint and an SQL check on the job's code; the LLM reviews around them. */
 export class CodeReviewerExecutor extends ToolAgentExecutor {
   static override systemPrompt = CODE_REVIEWER_PROMPT;
+  static override expectedOutputTokens = 1500;
   static override keywords = CODE_REVIEWER_KEYWORDS;
   static override temperature = 0.3;
 

@@ -17,6 +17,7 @@ const DESIGN =
 /** `schema_architect`: schemas inferred from samples and every specification validated; one repair round. */
 export class SchemaArchitectExecutor extends ToolAgentExecutor {
   static override systemPrompt = SCHEMA_ARCHITECT_PROMPT;
+  static override expectedOutputTokens = 2000;
   static override keywords = SCHEMA_ARCHITECT_KEYWORDS;
   static override temperature = 0.4;
 
