@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { NO_LLM_OUTPUT } from "../src/agents/base-executor.ts";
+import { NO_LLM_LINE } from "../src/agents/tools/markdown.ts";
 import { TRY_POST_COMMAND } from "../src/cli/start.ts";
 import { type CliRun, closedPort, postedJobId, runProcess, tempDir } from "./cli/cli.ts";
 import { RunnerProcess } from "./support/runner-process.ts";
@@ -133,7 +133,7 @@ describe("the README walkthrough, as printed", { timeout: 300_000 }, () => {
     }
     expect(jobId).toBeDefined();
 
-    // "`jobs show` then prints the result": without FIREWORKS_API_KEY, a failed one that says why.
+    // "`jobs show` then prints the result": without FIREWORKS_API_KEY, the tools' report, completed.
     const show = second
       .find((l) => l.includes(" jobs show "))
       ?.replaceAll(PLACEHOLDER, jobId ?? "");
@@ -146,8 +146,8 @@ describe("the README walkthrough, as printed", { timeout: 300_000 }, () => {
       },
       { timeoutMs: 90_000, intervalMs: 500 },
     );
-    expect(done).toMatch(/^result: FAILED by SchemaArchitect \(agent_[0-9a-f]+\)/m);
-    expect(done).toContain(NO_LLM_OUTPUT);
+    expect(done).toMatch(/^result: success by SchemaArchitect \(agent_[0-9a-f]+\)/m);
+    expect(done).toContain(NO_LLM_LINE);
 
     // Ctrl-C in terminal 1: the runner finishes and stops.
     started.signal("SIGINT");

@@ -1,6 +1,10 @@
 import type { CompletionRequest } from "../llm/types.ts";
 import type { Job } from "../marketplace/schemas.ts";
 import { errorMessage } from "../secrets.ts";
+import type { ToolInput, ToolName, ToolOutput } from "./tools/catalog.ts";
+import { gatherJobInputs } from "./tools/inputs.ts";
+import { runTool, type ToolOutcome } from "./tools/run-tool.ts";
+import type { JobInputs } from "./tools/types.ts";
 import type { AgentConfig, Evaluation, ExecutorContext, TaskResult } from "./types.ts";
 
 /** Descriptions longer than this are cut, with a note, before they reach the LLM. */
@@ -34,6 +38,8 @@ function isNotConfigured(error: unknown): boolean {
 export interface RunLlmOptions {
   /** The agent type's temperature; the agent's config overrides it. */
   temperature?: number;
+  /** The user message, when not `buildTaskPrompt(job)` (e.g. with the tools' findings added). */
+  prompt?: string;
 }
 
 /**
@@ -117,6 +123,28 @@ export abstract class BaseAgentExecutor {
   }
 
   /**
+   * The job's data: fenced blocks, inline CSV/JSON/number lists and pasted logs of the
+   * description, and the attached files (through `ctx.files`), bounded in size and
+   * count; what was skipped is in `notes`.
+   */
+  protected gatherInputs(job: Job, ctx: ExecutorContext): Promise<JobInputs> {
+    return gatherJobInputs(job, ctx.files, ctx.signal);
+  }
+
+  /**
+   * Runs one of the deterministic tools (anomalies, codeReview, schemas,
+   * checkArtefacts) in a worker thread within `ctx.toolBudget`, cancelled with the job.
+   * A tool's failure comes back as `{ ok: false, error }`, for a note in the deliverable.
+   */
+  protected runTool<N extends ToolName>(
+    tool: N,
+    input: ToolInput<N>,
+    ctx: ExecutorContext,
+  ): Promise<ToolOutcome<ToolOutput<N>>> {
+    return runTool(tool, input, { signal: ctx.signal, budget: ctx.toolBudget });
+  }
+
+  /**
    * Calls the shared LLM for this job and turns the outcome into a TaskResult.
    * Never throws for an LLM failure; rethrows only when `ctx.signal` is aborted, so
    * the caller knows the job was cancelled rather than failed.
@@ -140,7 +168,7 @@ export abstract class BaseAgentExecutor {
     const request: CompletionRequest = {
       model,
       system: this.systemPromptFor(ctx),
-      prompt: this.buildTaskPrompt(job),
+      prompt: options.prompt ?? this.buildTaskPrompt(job),
       temperature: ctx.agent.temperature ?? options.temperature ?? DEFAULT_TEMPERATURE,
       maxTokens: ctx.agent.max_tokens ?? DEFAULT_MAX_TOKENS,
       signal: ctx.signal,

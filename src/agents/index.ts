@@ -13,6 +13,7 @@ export {
 } from "./base-executor.ts";
 export { builtinAgentConfigs, registerBuiltinExecutors } from "./builtin.ts";
 export {
+  type ConfidenceBoost,
   compileKeywords,
   evaluateKeywords,
   type KeywordMatch,
@@ -32,6 +33,31 @@ export {
   UnknownAgentTypeError,
   unregisterExecutor,
 } from "./registry.ts";
+export { type LlmPart, TOOLS_ONLY_MODEL, ToolAgentExecutor } from "./tool-agent.ts";
+export type { Anomaly, AnomalyParams, SeriesAnalysis } from "./tools/anomaly.ts";
+export type {
+  AnomalyToolResult,
+  SchemaToolResult,
+  ToolInput,
+  ToolName,
+  ToolOutput,
+} from "./tools/catalog.ts";
+export {
+  type CodeFinding,
+  type CodeReviewResult,
+  checkCitedLines,
+  maskSecret,
+} from "./tools/code-findings.ts";
+export {
+  type AttachedFile,
+  extractFromText,
+  gatherJobInputs,
+  type JobFileSource,
+} from "./tools/inputs.ts";
+export { cell, fence, NO_LLM_LINE, notesSection, num, table } from "./tools/markdown.ts";
+export { runTool, type ToolBudget, type ToolOutcome } from "./tools/run-tool.ts";
+export type { ArtefactCheck, InferredSchema } from "./tools/schema-samples.ts";
+export type { InputBlock, JobInputs, Severity } from "./tools/types.ts";
 export type {
   AgentConfig,
   Evaluation,

@@ -120,9 +120,16 @@ function usd(value: number): string {
   return `$${value.toFixed(3).replace(/0$/, "")}`;
 }
 
+/** Extra confidence when the agent's tools can already read the job's data. */
+export interface ConfidenceBoost {
+  confidence: number;
+  /** Said in the bid's reasoning, e.g. "its tools can parse 2 series in the job". */
+  reason: string;
+}
+
 /**
  * The design's formula:
- * `confidence = min(0.95, 0.5 + 0.3 × maxWeight + 0.03 × min(matches, 5))` (2 decimals),
+ * `confidence = min(0.95, 0.5 + 0.3 × maxWeight + 0.03 × min(matches, 5) [+ boost])` (2 decimals),
  * `bid = min(base_rate_usd × (1 + 0.5 × confidence), 0.85 × budget_usd)` (3 decimals,
  * using the rounded confidence), `estimatedTimeMinutes = max(min, max − matches)`.
  * No match, or no positive budget: no bid.
@@ -133,6 +140,7 @@ export function evaluateKeywords(
   baseRateUsd: number,
   budgetUsd: number | null | undefined,
   rule: MinutesRule = DEFAULT_MINUTES_RULE,
+  boost?: ConfidenceBoost,
 ): Evaluation {
   if (budgetUsd == null || !Number.isFinite(budgetUsd) || budgetUsd <= 0) {
     return noBid("the job has no positive budget");
@@ -143,7 +151,7 @@ export function evaluateKeywords(
   const matches = found.length;
   const maxWeight = found[0]?.weight ?? 0;
   const confidence = roundTo(
-    Math.min(0.95, 0.5 + 0.3 * maxWeight + 0.03 * Math.min(matches, 5)),
+    Math.min(0.95, 0.5 + 0.3 * maxWeight + 0.03 * Math.min(matches, 5) + (boost?.confidence ?? 0)),
     2,
   );
   const uncapped = baseRateUsd * (1 + 0.5 * confidence);
@@ -155,6 +163,7 @@ export function evaluateKeywords(
   const capped = cap < uncapped ? `, capped at 85% of the ${usd(budgetUsd)} budget` : "";
   const reasoning =
     `matched ${matches} keyword${matches === 1 ? "" : "s"}: ${names}; ` +
+    (boost ? `${boost.reason} (+${boost.confidence}); ` : "") +
     `confidence ${confidence}; bid ${usd(bidAmountUsd)}${capped}; about ${estimatedTimeMinutes} min`;
 
   if (!(bidAmountUsd > 0)) {

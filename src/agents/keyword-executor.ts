@@ -1,6 +1,11 @@
 import type { Job } from "../marketplace/schemas.ts";
 import { BaseAgentExecutor, DEFAULT_TEMPERATURE } from "./base-executor.ts";
-import { DEFAULT_MINUTES_RULE, evaluateKeywords, type MinutesRule } from "./keyword-evaluator.ts";
+import {
+  type ConfidenceBoost,
+  DEFAULT_MINUTES_RULE,
+  evaluateKeywords,
+  type MinutesRule,
+} from "./keyword-evaluator.ts";
 import type { Evaluation, ExecutorContext, TaskResult } from "./types.ts";
 
 /**
@@ -32,11 +37,21 @@ export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
       ctx.agent.base_rate_usd,
       job.budget_usd,
       this.kind.minutesRule,
+      this.toolsCanWork(job),
     );
     // Told apart from other declines in the decision log ("no keyword").
     return evaluation.confidence === 0 && !evaluation.canComplete
       ? { ...evaluation, noMatch: true }
       : evaluation;
+  }
+
+  /**
+   * Whether the agent's tools can already read the job's data, judged cheaply and
+   * synchronously (bounded parsing of the description, the listed attachments): a
+   * boost to the confidence, or undefined. The keywords still decide whether to bid.
+   */
+  protected toolsCanWork(_job: Job): ConfidenceBoost | undefined {
+    return undefined;
   }
 
   async executeTask(job: Job, ctx: ExecutorContext): Promise<TaskResult> {

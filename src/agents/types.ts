@@ -2,6 +2,8 @@ import { z } from "zod";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
 import type { Job } from "../marketplace/schemas.ts";
+import type { JobFileSource } from "./tools/inputs.ts";
+import type { ToolBudget } from "./tools/run-tool.ts";
 
 const score = z.number().min(0).max(1);
 
@@ -74,6 +76,10 @@ export interface ExecutorContext {
   signal: AbortSignal;
   /** The model used when the agent's config names none. */
   defaultModel: string;
+  /** Reads the job's attached files (the runner passes its marketplace client). */
+  files?: JobFileSource;
+  /** Time and memory budget of each tool run (default 60 s and 512 MB). */
+  toolBudget?: Partial<ToolBudget>;
 }
 
 /** A job as the executor sees it. */

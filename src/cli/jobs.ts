@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { type Command, Option } from "commander";
 import { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError, MarketplaceError } from "../marketplace/errors.ts";
@@ -44,6 +46,20 @@ async function withClient<T>(
   } finally {
     await pool.close();
   }
+}
+
+async function readAttachments(
+  paths: string[],
+): Promise<{ filename: string; content: Uint8Array<ArrayBuffer> }[]> {
+  return Promise.all(
+    paths.map(async (path) => {
+      try {
+        return { filename: basename(path), content: new Uint8Array(await readFile(path)) };
+      } catch (error) {
+        throw new CliError(`--file ${path}: ${(error as Error).message}`);
+      }
+    }),
+  );
 }
 
 /** Fetches a job; an unknown id is a plain "no such job" line rather than a route and status. */
@@ -170,6 +186,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
       "poster wallet (default: the address of the CLI's poster key)",
     )
     .option("--poster-id <id>", "poster id", "cli_poster")
+    .option("--file <path>", "attach a file (repeatable)", collect, [])
     .action(
       async (
         opts: {
@@ -179,6 +196,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
           capability: string[];
           posterWallet?: string;
           posterId: string;
+          file: string[];
         },
         command: Command,
       ) => {
@@ -191,16 +209,26 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
         if (!Number.isFinite(budget) || budget <= 0)
           throw new CliError("--budget must be a positive number of USD");
         const wallet = opts.posterWallet ?? (await posterWallet(ctx));
-        const posted = await withClient(ctx, (client) =>
-          client.postJob({
+        // Read first: a missing file stops the command before a job is posted.
+        const files = await readAttachments(opts.file);
+        const posted = await withClient(ctx, async (client) => {
+          const job = await client.postJob({
             title,
             description,
             budget_usd: budget,
             required_capabilities: opts.capability,
             poster_id: opts.posterId,
             poster_wallet: wallet,
-          }),
-        );
+          });
+          for (const file of files) {
+            const uploaded = await client.uploadJobFile(job.job_id, {
+              ...file,
+              uploadedBy: opts.posterId,
+            });
+            ctx.out(`attached ${uploaded.filename} as ${uploaded.file_id}`);
+          }
+          return job;
+        });
         ctx.out(`posted ${posted.job_id} (${posted.status})`);
       },
     );

@@ -1,3 +1,4 @@
+import multipart from "@fastify/multipart";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -9,6 +10,7 @@ import { frameworkLogger, type Logger, silentLogger } from "../logger.ts";
 import { AutoAwarder } from "./auto-award.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { FaultInjector, type FaultRules } from "./faults.ts";
+import { JobFiles, MAX_FILE_BYTES, registerFileRoutes } from "./files.ts";
 import { registerMoneyRoutes } from "./money-routes.ts";
 import { registerRoutes } from "./routes.ts";
 import { MarketplaceRules } from "./rules.ts";
@@ -115,6 +117,9 @@ export async function createMarketplaceApp(
 
   registerMoneyRoutes(app, store, now);
   registerRoutes(app, rules);
+  // Job files are multipart uploads: the one content type parsed by a plugin.
+  await app.register(multipart, { limits: { fileSize: MAX_FILE_BYTES, files: 1 } });
+  registerFileRoutes(app, new JobFiles(store, now));
   awarder?.rearm();
 
   let closed = false;

@@ -113,6 +113,23 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX transactions_job ON transactions (job_id);
   `,
+  // 4: files attached to jobs (GET/POST /api/jobs/{id}/files), bytes and all.
+  `
+  CREATE TABLE job_files (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id TEXT NOT NULL UNIQUE,
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    filename TEXT NOT NULL,
+    category TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mime_type TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL,
+    content BLOB NOT NULL
+  );
+  CREATE INDEX job_files_job ON job_files (job_id);
+  `,
 ];
 
 /** Brings the database to the latest schema; returns the version it ends at. */

@@ -1,4 +1,5 @@
-import type { z } from "zod";
+import { FormData } from "undici";
+import { z } from "zod";
 import {
   AgentListingSchema,
   type Bid,
@@ -7,6 +8,8 @@ import {
   HeartbeatResponseSchema,
   type HeartbeatStatus,
   type Job,
+  type JobFile,
+  JobFileListingSchema,
   JobListingSchema,
   JobSchema,
   type JobWithBids,
@@ -25,6 +28,8 @@ import {
   type SubmitResultRequest,
   SubmitResultResponseSchema,
   SuccessResponseSchema,
+  type UploadedFile,
+  UploadedFileSchema,
 } from "./schemas.ts";
 import { MarketplaceTransport, type TransportOptions } from "./transport.ts";
 
@@ -154,6 +159,45 @@ export class MarketplaceClient {
       route: "POST /api/jobs",
       json: body,
       schema: PostJobResponseSchema,
+      maxAttempts: 1,
+    });
+  }
+
+  // Job files
+
+  async listJobFiles(jobId: string, signal?: AbortSignal): Promise<JobFile[]> {
+    const body = await this.transport.call({
+      route: "GET /api/jobs/:id/files",
+      params: { id: jobId },
+      schema: JobFileListingSchema,
+      signal,
+    });
+    return body.files;
+  }
+
+  /** A file's content as text (the agents read text files only). */
+  downloadJobFile(jobId: string, fileId: string, signal?: AbortSignal): Promise<string> {
+    return this.transport.call({
+      route: "GET /api/jobs/:id/files/:file",
+      params: { id: jobId, file: fileId },
+      text: true,
+      schema: z.string(),
+      signal,
+    });
+  }
+
+  uploadJobFile(
+    jobId: string,
+    file: { filename: string; content: Uint8Array<ArrayBuffer>; uploadedBy: string },
+  ): Promise<UploadedFile> {
+    const form = new FormData();
+    form.append("uploaded_by", file.uploadedBy);
+    form.append("file", new Blob([file.content]), file.filename);
+    return this.transport.call({
+      route: "POST /api/jobs/:id/files",
+      params: { id: jobId },
+      form,
+      schema: UploadedFileSchema,
       maxAttempts: 1,
     });
   }

@@ -240,3 +240,26 @@ export interface PlaceBidParams {
   estimated_time_seconds: number;
   approach_summary: string;
 }
+
+/** A file attached to a job (GET /api/jobs/{id}/files). */
+export const JobFileSchema = z.looseObject({
+  file_id: z.string().min(1),
+  filename: z.string(),
+  category: z.string().nullish(),
+  size: z.number().nullish(),
+  mime_type: z.string().nullish(),
+  uploaded_at: z.string().nullish(),
+});
+export type JobFile = z.infer<typeof JobFileSchema>;
+
+export const JobFileListingSchema = z.looseObject({
+  job_id: z.string().optional(),
+  count: z.number().optional(),
+  files: z.array(JobFileSchema),
+});
+
+/** POST /api/jobs/{id}/files: the file's metadata and its checksum. */
+export const UploadedFileSchema = JobFileSchema.omit({ uploaded_at: true }).extend({
+  checksum: z.string().nullish(),
+});
+export type UploadedFile = z.infer<typeof UploadedFileSchema>;

@@ -1,4 +1,4 @@
-import { type Dispatcher, request } from "undici";
+import { type Dispatcher, type FormData, request } from "undici";
 import type { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
@@ -40,6 +40,10 @@ interface CallBase<T> {
   route: Route;
   query?: Record<string, string | number | boolean | undefined>;
   json?: unknown;
+  /** A multipart body (file uploads); undici sets its content type. */
+  form?: FormData;
+  /** The answer is the body as text, not JSON (file downloads); `schema` checks the string. */
+  text?: boolean;
   schema: z.ZodType<T>;
   /** Overrides the transport's attempts (1 = never retry, e.g. for non-idempotent bids). */
   maxAttempts?: number;
@@ -160,7 +164,9 @@ export class MarketplaceTransport {
   ): Promise<Attempt<T>> {
     const started = performance.now();
     const sent = await this.#send(options, method, url);
-    const outcome = sent.ok ? (classifyStatus(sent) ?? parseBody(sent, options.schema)) : sent;
+    const outcome = sent.ok
+      ? (classifyStatus(sent) ?? parseBody(sent, options.schema, options.text))
+      : sent;
     if (outcome.ok) {
       this.#count(options.route, String(outcome.status), started);
       return { ok: true, value: outcome.value };
@@ -200,7 +206,8 @@ export class MarketplaceTransport {
         dispatcher: this.#dispatcher,
         method,
         headers: requestHeaders(options),
-        body: options.json === undefined ? undefined : JSON.stringify(options.json),
+        body:
+          options.form ?? (options.json === undefined ? undefined : JSON.stringify(options.json)),
         signal,
       });
       const text = await readLimited(response.body, this.#maxBodyBytes);
@@ -281,11 +288,12 @@ function classifyStatus(answer: Answer): Failed | undefined {
 function parseBody<T>(
   answer: Answer,
   schema: z.ZodType<T>,
+  asText = false,
 ): { ok: true; status: number; value: T } | Failed {
   const { status, text } = answer;
   let body: unknown;
   try {
-    body = text === "" ? null : JSON.parse(text);
+    body = asText ? text : text === "" ? null : JSON.parse(text);
   } catch (error) {
     return {
       ok: false,

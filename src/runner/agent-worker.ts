@@ -485,6 +485,7 @@ export class AgentWorker {
       logger: this.#telemetry.log.child({ agentId: this.#agentId, jobId: job.job_id }),
       signal,
       defaultModel: this.#deps.defaultModel,
+      files: this.#deps.client,
     };
   }
 

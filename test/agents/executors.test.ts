@@ -3,9 +3,12 @@ import { AnomalyHunterExecutor } from "../../src/agents/anomaly-hunter/executor.
 import { NO_LLM_OUTPUT } from "../../src/agents/base-executor.ts";
 import { CodeReviewerExecutor } from "../../src/agents/code-reviewer/executor.ts";
 import { SchemaArchitectExecutor } from "../../src/agents/schema-architect/executor.ts";
+import { TOOLS_ONLY_MODEL } from "../../src/agents/tool-agent.ts";
+import { NO_LLM_LINE } from "../../src/agents/tools/markdown.ts";
 import { LlmError, LlmNotConfiguredError } from "../../src/llm/types.ts";
 import { registerSecret } from "../../src/secrets.ts";
 import { FakeLlm, makeAgent, makeContext, makeJob } from "./helpers.ts";
+import { ANOMALY_FIXTURES, CODE_FIXTURES, SCHEMA_FIXTURES } from "./tools/fixtures.ts";
 
 const graphqlJob = makeJob({
   title: "Design a GraphQL schema for a bookstore",
@@ -101,13 +104,13 @@ describe("executeTask", () => {
     expect(req.temperature).toBe(0.4);
     expect(req.maxTokens).toBe(4096);
     expect(req.signal).toBe(signal);
-    expect(result).toEqual({
+    expect(result).toMatchObject({
       success: true,
-      output: "## Summary\nthe deliverable",
       tokensUsed: 150,
       model: "accounts/test/models/default",
-      latencyMs: 42,
     });
+    // The LLM's design, then what the validators made of it.
+    expect(result.output).toMatch(/^## Summary\nthe deliverable\n\n---\n\n## Validation\n/);
   });
 
   it("puts the job inside the delimited block and never in the system prompt", async () => {
@@ -203,7 +206,7 @@ describe("executeTask", () => {
     expect(prompt.length).toBeLessThan(22_000);
   });
 
-  it("answers plainly when no LLM is configured, without calling it", async () => {
+  it("without an LLM delivers the tools' report, completed, without calling one", async () => {
     const llm = new FakeLlm({ configured: false });
     const agent = makeAgent();
     const result = await new SchemaArchitectExecutor(agent).executeTask(
@@ -211,15 +214,14 @@ describe("executeTask", () => {
       makeContext(agent, llm),
     );
     expect(llm.requests).toHaveLength(0);
-    expect(result.success).toBe(false);
-    expect(result.output).toBe(
-      "No LLM is configured for this runner (FIREWORKS_API_KEY is not set), so this job could not be executed.",
-    );
-    expect(result.output).toBe(NO_LLM_OUTPUT);
-    expect(result.error).toBeTruthy();
+    // The tools' report alone, completed, and its first line says so.
+    expect(result).toMatchObject({ success: true, tokensUsed: 0, model: TOOLS_ONLY_MODEL });
+    expect(result.output.split("\n")[0]).toBe(NO_LLM_LINE);
+    expect(result.output).toContain("# Schema report: Design a GraphQL schema for a bookstore");
+    expect(result.error).toBeUndefined();
   });
 
-  it("turns LlmNotConfiguredError into the same plain answer", async () => {
+  it("treats LlmNotConfiguredError as no LLM: the tools' report, completed", async () => {
     const llm = new FakeLlm({
       answer: async () => {
         throw new LlmNotConfiguredError();
@@ -230,7 +232,9 @@ describe("executeTask", () => {
       graphqlJob,
       makeContext(agent, llm),
     );
-    expect(result).toMatchObject({ success: false, output: NO_LLM_OUTPUT, tokensUsed: 0 });
+    expect(result).toMatchObject({ success: true, tokensUsed: 0, model: TOOLS_ONLY_MODEL });
+    expect(result.output.split("\n")[0]).toBe(NO_LLM_LINE);
+    expect(result.output).not.toContain(NO_LLM_OUTPUT);
   });
 
   it("turns an LLM error into a failed result with a scrubbed reason", async () => {
@@ -290,5 +294,83 @@ describe("executeTask", () => {
         makeContext(agent, llm, controller.signal),
       ),
     ).rejects.toThrow("aborted");
+  });
+});
+
+describe("bidding knows the tools", () => {
+  const agents = [
+    ["anomaly_hunter", AnomalyHunterExecutor, ANOMALY_FIXTURES[0]!],
+    ["code_reviewer", CodeReviewerExecutor, CODE_FIXTURES[0]!],
+    ["schema_architect", SchemaArchitectExecutor, SCHEMA_FIXTURES[0]!],
+  ] as const;
+
+  for (const [type, Executor, fixture] of agents) {
+    it(`${type}: more confidence when its tools can read the job's data, keywords still decide`, async () => {
+      const agent = makeAgent({ agent_type: type, base_rate_usd: 0.05 });
+      const executor = new Executor(agent);
+      const ctx = makeContext(agent);
+      const prose = makeJob({ title: fixture.title, description: "Details to follow." });
+      const withData = makeJob({ title: fixture.title, description: fixture.description });
+      const plain = await executor.evaluateJob(prose, ctx);
+      const tooled = await executor.evaluateJob(withData, ctx);
+      expect(plain.canComplete).toBe(true);
+      expect(tooled.canComplete).toBe(true);
+      expect(tooled.confidence).toBeGreaterThan(plain.confidence);
+      expect(tooled.reasoning).toMatch(/its tools (read|can check)/);
+      expect(plain.reasoning).not.toMatch(/tools/);
+      // Data without any keyword of the specialty: no bid.
+      const offTopic = makeJob({
+        title: "Bake a cake",
+        description: fixture.description.replace(/[a-z]+/gi, "x"),
+      });
+      expect((await executor.evaluateJob(offTopic, ctx)).canComplete).toBe(false);
+      // Attachments the job lists count too, without downloading anything.
+      const attached = makeJob({
+        title: fixture.title,
+        description: "See the attached file.",
+        attachments: [
+          {
+            file_id: "file_1",
+            filename: type === "code_reviewer" ? "app.ts" : "export.json",
+            size: 10,
+          },
+        ],
+      });
+      expect((await executor.evaluateJob(attached, ctx)).confidence).toBeGreaterThan(
+        plain.confidence,
+      );
+    });
+  }
+
+  it("parses only the start of a huge description for the bid decision", async () => {
+    const agent = makeAgent({ agent_type: "anomaly_hunter" });
+    const executor = new AnomalyHunterExecutor(agent);
+    const late = makeJob({
+      title: "Anomaly detection in a time series",
+      description: `${"Background. ".repeat(8000)}\n\n${ANOMALY_FIXTURES[0]!.description}`,
+    });
+    const e = await executor.evaluateJob(late, makeContext(agent));
+    expect(e.canComplete).toBe(true);
+    expect(e.reasoning).not.toMatch(/tools/);
+  });
+});
+
+describe("a tool failure is a note, not a failed job", () => {
+  it("AnomalyHunter over its tool budget still completes, and says what could not run", async () => {
+    const agent = makeAgent({ agent_type: "anomaly_hunter" });
+    const ctx = {
+      ...makeContext(agent, new FakeLlm({ configured: false })),
+      toolBudget: { timeoutMs: 1 },
+    };
+    const job = makeJob({
+      title: ANOMALY_FIXTURES[0]!.title,
+      description: ANOMALY_FIXTURES[0]!.description,
+    });
+    const result = await new AnomalyHunterExecutor(agent).executeTask(job, ctx);
+    expect(result.success).toBe(true);
+    expect(result.output.split("\n")[0]).toBe(NO_LLM_LINE);
+    expect(result.output).toContain(
+      "The analysis could not run: anomalies ran out of time (0.001 s).",
+    );
   });
 });

@@ -34,6 +34,27 @@ describe("loadPlugins", () => {
     expect(result.output).toContain("Please echo this");
   });
 
+  it("loads the tools example, whose agent runs the anomaly tools like a built-in one", async () => {
+    await loadPlugins(["./examples/plugins/kpi-watch-agent.ts"], { cwd: repoRoot, logger });
+    const agent = makeAgent({ name: "Kpi", agent_type: "kpi_watch", base_rate_usd: 0.02 });
+    const executor = createExecutor(agent);
+    const ctx = makeContext(agent);
+    const job = makeJob({
+      title: "Weekly KPI check",
+      description: "KPI values:\n\n10, 11, 10, 12, 11, 10, 11, 95, 10, 11, 12, 10",
+      budget_usd: 1,
+    });
+    expect(await executor.evaluateJob(job, ctx)).toMatchObject({
+      canComplete: true,
+      confidence: 0.9,
+    });
+    const result = await executor.executeTask(job, ctx);
+    expect(result.success).toBe(true);
+    expect(result.output).toMatch(
+      /\| values in block-1\.txt \| 7 \| 95 \| [\d.]+ … [\d.]+ \| high \|/,
+    );
+  });
+
   it("is a no-op for empty specifiers and a repeated module", async () => {
     await loadPlugins(["", "  ", "./examples/plugins/echo-agent.ts"], { cwd: repoRoot, logger });
     expect(hasExecutor("echo_agent")).toBe(true);

@@ -1,0 +1,315 @@
+import { extname } from "node:path";
+import type { InputBlock, JobInputs } from "./types.ts";
+
+/**
+ * Finds the data in a job: fenced code blocks (language from the fence), inline CSV,
+ * JSON, number lists and pasted logs in the description, and attached files (language
+ * from the extension). Everything is bounded: a job cannot make the agent read without
+ * limit, and whatever is skipped is said in `notes`.
+ */
+
+export interface InputLimits {
+  /** Most blocks kept (description and files together). */
+  maxBlocks: number;
+  /** Longest block kept whole; a longer one is cut there, with a note. */
+  maxBlockChars: number;
+  /** Most characters kept in all. */
+  maxTotalChars: number;
+  /** Most attached files read. */
+  maxFiles: number;
+  /** Largest attached file read, in bytes. */
+  maxFileBytes: number;
+}
+
+export const DEFAULT_INPUT_LIMITS: InputLimits = {
+  maxBlocks: 20,
+  maxBlockChars: 1_000_000,
+  maxTotalChars: 4_000_000,
+  maxFiles: 5,
+  maxFileBytes: 2 * 1024 * 1024,
+};
+
+/** The evaluator's bound: parsing for a bid decision looks at this much of the description. */
+export const EVALUATION_SCAN_CHARS = 64 * 1024;
+
+const LANGUAGE_ALIASES: Record<string, string> = {
+  js: "javascript",
+  mjs: "javascript",
+  cjs: "javascript",
+  jsx: "javascript",
+  node: "javascript",
+  ts: "typescript",
+  tsx: "typescript",
+  mts: "typescript",
+  cts: "typescript",
+  py: "python",
+  python3: "python",
+  rb: "ruby",
+  yml: "yaml",
+  gql: "graphql",
+  sh: "shell",
+  bash: "shell",
+  zsh: "shell",
+  ndjson: "jsonl",
+  psql: "sql",
+  postgres: "sql",
+  postgresql: "sql",
+  mysql: "sql",
+  txt: "text",
+  plaintext: "text",
+  md: "markdown",
+  golang: "go",
+  cs: "csharp",
+  kt: "kotlin",
+  rs: "rust",
+};
+
+export function normalizeLanguage(tag: string): string {
+  const lower = tag.trim().toLowerCase().replace(/^\./, "");
+  return LANGUAGE_ALIASES[lower] ?? lower;
+}
+
+/** The language of a file, by its extension. */
+export function languageOfFile(filename: string): string {
+  return normalizeLanguage(extname(filename)) || "text";
+}
+
+const FILE_EXTENSION: Record<string, string> = {
+  javascript: "js",
+  typescript: "ts",
+  python: "py",
+  ruby: "rb",
+  shell: "sh",
+  text: "txt",
+  numbers: "txt",
+  log: "log",
+};
+
+/** A citable name for the n-th block of the description. */
+function blockName(n: number, language: string): string {
+  return `block-${n}.${FILE_EXTENSION[language] ?? (language || "txt")}`;
+}
+
+const FENCE = /^ {0,3}(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n([\s\S]*?)^ {0,3}\1[`~]*[ \t]*$/gm;
+const TIMESTAMP_START = /^\s*\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
+const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?$/i;
+
+/** What an unfenced paragraph of the description holds, if it is data. */
+function classifyParagraph(text: string): string | undefined {
+  const trimmed = text.trim();
+  if (/^[[{]/.test(trimmed)) {
+    try {
+      JSON.parse(trimmed);
+      return "json";
+    } catch {
+      // not JSON: maybe something else
+    }
+  }
+  const lines = trimmed.split(/\r?\n/).filter((line) => line.trim() !== "");
+  if (lines.length >= 3) {
+    if (lines.filter((line) => TIMESTAMP_START.test(line)).length >= lines.length * 0.8)
+      return looksDelimited(lines) ? "csv" : "log";
+    if (looksDelimited(lines)) return "csv";
+    if (lines.every((line) => /^\s*\{.*\}\s*$/.test(line))) {
+      try {
+        for (const line of lines) JSON.parse(line);
+        return "jsonl";
+      } catch {
+        // not JSON lines
+      }
+    }
+  }
+  const tokens = trimmed.split(/[\s,;]+/).filter((t) => t !== "");
+  if (tokens.length >= 8 && tokens.filter((t) => NUMBER.test(t)).length >= tokens.length * 0.9)
+    return "numbers";
+  return undefined;
+}
+
+/** Three or more lines with the same (non-zero) count of one delimiter. */
+function looksDelimited(lines: string[]): boolean {
+  for (const delimiter of [",", "\t", ";"]) {
+    const counts = lines.map((line) => line.split(delimiter).length - 1);
+    const first = counts[0] ?? 0;
+    if (first >= 1 && counts.every((c) => c === first)) return true;
+  }
+  return false;
+}
+
+class Collector {
+  readonly blocks: InputBlock[] = [];
+  readonly notes: string[] = [];
+  #chars = 0;
+  readonly #limits: InputLimits;
+
+  constructor(limits: InputLimits) {
+    this.#limits = limits;
+  }
+
+  get full(): boolean {
+    return (
+      this.blocks.length >= this.#limits.maxBlocks || this.#chars >= this.#limits.maxTotalChars
+    );
+  }
+
+  add(block: InputBlock): void {
+    if (this.full) {
+      this.notes.push(
+        `Skipped ${block.source}: more than ${this.#limits.maxBlocks} inputs or ${this.#limits.maxTotalChars} characters in all.`,
+      );
+      return;
+    }
+    const room = Math.min(this.#limits.maxBlockChars, this.#limits.maxTotalChars - this.#chars);
+    let text = block.text;
+    if (text.length > room) {
+      this.notes.push(`Cut ${block.source} to its first ${room} characters (of ${text.length}).`);
+      text = text.slice(0, room).replace(/\n[^\n]*$/, "\n");
+    }
+    this.#chars += text.length;
+    this.blocks.push({ ...block, text });
+  }
+}
+
+/**
+ * The data in a text (a job description): fenced blocks first, then data-like
+ * paragraphs of the rest. Bounded by `limits`; `scanChars` cuts the text first.
+ */
+export function extractFromText(
+  text: string,
+  limits: InputLimits = DEFAULT_INPUT_LIMITS,
+  scanChars = Number.POSITIVE_INFINITY,
+): JobInputs {
+  const collector = new Collector(limits);
+  let scanned = text;
+  if (text.length > scanChars) {
+    scanned = text.slice(0, scanChars);
+    collector.notes.push(`Read the first ${scanChars} characters of the description only.`);
+  }
+  let n = 0;
+  const rest = scanned.replace(FENCE, (_all, _fence: string, tag: string, body: string) => {
+    n++;
+    const language = normalizeLanguage(tag) || classifyParagraph(body) || "text";
+    collector.add({
+      source: `description, block ${n}${tag ? ` (${tag})` : ""}`,
+      name: blockName(n, language),
+      language,
+      text: body,
+    });
+    return "\n\n";
+  });
+  for (const paragraph of rest.split(/\n[ \t]*\n/)) {
+    const kind = classifyParagraph(paragraph);
+    if (!kind) continue;
+    n++;
+    collector.add({
+      source: `description, inline ${kind === "numbers" ? "number list" : kind} (block ${n})`,
+      name: blockName(n, kind),
+      language: kind,
+      text: `${paragraph.trim()}\n`,
+    });
+  }
+  return { blocks: collector.blocks, notes: collector.notes };
+}
+
+/** A file attached to the job, as the marketplace lists it. */
+export interface AttachedFile {
+  file_id: string;
+  filename: string;
+  category?: string | null;
+  size?: number | null;
+  mime_type?: string | null;
+}
+
+/** Reads attached files; `ExecutorContext.files` (the marketplace client) is one. */
+export interface JobFileSource {
+  listJobFiles(jobId: string, signal?: AbortSignal): Promise<AttachedFile[]>;
+  downloadJobFile(jobId: string, fileId: string, signal?: AbortSignal): Promise<string>;
+}
+
+const BINARY = /\.(png|jpe?g|gif|webp|svg|pdf|docx?|xlsx?|parquet|zip|gz|tar|exe|bin)$/i;
+
+/** Whether a file is worth downloading as text at all. */
+function readableAsText(file: AttachedFile): boolean {
+  if (BINARY.test(file.filename)) return false;
+  if (file.category === "image") return false;
+  const mime = file.mime_type ?? "";
+  return !/^(image|audio|video)\//.test(mime) && !/pdf|zip|octet-stream|officedocument/.test(mime);
+}
+
+/**
+ * Everything the job gives to work on: the description's data, then the attached
+ * files (listed through `files`), each within `limits`. A file that cannot be listed
+ * or read becomes a note, never an error.
+ */
+export async function gatherJobInputs(
+  job: { job_id: string; description?: string | null },
+  files: JobFileSource | undefined,
+  signal: AbortSignal,
+  limits: InputLimits = DEFAULT_INPUT_LIMITS,
+): Promise<JobInputs> {
+  const fromText = extractFromText(job.description ?? "", limits);
+  const collector = new Collector(limits);
+  for (const block of fromText.blocks) collector.add(block);
+  collector.notes.push(...fromText.notes);
+  if (!files) return { blocks: collector.blocks, notes: collector.notes };
+
+  let listed: AttachedFile[];
+  try {
+    listed = await files.listJobFiles(job.job_id, signal);
+  } catch (error) {
+    if (signal.aborted) throw error;
+    collector.notes.push(`Could not list the attached files (${(error as Error).message}).`);
+    return { blocks: collector.blocks, notes: collector.notes };
+  }
+  let read = 0;
+  for (const file of listed) {
+    const label = `file ${file.filename}`;
+    if (!readableAsText(file)) {
+      collector.notes.push(
+        `Skipped ${label}: not a text file (${file.mime_type ?? "unknown type"}).`,
+      );
+      continue;
+    }
+    if (read >= limits.maxFiles) {
+      collector.notes.push(`Skipped ${label}: only the first ${limits.maxFiles} files are read.`);
+      continue;
+    }
+    if ((file.size ?? 0) > limits.maxFileBytes) {
+      collector.notes.push(
+        `Skipped ${label}: ${file.size} bytes, more than the ${limits.maxFileBytes} read per file.`,
+      );
+      continue;
+    }
+    try {
+      const text = await files.downloadJobFile(job.job_id, file.file_id, signal);
+      read++;
+      collector.add({
+        source: label,
+        name: file.filename,
+        language: languageOfFile(file.filename),
+        text,
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      collector.notes.push(`Could not read ${label} (${(error as Error).message}).`);
+    }
+  }
+  return { blocks: collector.blocks, notes: collector.notes };
+}
+
+/** For bidding: the attachments the job lists (no download), as name and category. */
+export function listedAttachments(attachments: readonly unknown[]): AttachedFile[] {
+  const out: AttachedFile[] = [];
+  for (const item of attachments) {
+    if (!item || typeof item !== "object") continue;
+    const { file_id, filename, category, size, mime_type } = item as Record<string, unknown>;
+    if (typeof filename !== "string") continue;
+    out.push({
+      file_id: typeof file_id === "string" ? file_id : "",
+      filename,
+      category: typeof category === "string" ? category : null,
+      size: typeof size === "number" ? size : null,
+      mime_type: typeof mime_type === "string" ? mime_type : null,
+    });
+  }
+  return out;
+}
