@@ -346,9 +346,9 @@ export class MarketplaceRules {
         accepted_at: null,
       };
       this.store.insertBid(bid);
-      let status = job.status;
-      if (needsApproval) status = "awaiting_approval";
-      else if (status === "open" || status === "posted") status = "bidding";
+      // As on the real service, a bid leaves the job's status alone (a job with bids is
+      // still `posted`; nothing sets `bidding`), except one that needs approval.
+      const status = needsApproval ? "awaiting_approval" : job.status;
       this.store.updateJob(jobId, { status, bid_count: job.bid_count + 1 });
       // Bidding is a sign of life: an offline agent that bids is available again.
       if (agent.status === "offline") {

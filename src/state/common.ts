@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Ledger, LedgerResult } from "./types.ts";
+import type { BidRecord, Ledger, LedgerResult } from "./types.ts";
 
 /** Options every backend accepts. */
 export interface LedgerCommonOptions {
@@ -23,6 +23,7 @@ export const ledgerResultSchema = z.object({
 /** The write methods; each is counted in `bazaar_runner_ledger_operations_total`. */
 export const WRITE_OPERATIONS = [
   "recordBid",
+  "recordBids",
   "recordWon",
   "startExecution",
   "recordResult",
@@ -75,6 +76,14 @@ export function clip(text: string): string {
 export function checkPrice(priceUsd: number): void {
   if (!Number.isFinite(priceUsd) || priceUsd < 0)
     throw new RangeError("ledger: bid price must be a finite, non-negative number");
+}
+
+/** Checks a round's bids before any is written. */
+export function checkBids(bids: readonly BidRecord[]): void {
+  for (const bid of bids) {
+    checkKey(bid.agentId, bid.jobId);
+    checkPrice(bid.priceUsd);
+  }
 }
 
 export function checkEpochMs(value: number): void {
@@ -131,6 +140,11 @@ export function instrument(
     hasBid: (agentId, jobId) => backend.hasBid(agentId, jobId),
     recordBid: (agentId, jobId, bid) =>
       write("recordBid", agentId, jobId, () => backend.recordBid(agentId, jobId, bid)),
+    recordBids: (bids) =>
+      write("recordBids", `${bids.length} agents`, `${bids.length} bids`, () =>
+        backend.recordBids(bids),
+      ),
+    jobsWithBids: (jobIds) => backend.jobsWithBids(jobIds),
     recordWon: (agentId, jobId) =>
       write("recordWon", agentId, jobId, () => backend.recordWon(agentId, jobId)),
     startExecution: (agentId, jobId) =>

@@ -1,4 +1,5 @@
 import {
+  checkBids,
   checkEpochMs,
   checkKey,
   checkPrice,
@@ -74,6 +75,25 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
         entry.bidPriceUsd = bid.priceUsd;
         entry.bidAt = now;
       });
+    },
+    async recordBids(bids) {
+      open();
+      checkBids(bids);
+      for (const bid of bids) {
+        upsert(bid.agentId, bid.jobId, (entry, now) => {
+          entry.bidId = bid.bidId;
+          entry.bidPriceUsd = bid.priceUsd;
+          entry.bidAt = now;
+        });
+      }
+    },
+    async jobsWithBids(jobIds) {
+      open();
+      const wanted = new Set(jobIds);
+      const found = new Set<string>();
+      for (const entry of entries.values())
+        if (entry.bidAt !== undefined && wanted.has(entry.jobId)) found.add(entry.jobId);
+      return found;
     },
     async recordWon(agentId, jobId) {
       upsert(agentId, jobId, (entry, now) => {

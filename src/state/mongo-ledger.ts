@@ -1,6 +1,8 @@
 import {
+  type AnyBulkWriteOperation,
   type Collection,
   type Document,
+  MongoBulkWriteError,
   type MongoClient,
   MongoServerError,
   type UpdateFilter,
@@ -8,6 +10,7 @@ import {
 } from "mongodb";
 import { z } from "zod";
 import {
+  checkBids,
   checkEpochMs,
   checkKey,
   checkPrice,
@@ -171,6 +174,45 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       await upsert(agentId, jobId, (now) => ({
         $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
       }));
+    },
+    async recordBids(bids) {
+      open();
+      checkBids(bids);
+      if (bids.length === 0) return;
+      const now = new Date(clock());
+      const operations: AnyBulkWriteOperation<LedgerDoc>[] = bids.map((bid) => ({
+        updateOne: {
+          filter: { agent_id: bid.agentId, job_id: bid.jobId },
+          update: {
+            $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
+          },
+          upsert: true,
+        },
+      }));
+      // One round trip for the round: unordered, so one failed record holds up no other.
+      const run = () => coll.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
+      try {
+        await run();
+      } catch (err) {
+        // Racing upserts of a new key can collide on the unique index; the writes are
+        // idempotent, so the round is sent again once.
+        const duplicates =
+          err instanceof MongoBulkWriteError &&
+          (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).every(
+            (e) => e.code === 11000,
+          );
+        if (!duplicates) throw err;
+        await run();
+      }
+    },
+    async jobsWithBids(jobIds) {
+      open();
+      if (jobIds.length === 0) return new Set();
+      const ids = await coll.distinct("job_id", {
+        job_id: { $in: [...jobIds] },
+        bid_at: { $ne: null },
+      });
+      return new Set(ids.filter((id): id is string => typeof id === "string"));
     },
     async recordWon(agentId, jobId) {
       // $min keeps the first time the job was seen won.

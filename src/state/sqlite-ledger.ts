@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { z } from "zod";
 import {
+  checkBids,
   checkEpochMs,
   checkKey,
   checkPrice,
@@ -184,6 +185,14 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
     return undefined;
   };
 
+  const writeBid = (agentId: string, jobId: string, bid: { bidId: string; priceUsd: number }) =>
+    upsert(
+      agentId,
+      jobId,
+      (now) => ({ bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now }),
+      "bid_id = excluded.bid_id, bid_price_usd = excluded.bid_price_usd, bid_at = excluded.bid_at",
+    );
+
   const count = (where: string): number =>
     z.object({ n: z.number() }).parse(stmt(`SELECT count(*) AS n FROM ledger WHERE ${where}`).get())
       .n;
@@ -199,12 +208,34 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
     },
     async recordBid(agentId, jobId, bid) {
       checkPrice(bid.priceUsd);
-      upsert(
-        agentId,
-        jobId,
-        (now) => ({ bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now }),
-        "bid_id = excluded.bid_id, bid_price_usd = excluded.bid_price_usd, bid_at = excluded.bid_at",
-      );
+      writeBid(agentId, jobId, bid);
+    },
+    async recordBids(bids) {
+      checkBids(bids);
+      if (bids.length === 0) return;
+      // One transaction: one fsync for the round instead of one per bid.
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        for (const bid of bids) writeBid(bid.agentId, bid.jobId, bid);
+        db.exec("COMMIT");
+      } catch (err) {
+        db.exec("ROLLBACK");
+        throw err;
+      }
+    },
+    async jobsWithBids(jobIds) {
+      const found = new Set<string>();
+      // In chunks, well under SQLite's limit of bound parameters.
+      for (let i = 0; i < jobIds.length; i += 500) {
+        const chunk = jobIds.slice(i, i + 500);
+        const rows = db
+          .prepare(
+            `SELECT DISTINCT job_id FROM ledger WHERE bid_at IS NOT NULL AND job_id IN (${chunk.map(() => "?").join(", ")})`,
+          )
+          .all(...chunk);
+        for (const row of rows) found.add(z.object({ job_id: z.string() }).parse(row).job_id);
+      }
+      return found;
     },
     async recordWon(agentId, jobId) {
       upsert(

@@ -45,6 +45,14 @@ export interface LedgerSummary {
   closed: number;
 }
 
+/** One bid of a round, for `recordBids`. */
+export interface BidRecord {
+  agentId: string;
+  jobId: string;
+  bidId: string;
+  priceUsd: number;
+}
+
 export interface Ledger {
   readonly backend: LedgerSummary["backend"];
   /** True if this agent already bid on this job. */
@@ -54,6 +62,13 @@ export interface Ledger {
     jobId: string,
     bid: { bidId: string; priceUsd: number },
   ): Promise<void>;
+  /**
+   * The bids of one round in one write (one SQLite transaction, one MongoDB bulkWrite):
+   * every record is checked first, and bad input writes nothing.
+   */
+  recordBids(bids: readonly BidRecord[]): Promise<void>;
+  /** Which of these jobs have a bid of any agent of this ledger. */
+  jobsWithBids(jobIds: readonly string[]): Promise<Set<string>>;
   recordWon(agentId: string, jobId: string): Promise<void>;
   /** Marks execution started and returns how many times it has been started, this one included. */
   startExecution(agentId: string, jobId: string): Promise<number>;
