@@ -28,6 +28,10 @@ export interface MarketplaceRulesOptions {
   now: () => Date;
   /** Called after a job receives its first bid (auto-award arms its timer here). */
   onFirstBid?: (jobId: string, at: Date) => void;
+  /** Called after a job is posted, with the agents the service matched (webhooks go here). */
+  onJobPosted?: (job: JobDoc, matched: AgentDoc[]) => void;
+  /** Called after a bid is selected, with the assigned job and the winning agent. */
+  onBidSelected?: (job: JobDoc, winner: AgentDoc) => void;
 }
 
 /** A bid as `GET /api/jobs/{id}/bids` shows it: with the agent's name and status. */
@@ -253,12 +257,12 @@ export class MarketplaceRules {
     this.store.insertJob(job);
     const matched = this.store
       .listAgents()
-      .filter((a) => a.status !== "suspended" && meetsCapabilities(a, job) === null)
-      .map((a) => a.agent_id);
+      .filter((a) => a.status !== "suspended" && meetsCapabilities(a, job) === null);
+    this.options.onJobPosted?.(job, matched);
     return {
       job_id: job.job_id,
       escrow_txn_id: job.escrow_txn_id,
-      matched_agents: matched,
+      matched_agents: matched.map((a) => a.agent_id),
       status: "posted",
     };
   }
@@ -365,7 +369,7 @@ export class MarketplaceRules {
    * accepted, every other live bid rejected, and the winning agent busy.
    */
   selectBid(jobId: string, bidId: string) {
-    return this.store.transaction(() => {
+    const answer = this.store.transaction(() => {
       const job = this.requireJob(jobId);
       const bid = this.store.getBid(bidId);
       if (!bid) throw notFound("Bid");
@@ -396,8 +400,13 @@ export class MarketplaceRules {
         assigned_at: now,
       });
       this.store.updateAgent(bid.agent_id, { status: "busy" });
-      return { job_id: jobId, winning_bid_id: bidId, status: "assigned" };
+      return { job_id: jobId, winning_bid_id: bidId, status: "assigned", agentId: bid.agent_id };
     });
+    const { agentId, ...body } = answer;
+    const job = this.store.getJob(jobId);
+    const winner = this.store.getAgent(agentId);
+    if (job && winner) this.options.onBidSelected?.(job, winner);
+    return body;
   }
 
   /** The live bid with the best confidence-to-price ratio (earliest wins a tie), or null. */

@@ -64,6 +64,8 @@ export class Runner implements StatusSource {
   #marketplaceReachable = false;
   #lastMarketplaceOk: string | null = null;
   #pollLoop: Promise<void> | undefined;
+  /** The marketplace ids of the running agents, worked out once per poll. */
+  #agentIds: Set<string> | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -87,7 +89,13 @@ export class Runner implements StatusSource {
     this.#ownedPool = parts.ownedPool;
     this.#mongo = parts.mongo;
     this.#embedded = options.embeddedMarketplace ?? false;
-    this.#feed = new JobFeed(this.client, this.#log, this.metrics);
+    this.#feed = new JobFeed({
+      client: this.client,
+      logger: this.#log,
+      metrics: this.metrics,
+      ledger: this.ledger,
+      ourAgents: () => this.#ourAgentIds(),
+    });
     this.#outbox = new Outbox({
       client: this.client,
       ledger: this.ledger,
@@ -232,6 +240,7 @@ export class Runner implements StatusSource {
     let failures = 0;
     while (!this.#stop.signal.aborted) {
       const endTimer = this.metrics.pollDuration.startTimer();
+      this.#agentIds = undefined;
       try {
         const page = await this.#feed.poll(this.#stop.signal);
         if (failures > 0) this.#log.info({ failures }, "marketplace reachable again");
@@ -262,6 +271,13 @@ export class Runner implements StatusSource {
             });
       await sleep(wait, this.#stop.signal).catch(() => undefined);
     }
+  }
+
+  #ourAgentIds(): ReadonlySet<string> {
+    this.#agentIds ??= new Set(
+      this.#supervisor.workers.flatMap((w) => (w.agentId ? [w.agentId] : [])),
+    );
+    return this.#agentIds;
   }
 
   /** Keeps the per-agent result counters and the timeline in step with the outbox. */
