@@ -26,6 +26,7 @@ export interface Metrics {
   unhandledErrors: Counter<"kind">;
   revenueUsd: Counter<"agent">;
   pollDuration: Histogram;
+  webhooks: Counter<"outcome">;
 }
 
 export interface MetricsOptions {
@@ -158,6 +159,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: "bazaar_runner_poll_duration_seconds",
       help: "One poll of the shared job feed and its dispatch to every agent",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    webhooks: new Counter({
+      name: "bazaar_runner_webhooks_total",
+      help: "Webhook notifications received, by outcome (accepted, unknown_agent, malformed, rate_limited)",
+      labelNames: ["outcome"],
       registers,
     }),
   };

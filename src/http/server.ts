@@ -8,6 +8,7 @@ import { dashboardRoutes } from "./dashboard.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { type StreamTimings, statusRoutes } from "./status.ts";
+import { type WebhookOptions, webhookRoutes } from "./webhook.ts";
 
 export interface HttpServerOptions {
   status: StatusSource;
@@ -19,6 +20,8 @@ export interface HttpServerOptions {
   host: string;
   /** Event-stream timings; tests shorten them. */
   streamTimings?: Partial<StreamTimings>;
+  /** The push endpoint for marketplace notifications, when the runner takes them. */
+  webhook?: Omit<WebhookOptions, "logger" | "metrics">;
 }
 
 /** True when the dashboard and /api/* will ask for the token. */
@@ -65,5 +68,12 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   await app.register(metricsRoutes, { metrics: options.metrics });
   await app.register(statusRoutes, { status: options.status, timings: options.streamTimings });
   await app.register(dashboardRoutes);
+  if (options.webhook) {
+    await app.register(webhookRoutes, {
+      ...options.webhook,
+      logger: log,
+      metrics: options.metrics,
+    });
+  }
   return app;
 }
