@@ -24,7 +24,7 @@ export interface Metrics {
   ledgerOperations: Counter<"operation" | "outcome">;
   outboxPending: Gauge;
   unhandledErrors: Counter<"kind">;
-  revenueUsd: Counter<"agent">;
+  earningsUsd: Counter<"agent" | "stage">;
   pollDuration: Histogram;
   webhooks: Counter<"outcome">;
 }
@@ -149,10 +149,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ["kind"],
       registers,
     }),
-    revenueUsd: new Counter({
-      name: "bazaar_runner_revenue_usd_total",
-      help: "Price of won bids in USD, by agent",
-      labelNames: ["agent"],
+    earningsUsd: new Counter({
+      name: "bazaar_runner_earnings_usd_total",
+      help: "USD by agent and stage: bid (prices of bids placed), won (agreed price of jobs assigned), paid (paid out by the marketplace)",
+      labelNames: ["agent", "stage"],
       registers,
     }),
     pollDuration: new Histogram({

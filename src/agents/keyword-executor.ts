@@ -26,13 +26,17 @@ export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
   }
 
   async evaluateJob(job: Job, ctx: ExecutorContext): Promise<Evaluation> {
-    return evaluateKeywords(
+    const evaluation = evaluateKeywords(
       job,
       this.keywordsFor(ctx),
       ctx.agent.base_rate_usd,
       job.budget_usd,
       this.kind.minutesRule,
     );
+    // Told apart from other declines in the decision log ("no keyword").
+    return evaluation.confidence === 0 && !evaluation.canComplete
+      ? { ...evaluation, noMatch: true }
+      : evaluation;
   }
 
   async executeTask(job: Job, ctx: ExecutorContext): Promise<TaskResult> {

@@ -46,6 +46,8 @@ export interface Evaluation {
   bidAmountUsd: number;
   estimatedTimeMinutes: number;
   reasoning: string;
+  /** Set when the job matched nothing of the agent's specialty (shown as "no keyword"). */
+  noMatch?: boolean;
 }
 
 /** What an execution produced; submitted to the marketplace as the job's result. */

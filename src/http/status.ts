@@ -26,6 +26,10 @@ const EventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(5000).default(200),
 });
 
+const DecisionsQuery = z.object({
+  job_id: z.string().min(1).max(200).optional(),
+});
+
 export interface StatusRoutesOptions {
   status: StatusSource;
   timings?: Partial<StreamTimings>;
@@ -49,6 +53,16 @@ export const statusRoutes: FastifyPluginAsync<StatusRoutesOptions> = async (app,
     }
     reply.header("cache-control", "no-store");
     return { events: status.recentEvents(parsed.data.limit) };
+  });
+
+  /** Why each agent bid or not: of one job, or the most recent decisions. */
+  app.get("/api/decisions", async (request, reply) => {
+    const parsed = DecisionsQuery.safeParse(request.query);
+    if (!parsed.success) {
+      return reply.code(400).send({ error: "bad_request", message: "job_id must be a job id" });
+    }
+    reply.header("cache-control", "no-store");
+    return { decisions: status.decisions(parsed.data.job_id) };
   });
 
   app.get("/api/events/stream", (request, reply) => {

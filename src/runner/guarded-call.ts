@@ -25,6 +25,7 @@ export const EvaluationSchema = z.object({
   bidAmountUsd: z.number().nonnegative(),
   estimatedTimeMinutes: z.number().nonnegative(),
   reasoning: z.string().default(""),
+  noMatch: z.boolean().optional(),
 });
 
 export type Guarded<T> =

@@ -17,11 +17,12 @@ import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../
 import { openLedger } from "../state/index.ts";
 import type { Ledger, LedgerEntry } from "../state/types.ts";
 import type { AgentWorker } from "./agent-worker.ts";
+import { DecisionLog } from "./decision-log.ts";
 import { JobFeed } from "./job-feed.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
 import { Registrar } from "./registrar.ts";
 import { StatusTracker } from "./status-tracker.ts";
-import type { RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
+import type { DecisionRecord, RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
 
 export interface RunnerOptions {
@@ -50,6 +51,7 @@ export class Runner implements StatusSource {
   readonly llm: LlmClient;
   readonly ledger: Ledger;
   readonly tracker = new StatusTracker();
+  readonly #decisions = new DecisionLog();
   readonly #log: Logger;
   readonly #source: ConfigSource;
   readonly #supervisor: Supervisor;
@@ -113,6 +115,7 @@ export class Runner implements StatusSource {
         registrar: new Registrar(this.client, this.config.ownerId, this.config.defaultModel),
         outbox: this.#outbox,
         tracker: this.tracker,
+        decisions: this.#decisions,
         logger: this.#log,
         metrics: this.metrics,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,
@@ -283,28 +286,10 @@ export class Runner implements StatusSource {
   /** Keeps the per-agent result counters and the timeline in step with the outbox. */
   #onSubmitted(entry: LedgerEntry, outcome: SubmitOutcome): void {
     const worker = this.#supervisor.workers.find((w) => w.agentId === entry.agentId);
-    const view = worker?.stats.view;
-    const name = worker?.spec.config.name;
-    if (outcome.kind === "accepted") {
-      if (view) {
-        if (entry.result?.success) view.resultsAccepted++;
-        else view.resultsFailed++;
-      }
-      this.tracker.emit({
-        kind: "result",
-        agent: name,
-        jobId: entry.jobId,
-        message: entry.result?.success ? "result accepted" : "failed result submitted",
-      });
-    } else if (outcome.kind === "closed") {
-      if (view) view.resultsFailed++;
-      this.tracker.emit({
-        kind: "error",
-        agent: name,
-        jobId: entry.jobId,
-        message: `result refused: ${outcome.reason}`,
-      });
-    }
+    if (!worker) return;
+    if (outcome.kind === "accepted")
+      worker.telemetry.resultAccepted(entry.jobId, entry.result?.success ?? false);
+    else if (outcome.kind === "closed") worker.telemetry.resultRefused(entry.jobId, outcome.reason);
   }
 
   get workers(): AgentWorker[] {
@@ -342,6 +327,10 @@ export class Runner implements StatusSource {
       llm: { configured: this.llm.configured, baseUrl: this.config.llmBaseUrl },
       agents: this.tracker.views(),
     };
+  }
+
+  decisions(jobId?: string): DecisionRecord[] {
+    return jobId === undefined ? this.#decisions.recent() : this.#decisions.forJob(jobId);
   }
 
   recentEvents(limit?: number): RunnerEvent[] {

@@ -30,7 +30,7 @@ export class AgentStats {
       resultsFailed: 0,
       tokensUsed: 0,
       llmCostUsd: 0,
-      revenueUsd: 0,
+      earnings: { bidUsd: 0, wonUsd: 0, paidUsd: 0 },
       errors: 0,
       lastError: null,
     };

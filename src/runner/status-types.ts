@@ -4,6 +4,16 @@ import type { LedgerSummary } from "../state/types.ts";
 /** A worker's lifecycle state. */
 export type WorkerState = "registering" | "running" | "draining" | "stopped" | "failed";
 
+/**
+ * Money, by how far it got: `bidUsd` the prices of the bids placed, `wonUsd` the agreed
+ * price of the jobs assigned, `paidUsd` what the marketplace paid out after `complete`.
+ */
+export interface Earnings {
+  bidUsd: number;
+  wonUsd: number;
+  paidUsd: number;
+}
+
 /** What the operator sees of one agent (GET /api/status, dashboard). */
 export interface AgentStatusView {
   key: string;
@@ -25,7 +35,8 @@ export interface AgentStatusView {
   resultsFailed: number;
   tokensUsed: number;
   llmCostUsd: number;
-  revenueUsd: number;
+  /** What the agent's work is worth, stage by stage (see Earnings). */
+  earnings: Earnings;
   errors: number;
   lastError: string | null;
 }
@@ -80,6 +91,44 @@ export interface RunnerEvent {
   costUsd?: number;
 }
 
+/** Why an agent did not bid on a job. */
+export type SkipReason =
+  /** The job has no usable budget. */
+  | "budget_missing"
+  /** A required capability is below the job's minimum score. */
+  | "capability"
+  /** The ledger or the marketplace already has a bid of this agent. */
+  | "already_bid"
+  /** The evaluator found no keyword of its table in the job. */
+  | "no_keyword"
+  /** The executor declined for another reason. */
+  | "declined"
+  /** 85 % of the budget is below the agent's price floor. */
+  | "below_floor"
+  /** A daily spend cap is reached. */
+  | "spend_cap"
+  /** The executor's evaluation threw, timed out or answered malformed. */
+  | "evaluation_failed"
+  /** The marketplace refused the bid (4xx). */
+  | "bid_refused"
+  /** The bid's outcome stayed unknown after the last attempt. */
+  | "bid_failed";
+
+/** One agent's decision on one job (GET /api/decisions). */
+export interface DecisionRecord {
+  at: string;
+  jobId: string;
+  /** The agent's name. */
+  agent: string;
+  agentId: string | null;
+  outcome: "bid" | "skip";
+  reason: SkipReason | null;
+  /** One sentence a person can read. */
+  detail: string;
+  priceUsd?: number;
+  confidence?: number;
+}
+
 /** What the HTTP layer needs from the runner. */
 export interface StatusSource {
   snapshot(): Promise<StatusSnapshot>;
@@ -87,6 +136,8 @@ export interface StatusSource {
   recentEvents(limit?: number): RunnerEvent[];
   /** Subscribe to new events; returns the unsubscribe function. */
   onEvent(listener: (event: RunnerEvent) => void): () => void;
+  /** Each agent's decision on one job, or the most recent decisions (newest first). */
+  decisions(jobId?: string): DecisionRecord[];
   /** Ready: config loaded and the marketplace answered (and is answering). */
   ready(): { ready: boolean; reasons: string[] };
 }

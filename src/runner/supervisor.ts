@@ -122,7 +122,7 @@ export class Supervisor {
         );
       })
       .finally(() => {
-        this.#deps.tracker.remove(worker.key);
+        worker.telemetry.remove();
         this.#leaving.delete(done);
       });
     this.#leaving.add(done);

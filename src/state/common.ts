@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { BidRecord, Ledger, LedgerResult } from "./types.ts";
+import type { AgentTotals, BidRecord, Ledger, LedgerEntry, LedgerResult } from "./types.ts";
 
 /** Options every backend accepts. */
 export interface LedgerCommonOptions {
@@ -43,6 +43,24 @@ const PENDING_CHANGING: ReadonlySet<string> = new Set([
 /** What a backend offers besides the Ledger: a cheap count of pending results, if it has one. */
 export interface LedgerBackend extends Ledger {
   pendingCount?(): Promise<number>;
+}
+
+/** Totals over one agent's entries; every backend counts with this one function. */
+export function totalsOf(entries: Iterable<LedgerEntry>): AgentTotals {
+  const totals: AgentTotals = { bids: 0, bidUsd: 0, won: 0, wonUsd: 0, succeeded: 0, failed: 0 };
+  for (const e of entries) {
+    if (e.bidAt !== undefined) {
+      totals.bids++;
+      totals.bidUsd += e.bidPriceUsd ?? 0;
+    }
+    if (e.wonAt !== undefined) {
+      totals.won++;
+      totals.wonUsd += e.bidPriceUsd ?? 0;
+    }
+    if (e.acceptedAt !== undefined && e.result?.success) totals.succeeded++;
+    else if (e.acceptedAt !== undefined || e.closedAt !== undefined) totals.failed++;
+  }
+  return totals;
 }
 
 export function checkKey(agentId: string, jobId: string): void {
@@ -160,6 +178,7 @@ export function instrument(
         backend.recordSubmitFailure(agentId, jobId, error, nextSubmitAt),
       ),
     get: (agentId, jobId) => backend.get(agentId, jobId),
+    agentTotals: (agentId) => backend.agentTotals(agentId),
     pendingResults: async (agentId) => {
       const pending = await backend.pendingResults(agentId);
       if (agentId === undefined) metrics?.outboxPending.set(pending.length);

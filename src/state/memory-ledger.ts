@@ -8,6 +8,7 @@ import {
   instrument,
   type LedgerBackend,
   type LedgerCommonOptions,
+  totalsOf,
 } from "./common.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
@@ -147,6 +148,10 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
     async pendingCount() {
       open();
       return pending().length;
+    },
+    async agentTotals(agentId: string) {
+      open();
+      return totalsOf([...entries.values()].filter((e) => e.agentId === agentId));
     },
     async summary(): Promise<LedgerSummary> {
       open();

@@ -20,6 +20,7 @@ import {
   type LedgerBackend,
   type LedgerCommonOptions,
   ledgerResultSchema,
+  totalsOf,
 } from "./common.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
@@ -281,6 +282,11 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         agentId === undefined ? PENDING_FILTER : { ...PENDING_FILTER, agent_id: agentId };
       const docs = await coll.find(filter).sort(PENDING_SORT).toArray();
       return docs.map(toEntry);
+    },
+    async agentTotals(agentId: string) {
+      open();
+      const docs = await coll.find({ agent_id: agentId }, { projection: { _id: 0 } }).toArray();
+      return totalsOf(docs.map(toEntry));
     },
     async summary(): Promise<LedgerSummary> {
       open();

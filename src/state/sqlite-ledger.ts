@@ -13,6 +13,7 @@ import {
   type LedgerBackend,
   type LedgerCommonOptions,
   ledgerResultSchema,
+  totalsOf,
 } from "./common.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
@@ -299,6 +300,9 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         jobId,
       );
       return row === undefined ? undefined : toEntry(row);
+    },
+    async agentTotals(agentId) {
+      return totalsOf(stmt("SELECT * FROM ledger WHERE agent_id = ?").all(agentId).map(toEntry));
     },
     async pendingResults(agentId) {
       const rows =

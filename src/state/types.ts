@@ -53,6 +53,23 @@ export interface BidRecord {
   priceUsd: number;
 }
 
+/**
+ * One agent's totals, as the ledger knows them: what its stats start from after a
+ * restart, so that the figures on the dashboard and the ledger's agree.
+ */
+export interface AgentTotals {
+  /** Bids this agent has on record, and the sum of their prices. */
+  bids: number;
+  bidUsd: number;
+  /** Jobs assigned to it, and the sum of the prices it bid for them. */
+  won: number;
+  wonUsd: number;
+  /** Successful results the marketplace accepted. */
+  succeeded: number;
+  /** Failed results submitted, and results the marketplace refused for good. */
+  failed: number;
+}
+
 export interface Ledger {
   readonly backend: LedgerSummary["backend"];
   /** True if this agent already bid on this job. */
@@ -84,6 +101,8 @@ export interface Ledger {
     nextSubmitAt: number,
   ): Promise<void>;
   get(agentId: string, jobId: string): Promise<LedgerEntry | undefined>;
+  /** One agent's totals (see AgentTotals). */
+  agentTotals(agentId: string): Promise<AgentTotals>;
   /** Results produced but neither accepted nor closed, oldest first; of one agent if given. */
   pendingResults(agentId?: string): Promise<LedgerEntry[]>;
   summary(): Promise<LedgerSummary>;

@@ -2,6 +2,7 @@ import { AgentStats } from "../../src/runner/status-tracker.ts";
 import type {
   AgentStatusView,
   ConfigIssue,
+  DecisionRecord,
   RunnerEvent,
   StatusSnapshot,
   StatusSource,
@@ -55,6 +56,8 @@ export class FakeStatusSource implements StatusSource {
   private readonly listeners = new Set<(event: RunnerEvent) => void>();
   private readiness = { ready: false, reasons: ["config not loaded", "marketplace not reached"] };
   snapshotCalls = 0;
+  /** What GET /api/decisions serves. */
+  decisionRecords: DecisionRecord[] = [];
 
   constructor(options: { history?: boolean } = {}) {
     this.agents = [
@@ -66,7 +69,7 @@ export class FakeStatusSource implements StatusSource {
         resultsAccepted: 2,
         tokensUsed: 5120,
         llmCostUsd: 0.0046,
-        revenueUsd: 0.171,
+        earnings: { bidUsd: 0.26, wonUsd: 0.171, paidUsd: 0.114 },
       }),
       agent("AnomalyHunter", "anomaly_hunter", 0.05, {
         jobsSeen: 14,
@@ -75,7 +78,7 @@ export class FakeStatusSource implements StatusSource {
         resultsAccepted: 1,
         tokensUsed: 2210,
         llmCostUsd: 0.002,
-        revenueUsd: 0.072,
+        earnings: { bidUsd: 0.29, wonUsd: 0.072, paidUsd: 0.072 },
       }),
       agent("CodeReviewer", "code_reviewer", 0.03, {
         state: "draining",
@@ -127,6 +130,10 @@ export class FakeStatusSource implements StatusSource {
     });
   }
 
+  decisions(jobId?: string): DecisionRecord[] {
+    return this.decisionRecords.filter((d) => jobId === undefined || d.jobId === jobId);
+  }
+
   recentEvents(limit = 200): RunnerEvent[] {
     return this.events.slice(-limit);
   }
@@ -161,11 +168,12 @@ export class FakeStatusSource implements StatusSource {
       case "bid":
         target.jobsSeen += 1;
         target.bidsPlaced += 1;
+        target.earnings.bidUsd += event.amountUsd ?? 0;
         break;
       case "won":
         target.bidsWon += 1;
         target.jobsInFlight += 1;
-        target.revenueUsd += event.amountUsd ?? 0;
+        target.earnings.wonUsd += event.amountUsd ?? 0;
         break;
       case "execution":
         target.tokensUsed += event.tokens ?? 0;

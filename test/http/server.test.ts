@@ -102,6 +102,39 @@ describe("status API", () => {
     expect((await fetch(`${base}/api/events?limit=abc`)).status).toBe(400);
   });
 
+  it("GET /api/decisions answers each agent's decision on a job, and the recent ones", async () => {
+    const { base, status } = await start();
+    const at = new Date().toISOString();
+    status.decisionRecords = [
+      {
+        at,
+        jobId: "job_a",
+        agent: "A",
+        agentId: "agent_a",
+        outcome: "bid",
+        reason: null,
+        detail: "bid $0.05",
+        priceUsd: 0.05,
+        confidence: 0.8,
+      },
+      {
+        at,
+        jobId: "job_b",
+        agent: "A",
+        agentId: "agent_a",
+        outcome: "skip",
+        reason: "no_keyword",
+        detail: "no keyword",
+      },
+    ];
+    const one = await fetch(`${base}/api/decisions?job_id=job_b`);
+    expect(one.status).toBe(200);
+    expect(await one.json()).toEqual({ decisions: [status.decisionRecords[1]] });
+    const all = (await (await fetch(`${base}/api/decisions`)).json()) as { decisions: unknown[] };
+    expect(all.decisions).toHaveLength(2);
+    expect((await fetch(`${base}/api/decisions?job_id=`)).status).toBe(400);
+  });
+
   it("a failing snapshot is a 500 without the error's text", async () => {
     const status = new FakeStatusSource();
     status.snapshot = async () => {
@@ -138,7 +171,7 @@ describe("event stream", () => {
         const snap = JSON.parse(f.data) as StatusSnapshot;
         return snap.agents.find((a) => a.name === "SchemaArchitect")?.bidsWon === 4;
       });
-      expect(update.data).toContain('"revenueUsd"');
+      expect(update.data).toContain('"earnings"');
       await stream.next((f) => f.comment);
     } finally {
       stream.close();

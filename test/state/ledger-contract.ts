@@ -256,6 +256,37 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       });
     });
 
+    it("totals one agent's bids, wins and results, success apart from failure", async () => {
+      expect(await ledger.agentTotals("a1")).toEqual({
+        bids: 0,
+        bidUsd: 0,
+        won: 0,
+        wonUsd: 0,
+        succeeded: 0,
+        failed: 0,
+      });
+      await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 0.25 });
+      await ledger.recordBid("a1", "j2", { bidId: "b2", priceUsd: 0.5 });
+      await ledger.recordBid("a1", "j3", { bidId: "b3", priceUsd: 1 });
+      await ledger.recordBid("a2", "j1", { bidId: "b4", priceUsd: 9 });
+      for (const job of ["j1", "j2", "j3"]) await ledger.recordWon("a1", job);
+      await ledger.recordResult("a1", "j1", RESULT);
+      await ledger.recordResult("a1", "j2", { ...RESULT, success: false, error: "no LLM" });
+      await ledger.recordResult("a1", "j3", RESULT);
+      await ledger.markAccepted("a1", "j1");
+      await ledger.markAccepted("a1", "j2");
+      await ledger.closeResult("a1", "j3", "404");
+      expect(await ledger.agentTotals("a1")).toEqual({
+        bids: 3,
+        bidUsd: 1.75,
+        won: 3,
+        wonUsd: 1.75,
+        succeeded: 1,
+        failed: 2,
+      });
+      expect((await ledger.agentTotals("a2")).bids).toBe(1);
+    });
+
     it("keeps different agents on the same job apart", async () => {
       await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
       await ledger.recordBid("a2", "j1", { bidId: "b2", priceUsd: 3 });

@@ -219,7 +219,12 @@ function renderTotals(agents) {
     tile("Results accepted", fmtInt(sum(agents, "resultsAccepted")), "total-results-accepted"),
     tile("LLM tokens", fmtTokens(sum(agents, "tokensUsed")), "total-tokens"),
     tile("LLM cost", fmtUsd(sum(agents, "llmCostUsd")), "total-llm-cost"),
-    tile("Revenue", fmtUsd(sum(agents, "revenueUsd")), "total-revenue", "good"),
+    tile(
+      "Revenue",
+      fmtUsd(agents.reduce((n, a) => n + a.earnings.wonUsd, 0)),
+      "total-revenue",
+      "good",
+    ),
     tile("Errors", fmtInt(errors), "total-errors", errors > 0 ? "bad" : null),
   );
 }
@@ -312,7 +317,7 @@ function agentCard(a) {
       counter("Failed", "results-failed", fmtInt(a.resultsFailed)),
       counter("Tokens", "tokens", fmtTokens(a.tokensUsed)),
       counter("LLM cost", "llm-cost", fmtUsd(a.llmCostUsd)),
-      counter("Revenue", "revenue", fmtUsd(a.revenueUsd)),
+      counter("Revenue", "revenue", fmtUsd(a.earnings.wonUsd)),
       counter("Errors", "errors", fmtInt(a.errors)),
     ),
     a.lastError
