@@ -4,7 +4,8 @@ import type { RunnerConfig } from "../config/env.ts";
 import { createHttpServer } from "../http/server.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
-import { isAgentBazaar, startMarketplace } from "../marketplace-server/index.ts";
+import type { RunningMarketplace } from "../marketplace-server/index.ts";
+import { isAgentBazaar } from "../marketplace-server/probe.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
 import { Runner } from "../runner/runner.ts";
 import { errorMessage } from "../secrets.ts";
@@ -38,7 +39,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   const { logger } = options;
   let config = options.config;
   const metrics = options.metrics ?? createMetrics();
-  let marketplace: Awaited<ReturnType<typeof startMarketplace>> | undefined;
+  let marketplace: RunningMarketplace | undefined;
 
   if (!config.bazaarApiUrlExplicit) {
     const port = options.embeddedMarketplacePort ?? 8000;
@@ -51,6 +52,8 @@ export async function startApp(options: AppOptions): Promise<App> {
       config = { ...config, bazaarApiUrl: existing };
     } else {
       try {
+        // The embedded marketplace (fastify routes, its SQLite store) loads only when served.
+        const { startMarketplace } = await import("../marketplace-server/index.ts");
         marketplace = await startMarketplace({
           host: "127.0.0.1",
           port,

@@ -4,7 +4,6 @@ import { registerAllExecutors } from "../agents/plugins.ts";
 import { hasExecutor } from "../agents/registry.ts";
 import type { RunnerConfig } from "../config/env.ts";
 import { createConfigSource } from "../config-sources/index.ts";
-import { connectMongo } from "../config-sources/mongo.ts";
 import type { ConfigSource } from "../config-sources/types.ts";
 import { createLlmClient } from "../llm/client.ts";
 import type { LlmClient } from "../llm/types.ts";
@@ -168,6 +167,7 @@ export class Runner implements StatusSource {
     try {
       if (config.mongodbUri && (!options.ledger || !options.configSource)) {
         logger.info({ uri: redactUri(config.mongodbUri) }, "connecting to MongoDB");
+        const { connectMongo } = await import("../config-sources/mongo-connect.ts");
         mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
       }
       ledger =
