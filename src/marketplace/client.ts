@@ -112,8 +112,8 @@ export class MarketplaceClient {
       route: "POST /api/agents/:id/heartbeat",
       json: body,
       schema: HeartbeatResponseSchema,
-      // A heartbeat is superseded by the next one; one quick retry is enough.
-      maxAttempts: 2,
+      // A heartbeat is superseded by the next one: never retried.
+      maxAttempts: 1,
       signal,
     });
   }

@@ -12,6 +12,7 @@ import { backoffDelay, sleep } from "../retry.ts";
 import type { Ledger } from "../state/types.ts";
 import { Bidder } from "./bidder.ts";
 import type { DecisionLog } from "./decision-log.ts";
+import type { MarketplaceHealth } from "./health.ts";
 import { executeWonJob } from "./job-execution.ts";
 import type { JobFeed } from "./job-feed.ts";
 import type { Outbox } from "./outbox.ts";
@@ -32,6 +33,8 @@ export interface WorkerDeps {
   /** Where each agent's per-job decisions are kept for GET /api/decisions. */
   decisions?: DecisionLog;
   heartbeatIntervalMs: number;
+  /** The shared view of the marketplace's health: no heartbeats while it is down. */
+  health?: MarketplaceHealth;
   /**
    * The runner's poll interval: the longest one poll waits for this agent's bid
    * decisions.
@@ -67,6 +70,8 @@ export class AgentWorker {
   #state: WorkerState = "registering";
   readonly #inFlight = new Map<string, Promise<void>>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  #heartbeatDelay: NodeJS.Timeout | undefined;
+  #unsubscribeRecovery: (() => void) | undefined;
   /** Aborted when the worker is forced to stop: registration and executions end. */
   readonly #lifetime = new AbortController();
   #started: Promise<void> | undefined;
@@ -138,9 +143,32 @@ export class AgentWorker {
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#setState("running");
     this.#telemetry.started(this.#agentId!);
-    void this.heartbeat();
-    this.#heartbeatTimer = setInterval(() => void this.heartbeat(), this.#deps.heartbeatIntervalMs);
-    this.#heartbeatTimer.unref();
+    // Spread over the interval, so that many agents do not heartbeat together.
+    const interval = this.#deps.heartbeatIntervalMs;
+    this.#scheduleHeartbeats(Math.floor(Math.random() * Math.min(interval, 10_000)));
+    this.#unsubscribeRecovery = this.#deps.health?.onRecovered(() => {
+      // After an outage: resume within a few seconds, each agent at its own moment.
+      if (this.#state === "running") this.#scheduleHeartbeats(this.#deps.health!.recoveryDelay());
+    });
+  }
+
+  /** The first heartbeat after `delayMs`, then one every interval. */
+  #scheduleHeartbeats(delayMs: number): void {
+    this.#stopHeartbeats();
+    this.#heartbeatDelay = setTimeout(() => {
+      void this.heartbeat();
+      this.#heartbeatTimer = setInterval(
+        () => void this.heartbeat(),
+        this.#deps.heartbeatIntervalMs,
+      );
+      this.#heartbeatTimer.unref();
+    }, delayMs);
+    this.#heartbeatDelay.unref();
+  }
+
+  #stopHeartbeats(): void {
+    clearTimeout(this.#heartbeatDelay);
+    clearInterval(this.#heartbeatTimer);
   }
 
   async #restoreTotals(agentId: string): Promise<void> {
@@ -191,6 +219,9 @@ export class AgentWorker {
   async heartbeat(status?: "offline"): Promise<void> {
     const agentId = this.#agentId;
     if (!agentId) return;
+    // Paused while the marketplace is down: the runner's one probe finds when it is back.
+    const health = this.#deps.health;
+    if (health && !health.up && status !== "offline") return;
     const busy = this.#inFlight.size >= this.#maxConcurrent;
     const body = {
       status: status ?? (busy ? ("busy" as const) : ("available" as const)),
@@ -203,8 +234,10 @@ export class AgentWorker {
     };
     try {
       await this.#deps.client.heartbeat(agentId, body);
+      health?.ok();
       this.#telemetry.heartbeatSent(body.status);
     } catch (error) {
+      health?.failed(error);
       this.#telemetry.heartbeatFailed(error);
       if (isMarketplaceError(error, 404) && status !== "offline") await this.#reregister(agentId);
     }
@@ -305,7 +338,8 @@ export class AgentWorker {
     if (this.#state === "stopped") return;
     const wasRunning = this.#state === "running";
     this.#setState("draining");
-    clearInterval(this.#heartbeatTimer);
+    this.#stopHeartbeats();
+    this.#unsubscribeRecovery?.();
     if (!wasRunning) this.#lifetime.abort(new Error("worker stopped"));
     const pending = [...this.#inFlight.values()];
     if (pending.length > 0) {

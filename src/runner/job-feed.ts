@@ -78,9 +78,9 @@ export class JobFeed {
   }
 
   /** One poll. Throws when the marketplace cannot be listed (the caller backs off). */
-  async poll(signal?: AbortSignal): Promise<FeedPage> {
+  async poll(signal?: AbortSignal, options: { attempts?: number } = {}): Promise<FeedPage> {
     const posted = await this.#client.listJobs({ status: "posted" }, signal, {
-      maxAttempts: LISTING_ATTEMPTS,
+      maxAttempts: options.attempts ?? LISTING_ATTEMPTS,
     });
     this.#report(posted.rejected);
     const ids = new Set(posted.jobs.map((job) => job.job_id));

@@ -17,12 +17,16 @@ import { openLedger } from "../state/index.ts";
 import type { Ledger, LedgerEntry } from "../state/types.ts";
 import type { AgentWorker } from "./agent-worker.ts";
 import { DecisionLog } from "./decision-log.ts";
+import { MarketplaceHealth } from "./health.ts";
 import { JobFeed } from "./job-feed.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
 import { Registrar } from "./registrar.ts";
 import { StatusTracker } from "./status-tracker.ts";
 import type { DecisionRecord, RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
+
+/** Polling stays relaxed while a notification came within this many relaxed intervals. */
+const PUSH_ACTIVE_INTERVALS = 10;
 
 export interface RunnerOptions {
   config: RunnerConfig;
@@ -65,6 +69,10 @@ export class Runner implements StatusSource {
   #marketplaceReachable = false;
   #lastMarketplaceOk: string | null = null;
   #pollLoop: Promise<void> | undefined;
+  readonly #health: MarketplaceHealth;
+  /** Cuts the poll loop's wait short (a webhook hint that needs a poll). */
+  #wake: AbortController | undefined;
+  #lastHintAt = 0;
   /** The marketplace ids of the running agents, worked out once per poll. */
   #agentIds: Set<string> | undefined;
   #stopped: Promise<void> | undefined;
@@ -90,6 +98,7 @@ export class Runner implements StatusSource {
     this.#ownedPool = parts.ownedPool;
     this.#mongo = parts.mongo;
     this.#embedded = options.embeddedMarketplace ?? false;
+    this.#health = new MarketplaceHealth({ maxProbeDelayMs: this.config.heartbeatIntervalMs });
     this.#feed = new JobFeed({
       client: this.client,
       logger: this.#log,
@@ -118,6 +127,7 @@ export class Runner implements StatusSource {
         logger: this.#log,
         metrics: this.metrics,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        health: this.#health,
         pollIntervalMs: this.config.pollIntervalMs,
         defaultModel: this.config.defaultModel,
         llmPrices: this.config.llmPrices,
@@ -239,15 +249,23 @@ export class Runner implements StatusSource {
     this.#pollLoop = this.#poll();
   }
 
+  /**
+   * The one poll loop. While the marketplace is down the poll is the runner's single
+   * probe (one attempt, backing off up to the heartbeat interval); the first answer
+   * ends the outage and the jobs of that poll are dispatched at once.
+   */
   async #poll(): Promise<void> {
     let failures = 0;
     while (!this.#stop.signal.aborted) {
       const endTimer = this.metrics.pollDuration.startTimer();
       this.#agentIds = undefined;
       try {
-        const page = await this.#feed.poll(this.#stop.signal);
+        const page = await this.#feed.poll(this.#stop.signal, {
+          attempts: this.#health.up ? undefined : 1,
+        });
         if (failures > 0) this.#log.info({ failures }, "marketplace reachable again");
         failures = 0;
+        this.#health.ok();
         this.#marketplaceReachable = true;
         this.#lastMarketplaceOk = new Date().toISOString();
         await this.#supervisor.dispatch(page, this.#feed);
@@ -255,6 +273,7 @@ export class Runner implements StatusSource {
       } catch (error) {
         if (this.#stop.signal.aborted) break;
         failures++;
+        this.#health.failed(error);
         this.#marketplaceReachable = false;
         // Said once per outage, not at every retry.
         if (failures === 1)
@@ -263,17 +282,27 @@ export class Runner implements StatusSource {
             "marketplace unreachable; backing off",
           );
       }
-      // During an outage back off, but never longer than one poll interval.
-      const wait =
-        failures === 0
-          ? this.config.pollIntervalMs
+      const wait = this.#health.up
+        ? failures === 0
+          ? this.#pollInterval()
           : backoffDelay(failures, {
               baseMs: 500,
               capMs: this.config.pollIntervalMs,
               jitter: "equal",
-            });
-      await sleep(wait, this.#stop.signal).catch(() => undefined);
+            })
+        : this.#health.probeDelay();
+      this.#wake = new AbortController();
+      await sleep(wait, AbortSignal.any([this.#stop.signal, this.#wake.signal])).catch(
+        () => undefined,
+      );
     }
+  }
+
+  /** AGENT_POLL_INTERVAL, or four times it while webhook notifications arrive. */
+  #pollInterval(): number {
+    const interval = this.config.pollIntervalMs;
+    const recent = Date.now() - this.#lastHintAt < PUSH_ACTIVE_INTERVALS * 4 * interval;
+    return recent ? interval * 4 : interval;
   }
 
   #ourAgentIds(): ReadonlySet<string> {
