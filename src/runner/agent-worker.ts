@@ -10,7 +10,7 @@ import type { Job } from "../marketplace/schemas.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import type { Ledger } from "../state/types.ts";
-import { Bidder } from "./bidder.ts";
+import { Bidder, type BidIntent } from "./bidder.ts";
 import type { DecisionLog } from "./decision-log.ts";
 import type { MarketplaceHealth } from "./health.ts";
 import { executeWonJob } from "./job-execution.ts";
@@ -266,11 +266,11 @@ export class AgentWorker {
     }
   }
 
-  /** Decides on each biddable job once: gates, ledger, evaluation, one bid. */
-  async considerJobs(jobs: Job[], feed: JobFeed): Promise<void> {
+  /** Decides on each biddable job once (gates, ledger, evaluation); returns the bids to place. */
+  async decideBids(jobs: Job[], feed: JobFeed): Promise<BidIntent[]> {
     const agentId = this.#agentId;
-    if (!agentId || !this.#accepting) return;
-    await this.#bidder.consider(jobs, feed, {
+    if (!agentId || !this.#accepting) return [];
+    return this.#bidder.decide(jobs, feed, {
       agentId,
       config: this.#spec.config,
       accepting: () => this.#accepting,

@@ -2,6 +2,7 @@ import type { AgentConfig } from "../agents/types.ts";
 import type { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { Job } from "../marketplace/schemas.ts";
+import { mapBounded } from "../pool.ts";
 import type { Ledger } from "../state/types.ts";
 import { type BidDecision, decideBid, type PlaceDecision } from "./bid-decision.ts";
 import type { JobFeed } from "./job-feed.ts";
@@ -19,6 +20,51 @@ export interface BidderDeps {
   evaluationTimeoutMs: number;
   /** Aborted when the worker is forced to stop. */
   lifetime: AbortSignal;
+}
+
+/** A bid decided in a round, to be placed with the round's others. */
+export interface BidIntent {
+  job: Job;
+  decision: PlaceDecision;
+  agentId: string;
+  feed: JobFeed;
+  bidder: Bidder;
+}
+
+/** Bids of a round under way at once (the shared HTTP pool has 16 connections). */
+export const BID_CONCURRENCY = 16;
+
+/**
+ * Places a round's bids: concurrently through a bounded pool, then one ledger write
+ * for all that the marketplace took (one SQLite transaction, one MongoDB bulkWrite).
+ * A bid placed but not recorded is still known: the marketplace's bid list is checked
+ * before any bid on the job after a restart.
+ */
+export async function placeRound(
+  intents: readonly BidIntent[],
+  ledger: Pick<Ledger, "recordBids">,
+  concurrency = BID_CONCURRENCY,
+): Promise<number> {
+  const sent = await mapBounded(intents, concurrency, async (intent) => {
+    const bidId = await intent.bidder.send(intent);
+    return bidId === undefined ? undefined : { intent, bidId };
+  });
+  const placed = sent.filter((s): s is { intent: BidIntent; bidId: string } => s !== undefined);
+  if (placed.length === 0) return 0;
+  try {
+    await ledger.recordBids(
+      placed.map(({ intent, bidId }) => ({
+        agentId: intent.agentId,
+        jobId: intent.job.job_id,
+        bidId,
+        priceUsd: intent.decision.priceUsd,
+      })),
+    );
+  } catch (error) {
+    for (const { intent } of placed) intent.bidder.unrecorded(intent, error);
+  }
+  for (const { intent, bidId } of placed) intent.bidder.placed(intent, bidId);
+  return placed.length;
 }
 
 /** What the bidder needs of its agent at the moment it decides. */
@@ -51,29 +97,45 @@ export class Bidder {
     this.#decided.clear();
   }
 
-  /** Decides on the jobs of one poll, waiting for that at most about one poll interval. */
-  async consider(jobs: Job[], feed: JobFeed, agent: BidderAgent): Promise<void> {
+  /**
+   * Decides on the jobs of one poll and returns the bids to place (the caller places a
+   * round's bids together). Waits for the decisions at most about one poll interval, so
+   * that one agent's slow evaluator holds up no other agent: what is decided after that
+   * is dropped, and those jobs are decided again at a later poll.
+   */
+  async decide(jobs: Job[], feed: JobFeed, agent: BidderAgent): Promise<BidIntent[]> {
     // A round still under way (a slow or hung evaluateJob) keeps its jobs; this poll's
     // are seen again at the next one.
-    if (this.#round) return;
-    const round = this.#considerAll(jobs, feed, agent).finally(() => {
+    if (this.#round) return [];
+    const intents: BidIntent[] = [];
+    let open = true;
+    const round = this.#decideAll(jobs, feed, agent, (intent) => {
+      if (open) intents.push(intent);
+    }).finally(() => {
       this.#round = undefined;
     });
     this.#round = round;
-    // So that one agent's slow evaluator holds up no other agent.
     let timer: NodeJS.Timeout | undefined;
     const cutoff = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#deps.pollIntervalMs);
     });
     await Promise.race([round, cutoff]).finally(() => clearTimeout(timer));
+    open = false;
+    return intents;
   }
 
-  async #considerAll(jobs: Job[], feed: JobFeed, agent: BidderAgent): Promise<void> {
+  async #decideAll(
+    jobs: Job[],
+    feed: JobFeed,
+    agent: BidderAgent,
+    bid: (intent: BidIntent) => void,
+  ): Promise<void> {
     for (const job of jobs) {
       if (!agent.accepting()) return;
       if (this.#decided.has(job.job_id)) continue;
       try {
-        await this.#consider(job, feed, agent);
+        const decision = await this.#decideOne(job, feed, agent);
+        if (decision) bid({ job, decision, agentId: agent.agentId, feed, bidder: this });
       } catch (error) {
         this.#deps.telemetry.bidAttemptFailed();
         this.#deps.telemetry.error("bid decision failed", error, job.job_id);
@@ -81,7 +143,12 @@ export class Bidder {
     }
   }
 
-  async #consider(job: Job, feed: JobFeed, agent: BidderAgent): Promise<void> {
+  /** The bid to place on a job, if any; a skip is recorded here. */
+  async #decideOne(
+    job: Job,
+    feed: JobFeed,
+    agent: BidderAgent,
+  ): Promise<PlaceDecision | undefined> {
     const { telemetry, ledger } = this.#deps;
     if (!this.#attempts.has(job.job_id)) telemetry.jobSeen();
     const decision = await decideBid({
@@ -92,8 +159,11 @@ export class Bidder {
       evaluationTimeoutMs: this.#deps.evaluationTimeoutMs,
       lifetime: this.#deps.lifetime,
     });
-    if (!decision) return; // stopping
-    if (decision.kind === "skip") return this.#skip(job, decision);
+    if (!decision) return undefined; // stopping
+    if (decision.kind === "skip") {
+      this.#skip(job, decision);
+      return undefined;
+    }
 
     // An earlier attempt whose outcome was unknown may have landed, and another runner
     // of the same owner may have bid: the marketplace's bid list says.
@@ -103,16 +173,19 @@ export class Bidder {
         priceUsd: decision.priceUsd,
       });
       telemetry.bidFound(job, decision.priceUsd);
-      return this.#skip(job, {
+      this.#skip(job, {
         kind: "skip",
         reason: "already_bid",
         detail: "the marketplace already lists a bid of this agent",
       });
+      return undefined;
     }
-    await this.#place(job, decision, feed, agent.agentId);
+    return decision;
   }
 
-  async #place(job: Job, decision: PlaceDecision, feed: JobFeed, agentId: string): Promise<void> {
+  /** Sends one bid; returns its id, or undefined after recording why it failed. */
+  async send(intent: BidIntent): Promise<string | undefined> {
+    const { job, decision, agentId, feed } = intent;
     const { telemetry } = this.#deps;
     const attempts = (this.#attempts.get(job.job_id) ?? 0) + 1;
     this.#attempts.set(job.job_id, attempts);
@@ -124,13 +197,7 @@ export class Bidder {
         estimated_time_seconds: Math.round(decision.estimatedTimeMinutes * 60),
         approach_summary: decision.approach,
       });
-      await this.#deps.ledger.recordBid(agentId, job.job_id, {
-        bidId: bid.bid_id,
-        priceUsd: decision.priceUsd,
-      });
-      feed.noteBid(job.job_id, agentId);
-      this.#decided.add(job.job_id);
-      telemetry.bidPlaced(job, bid.bid_id, decision);
+      return bid.bid_id;
     } catch (error) {
       // A refused bid (4xx) is final. An unknown outcome (5xx, timeout) may have landed:
       // the bid list is fetched again before the next attempt.
@@ -148,7 +215,20 @@ export class Bidder {
         telemetry.bidAttemptFailed();
       }
       telemetry.error("bid failed", error, job.job_id);
+      return undefined;
     }
+  }
+
+  /** A bid the marketplace took (and the ledger recorded, or tried to). */
+  placed(intent: BidIntent, bidId: string): void {
+    intent.feed.noteBid(intent.job.job_id, intent.agentId);
+    this.#decided.add(intent.job.job_id);
+    this.#deps.telemetry.bidPlaced(intent.job, bidId, intent.decision);
+  }
+
+  /** The ledger could not record a round's bids: said once per agent; the bids stand. */
+  unrecorded(intent: BidIntent, error: unknown): void {
+    this.#deps.telemetry.error("ledger write of a bid failed", error, intent.job.job_id);
   }
 
   #skip(job: Job, decision: Extract<BidDecision, { kind: "skip" }>): void {

@@ -4,6 +4,7 @@ import type { Logger } from "../logger.ts";
 import type { ConfigIssue } from "../runner/status-types.ts";
 import { errorMessage } from "../secrets.ts";
 import { AgentWorker, type WorkerDeps } from "./agent-worker.ts";
+import { placeRound } from "./bidder.ts";
 import type { FeedPage, JobFeed } from "./job-feed.ts";
 
 /** Fields whose change needs a fresh worker (after its in-flight jobs finish). */
@@ -129,15 +130,20 @@ export class Supervisor {
     return done;
   }
 
-  /** Hands one poll's jobs to every running worker; one worker's trouble stays its own. */
+  /**
+   * Hands one poll's jobs to every running worker (one worker's trouble stays its own),
+   * then places the round's bids together: concurrently, with one ledger write.
+   */
   async dispatch(page: FeedPage, feed: JobFeed): Promise<void> {
     this.updateGauge();
-    await Promise.allSettled(
+    const decided = await Promise.allSettled(
       this.workers.map(async (worker) => {
         await worker.takeAssigned(page.assigned);
-        await worker.considerJobs(page.biddable, feed);
+        return worker.decideBids(page.biddable, feed);
       }),
     );
+    const intents = decided.flatMap((d) => (d.status === "fulfilled" ? d.value : []));
+    if (intents.length > 0) await placeRound(intents, this.#deps.ledger);
   }
 
   /** Stops every worker: no more bids, in-flight jobs finish within the grace period. */
