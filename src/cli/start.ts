@@ -96,6 +96,10 @@ export async function startApp(options: AppOptions): Promise<App> {
     logger,
     dashboardToken: config.dashboardToken,
     host: config.host,
+    // With PUBLIC_URL the agents take webhook notifications here; polling stays the fallback.
+    webhook: config.publicUrl
+      ? { isKnownAgent: (id) => runner.isOurAgent(id), onHint: (hint) => runner.hint(hint) }
+      : undefined,
   });
   let httpUrl: string;
   try {

@@ -89,6 +89,7 @@ const EnvSchema = z.object({
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ),
   DASHBOARD_TOKEN: optionalString,
+  PUBLIC_URL: optionalUrl,
 });
 
 /** Everything the runner reads from its environment, validated and in useful units. */
@@ -118,6 +119,11 @@ export interface RunnerConfig {
   port: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   dashboardToken: string | undefined;
+  /**
+   * Where the marketplace reaches this runner's port from outside; when set, agents take
+   * webhook notifications there (PUBLIC_URL + the webhook path).
+   */
+  publicUrl: string | undefined;
 }
 
 /** A bad environment value. The message is one line naming the variable. */
@@ -161,5 +167,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     dashboardToken: e.DASHBOARD_TOKEN,
+    publicUrl: e.PUBLIC_URL === undefined ? undefined : stripSlash(e.PUBLIC_URL),
   };
 }

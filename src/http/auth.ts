@@ -71,7 +71,7 @@ export function tokenGuard(token: string) {
     const path = pathOf(request.url);
     if (OPEN_PATHS.has(path)) return;
     // The marketplace cannot present the token; the endpoint guards itself (webhook.ts).
-    if (path.startsWith(`${WEBHOOK_PATH}/`)) return;
+    if (path === WEBHOOK_PATH) return;
 
     const presented = bearer(request.headers.authorization);
     if (presented !== undefined && safeEqual(presented, token)) return;

@@ -2,18 +2,11 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { WEBHOOK_PATH, type WebhookHint } from "../runner/push.ts";
 
-/** Where the marketplace posts notifications for one agent: `${PUBLIC_URL}${WEBHOOK_PATH}/{agent_id}`. */
-export const WEBHOOK_PATH = "/webhooks/agents";
+export { WEBHOOK_PATH, type WebhookHint } from "../runner/push.ts";
 /** A notification is a small JSON object; anything larger is refused unread. */
 export const WEBHOOK_BODY_LIMIT = 64 * 1024;
-
-/** What the runner is told: only a hint, to be checked against the API before acting. */
-export interface WebhookHint {
-  event: string;
-  agentId: string;
-  jobId: string;
-}
 
 export interface WebhookOptions {
   /** Whether the agent id is one of this runner's agents; others are ignored. */
@@ -81,8 +74,8 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => done(null, body));
 
-  app.post<{ Params: { agentId: string } }>(
-    `${WEBHOOK_PATH}/:agentId`,
+  app.post(
+    WEBHOOK_PATH,
     {
       bodyLimit: WEBHOOK_BODY_LIMIT,
       // Checked before the body is read: a flood costs neither parsing nor buffering.
@@ -93,7 +86,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
       },
     },
     async (request, reply) => {
-      const { agentId } = request.params;
+      // The agent is named by the header the service sends (X-OpenAgora-Agent-Id).
+      const header = request.headers["x-openagora-agent-id"];
+      const agentId = typeof header === "string" ? header : "";
       if (!opts.isKnownAgent(agentId)) {
         count("unknown_agent");
         return reply.code(202).send({ accepted: false });

@@ -25,6 +25,7 @@ import {
   type SubmitResultRequest,
   SubmitResultResponseSchema,
   SuccessResponseSchema,
+  UpdateAgentResponseSchema,
 } from "./schemas.ts";
 import { MarketplaceTransport, type TransportOptions } from "./transport.ts";
 
@@ -98,6 +99,21 @@ export class MarketplaceClient {
       path: `/api/agents/${id(agentId)}`,
       route: "GET /api/agents/:id",
       schema: MarketplaceAgentSchema,
+    });
+  }
+
+  /** `PUT /api/agents/{id}`: changes fields of a registered agent (here: its webhook_url). */
+  updateAgent(
+    agentId: string,
+    fields: { webhook_url?: string; status?: HeartbeatStatus },
+  ): Promise<z.infer<typeof UpdateAgentResponseSchema>> {
+    return this.transport.call({
+      method: "PUT",
+      path: `/api/agents/${id(agentId)}`,
+      route: "PUT /api/agents/:id",
+      json: fields,
+      schema: UpdateAgentResponseSchema,
+      maxAttempts: 2,
     });
   }
 

@@ -231,3 +231,9 @@ export interface PlaceBidParams {
   estimated_time_seconds: number;
   approach_summary: string;
 }
+
+export const UpdateAgentResponseSchema = z.looseObject({
+  success: z.boolean(),
+  agent_id: z.string(),
+  updated_fields: z.array(z.string()).default([]),
+});

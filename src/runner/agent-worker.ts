@@ -33,6 +33,8 @@ export interface WorkerDeps {
   /** Where each agent's per-job decisions are kept for GET /api/decisions. */
   decisions?: DecisionLog;
   heartbeatIntervalMs: number;
+  /** PUBLIC_URL's webhook endpoint: an agent registered before is pointed at it. */
+  webhookUrl?: string;
   /** The shared view of the marketplace's health: no heartbeats while it is down. */
   health?: MarketplaceHealth;
   /**
@@ -139,6 +141,9 @@ export class AgentWorker {
         this.#telemetry.warn("could not write the agent_id back to the config source", error);
       });
     }
+    // An agent registered earlier (or elsewhere) is switched over to notifications;
+    // one this runner just registered asked for them at registration.
+    if (this.#deps.webhookUrl && !this.#selfRegistered) await this.#useWebhook(this.#agentId!);
     await this.#restoreTotals(this.#agentId!);
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#setState("running");
@@ -169,6 +174,15 @@ export class AgentWorker {
   #stopHeartbeats(): void {
     clearTimeout(this.#heartbeatDelay);
     clearInterval(this.#heartbeatTimer);
+  }
+
+  async #useWebhook(agentId: string): Promise<void> {
+    try {
+      await this.#deps.client.updateAgent(agentId, { webhook_url: this.#deps.webhookUrl });
+    } catch (error) {
+      // Polling still finds every job; notifications only make it quicker.
+      this.#telemetry.warn("could not point the agent's webhook_url at this runner", error);
+    }
   }
 
   async #restoreTotals(agentId: string): Promise<void> {

@@ -18,8 +18,9 @@ import type { Ledger, LedgerEntry } from "../state/types.ts";
 import type { AgentWorker } from "./agent-worker.ts";
 import { DecisionLog } from "./decision-log.ts";
 import { MarketplaceHealth } from "./health.ts";
-import { JobFeed } from "./job-feed.ts";
+import { type FeedPage, JobFeed } from "./job-feed.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
+import { type WebhookHint, webhookUrl } from "./push.ts";
 import { Registrar } from "./registrar.ts";
 import { StatusTracker } from "./status-tracker.ts";
 import type { DecisionRecord, RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
@@ -27,6 +28,8 @@ import { Supervisor } from "./supervisor.ts";
 
 /** Polling stays relaxed while a notification came within this many relaxed intervals. */
 const PUSH_ACTIVE_INTERVALS = 10;
+/** A second notification of the same event and job within this time is not followed again. */
+const HINT_DEDUPE_MS = 30_000;
 
 export interface RunnerOptions {
   config: RunnerConfig;
@@ -73,6 +76,9 @@ export class Runner implements StatusSource {
   /** Cuts the poll loop's wait short (a webhook hint that needs a poll). */
   #wake: AbortController | undefined;
   #lastHintAt = 0;
+  #dispatching: Promise<void> = Promise.resolve();
+  /** Hints followed recently, by event and job: the job is fetched once for all agents. */
+  readonly #hinted = new Map<string, number>();
   /** The marketplace ids of the running agents, worked out once per poll. */
   #agentIds: Set<string> | undefined;
   #stopped: Promise<void> | undefined;
@@ -120,7 +126,13 @@ export class Runner implements StatusSource {
         client: this.client,
         llm: this.llm,
         ledger: this.ledger,
-        registrar: new Registrar(this.client, this.config.ownerId, this.config.defaultModel),
+        registrar: new Registrar(
+          this.client,
+          this.config.ownerId,
+          this.config.defaultModel,
+          webhookUrl(this.config.publicUrl),
+        ),
+        webhookUrl: webhookUrl(this.config.publicUrl),
         outbox: this.#outbox,
         tracker: this.tracker,
         decisions: this.#decisions,
@@ -268,7 +280,7 @@ export class Runner implements StatusSource {
         this.#health.ok();
         this.#marketplaceReachable = true;
         this.#lastMarketplaceOk = new Date().toISOString();
-        await this.#supervisor.dispatch(page, this.#feed);
+        await this.#dispatch(page);
         endTimer();
       } catch (error) {
         if (this.#stop.signal.aborted) break;
@@ -295,6 +307,52 @@ export class Runner implements StatusSource {
       await sleep(wait, AbortSignal.any([this.#stop.signal, this.#wake.signal])).catch(
         () => undefined,
       );
+    }
+  }
+
+  /** One dispatch at a time (polls and hints), so no job is taken up twice. */
+  #dispatch(page: FeedPage): Promise<void> {
+    const run = this.#dispatching.then(() => this.#supervisor.dispatch(page, this.#feed));
+    this.#dispatching = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whether the agent id is one of this runner's running agents. */
+  isOurAgent(agentId: string): boolean {
+    return this.#ourAgentIds().has(agentId);
+  }
+
+  /**
+   * A webhook notification: a hint, never a fact. The job is fetched from the API (once
+   * per job and event for a while, however many agents were notified) and acted on as
+   * the API shows it: a posted job is decided at once, a job assigned to one of ours is
+   * taken up at once.
+   */
+  hint(hint: WebhookHint): void {
+    this.#lastHintAt = Date.now();
+    if (!this.#health.up || this.#stop.signal.aborted) return;
+    // job.assigned and bid.selected say the same thing: one fetch for both.
+    const key = `${hint.event === "job.posted" ? "posted" : "assigned"}|${hint.jobId}`;
+    const now = Date.now();
+    if ((this.#hinted.get(key) ?? 0) > now - HINT_DEDUPE_MS) return;
+    if (this.#hinted.size >= 10_000) this.#hinted.clear();
+    this.#hinted.set(key, now);
+    void this.#actOnHint(hint.jobId).catch((error: unknown) => {
+      this.#log.debug(
+        { jobId: hint.jobId, problem: errorMessage(error) },
+        "webhook hint not followed",
+      );
+    });
+  }
+
+  async #actOnHint(jobId: string): Promise<void> {
+    const { bids: _bids, ...job } = await this.client.getJob(jobId, this.#stop.signal);
+    if (job.status === "posted") {
+      await this.#dispatch({ biddable: [job], assigned: [] });
+    } else if (job.status === "assigned" && job.assigned_agent_id) {
+      if (!this.isOurAgent(job.assigned_agent_id)) return;
+      this.#feed.hintAssigned(job.job_id);
+      await this.#dispatch({ biddable: [], assigned: [job] });
     }
   }
 

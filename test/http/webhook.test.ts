@@ -41,10 +41,10 @@ async function startRunnerHttp(
   return { base: `http://127.0.0.1:${address.port}`, hints, metrics, app };
 }
 
-const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+const post = (url: string, body: unknown, agentId = "agent_11111111") =>
   fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", "x-openagora-agent-id": agentId },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 
@@ -55,19 +55,17 @@ describe("the runner's webhook endpoint", () => {
     const market = await startMarketplace({ port: 0, dbPath: ":memory:" });
     closers.push(() => market.close());
     const a = api(market.url);
-    const hookOf = (id: string) => `${runner.base}${WEBHOOK_PATH}/${id}`;
+    const hook = `${runner.base}${WEBHOOK_PATH}`;
     // Registered with a placeholder, then pointed at the runner with PUT (as a runner switches agents over).
     const ours = await registerAgent(a, {
       execution_mode: "webhook",
       webhook_url: "http://127.0.0.1:9/none",
     });
     known.add(ours);
-    expect((await a.req("PUT", `/api/agents/${ours}`, { webhook_url: hookOf(ours) })).status).toBe(
-      200,
-    );
+    expect((await a.req("PUT", `/api/agents/${ours}`, { webhook_url: hook })).status).toBe(200);
     const stranger = await registerAgent(a, {
       execution_mode: "webhook",
-      webhook_url: hookOf("agent_deadbeef"),
+      webhook_url: hook,
     });
     expect(stranger).not.toBe(ours);
 
@@ -93,7 +91,7 @@ describe("the runner's webhook endpoint", () => {
 
   it("refuses malformed and oversized bodies without a hint", async () => {
     const runner = await startRunnerHttp(new Set(["agent_11111111"]));
-    const url = `${runner.base}${WEBHOOK_PATH}/agent_11111111`;
+    const url = `${runner.base}${WEBHOOK_PATH}`;
     expect((await post(url, "{not json")).status).toBe(400);
     expect((await post(url, { event: "job.posted" })).status).toBe(400);
     const huge = { event: "job.posted", job: { job_id: "job_1", description: "x".repeat(70_000) } };
@@ -107,7 +105,7 @@ describe("the runner's webhook endpoint", () => {
       burst: 3,
       ratePerSecond: 0.001,
     });
-    const url = `${runner.base}${WEBHOOK_PATH}/agent_11111111`;
+    const url = `${runner.base}${WEBHOOK_PATH}`;
     const body = { event: "job.posted", job: { job_id: "job_12345678" } };
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await post(url, body)).status);
