@@ -12,3 +12,16 @@ export interface WebhookHint {
 export function webhookUrl(publicUrl: string | undefined): string | undefined {
   return publicUrl === undefined ? undefined : `${publicUrl}${WEBHOOK_PATH}`;
 }
+
+/** Polling stays relaxed while a notification came within this many relaxed intervals. */
+const PUSH_ACTIVE_INTERVALS = 10;
+
+/**
+ * The wait between polls: AGENT_POLL_INTERVAL, or four times it while notifications
+ * arrive (the last one within ten relaxed intervals). Polling is the fallback for a
+ * notification that never came.
+ */
+export function pollIntervalFor(baseMs: number, lastHintAt: number, now: number): number {
+  const relaxed = baseMs * 4;
+  return now - lastHintAt < PUSH_ACTIVE_INTERVALS * relaxed ? relaxed : baseMs;
+}

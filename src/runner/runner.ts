@@ -20,14 +20,12 @@ import { DecisionLog } from "./decision-log.ts";
 import { MarketplaceHealth } from "./health.ts";
 import { type FeedPage, JobFeed } from "./job-feed.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
-import { type WebhookHint, webhookUrl } from "./push.ts";
+import { pollIntervalFor, type WebhookHint, webhookUrl } from "./push.ts";
 import { Registrar } from "./registrar.ts";
 import { StatusTracker } from "./status-tracker.ts";
 import type { DecisionRecord, RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
 
-/** Polling stays relaxed while a notification came within this many relaxed intervals. */
-const PUSH_ACTIVE_INTERVALS = 10;
 /** A second notification of the same event and job within this time is not followed again. */
 const HINT_DEDUPE_MS = 30_000;
 
@@ -356,11 +354,8 @@ export class Runner implements StatusSource {
     }
   }
 
-  /** AGENT_POLL_INTERVAL, or four times it while webhook notifications arrive. */
   #pollInterval(): number {
-    const interval = this.config.pollIntervalMs;
-    const recent = Date.now() - this.#lastHintAt < PUSH_ACTIVE_INTERVALS * 4 * interval;
-    return recent ? interval * 4 : interval;
+    return pollIntervalFor(this.config.pollIntervalMs, this.#lastHintAt, Date.now());
   }
 
   #ourAgentIds(): ReadonlySet<string> {
