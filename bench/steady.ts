@@ -13,13 +13,17 @@
  * bids) and is measured again. --big N adds a run of N agents from AGENTS_FILE at
  * poll 30 s, heartbeat 60 s.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { builtinAgentConfigs } from "../src/agents/builtin.ts";
-import { createMarketplaceApp } from "../src/marketplace-server/index.ts";
+import {
+  type Counts,
+  postJobTo,
+  startCountingMarketplace,
+  waitUntil,
+  writeAgentsFile,
+} from "./support/market.ts";
 import { checkoutPrevious } from "./support/previous.ts";
 import {
   buildCurrent,
@@ -46,46 +50,6 @@ const WARMUP_S = Number(values.warmup);
 const BIDS_AT = Number(values["bids-at"]);
 const BIG = Number(values.big);
 const JOBS_FOR_BIDS = 10;
-
-interface Counts {
-  total: number;
-  heartbeats: number;
-  bids: number;
-  listings: number;
-  heartbeatAgents: Set<string>;
-}
-
-async function startCountingMarketplace() {
-  const market = await createMarketplaceApp({ dbPath: ":memory:" });
-  const counts: Counts = {
-    total: 0,
-    heartbeats: 0,
-    bids: 0,
-    listings: 0,
-    heartbeatAgents: new Set(),
-  };
-  market.app.addHook("onRequest", async (request) => {
-    counts.total++;
-    const path = request.url.split("?")[0] ?? "";
-    if (request.method === "POST" && path.endsWith("/heartbeat")) {
-      counts.heartbeats++;
-      counts.heartbeatAgents.add(path.split("/")[3] ?? "");
-    } else if (request.method === "POST" && path.endsWith("/bids")) counts.bids++;
-    else if (request.method === "GET" && path === "/api/jobs") counts.listings++;
-  });
-  await market.app.listen({ host: "127.0.0.1", port: 0 });
-  const url = `http://127.0.0.1:${(market.app.server.address() as AddressInfo).port}`;
-  return { market, counts, url };
-}
-
-async function waitUntil(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-  return Date.now() - started;
-}
 
 interface Window {
   rssMb: number;
@@ -120,16 +84,6 @@ async function measure(runner: RunnerChild, counts: Counts, agents: number): Pro
   };
 }
 
-const BIDDABLE_JOB = {
-  title: "Code review, GraphQL schema design and anomaly detection",
-  description:
-    "Security code review of the service, an OpenAPI and database schema, and anomaly detection on the time series of its metrics.",
-  required_capabilities: [],
-  budget_usd: 5,
-  poster_id: "bench",
-  poster_wallet: "0x2222222222222222222222222222222222222222",
-};
-
 interface Row {
   version: string;
   agents: number;
@@ -155,19 +109,8 @@ async function run(
     PORT: "0",
   };
   if (agents !== 3) {
-    const defaults = builtinAgentConfigs();
-    const file = join(dir, "agents.json");
-    writeFileSync(
-      file,
-      JSON.stringify(
-        Array.from({ length: agents }, (_, i) => ({
-          ...defaults[i % defaults.length]!,
-          name: `Agent-${i}`,
-          capabilities: {},
-        })),
-      ),
-    );
-    env.AGENTS_FILE = file;
+    env.AGENTS_FILE = join(dir, "agents.json");
+    writeAgentsFile(env.AGENTS_FILE, agents);
   }
   const runner = new RunnerChild(
     entryOf(version.root, version.compiled),
@@ -192,8 +135,7 @@ async function run(
     });
     if (agents === BIDS_AT) {
       const before = counts.bids;
-      for (let i = 0; i < JOBS_FOR_BIDS; i++)
-        await market.app.inject({ method: "POST", url: "/api/jobs", payload: BIDDABLE_JOB });
+      for (let i = 0; i < JOBS_FOR_BIDS; i++) await postJobTo(market);
       const bidMs = await waitUntil(
         `${agents * JOBS_FOR_BIDS} bids`,
         () => counts.bids - before >= agents * JOBS_FOR_BIDS,

@@ -10,7 +10,7 @@ import type { Job } from "../marketplace/schemas.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import type { Ledger } from "../state/types.ts";
-import { Bidder, type BidIntent } from "./bidder.ts";
+import { Bidder, type BidIntent, type RoundBids } from "./bidder.ts";
 import type { DecisionLog } from "./decision-log.ts";
 import type { MarketplaceHealth } from "./health.ts";
 import { executeWonJob } from "./job-execution.ts";
@@ -281,15 +281,20 @@ export class AgentWorker {
   }
 
   /** Decides on each biddable job once (gates, ledger, evaluation); returns the bids to place. */
-  async decideBids(jobs: Job[], feed: JobFeed): Promise<BidIntent[]> {
+  async decideBids(jobs: Job[], feed: JobFeed, known: RoundBids): Promise<BidIntent[]> {
     const agentId = this.#agentId;
     if (!agentId || !this.#accepting) return [];
-    return this.#bidder.decide(jobs, feed, {
-      agentId,
-      config: this.#spec.config,
-      accepting: () => this.#accepting,
-      evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
-    });
+    return this.#bidder.decide(
+      jobs,
+      feed,
+      {
+        agentId,
+        config: this.#spec.config,
+        accepting: () => this.#accepting,
+        evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
+      },
+      known,
+    );
   }
 
   /** Starts executing jobs assigned to this agent, up to its concurrency limit. */

@@ -67,6 +67,30 @@ export async function placeRound(
   return placed.length;
 }
 
+/**
+ * The ledger's bids on a round's jobs, looked up once for every agent, and only if an
+ * agent gets as far as asking (a poll without new jobs asks nothing).
+ */
+export class RoundBids {
+  readonly #ledger: Pick<Ledger, "bidsOn">;
+  readonly #jobIds: string[];
+  #loaded: Promise<Map<string, Set<string>>> | undefined;
+
+  constructor(ledger: Pick<Ledger, "bidsOn">, jobIds: string[]) {
+    this.#ledger = ledger;
+    this.#jobIds = jobIds;
+  }
+
+  async hasBid(agentId: string, jobId: string): Promise<boolean> {
+    this.#loaded ??= this.#ledger.bidsOn(this.#jobIds);
+    // A failed look-up is not kept: the next agent asks again.
+    this.#loaded.catch(() => {
+      this.#loaded = undefined;
+    });
+    return (await this.#loaded).get(jobId)?.has(agentId) ?? false;
+  }
+}
+
 /** What the bidder needs of its agent at the moment it decides. */
 export interface BidderAgent {
   agentId: string;
@@ -103,13 +127,18 @@ export class Bidder {
    * that one agent's slow evaluator holds up no other agent: what is decided after that
    * is dropped, and those jobs are decided again at a later poll.
    */
-  async decide(jobs: Job[], feed: JobFeed, agent: BidderAgent): Promise<BidIntent[]> {
+  async decide(
+    jobs: Job[],
+    feed: JobFeed,
+    agent: BidderAgent,
+    known: Pick<RoundBids, "hasBid">,
+  ): Promise<BidIntent[]> {
     // A round still under way (a slow or hung evaluateJob) keeps its jobs; this poll's
     // are seen again at the next one.
     if (this.#round) return [];
     const intents: BidIntent[] = [];
     let open = true;
-    const round = this.#decideAll(jobs, feed, agent, (intent) => {
+    const round = this.#decideAll(jobs, feed, agent, known, (intent) => {
       if (open) intents.push(intent);
     }).finally(() => {
       this.#round = undefined;
@@ -128,13 +157,14 @@ export class Bidder {
     jobs: Job[],
     feed: JobFeed,
     agent: BidderAgent,
+    known: Pick<RoundBids, "hasBid">,
     bid: (intent: BidIntent) => void,
   ): Promise<void> {
     for (const job of jobs) {
       if (!agent.accepting()) return;
       if (this.#decided.has(job.job_id)) continue;
       try {
-        const decision = await this.#decideOne(job, feed, agent);
+        const decision = await this.#decideOne(job, feed, agent, known);
         if (decision) bid({ job, decision, agentId: agent.agentId, feed, bidder: this });
       } catch (error) {
         this.#deps.telemetry.bidAttemptFailed();
@@ -148,13 +178,14 @@ export class Bidder {
     job: Job,
     feed: JobFeed,
     agent: BidderAgent,
+    known: Pick<RoundBids, "hasBid">,
   ): Promise<PlaceDecision | undefined> {
     const { telemetry, ledger } = this.#deps;
     if (!this.#attempts.has(job.job_id)) telemetry.jobSeen();
     const decision = await decideBid({
       job,
       config: agent.config,
-      hasBid: () => ledger.hasBid(agent.agentId, job.job_id),
+      hasBid: () => known.hasBid(agent.agentId, job.job_id),
       evaluate: (signal) => agent.evaluate(job, signal),
       evaluationTimeoutMs: this.#deps.evaluationTimeoutMs,
       lifetime: this.#deps.lifetime,

@@ -26,7 +26,7 @@ export interface JobFeedOptions {
   logger: Logger;
   metrics?: Metrics;
   /** Where bids placed before a restart are found, so their awards are not missed. */
-  ledger?: Pick<Ledger, "jobsWithBids">;
+  ledger?: Pick<Ledger, "bidsOn">;
   /** The marketplace ids of this runner's agents. */
   ourAgents?: () => ReadonlySet<string>;
   now?: () => number;
@@ -51,7 +51,7 @@ export class JobFeed {
   readonly #client: MarketplaceClient;
   readonly #logger: Logger;
   readonly #metrics: Metrics | undefined;
-  readonly #ledger: Pick<Ledger, "jobsWithBids"> | undefined;
+  readonly #ledger: Pick<Ledger, "bidsOn"> | undefined;
   readonly #ourAgents: () => ReadonlySet<string>;
   readonly #now: () => number;
   readonly #bidders = new Map<string, Promise<Set<string>>>();
@@ -156,7 +156,7 @@ export class JobFeed {
   async #watchBidsFromLedger(newIds: string[]): Promise<void> {
     if (!this.#ledger || newIds.length === 0) return;
     try {
-      for (const jobId of await this.#ledger.jobsWithBids(newIds)) this.#watch(jobId);
+      for (const jobId of (await this.#ledger.bidsOn(newIds)).keys()) this.#watch(jobId);
     } catch (error) {
       // Without the ledger's word, look at the assigned jobs rather than miss an award.
       this.#hinted = true;

@@ -4,7 +4,7 @@ import type { Logger } from "../logger.ts";
 import type { ConfigIssue } from "../runner/status-types.ts";
 import { errorMessage } from "../secrets.ts";
 import { AgentWorker, type WorkerDeps } from "./agent-worker.ts";
-import { placeRound } from "./bidder.ts";
+import { placeRound, RoundBids } from "./bidder.ts";
 import type { FeedPage, JobFeed } from "./job-feed.ts";
 
 /** Fields whose change needs a fresh worker (after its in-flight jobs finish). */
@@ -136,10 +136,14 @@ export class Supervisor {
    */
   async dispatch(page: FeedPage, feed: JobFeed): Promise<void> {
     this.updateGauge();
+    const known = new RoundBids(
+      this.#deps.ledger,
+      page.biddable.map((job) => job.job_id),
+    );
     const decided = await Promise.allSettled(
       this.workers.map(async (worker) => {
         await worker.takeAssigned(page.assigned);
-        return worker.decideBids(page.biddable, feed);
+        return worker.decideBids(page.biddable, feed, known);
       }),
     );
     const intents = decided.flatMap((d) => (d.status === "fulfilled" ? d.value : []));

@@ -96,6 +96,13 @@ export function checkPrice(priceUsd: number): void {
     throw new RangeError("ledger: bid price must be a finite, non-negative number");
 }
 
+/** Adds one (job, agent) pair to a `bidsOn` answer. */
+export function addBidder(map: Map<string, Set<string>>, jobId: string, agentId: string): void {
+  const agents = map.get(jobId);
+  if (agents) agents.add(agentId);
+  else map.set(jobId, new Set([agentId]));
+}
+
 /** Checks a round's bids before any is written. */
 export function checkBids(bids: readonly BidRecord[]): void {
   for (const bid of bids) {
@@ -162,7 +169,7 @@ export function instrument(
       write("recordBids", `${bids.length} agents`, `${bids.length} bids`, () =>
         backend.recordBids(bids),
       ),
-    jobsWithBids: (jobIds) => backend.jobsWithBids(jobIds),
+    bidsOn: (jobIds) => backend.bidsOn(jobIds),
     recordWon: (agentId, jobId) =>
       write("recordWon", agentId, jobId, () => backend.recordWon(agentId, jobId)),
     startExecution: (agentId, jobId) =>

@@ -1,4 +1,5 @@
 import {
+  addBidder,
   checkBids,
   checkEpochMs,
   checkKey,
@@ -88,12 +89,13 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
         });
       }
     },
-    async jobsWithBids(jobIds) {
+    async bidsOn(jobIds) {
       open();
       const wanted = new Set(jobIds);
-      const found = new Set<string>();
+      const found = new Map<string, Set<string>>();
       for (const entry of entries.values())
-        if (entry.bidAt !== undefined && wanted.has(entry.jobId)) found.add(entry.jobId);
+        if (entry.bidAt !== undefined && wanted.has(entry.jobId))
+          addBidder(found, entry.jobId, entry.agentId);
       return found;
     },
     async recordWon(agentId, jobId) {

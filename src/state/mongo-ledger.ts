@@ -10,6 +10,7 @@ import {
 } from "mongodb";
 import { z } from "zod";
 import {
+  addBidder,
   checkBids,
   checkEpochMs,
   checkKey,
@@ -132,6 +133,8 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
   await coll.createIndexes([
     { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
     { key: { accepted_at: 1, closed_at: 1, result_at: 1 }, name: "pending_results" },
+    // For a round's one look-up of the bids on its jobs.
+    { key: { job_id: 1 }, name: "job_bids" },
   ]);
   let closed = false;
 
@@ -206,14 +209,16 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         await run();
       }
     },
-    async jobsWithBids(jobIds) {
+    async bidsOn(jobIds) {
       open();
-      if (jobIds.length === 0) return new Set();
-      const ids = await coll.distinct("job_id", {
-        job_id: { $in: [...jobIds] },
-        bid_at: { $ne: null },
-      });
-      return new Set(ids.filter((id): id is string => typeof id === "string"));
+      const found = new Map<string, Set<string>>();
+      if (jobIds.length === 0) return found;
+      const docs = coll.find(
+        { job_id: { $in: [...jobIds] }, bid_at: { $ne: null } },
+        { projection: { _id: 0, job_id: 1, agent_id: 1 } },
+      );
+      for await (const doc of docs) addBidder(found, doc.job_id, doc.agent_id);
+      return found;
     },
     async recordWon(agentId, jobId) {
       // $min keeps the first time the job was seen won.

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { z } from "zod";
 import {
+  addBidder,
   checkBids,
   checkEpochMs,
   checkKey,
@@ -224,17 +225,21 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         throw err;
       }
     },
-    async jobsWithBids(jobIds) {
-      const found = new Set<string>();
+    async bidsOn(jobIds) {
+      const found = new Map<string, Set<string>>();
+      const pair = z.object({ job_id: z.string(), agent_id: z.string() });
       // In chunks, well under SQLite's limit of bound parameters.
       for (let i = 0; i < jobIds.length; i += 500) {
         const chunk = jobIds.slice(i, i + 500);
         const rows = db
           .prepare(
-            `SELECT DISTINCT job_id FROM ledger WHERE bid_at IS NOT NULL AND job_id IN (${chunk.map(() => "?").join(", ")})`,
+            `SELECT job_id, agent_id FROM ledger WHERE bid_at IS NOT NULL AND job_id IN (${chunk.map(() => "?").join(", ")})`,
           )
           .all(...chunk);
-        for (const row of rows) found.add(z.object({ job_id: z.string() }).parse(row).job_id);
+        for (const row of rows) {
+          const { job_id, agent_id } = pair.parse(row);
+          addBidder(found, job_id, agent_id);
+        }
       }
       return found;
     },

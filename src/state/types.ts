@@ -84,8 +84,8 @@ export interface Ledger {
    * every record is checked first, and bad input writes nothing.
    */
   recordBids(bids: readonly BidRecord[]): Promise<void>;
-  /** Which of these jobs have a bid of any agent of this ledger. */
-  jobsWithBids(jobIds: readonly string[]): Promise<Set<string>>;
+  /** The agents with a bid on record, for each of these jobs that has any (one query). */
+  bidsOn(jobIds: readonly string[]): Promise<Map<string, Set<string>>>;
   recordWon(agentId: string, jobId: string): Promise<void>;
   /** Marks execution started and returns how many times it has been started, this one included. */
   startExecution(agentId: string, jobId: string): Promise<number>;

@@ -100,17 +100,22 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       expect((await ledger.summary()).entries).toBe(0);
     });
 
-    it("tells which jobs have a bid of any agent", async () => {
-      expect(await ledger.jobsWithBids([])).toEqual(new Set());
+    it("tells which agents have a bid on each job, in one call", async () => {
+      expect(await ledger.bidsOn([])).toEqual(new Map());
       await ledger.recordBids([
         { agentId: "a1", jobId: "j1", bidId: "b1", priceUsd: 1 },
         { agentId: "a2", jobId: "j1", bidId: "b2", priceUsd: 1 },
         { agentId: "a2", jobId: "j3", bidId: "b3", priceUsd: 1 },
       ]);
       await ledger.recordResult("a1", "j2", RESULT); // an entry without a bid
-      expect(await ledger.jobsWithBids(["j1", "j2", "j3", "j4"])).toEqual(new Set(["j1", "j3"]));
+      expect(await ledger.bidsOn(["j1", "j2", "j3", "j4"])).toEqual(
+        new Map([
+          ["j1", new Set(["a1", "a2"])],
+          ["j3", new Set(["a2"])],
+        ]),
+      );
       const many = Array.from({ length: 1200 }, (_, i) => `x${i}`);
-      expect(await ledger.jobsWithBids([...many, "j3"])).toEqual(new Set(["j3"]));
+      expect(await ledger.bidsOn([...many, "j3"])).toEqual(new Map([["j3", new Set(["a2"])]]));
     });
 
     it("records a win once, keeping the first time and the bid", async () => {
