@@ -281,7 +281,12 @@ export class AgentWorker {
   }
 
   /** Decides on each biddable job once (gates, ledger, evaluation); returns the bids to place. */
-  async decideBids(jobs: Job[], feed: JobFeed, known: RoundBids): Promise<BidIntent[]> {
+  async decideBids(
+    jobs: Job[],
+    feed: JobFeed,
+    known: RoundBids,
+    complete = false,
+  ): Promise<BidIntent[]> {
     const agentId = this.#agentId;
     if (!agentId || !this.#accepting) return [];
     return this.#bidder.decide(
@@ -294,6 +299,7 @@ export class AgentWorker {
         evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
       },
       known,
+      complete,
     );
   }
 

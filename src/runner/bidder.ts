@@ -132,10 +132,12 @@ export class Bidder {
     feed: JobFeed,
     agent: BidderAgent,
     known: Pick<RoundBids, "hasBid">,
+    complete = false,
   ): Promise<BidIntent[]> {
     // A round still under way (a slow or hung evaluateJob) keeps its jobs; this poll's
     // are seen again at the next one.
     if (this.#round) return [];
+    if (complete) this.#forgetGone(jobs);
     const intents: BidIntent[] = [];
     let open = true;
     const round = this.#decideAll(jobs, feed, agent, known, (intent) => {
@@ -151,6 +153,13 @@ export class Bidder {
     await Promise.race([round, cutoff]).finally(() => clearTimeout(timer));
     open = false;
     return intents;
+  }
+
+  /** Jobs no longer listed take no bids: what was decided about them is dropped (bounded state). */
+  #forgetGone(listed: Job[]): void {
+    const ids = new Set(listed.map((job) => job.job_id));
+    for (const jobId of this.#decided) if (!ids.has(jobId)) this.#decided.delete(jobId);
+    for (const jobId of this.#attempts.keys()) if (!ids.has(jobId)) this.#attempts.delete(jobId);
   }
 
   async #decideAll(

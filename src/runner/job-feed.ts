@@ -19,6 +19,8 @@ export interface FeedPage {
   biddable: Job[];
   /** Jobs assigned to anyone, listed only when one of ours may be among them; each worker picks its own. */
   assigned: Job[];
+  /** True when `biddable` is the whole listing (a poll), not one job of a notification. */
+  complete?: boolean;
 }
 
 export interface JobFeedOptions {
@@ -100,7 +102,7 @@ export class JobFeed {
       assigned = listing.jobs;
       this.#settle(assigned);
     }
-    return { biddable: posted.jobs, assigned };
+    return { biddable: posted.jobs, assigned, complete: true };
   }
 
   /**

@@ -143,7 +143,7 @@ export class Supervisor {
     const decided = await Promise.allSettled(
       this.workers.map(async (worker) => {
         await worker.takeAssigned(page.assigned);
-        return worker.decideBids(page.biddable, feed, known);
+        return worker.decideBids(page.biddable, feed, known, page.complete);
       }),
     );
     const intents = decided.flatMap((d) => (d.status === "fulfilled" ? d.value : []));
