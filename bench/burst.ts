@@ -12,29 +12,16 @@
  * server (test/support/mongo-wire), which journals nothing: read its figure as the
  * cost of the round trips, not of a real server's disk.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
 import { Agent, request } from "undici";
 import { mapBounded } from "../src/pool.ts";
 import { mongoTestUri, uniqueDbName } from "../test/support/mongo-wire/index.ts";
-import {
-  postJobTo,
-  startCountingMarketplace,
-  waitUntil,
-  writeAgentsFile,
-} from "./support/market.ts";
-import { checkoutPrevious } from "./support/previous.ts";
-import {
-  buildCurrent,
-  entryOf,
-  ROOT,
-  RunnerChild,
-  sleep,
-  startFlags,
-} from "./support/runner-child.ts";
+import { postJobTo, waitUntil, writeAgentsFile } from "./support/market.ts";
+import { sleep } from "./support/runner-child.ts";
+import { compareVersions, type Version, withRunner } from "./support/session.ts";
 
 const { values } = parseArgs({
   options: {
@@ -80,109 +67,59 @@ async function bareClient(url: string, jobIds: string[], agentIds: string[]): Pr
   return elapsed;
 }
 
-async function run(
-  name: string,
-  version: { root: string; compiled: boolean },
-  ledger: "sqlite" | "mongo",
-): Promise<Result | undefined> {
-  const { market, counts, url } = await startCountingMarketplace();
-  const dir = mkdtempSync(join(tmpdir(), "bench-burst-"));
-  const env: Record<string, string> = {
-    BAZAAR_API_URL: url,
-    AGENT_POLL_INTERVAL: String(POLL_S),
-    AGENT_HEARTBEAT_INTERVAL: "4",
-    RUNNER_STATE_DIR: join(dir, "state"),
-    HOST: "127.0.0.1",
-    PORT: "0",
-  };
+async function run(name: string, version: Version, ledger: "sqlite" | "mongo") {
   let mongo: Awaited<ReturnType<typeof mongoTestUri>> | undefined;
-  if (ledger === "mongo") {
+  const setup = async (dir: string): Promise<Record<string, string>> => {
+    const file = join(dir, "agents.json");
+    writeAgentsFile(file, AGENTS);
+    if (ledger === "sqlite") return { AGENTS_FILE: file };
+    // With MONGODB_URI the agents come from bazaar.agents, and the ledger goes there too.
     mongo = await mongoTestUri();
     const db = uniqueDbName("burst");
     const client = new MongoClient(mongo.uri);
-    const file = join(dir, "agents.json");
-    writeAgentsFile(file, AGENTS);
     const docs = JSON.parse(readFileSync(file, "utf8")) as object[];
     await client
       .db(db)
       .collection("agents")
       .insertMany(docs.map((d) => ({ ...d, managed: true })));
     await client.close();
-    env.MONGODB_URI = mongo.uri;
-    env.MONGODB_DB = db;
-  } else {
-    env.AGENTS_FILE = join(dir, "agents.json");
-    writeAgentsFile(env.AGENTS_FILE, AGENTS);
-  }
-  const runner = new RunnerChild(
-    entryOf(version.root, version.compiled),
-    env,
-    dir,
-    version.compiled ? startFlags() : [],
-  );
+    return { MONGODB_URI: mongo.uri, MONGODB_DB: db };
+  };
+  const env = { AGENT_POLL_INTERVAL: String(POLL_S), AGENT_HEARTBEAT_INTERVAL: "4" };
   try {
-    await waitUntil("agents heartbeating", () => counts.heartbeatAgents.size >= AGENTS, 600_000);
-    await sleep(2 * POLL_S * 1000);
-    const before = counts.bidsOk;
-    const started = performance.now();
-    for (let i = 0; i < JOBS; i++) await postJobTo(market);
-    await waitUntil(`${BIDS} bids`, () => counts.bidsOk - before >= BIDS, 600_000);
-    const runnerMs = performance.now() - started;
-    await runner.stop();
+    return await withRunner(version, { env, setup }, async ({ market, counts, url, runner }) => {
+      await waitUntil("agents heartbeating", () => counts.heartbeatAgents.size >= AGENTS, 600_000);
+      await sleep(2 * POLL_S * 1000);
+      const before = counts.bidsOk;
+      const started = performance.now();
+      for (let i = 0; i < JOBS; i++) await postJobTo(market);
+      await waitUntil(`${BIDS} bids`, () => counts.bidsOk - before >= BIDS, 600_000);
+      const runnerMs = performance.now() - started;
+      await runner.stop();
 
-    const agentIds = market.store.listAgents().map((a) => a.agent_id);
-    const jobIds: string[] = [];
-    for (let i = 0; i < JOBS; i++) jobIds.push(await postJobTo(market));
-    const bareMs = await bareClient(url, jobIds, agentIds.slice(0, AGENTS));
-    return { name, runnerMs, bareMs };
-  } catch (error) {
-    process.stderr.write(`${name}: ${String(error)}\n${runner.output}\n`);
-    return undefined;
+      const agentIds = market.store.listAgents().map((a) => a.agent_id);
+      const jobIds: string[] = [];
+      for (let i = 0; i < JOBS; i++) jobIds.push(await postJobTo(market));
+      const bareMs = await bareClient(url, jobIds, agentIds.slice(0, AGENTS));
+      return { name, runnerMs, bareMs };
+    });
   } finally {
-    await runner.stop();
-    await market.close();
     await mongo?.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const previous = checkoutPrevious();
-try {
-  buildCurrent();
+await compareVersions(async ({ previous, current }) => {
   const wanted = values.runs.split(",");
   const results: Result[] = [];
   const plans = [
-    {
-      key: "previous-sqlite",
-      name: `previous (${previous.ref}), SQLite ledger`,
-      root: previous.dir,
-      compiled: false,
-      ledger: "sqlite" as const,
-    },
-    {
-      key: "previous-mongo",
-      name: `previous (${previous.ref}), MongoDB ledger`,
-      root: previous.dir,
-      compiled: false,
-      ledger: "mongo" as const,
-    },
-    {
-      key: "current-sqlite",
-      name: "current, SQLite ledger",
-      root: ROOT,
-      compiled: true,
-      ledger: "sqlite" as const,
-    },
-    {
-      key: "current-mongo",
-      name: "current, MongoDB ledger",
-      root: ROOT,
-      compiled: true,
-      ledger: "mongo" as const,
-    },
+    { key: "previous-sqlite", version: previous, ledger: "sqlite" as const },
+    { key: "previous-mongo", version: previous, ledger: "mongo" as const },
+    { key: "current-sqlite", version: current, ledger: "sqlite" as const },
+    { key: "current-mongo", version: current, ledger: "mongo" as const },
   ];
   for (const plan of plans.filter((p) => wanted.includes(p.key))) {
-    const result = await run(plan.name, plan, plan.ledger);
+    const name = `${plan.version.name}, ${plan.ledger === "sqlite" ? "SQLite" : "MongoDB"} ledger`;
+    const result = await run(name, plan.version, plan.ledger);
     if (result) results.push(result);
   }
   console.log(
@@ -204,6 +141,4 @@ try {
     console.log(
       `MongoDB / SQLite ledger (current): ${(mongo.runnerMs / sqlite.runnerMs).toFixed(2)} (target ≤ 1.25)`,
     );
-} finally {
-  previous.remove();
-}
+});

@@ -8,24 +8,13 @@
  *
  *   npm run bench:outage -- [--seconds 8] [--runs 3]
  */
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { request } from "undici";
-import { postJobTo, startCountingMarketplace, waitUntil } from "./support/market.ts";
-import { checkoutPrevious } from "./support/previous.ts";
-import {
-  buildCurrent,
-  entryOf,
-  median,
-  ROOT,
-  RunnerChild,
-  sleep,
-  startFlags,
-} from "./support/runner-child.ts";
+import { postJobTo, waitUntil } from "./support/market.ts";
+import { median, sleep } from "./support/runner-child.ts";
+import { compareVersions, type Version, withRunner } from "./support/session.ts";
 
 const { values } = parseArgs({
   options: {
@@ -83,56 +72,33 @@ interface Outcome {
   bidAfterRecoveryMs: number;
 }
 
-async function once(version: { root: string; compiled: boolean }): Promise<Outcome | undefined> {
-  const { market, counts, url } = await startCountingMarketplace();
-  const proxy = await startProxy(url);
-  const dir = mkdtempSync(join(tmpdir(), "bench-outage-"));
-  const runner = new RunnerChild(
-    entryOf(version.root, version.compiled),
-    {
-      BAZAAR_API_URL: proxy.url,
-      AGENT_POLL_INTERVAL: String(POLL_S),
-      AGENT_HEARTBEAT_INTERVAL: "1",
-      RUNNER_STATE_DIR: join(dir, "state"),
-      HOST: "127.0.0.1",
-      PORT: "0",
-    },
-    dir,
-    version.compiled ? startFlags() : [],
-  );
-  try {
+function once(version: Version): Promise<Outcome | undefined> {
+  let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
+  const front = async (url: string) => {
+    proxy = await startProxy(url);
+    return proxy;
+  };
+  const env = { AGENT_POLL_INTERVAL: String(POLL_S), AGENT_HEARTBEAT_INTERVAL: "1" };
+  return withRunner(version, { env, front }, async ({ market, counts }) => {
+    const state = proxy!.state;
     await waitUntil("3 agents heartbeating", () => counts.heartbeatAgents.size >= 3, 120_000);
     await sleep(3000);
-    proxy.state.down = true;
-    proxy.state.whileDown = 0;
+    state.down = true;
+    state.whileDown = 0;
     const jobId = await postJobTo(market);
     await sleep(OUTAGE_MS);
-    proxy.state.down = false;
+    state.down = false;
     const recovered = performance.now();
-    const requests = proxy.state.whileDown;
+    const requests = state.whileDown;
     await waitUntil("a bid after recovery", () => counts.firstBidAt.has(jobId), 60_000);
     return { requests, bidAfterRecoveryMs: (counts.firstBidAt.get(jobId) ?? 0) - recovered };
-  } catch (error) {
-    process.stderr.write(`${String(error)}\n${runner.output}\n`);
-    return undefined;
-  } finally {
-    await runner.stop();
-    await proxy.close();
-    await market.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-const previous = checkoutPrevious();
-try {
-  buildCurrent();
-  const versions = [
-    { name: `previous (${previous.ref})`, root: previous.dir, compiled: false },
-    { name: "current", root: ROOT, compiled: true },
-  ];
+await compareVersions(async ({ previous, current }) => {
   const results = new Map<string, Outcome[]>();
   for (let run = 0; run < Number(values.runs); run++) {
-    for (const v of versions) {
+    for (const v of [previous, current]) {
       const outcome = await once(v);
       if (outcome) results.set(v.name, [...(results.get(v.name) ?? []), outcome]);
     }
@@ -148,6 +114,4 @@ try {
     );
   }
   console.log("target: < 20 requests, first bid within one poll (1 s) of recovery");
-} finally {
-  previous.remove();
-}
+});

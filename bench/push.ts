@@ -6,21 +6,11 @@
  *
  *   npm run bench:push -- [--jobs 20] [--poll 2]
  */
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { postJobTo, startCountingMarketplace, waitUntil } from "./support/market.ts";
-import { checkoutPrevious } from "./support/previous.ts";
-import {
-  buildCurrent,
-  entryOf,
-  ROOT,
-  RunnerChild,
-  sleep,
-  startFlags,
-} from "./support/runner-child.ts";
+import { postJobTo, waitUntil } from "./support/market.ts";
+import { sleep } from "./support/runner-child.ts";
+import { compareVersions, type Version, withRunner } from "./support/session.ts";
 
 const { values } = parseArgs({
   options: {
@@ -50,30 +40,16 @@ function percentile(values: number[], p: number): number {
   );
 }
 
-async function latencies(
-  version: { root: string; compiled: boolean },
-  push: boolean,
-): Promise<number[]> {
-  const { market, counts, url } = await startCountingMarketplace();
-  const dir = mkdtempSync(join(tmpdir(), "bench-push-"));
+async function latencies(version: Version, push: boolean): Promise<number[]> {
   const port = await freePort();
   const env: Record<string, string> = {
-    BAZAAR_API_URL: url,
     AGENT_POLL_INTERVAL: String(POLL_S),
     AGENT_HEARTBEAT_INTERVAL: "30",
-    RUNNER_STATE_DIR: join(dir, "state"),
-    HOST: "127.0.0.1",
     PORT: String(port),
   };
   if (push) env.PUBLIC_URL = `http://127.0.0.1:${port}`;
-  const runner = new RunnerChild(
-    entryOf(version.root, version.compiled),
-    env,
-    dir,
-    version.compiled ? startFlags() : [],
-  );
   const out: number[] = [];
-  try {
+  await withRunner(version, { env }, async ({ market, counts }) => {
     await waitUntil("3 agents heartbeating", () => counts.heartbeatAgents.size >= 3, 120_000);
     await sleep(2 * POLL_S * 1000);
     for (let i = 0; i < JOBS; i++) {
@@ -84,32 +60,15 @@ async function latencies(
       // Post at a different phase of the poll each time.
       await sleep(300 + Math.random() * POLL_S * 1000);
     }
-  } catch (error) {
-    process.stderr.write(`${String(error)}\n${runner.output}\n`);
-  } finally {
-    await runner.stop();
-    await market.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
   return out;
 }
 
-const previous = checkoutPrevious();
-try {
-  buildCurrent();
+await compareVersions(async ({ previous, current }) => {
   const rows = [
-    {
-      name: `previous (${previous.ref}), polling`,
-      ms: await latencies({ root: previous.dir, compiled: false }, false),
-    },
-    {
-      name: "current, polling (no PUBLIC_URL)",
-      ms: await latencies({ root: ROOT, compiled: true }, false),
-    },
-    {
-      name: "current, push (PUBLIC_URL)",
-      ms: await latencies({ root: ROOT, compiled: true }, true),
-    },
+    { name: `${previous.name}, polling`, ms: await latencies(previous, false) },
+    { name: "current, polling (no PUBLIC_URL)", ms: await latencies(current, false) },
+    { name: "current, push (PUBLIC_URL)", ms: await latencies(current, true) },
   ];
   console.log(`\nposting → first bid, loopback, ${JOBS} jobs one at a time, poll ${POLL_S} s`);
   console.log("| runner | median | 95th percentile | max |");
@@ -120,6 +79,4 @@ try {
     );
   }
   console.log("target: ≤ 200 ms at the 95th percentile with push");
-} finally {
-  previous.remove();
-}
+});

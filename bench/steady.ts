@@ -13,27 +13,11 @@
  * bids) and is measured again. --big N adds a run of N agents from AGENTS_FILE at
  * poll 30 s, heartbeat 60 s.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  type Counts,
-  postJobTo,
-  startCountingMarketplace,
-  waitUntil,
-  writeAgentsFile,
-} from "./support/market.ts";
-import { checkoutPrevious } from "./support/previous.ts";
-import {
-  buildCurrent,
-  entryOf,
-  median,
-  ROOT,
-  RunnerChild,
-  sleep,
-  startFlags,
-} from "./support/runner-child.ts";
+import { type Counts, postJobTo, waitUntil, writeAgentsFile } from "./support/market.ts";
+import { median, type RunnerChild, sleep } from "./support/runner-child.ts";
+import { compareVersions, type Version, withRunner } from "./support/session.ts";
 
 const { values } = parseArgs({
   options: {
@@ -92,84 +76,47 @@ interface Row {
   w: Window;
 }
 
-async function run(
-  version: { name: string; root: string; compiled: boolean },
-  agents: number,
-  pollS: number,
-  heartbeatS: number,
-): Promise<Row[]> {
-  const { market, counts, url } = await startCountingMarketplace();
-  const dir = mkdtempSync(join(tmpdir(), "bench-steady-"));
-  const env: Record<string, string> = {
-    BAZAAR_API_URL: url,
-    AGENT_POLL_INTERVAL: String(pollS),
-    AGENT_HEARTBEAT_INTERVAL: String(heartbeatS),
-    RUNNER_STATE_DIR: join(dir, "state"),
-    HOST: "127.0.0.1",
-    PORT: "0",
-  };
-  if (agents !== 3) {
-    env.AGENTS_FILE = join(dir, "agents.json");
-    writeAgentsFile(env.AGENTS_FILE, agents);
-  }
-  const runner = new RunnerChild(
-    entryOf(version.root, version.compiled),
-    env,
-    dir,
-    version.compiled ? startFlags() : [],
-  );
+async function run(version: Version, agents: number, pollS: number, heartbeatS: number) {
   const rows: Row[] = [];
-  try {
+  const env = { AGENT_POLL_INTERVAL: String(pollS), AGENT_HEARTBEAT_INTERVAL: String(heartbeatS) };
+  const setup = (dir: string): Record<string, string> => {
+    if (agents === 3) return {}; // the built-in agents, as `npm start` runs them
+    const file = join(dir, "agents.json");
+    writeAgentsFile(file, agents);
+    return { AGENTS_FILE: file };
+  };
+  await withRunner(version, { env, setup }, async ({ market, counts, runner }) => {
     const upMs = await waitUntil(
       `${agents} agents heartbeating`,
       () => counts.heartbeatAgents.size >= agents,
       600_000,
     );
     const startup = `all heartbeating ${(upMs / 1000).toFixed(1)} s after start`;
+    const base = { version: version.name, agents };
+    rows.push({ ...base, phase: "steady", startup, w: await measure(runner, counts, agents) });
+    if (agents !== BIDS_AT) return;
+    const before = counts.bidsOk;
+    for (let i = 0; i < JOBS_FOR_BIDS; i++) await postJobTo(market);
+    const bidMs = await waitUntil(
+      `${agents * JOBS_FOR_BIDS} bids`,
+      () => counts.bidsOk - before >= agents * JOBS_FOR_BIDS,
+      600_000,
+    );
     rows.push({
-      version: version.name,
-      agents,
-      phase: "steady",
-      startup,
+      ...base,
+      phase: `after ${agents * JOBS_FOR_BIDS} bids`,
+      startup: `bids placed in ${(bidMs / 1000).toFixed(1)} s`,
       w: await measure(runner, counts, agents),
     });
-    if (agents === BIDS_AT) {
-      const before = counts.bids;
-      for (let i = 0; i < JOBS_FOR_BIDS; i++) await postJobTo(market);
-      const bidMs = await waitUntil(
-        `${agents * JOBS_FOR_BIDS} bids`,
-        () => counts.bids - before >= agents * JOBS_FOR_BIDS,
-        600_000,
-      );
-      rows.push({
-        version: version.name,
-        agents,
-        phase: `after ${agents * JOBS_FOR_BIDS} bids`,
-        startup: `bids placed in ${(bidMs / 1000).toFixed(1)} s`,
-        w: await measure(runner, counts, agents),
-      });
-    }
-  } catch (error) {
-    process.stderr.write(`${version.name}, ${agents} agents: ${String(error)}\n${runner.output}\n`);
-  } finally {
-    await runner.stop();
-    await market.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
   return rows;
 }
 
-const previous = checkoutPrevious();
-try {
-  buildCurrent();
-  const all = [
-    { name: `previous (${previous.ref})`, root: previous.dir, compiled: false },
-    { name: "current", root: ROOT, compiled: true },
-  ];
+await compareVersions(async ({ previous, current }) => {
   const wanted = values.versions.split(",");
-  const versions = all.filter((v) => wanted.some((w) => v.name.startsWith(w)));
+  const versions = [previous, current].filter((v) => wanted.some((w) => v.name.startsWith(w)));
   const rows: Row[] = [];
-  for (const agents of values.agents.split(",").map(Number)) {
+  for (const agents of values.agents.split(",").filter(Boolean).map(Number)) {
     for (const v of versions) rows.push(...(await run(v, agents, 2, 4)));
   }
   if (BIG > 0) for (const v of versions) rows.push(...(await run(v, BIG, 30, 60)));
@@ -188,6 +135,4 @@ try {
   console.log(
     "targets: RSS ≤ 100 MB at 3 agents, ≤ 150 MB at 300 after 3,000 bids; requests ≤ 15 + 60/N per agent per minute",
   );
-} finally {
-  previous.remove();
-}
+});
