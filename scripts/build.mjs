@@ -33,7 +33,9 @@ if (!force && existsSync(stamp) && statSync(stamp).mtimeMs >= inputs) process.ex
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 if (!existsSync(tsc)) {
   if (existsSync(join(dist, "cli", "main.js"))) process.exit(0);
-  process.stderr.write("bazaar-runner: dist/ is missing and TypeScript is not installed: run npm install\n");
+  process.stderr.write(
+    "bazaar-runner: dist/ is missing and TypeScript is not installed: run npm install\n",
+  );
   process.exit(1);
 }
 process.stderr.write("bazaar-runner: compiling src/ to dist/ …\n");
