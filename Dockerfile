@@ -25,7 +25,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # ---- runtime --------------------------------------------------------------------
 FROM node:24-slim AS runtime
 WORKDIR /app
+# HOST: in a container the port is published from outside, so bind every interface
+# (the default outside a container is 127.0.0.1). Set DASHBOARD_TOKEN to guard it.
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=8080 \
     RUNNER_STATE_DIR=/data
 

@@ -13,6 +13,7 @@ const src = join(root, "src");
 const dist = join(root, "dist");
 const stamp = join(dist, ".built");
 
+/** @param {string} dir */
 function newest(dir) {
   let latest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -46,5 +47,9 @@ try {
 } catch {
   process.exit(1);
 }
-cpSync(join(src, "http", "dashboard"), join(dist, "http", "dashboard"), { recursive: true });
+// The dashboard's browser files as they are; its .ts files are types for tsc only.
+cpSync(join(src, "http", "dashboard"), join(dist, "http", "dashboard"), {
+  recursive: true,
+  filter: (path) => !path.endsWith(".ts"),
+});
 writeFileSync(stamp, `${new Date().toISOString()}\n`);

@@ -57,3 +57,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: "silent" });
 }
+
+/**
+ * The logger to hand a fastify instance. Fastify logs "Server listening at …" at info, once
+ * per interface of a wildcard bind; our own summary line says it once, so at info and
+ * quieter levels fastify's info lines are dropped (its warnings and errors stay). At
+ * debug and trace it says everything.
+ */
+export function frameworkLogger(log: Logger): Logger {
+  return log.isLevelEnabled("debug") ? log : log.child({}, { level: quieter(log.level) });
+}
+
+function quieter(level: string): string {
+  return level === "info" ? "warn" : level;
+}

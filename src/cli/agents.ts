@@ -5,6 +5,8 @@ import { createConfigSource } from "../config-sources/index.ts";
 import type { ConfigSnapshot } from "../config-sources/types.ts";
 import { silentLogger } from "../logger.ts";
 import type { CliContext } from "./context.ts";
+import { askRunner, RunnerAgentsSchema } from "./runner-client.ts";
+import { table } from "./table.ts";
 
 /** Loads the configured source once, as `start` would, without running anything. */
 export async function loadAgentSnapshot(
@@ -35,21 +37,50 @@ export async function loadAgentSnapshot(
   }
 }
 
+const SOURCE_REFS: Record<string, string> = {
+  mongo: "the MongoDB document's _id or name",
+  file: "the file and the entry's index",
+  defaults: "the built-in agent's name",
+};
+
 export function registerAgentsCommands(program: Command, ctx: CliContext): void {
   program
     .command("agents")
     .description("agents the config source yields")
     .command("list")
-    .description("list the agents the config source yields, and any errors in them")
+    .description(
+      "list the agents the config source yields (with the ids a runner at RUNNER_URL registered), and any errors in them",
+    )
     .action(async () => {
-      const { kind, snapshot } = await loadAgentSnapshot(ctx);
+      const config = ctx.config();
+      const [{ kind, snapshot }, running] = await Promise.all([
+        loadAgentSnapshot(ctx),
+        askRunner(config, "/api/status", RunnerAgentsSchema),
+      ]);
+      const registered = new Map(
+        running.ok ? running.value.agents.map((a) => [a.name, a.agentId] as const) : [],
+      );
       ctx.out(
         `source: ${kind}, ${snapshot.agents.length} agent(s), ${snapshot.issues.length} rejected`,
       );
-      for (const { config, ref } of snapshot.agents) {
+      const rows = snapshot.agents.map(({ config: agent, ref }) => [
+        agent.name,
+        agent.agent_type,
+        agent.status,
+        `$${agent.base_rate_usd}`,
+        agent.agent_id ?? registered.get(agent.name) ?? "-",
+        agent.model ?? "default model",
+        ref,
+      ]);
+      if (rows.length) {
+        const header = ["NAME", "TYPE", "STATUS", "RATE", "AGENT ID", "MODEL", "CONFIG ENTRY"];
+        for (const line of table([header, ...rows])) ctx.out(`  ${line}`);
         ctx.out(
-          `  ${config.name.padEnd(18)} ${config.agent_type.padEnd(16)} ${config.status.padEnd(9)} $${config.base_rate_usd}  ${config.agent_id ?? "(registers at start)"}  ${config.model ?? "default model"}  [${ref}]`,
+          running.ok
+            ? `AGENT ID: the marketplace id, from the config or as the runner at ${config.runnerUrl} registered it ("-": not registered).`
+            : `AGENT ID: the marketplace id from the config; ${running.why}, so the ids a runner registered are not shown ("-").`,
         );
+        ctx.out(`CONFIG ENTRY: where the agent's config came from (${SOURCE_REFS[kind] ?? kind}).`);
       }
       if (snapshot.issues.length) ctx.out("rejected:");
       for (const issue of snapshot.issues) ctx.out(`  ${issue.ref}: ${issue.message}`);

@@ -8,5 +8,7 @@ export class CliError extends Error {
 /** What commands get: lazily validated config and where to print. */
 export interface CliContext {
   config(): RunnerConfig;
+  /** Variable names the working directory's `.env` set. */
+  fromDotEnv: readonly string[];
   out(line: string): void;
 }

@@ -1,4 +1,7 @@
 import type { Command } from "commander";
+import type { z } from "zod";
+import type { RunnerConfig } from "../config/env.ts";
+import { originOf } from "../config/settings.ts";
 import { createLlmClient } from "../llm/client.ts";
 import { LlmError } from "../llm/types.ts";
 import { MarketplaceClient } from "../marketplace/client.ts";
@@ -6,6 +9,7 @@ import { createSharedPool } from "../pool.ts";
 import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
 import { loadAgentSnapshot } from "./agents.ts";
 import type { CliContext } from "./context.ts";
+import { askRunner, RunnerSettingsSchema } from "./runner-client.ts";
 
 /** A 200 answer whose text is empty: the LLM is reachable and accepted the key. */
 function isEmptyCompletion(error: unknown): boolean {
@@ -32,11 +36,28 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
     add(
       "config",
       "ok",
-      `environment valid (owner ${config.ownerId}, poll ${config.pollIntervalMs / 1000} s, heartbeat ${config.heartbeatIntervalMs / 1000} s)`,
+      `checked ${whose(ctx)}: valid (owner ${config.ownerId}, poll ${config.pollIntervalMs / 1000} s, heartbeat ${config.heartbeatIntervalMs / 1000} s)`,
     );
   } catch (error) {
-    add("config", "fail", `${errorMessage(error)} — fix the variable in the environment or .env`);
+    add(
+      "config",
+      "fail",
+      `${errorMessage(error)} (in ${whose(ctx)}) — fix the variable in the environment or .env`,
+    );
     return results;
+  }
+  const running = await askRunner(config, "/api/settings", RunnerSettingsSchema);
+  if (running.ok) {
+    const differences = compareSettings(config, running.value);
+    add(
+      "runner",
+      differences.length ? "warn" : "ok",
+      differences.length
+        ? `the runner at ${config.runnerUrl} runs with other settings than ${whose(ctx)}: ${differences.join("; ")}`
+        : `the runner at ${config.runnerUrl} runs with the same settings (poll ${running.value.pollIntervalSeconds} s, heartbeat ${running.value.heartbeatIntervalSeconds} s, agents from ${running.value.agentSource})`,
+    );
+  } else {
+    add("runner", "ok", `${running.why}: nothing to compare with`);
   }
   registerSecret(config.fireworksApiKey);
   registerUriSecrets(config.mongodbUri);
@@ -187,6 +208,40 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
     await pool.close();
   }
   return results;
+}
+
+/** Whose configuration doctor checks: this process's, not a running runner's. */
+function whose(ctx: CliContext): string {
+  return `this shell's environment${ctx.fromDotEnv.length ? " and ./.env" : ""}`;
+}
+
+/** Settings a running runner has that this shell would not give it, in words. */
+export function compareSettings(
+  config: RunnerConfig,
+  running: z.infer<typeof RunnerSettingsSchema>,
+): string[] {
+  const pairs: Array<[string, string, number | string, number | string]> = [
+    ["poll", "AGENT_POLL_INTERVAL", running.pollIntervalSeconds, config.pollIntervalMs / 1000],
+    [
+      "heartbeat",
+      "AGENT_HEARTBEAT_INTERVAL",
+      running.heartbeatIntervalSeconds,
+      config.heartbeatIntervalMs / 1000,
+    ],
+    [
+      "reload",
+      "AGENT_RELOAD_INTERVAL",
+      running.reloadIntervalSeconds,
+      config.reloadIntervalMs / 1000,
+    ],
+    ["owner", "AGENT_OWNER_ID", running.ownerId, config.ownerId],
+  ];
+  return pairs
+    .filter(([, , there, mine]) => there !== mine)
+    .map(([what, variable, there, mine]) => {
+      const unit = typeof there === "number" ? " s" : "";
+      return `${what} ${there}${unit} there (${originOf(running, variable)}), ${mine}${unit} here`;
+    });
 }
 
 export function registerDoctorCommand(program: Command, ctx: CliContext): void {

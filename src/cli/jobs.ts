@@ -1,9 +1,10 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError, MarketplaceError } from "../marketplace/errors.ts";
-import type { Bid, JobWithBids } from "../marketplace/schemas.ts";
+import { type Bid, JOB_STATUSES, type JobWithBids } from "../marketplace/schemas.ts";
 import { createSharedPool } from "../pool.ts";
 import { type CliContext, CliError } from "./context.ts";
+import { askRunner, type Decision, DecisionsSchema, type RunnerAnswer } from "./runner-client.ts";
 
 /** The poster wallet used when none is given: any valid address will do locally. */
 export const DEFAULT_POSTER_WALLET = "0x00000000000000000000000000000000000b0a57";
@@ -67,14 +68,41 @@ function agentLabel(agentId: string, name: string | null | undefined): string {
 }
 
 function bidLine(bid: Bid, names: ReadonlyMap<string, string>): string {
-  const quality = bid.estimated_quality ?? bid.confidence;
-  return `  ${bid.bid_id}  ${bid.status.padEnd(17)} ${money(bid.price_usd).padStart(8)}  quality ${quality ?? "-"}  ${agentLabel(bid.agent_id, bid.agent_name ?? names.get(bid.agent_id))}`;
+  // The API calls the bidder's confidence `estimated_quality`; log and dashboard say confidence.
+  const confidence = bid.estimated_quality ?? bid.confidence;
+  return `  ${bid.bid_id}  ${bid.status.padEnd(17)} ${money(bid.price_usd).padStart(8)}  confidence ${confidence ?? "-"}  ${agentLabel(bid.agent_id, bid.agent_name ?? names.get(bid.agent_id))}`;
 }
 
-/** A job, its bids and its result, readable in a terminal. */
+function decisionLine(decision: Decision, width: number): string {
+  const name = decision.agent.padEnd(width);
+  if (decision.outcome === "bid") {
+    const confidence =
+      decision.confidence === undefined ? "" : `  confidence ${decision.confidence}`;
+    return `  ${name}  bid   ${money(decision.priceUsd)}${confidence}`;
+  }
+  return `  ${name}  skip  ${decision.reason ?? "-"}: ${decision.detail}`;
+}
+
+/** Why each agent of a runner bid or not, as `jobs show` prints it below the bids. */
+export function formatDecisions(
+  answer: RunnerAnswer<{ decisions: Decision[] }>,
+  runnerUrl: string,
+): string[] {
+  if (!answer.ok) return [`decisions: ${answer.why}`];
+  const { decisions } = answer.value;
+  if (decisions.length === 0)
+    return [
+      `decisions: none yet from the runner at ${runnerUrl} (its agents decide at its next poll)`,
+    ];
+  const width = Math.max(...decisions.map((d) => d.agent.length));
+  return [`decisions (runner at ${runnerUrl}):`, ...decisions.map((d) => decisionLine(d, width))];
+}
+
+/** A job, its bids, the runner's decisions (when given) and its result, readable in a terminal. */
 export function formatJob(
   job: JobWithBids,
   names: ReadonlyMap<string, string> = new Map(),
+  decisions: string[] = [],
 ): string {
   const executor = job.result?.executed_by;
   const lines = [
@@ -87,6 +115,7 @@ export function formatJob(
     "",
     `bids (${job.bids.length}):`,
     ...(job.bids.length ? job.bids.map((bid) => bidLine(bid, names)) : ["  none yet"]),
+    ...(decisions.length ? ["", ...decisions] : []),
   ];
   if (job.result) {
     lines.push(
@@ -109,6 +138,12 @@ export function bestBid(bids: Bid[]): Bid | undefined {
   return open.sort((a, b) => score(b) - score(a))[0];
 }
 
+const REQUIRED_POST_OPTIONS = [
+  { key: "title", flag: "--title <title>" },
+  { key: "description", flag: "--description <text>" },
+  { key: "budget", flag: "--budget <usd>" },
+] as const;
+
 export function registerJobsCommands(program: Command, ctx: CliContext): void {
   const jobs = program
     .command("jobs")
@@ -117,28 +152,38 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
   jobs
     .command("post")
     .description("post a job")
-    .requiredOption("--title <title>", "job title")
-    .requiredOption("--description <text>", "what the job is")
-    .requiredOption("--budget <usd>", "budget in USD", Number.parseFloat)
+    // Checked in the action, so that every missing one is named at once.
+    .option("--title <title>", "job title (required)")
+    .option("--description <text>", "what the job is (required)")
+    .option("--budget <usd>", "budget in USD (required)", Number.parseFloat)
     .option("--capability <name>", "a required capability (repeatable)", collect, [])
     .option("--poster-wallet <0x...>", "poster wallet", DEFAULT_POSTER_WALLET)
     .option("--poster-id <id>", "poster id", "cli_poster")
     .action(
-      async (opts: {
-        title: string;
-        description: string;
-        budget: number;
-        capability: string[];
-        posterWallet: string;
-        posterId: string;
-      }) => {
-        if (!Number.isFinite(opts.budget) || opts.budget <= 0)
+      async (
+        opts: {
+          title?: string;
+          description?: string;
+          budget?: number;
+          capability: string[];
+          posterWallet: string;
+          posterId: string;
+        },
+        command: Command,
+      ) => {
+        const missing = REQUIRED_POST_OPTIONS.filter((o) => opts[o.key] === undefined);
+        if (missing.length)
+          command.error(
+            `error: missing required option${missing.length > 1 ? "s" : ""}: ${missing.map((o) => o.flag).join(", ")}`,
+          );
+        const { title = "", description = "", budget = Number.NaN } = opts;
+        if (!Number.isFinite(budget) || budget <= 0)
           throw new CliError("--budget must be a positive number of USD");
         const posted = await withClient(ctx, (client) =>
           client.postJob({
-            title: opts.title,
-            description: opts.description,
-            budget_usd: opts.budget,
+            title,
+            description,
+            budget_usd: budget,
             required_capabilities: opts.capability,
             poster_id: opts.posterId,
             poster_wallet: opts.posterWallet,
@@ -151,7 +196,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
   jobs
     .command("list")
     .description("list jobs")
-    .option("--status <status>", "only jobs with this status")
+    .addOption(new Option("--status <status>", "only jobs with this status").choices(JOB_STATUSES))
     .action(async (opts: { status?: string }) => {
       const listing = await withClient(ctx, (client) =>
         client.listJobs(opts.status ? { status: opts.status } : {}),
@@ -171,9 +216,15 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
     .description("show a job with its bids and result")
     .argument("<job_id>")
     .action(async (jobId: string) => {
-      const text = await withClient(ctx, async (client) =>
-        formatJob(await getJobOrFail(client, jobId), await agentNames(client)),
-      );
+      const config = ctx.config();
+      const text = await withClient(ctx, async (client) => {
+        const job = await getJobOrFail(client, jobId);
+        const [names, decisions] = await Promise.all([
+          agentNames(client),
+          askRunner(config, `/api/decisions?job_id=${encodeURIComponent(jobId)}`, DecisionsSchema),
+        ]);
+        return formatJob(job, names, formatDecisions(decisions, config.runnerUrl));
+      });
       ctx.out(text);
     });
 

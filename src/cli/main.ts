@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { ConfigError, loadConfig, type RunnerConfig } from "../config/env.ts";
+import { ConfigError, envHelpText, loadConfig, type RunnerConfig } from "../config/env.ts";
 import { createLogger } from "../logger.ts";
 import { MarketplaceError } from "../marketplace/errors.ts";
 import { errorMessage, scrub } from "../secrets.ts";
@@ -15,7 +15,7 @@ import { startApp } from "./start.ts";
 async function runStart(ctx: CliContext): Promise<void> {
   const config = ctx.config();
   const logger = createLogger({ level: config.logLevel });
-  const app = await startApp({ config, logger });
+  const app = await startApp({ config, logger, fromDotEnv: ctx.fromDotEnv });
   // Process-level safety net: log and count, never die of a stray rejection.
   process.on("unhandledRejection", (reason) => {
     app.runner.metrics.unhandledErrors.inc({ kind: "rejection" });
@@ -39,6 +39,7 @@ export function buildProgram(ctx: CliContext): Command {
   program
     .command("start", { isDefault: true })
     .description("run the runner (and the embedded marketplace when BAZAAR_API_URL is unset)")
+    .addHelpText("after", `\n${envHelpText()}`)
     .action(() => runStart(ctx));
   registerMarketplaceCommand(program, ctx);
   registerJobsCommands(program, ctx);
@@ -48,9 +49,10 @@ export function buildProgram(ctx: CliContext): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  loadDotEnv();
+  const fromDotEnv = loadDotEnv();
   let config: RunnerConfig | undefined;
   const ctx: CliContext = {
+    fromDotEnv,
     config: () => {
       config ??= loadConfig();
       return config;

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { RunnerConfig } from "../config/env.ts";
+import { describeSettings, type RunnerSettings, runnerSettings } from "../config/settings.ts";
 import { createHttpServer } from "../http/server.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
@@ -16,8 +17,12 @@ export interface AppOptions {
   logger: Logger;
   metrics?: Metrics;
   llm?: LlmClient;
-  /** Port of the embedded marketplace when BAZAAR_API_URL is unset (8000; tests use 0). */
+  /** Port of the embedded marketplace when BAZAAR_API_URL is unset (MARKETPLACE_PORT; tests use 0). */
   embeddedMarketplacePort?: number;
+  /** The environment the config was read from (for the settings' origin); process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Variable names `.env` set (see loadDotEnv). */
+  fromDotEnv?: readonly string[];
   /** Seconds after a job's first bid at which the embedded marketplace awards it. */
   autoAwardSeconds?: number;
 }
@@ -28,6 +33,7 @@ export interface App {
   /** Where the runner's HTTP surface listens. */
   httpUrl: string;
   marketplaceUrl: string;
+  settings: RunnerSettings;
   stop(): Promise<void>;
 }
 
@@ -42,7 +48,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   let marketplace: RunningMarketplace | undefined;
 
   if (!config.bazaarApiUrlExplicit) {
-    const port = options.embeddedMarketplacePort ?? 8000;
+    const port = options.embeddedMarketplacePort ?? config.marketplacePort;
     const existing = `http://127.0.0.1:${port}`;
     if (port !== 0 && (await isAgentBazaar(existing))) {
       logger.info(
@@ -90,12 +96,14 @@ export async function startApp(options: AppOptions): Promise<App> {
     throw error;
   }
 
+  const settings = runnerSettings(config, options.env ?? process.env, options.fromDotEnv ?? []);
   const http = await createHttpServer({
     status: runner,
     metrics,
     logger,
     dashboardToken: config.dashboardToken,
     host: config.host,
+    settings,
     // With PUBLIC_URL the agents take webhook notifications here; polling stays the fallback.
     webhook: config.publicUrl
       ? { isKnownAgent: (id) => runner.isOurAgent(id), onHint: (hint) => runner.hint(hint) }
@@ -115,6 +123,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     { url: httpUrl, dashboard: `${httpUrl}/`, metrics: `${httpUrl}/metrics` },
     "health, metrics and dashboard listening",
   );
+  logStartSummary(logger, settings, { localMarketplace: !config.bazaarApiUrlExplicit });
 
   let stopped: Promise<void> | undefined;
   return {
@@ -122,6 +131,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     http,
     httpUrl,
     marketplaceUrl: config.bazaarApiUrl,
+    settings,
     stop() {
       stopped ??= (async () => {
         await runner.stop();
@@ -131,4 +141,25 @@ export async function startApp(options: AppOptions): Promise<App> {
       return stopped;
     },
   };
+}
+
+/** The command a user types to post a demo job (the README's walkthrough). */
+export const TRY_POST_COMMAND =
+  'npm run bazaar-runner -- jobs post --title "Design a REST API" --description "OpenAPI spec and PostgreSQL schema for a bookings service" --budget 1 --capability schema_design';
+
+/** What a newcomer needs after start-up: the settings in effect, how to stop, what next. */
+function logStartSummary(
+  logger: Logger,
+  settings: RunnerSettings,
+  options: { localMarketplace: boolean },
+): void {
+  logger.info({ settings }, `settings: ${describeSettings(settings)}`);
+  logger.info(
+    { graceSeconds: settings.shutdownGraceSeconds },
+    `Ctrl-C (SIGINT/SIGTERM) stops the runner: no new bids, in-flight jobs finish (up to ${settings.shutdownGraceSeconds} s, SHUTDOWN_GRACE_PERIOD), agents go offline`,
+  );
+  const next = options.localMarketplace
+    ? TRY_POST_COMMAND
+    : "npm run bazaar-runner -- jobs list --status posted";
+  logger.info({ command: next }, `try, in another terminal: ${next}`);
 }

@@ -1,4 +1,5 @@
 import { builtinAgentConfigs } from "../agents/builtin.ts";
+import { SnapshotGate } from "./snapshot.ts";
 import type { ConfigSource } from "./types.ts";
 
 /**
@@ -7,11 +8,11 @@ import type { ConfigSource } from "./types.ts";
  * derived from owner and name, so a restart reuses the same marketplace agents.
  */
 export function createDefaultsConfigSource(): ConfigSource {
-  const loadedAt = new Date().toISOString();
+  const gate = new SnapshotGate({ source: "defaults" });
   return {
     kind: "defaults",
     async load() {
-      return {
+      const snapshot = {
         agents: builtinAgentConfigs().map((config) => ({
           key: `defaults:${config.agent_type}`,
           source: "defaults" as const,
@@ -20,11 +21,13 @@ export function createDefaultsConfigSource(): ConfigSource {
         })),
         issues: [],
       };
+      gate.prime(snapshot);
+      return snapshot;
     },
     watch() {
       // Built-in configs do not change while the process runs.
     },
-    status: () => ({ changeStream: "n/a", lastReloadAt: loadedAt, lastReloadOutcome: "ok" }),
+    status: () => ({ changeStream: "n/a", reload: gate.status() }),
     async close() {},
   };
 }

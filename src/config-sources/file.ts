@@ -5,7 +5,7 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../secrets.ts";
 import { buildSnapshot, SnapshotGate } from "./snapshot.ts";
-import type { ConfigSnapshot, ConfigSource, ConfigSourceStatus } from "./types.ts";
+import type { ConfigSnapshot, ConfigSource } from "./types.ts";
 
 export interface FileSourceOptions {
   path: string;
@@ -24,11 +24,6 @@ export interface FileSourceOptions {
 export function createFileConfigSource(options: FileSourceOptions): ConfigSource {
   const path = resolve(options.path);
   const reported = new Set<string>();
-  const status: ConfigSourceStatus = {
-    changeStream: "n/a",
-    lastReloadAt: null,
-    lastReloadOutcome: null,
-  };
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
@@ -75,13 +70,9 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
     if (closed) return;
     try {
       const snapshot = await read();
-      status.lastReloadAt = new Date().toISOString();
-      status.lastReloadOutcome = "ok";
       gate.offer(snapshot, onChange, reason);
     } catch (error) {
-      status.lastReloadAt = new Date().toISOString();
-      status.lastReloadOutcome = `error: ${errorMessage(error)}`;
-      options.metrics?.configReloads.inc({ source: "file", outcome: "error" });
+      gate.failed(error);
       options.logger.warn(
         { source: "file", problem: errorMessage(error) },
         "agents file unreadable; keeping the last good configs",
@@ -94,8 +85,6 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
     async load() {
       const snapshot = await read();
       gate.prime(snapshot);
-      status.lastReloadAt = new Date().toISOString();
-      status.lastReloadOutcome = "ok";
       return snapshot;
     },
     watch(onChange) {
@@ -123,7 +112,7 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
       timer = setInterval(() => void reload(onChange, "periodic reload"), options.reloadIntervalMs);
       timer.unref();
     },
-    status: () => ({ ...status }),
+    status: () => ({ changeStream: "n/a", reload: gate.status() }),
     async close() {
       closed = true;
       watcher?.close();

@@ -1,6 +1,7 @@
 import type { Collection, Document, MongoClient } from "mongodb";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { backoffDelay } from "../retry.ts";
 import { errorMessage } from "../secrets.ts";
 import {
   type ChangeStreamWatcher,
@@ -52,11 +53,7 @@ export async function createMongoConfigSource(
   const reported = new Set<string>();
   /** Raw `_id` of each key, so writeBack can address the document whatever its _id type. */
   const idsByKey = new Map<string, unknown>();
-  const status: ConfigSourceStatus = {
-    changeStream: "n/a",
-    lastReloadAt: null,
-    lastReloadOutcome: null,
-  };
+  let changeStream: ConfigSourceStatus["changeStream"] = "n/a";
   const gate = new SnapshotGate({ source: "mongo", logger, metrics });
   let onChange: ((snapshot: ConfigSnapshot) => void) | undefined;
   let watcher: ChangeStreamWatcher | undefined;
@@ -64,13 +61,10 @@ export async function createMongoConfigSource(
   let timerDue = Number.POSITIVE_INFINITY;
   let running = false;
   let rerun = false;
-  let failures = 0;
   let closed = false;
 
-  function backoffMs(attempt: number): number {
-    const full = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(full * (0.75 + Math.random() * 0.25));
-  }
+  // Never faster than half the ceiling: an outage is retried steadily, not hammered.
+  const backoffMs = (attempt: number) => backoffDelay(attempt, { baseMs, capMs, jitter: "equal" });
 
   async function read(): Promise<ConfigSnapshot> {
     const docs = await collection.find({ managed: true }).toArray();
@@ -99,27 +93,16 @@ export async function createMongoConfigSource(
     return { agents, issues };
   }
 
-  function outcomeText(snapshot: ConfigSnapshot): string {
-    const issues = snapshot.issues.length;
-    return `ok: ${snapshot.agents.length} agents${issues ? `, ${issues} rejected` : ""}`;
-  }
-
   /** One reload for the watch loop: never throws, keeps the last set on failure. */
   async function reloadOnce(): Promise<void> {
     try {
       const snapshot = await read();
       if (closed) return;
-      status.lastReloadAt = new Date().toISOString();
-      status.lastReloadOutcome = outcomeText(snapshot);
-      if (failures > 0) logger.info({ source: "mongo" }, "MongoDB reachable again");
-      failures = 0;
+      if (gate.failures > 0) logger.info({ source: "mongo" }, "MongoDB reachable again");
       gate.offer(snapshot, onChange, "reload");
     } catch (error) {
       if (closed) return;
-      failures += 1;
-      status.lastReloadAt = new Date().toISOString();
-      status.lastReloadOutcome = `error: ${errorMessage(error)}`;
-      metrics?.configReloads.inc({ source: "mongo", outcome: "error" });
+      const failures = gate.failed(error);
       if (failures === 1) {
         logger.warn(
           { source: "mongo", problem: errorMessage(error) },
@@ -159,6 +142,7 @@ export async function createMongoConfigSource(
         await reloadOnce();
       } while (rerun && !closed);
       running = false;
+      const failures = gate.failures;
       schedule(failures > 0 ? Math.min(backoffMs(failures), reloadIntervalMs) : reloadIntervalMs);
     })();
   }
@@ -171,15 +155,11 @@ export async function createMongoConfigSource(
       try {
         snapshot = await read();
       } catch (error) {
-        status.lastReloadAt = new Date().toISOString();
-        status.lastReloadOutcome = `error: ${errorMessage(error)}`;
-        metrics?.configReloads.inc({ source: "mongo", outcome: "error" });
+        gate.failed(error);
         throw new Error(
           `cannot read agent configs from MongoDB (${dbName}.${collectionName}): ${errorMessage(error)}`,
         );
       }
-      status.lastReloadAt = new Date().toISOString();
-      status.lastReloadOutcome = outcomeText(snapshot);
       gate.prime(snapshot);
       return snapshot;
     },
@@ -188,7 +168,7 @@ export async function createMongoConfigSource(
       if (closed || onChange) return;
       onChange = listener;
       schedule(gate.primed ? reloadIntervalMs : 0);
-      // status.changeStream stays "n/a" until the stream is open (or known unavailable).
+      // changeStream stays "n/a" until the stream is open (or known unavailable).
       watcher = startChangeStreamWatcher({
         collection,
         logger,
@@ -196,13 +176,13 @@ export async function createMongoConfigSource(
         onChange: () => schedule(debounceMs),
         // Re-read once the stream is open: changes made before it opened are not in it.
         onOpened: () => {
-          status.changeStream = "active";
+          changeStream = "active";
           schedule(debounceMs);
         },
         // Re-read now, so that an outage is noticed (and logged) without waiting a period.
         onInterrupted: () => schedule(0),
         onUnavailable: (error) => {
-          status.changeStream = "unavailable";
+          changeStream = "unavailable";
           logger.warn(
             { source: "mongo", problem: errorMessage(error) },
             `change streams unavailable; relying on the periodic reload every ${Math.round(reloadIntervalMs / 100) / 10} s`,
@@ -241,7 +221,7 @@ export async function createMongoConfigSource(
     },
 
     status() {
-      return { ...status };
+      return { changeStream, reload: gate.status() };
     },
 
     async close() {

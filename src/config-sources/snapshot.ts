@@ -1,8 +1,8 @@
 import type { AgentSource } from "../agents/types.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { ConfigIssue } from "../runner/status-types.ts";
-import type { AgentSpec, ConfigSnapshot } from "./types.ts";
+import { errorMessage } from "../secrets.ts";
+import type { AgentSpec, ConfigIssue, ConfigSnapshot, ReloadStatus } from "./types.ts";
 import { validateAgentDocument } from "./validate.ts";
 
 export interface SnapshotOptions {
@@ -74,17 +74,21 @@ function snapshotFingerprint(snapshot: ConfigSnapshot): string {
 }
 
 /**
- * Passes a reloaded snapshot on only when it differs from the last one, and counts and
- * logs each reload the same way for every source: `ok` for each successful read,
- * `change` when the set changed.
+ * The one record of a source's reloads. Passes a reloaded snapshot on only when it
+ * differs from the last one; counts each read the same way for every source (`ok` for
+ * each successful read, `change` when the set changed, `error` for a failed one); and
+ * keeps the outcome of the latest read for the status page.
  */
 export class SnapshotGate {
   readonly #source: AgentSource;
-  readonly #logger: Logger;
+  readonly #logger: Logger | undefined;
   readonly #metrics: Metrics | undefined;
   #last: string | undefined;
+  #good: { agents: number; issues: number } = { agents: 0, issues: 0 };
+  #status: ReloadStatus | null = null;
+  #failures = 0;
 
-  constructor(options: { source: AgentSource; logger: Logger; metrics?: Metrics }) {
+  constructor(options: { source: AgentSource; logger?: Logger; metrics?: Metrics }) {
     this.#source = options.source;
     this.#logger = options.logger;
     this.#metrics = options.metrics;
@@ -95,10 +99,20 @@ export class SnapshotGate {
     return this.#last !== undefined;
   }
 
+  /** Failed reads since the last good one (0 while the source reads fine). */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** The latest read's outcome; null before the first read. */
+  status(): ReloadStatus | null {
+    return this.#status && { ...this.#status };
+  }
+
   /** Records the snapshot `load()` returned: the baseline later reloads compare with. */
   prime(snapshot: ConfigSnapshot): void {
     this.#last = snapshotFingerprint(snapshot);
-    this.#metrics?.configReloads.inc({ source: this.#source, outcome: "ok" });
+    this.#succeeded(snapshot);
   }
 
   /** Calls `onChange` if the snapshot differs from the last one; returns whether it did. */
@@ -107,12 +121,12 @@ export class SnapshotGate {
     onChange: ((snapshot: ConfigSnapshot) => void) | undefined,
     reason: string,
   ): boolean {
-    this.#metrics?.configReloads.inc({ source: this.#source, outcome: "ok" });
+    this.#succeeded(snapshot);
     const fingerprint = snapshotFingerprint(snapshot);
     if (fingerprint === this.#last) return false;
     this.#last = fingerprint;
     this.#metrics?.configReloads.inc({ source: this.#source, outcome: "change" });
-    this.#logger.info(
+    this.#logger?.info(
       {
         source: this.#source,
         reason,
@@ -124,4 +138,25 @@ export class SnapshotGate {
     onChange?.(snapshot);
     return true;
   }
+
+  /**
+   * Records a failed read; the last good set stays in force, so the status keeps its
+   * counts. Returns the number of failures in a row. Logging is the source's: each
+   * words its trouble differently.
+   */
+  failed(error: unknown): number {
+    this.#failures += 1;
+    this.#metrics?.configReloads.inc({ source: this.#source, outcome: "error" });
+    this.#status = { ok: false, ...this.#good, error: errorMessage(error), at: now() };
+    return this.#failures;
+  }
+
+  #succeeded(snapshot: ConfigSnapshot): void {
+    this.#failures = 0;
+    this.#metrics?.configReloads.inc({ source: this.#source, outcome: "ok" });
+    this.#good = { agents: snapshot.agents.length, issues: snapshot.issues.length };
+    this.#status = { ok: true, ...this.#good, error: null, at: now() };
+  }
 }
+
+const now = () => new Date().toISOString();

@@ -1,5 +1,12 @@
 import type { AgentConfig, AgentSource } from "../agents/types.ts";
-import type { ConfigIssue } from "../runner/status-types.ts";
+
+/** A config document that failed validation, shown where the operator will see it. */
+export interface ConfigIssue {
+  source: AgentSource;
+  /** The document's _id, name or file entry index. */
+  ref: string;
+  message: string;
+}
 
 /** One agent the config source wants run. */
 export interface AgentSpec {
@@ -17,10 +24,21 @@ export interface ConfigSnapshot {
   issues: ConfigIssue[];
 }
 
+/** The outcome of the latest read of a source (at start or on reload). */
+export interface ReloadStatus {
+  ok: boolean;
+  /** Agents and rejected documents in force (a failed read keeps the last good counts). */
+  agents: number;
+  issues: number;
+  /** What went wrong, for a failed read; null when ok. */
+  error: string | null;
+  at: string;
+}
+
 export interface ConfigSourceStatus {
   changeStream: "active" | "unavailable" | "n/a";
-  lastReloadAt: string | null;
-  lastReloadOutcome: string | null;
+  /** Null until the source was first read. */
+  reload: ReloadStatus | null;
 }
 
 /** Where agent configs come from: built-in defaults, AGENTS_FILE, or MongoDB. */

@@ -1,5 +1,5 @@
 import { type AgentConfig, AgentConfigSchema, type AgentSource } from "../agents/types.ts";
-import type { ConfigIssue } from "../runner/status-types.ts";
+import type { ConfigIssue } from "./types.ts";
 
 export interface ValidatedDocument {
   ok: true;

@@ -2,7 +2,8 @@ import { z } from "zod";
 
 /** The seed's default model, used when an agent config names none. */
 export const DEFAULT_MODEL = "accounts/fireworks/models/llama-v3p3-70b-instruct";
-export const DEFAULT_BAZAAR_API_URL = "http://localhost:8000";
+/** Port of the embedded marketplace; the default BAZAAR_API_URL points at it. */
+const DEFAULT_MARKETPLACE_PORT = 8000;
 export const DEFAULT_LLM_BASE_URL = "https://api.fireworks.ai/inference/v1";
 /** USD per million tokens of models whose price is known; LLM_PRICES adds and overrides. */
 export const DEFAULT_LLM_PRICES: Record<string, number> = { [DEFAULT_MODEL]: 0.9 };
@@ -24,8 +25,20 @@ const seconds = (fallback: number) =>
       .default(fallback),
   );
 
+const port = (fallback: number) =>
+  z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: "must be a port number" })
+      .int({ error: "must be a whole port number" })
+      .min(0, { error: "must be a port number from 0 to 65535" })
+      .max(65535, { error: "must be a port number from 0 to 65535" })
+      .default(fallback),
+  );
+
 const EnvSchema = z.object({
   BAZAAR_API_URL: optionalUrl,
+  MARKETPLACE_PORT: port(DEFAULT_MARKETPLACE_PORT),
   FIREWORKS_API_KEY: optionalString,
   LLM_BASE_URL: z.preprocess(
     blankToUndefined,
@@ -74,23 +87,129 @@ const EnvSchema = z.object({
   AGENT_PLUGINS: optionalString,
   SHUTDOWN_GRACE_PERIOD: seconds(30),
   RUNNER_STATE_DIR: z.preprocess(blankToUndefined, z.string().default("./.bazaar-runner")),
-  HOST: z.preprocess(blankToUndefined, z.string().default("0.0.0.0")),
-  PORT: z.preprocess(
-    blankToUndefined,
-    z.coerce
-      .number({ error: "must be a port number" })
-      .int({ error: "must be a whole port number" })
-      .min(0, { error: "must be a port number from 0 to 65535" })
-      .max(65535, { error: "must be a port number from 0 to 65535" })
-      .default(8080),
-  ),
+  // Loopback by default: the dashboard is not on the network unless asked (the image sets 0.0.0.0).
+  HOST: z.preprocess(blankToUndefined, z.string().default("127.0.0.1")),
+  PORT: port(8080),
   LOG_LEVEL: z.preprocess(
     blankToUndefined,
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ),
   DASHBOARD_TOKEN: optionalString,
+  RUNNER_URL: optionalUrl,
   PUBLIC_URL: optionalUrl,
 });
+
+type EnvVariable = keyof typeof EnvSchema.shape;
+
+/**
+ * What each variable means, for `start --help` and the README's table (one source: a test
+ * keeps the README equal to `envTableMarkdown()`). `default` overrides the schema's own
+ * default where that reads badly. Markdown code spans only; help strips the backticks.
+ */
+const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
+  BAZAAR_API_URL: {
+    default: "`http://localhost:$MARKETPLACE_PORT`",
+    meaning:
+      "Marketplace API. When unset, `start` serves the embedded marketplace there (or uses an AgentBazaar API already answering on that port).",
+  },
+  MARKETPLACE_PORT: {
+    meaning:
+      "Port of the embedded marketplace `start` serves when `BAZAAR_API_URL` is unset (on 127.0.0.1).",
+  },
+  FIREWORKS_API_KEY: {
+    meaning: "Key for the LLM service. Without it the agents still heartbeat and bid.",
+  },
+  LLM_BASE_URL: { meaning: "Any OpenAI-compatible server." },
+  LLM_MODEL: { meaning: "Model for agents whose config names none." },
+  LLM_TIMEOUT: { meaning: "Seconds per LLM attempt." },
+  LLM_PRICES: {
+    default: "default model at $0.90",
+    meaning:
+      'JSON `{"model": usd_per_million_tokens}` for the cost estimate; adds to and overrides the built-in price of the default model.',
+  },
+  MONGODB_URI: {
+    meaning:
+      "Agent configs from `bazaar.agents`; the ledger goes to `bazaar.runner_ledger`. An unreachable server fails start-up within 10 s.",
+  },
+  MONGODB_DB: { meaning: "The database of `agents` and `runner_ledger`." },
+  AGENTS_FILE: {
+    meaning: "Agent configs from a JSON or YAML file instead (watched for changes).",
+  },
+  AGENT_OWNER_ID: { meaning: "Owner of the agents the runner registers." },
+  AGENT_POLL_INTERVAL: { meaning: "Seconds between job polls." },
+  AGENT_HEARTBEAT_INTERVAL: { meaning: "Seconds between heartbeats of one agent." },
+  AGENT_RELOAD_INTERVAL: { meaning: "Seconds between full config reloads." },
+  AGENT_PLUGINS: { meaning: "Comma-separated modules that register more executors." },
+  SHUTDOWN_GRACE_PERIOD: {
+    meaning: "Seconds in-flight jobs get to finish on SIGINT/SIGTERM (Ctrl-C).",
+  },
+  RUNNER_STATE_DIR: { meaning: "Local ledger (and embedded marketplace) files." },
+  HOST: {
+    meaning:
+      "Address of health, metrics and the dashboard. Loopback by default; the Docker image and Railway use `0.0.0.0`.",
+  },
+  PORT: { meaning: "Port of health, metrics and the dashboard." },
+  LOG_LEVEL: { meaning: "pino level. JSON lines; pretty on a terminal." },
+  DASHBOARD_TOKEN: {
+    meaning:
+      "When set and `HOST` is not loopback, the dashboard and `/api/*` require it. Without it a non-loopback `HOST` gets a warning: the dashboard is open.",
+  },
+  RUNNER_URL: {
+    default: "`http://localhost:$PORT`",
+    meaning:
+      "Where the CLI (`jobs show`, `agents list`, `doctor`) asks a running runner for its decisions, agents and settings.",
+  },
+  PUBLIC_URL: {
+    meaning:
+      "Where the marketplace can reach this runner's `PORT` (e.g. `https://runner.example.com`). When set, agents register with `execution_mode: \"webhook\"` and `webhook_url` = `PUBLIC_URL/webhooks/agentbazaar` (agents registered earlier are switched with `PUT /api/agents/{id}`) and act on `job.posted` / `job.assigned` notifications at once; polling continues as the fallback, at 4 × `AGENT_POLL_INTERVAL` while notifications arrive.",
+  },
+};
+
+export interface EnvVariableDoc {
+  name: EnvVariable;
+  /** Markdown: a code span, or "–" when unset by default. */
+  default: string;
+  meaning: string;
+}
+
+/** The schema's default for one variable, as shown to a user. */
+function schemaDefault(name: EnvVariable): string {
+  const value: unknown = EnvSchema.shape[name].parse(undefined);
+  if (value === undefined) return "–";
+  return `\`${typeof value === "string" ? value : JSON.stringify(value)}\``;
+}
+
+/** Every variable with its default and meaning, in the schema's order. */
+export function envVariableDocs(): EnvVariableDoc[] {
+  return (Object.keys(EnvSchema.shape) as EnvVariable[]).map((name) => ({
+    name,
+    default: ENV_DOCS[name].default ?? schemaDefault(name),
+    meaning: ENV_DOCS[name].meaning,
+  }));
+}
+
+/** The README's configuration table. */
+export function envTableMarkdown(): string {
+  return [
+    "| Variable | Default | Meaning |",
+    "| --- | --- | --- |",
+    ...envVariableDocs().map((v) => `| \`${v.name}\` | ${v.default} | ${v.meaning} |`),
+  ].join("\n");
+}
+
+/** The same, as plain text for `start --help`. */
+export function envHelpText(): string {
+  const plain = (text: string) => text.replaceAll("`", "");
+  const docs = envVariableDocs();
+  const width = Math.max(...docs.map((v) => v.name.length));
+  return [
+    "Environment variables (also read from ./.env; the environment wins):",
+    ...docs.map(
+      (v) =>
+        `  ${v.name.padEnd(width)}  ${plain(v.meaning)} [default: ${v.default === "–" ? "unset" : plain(v.default)}]`,
+    ),
+  ].join("\n");
+}
 
 /** Everything the runner reads from its environment, validated and in useful units. */
 export interface RunnerConfig {
@@ -98,6 +217,8 @@ export interface RunnerConfig {
   bazaarApiUrl: string;
   /** False when BAZAAR_API_URL was unset: `start` may then serve the embedded marketplace. */
   bazaarApiUrlExplicit: boolean;
+  /** Port of the embedded marketplace `start` serves when BAZAAR_API_URL is unset. */
+  marketplacePort: number;
   fireworksApiKey: string | undefined;
   llmBaseUrl: string;
   defaultModel: string;
@@ -119,6 +240,8 @@ export interface RunnerConfig {
   port: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   dashboardToken: string | undefined;
+  /** Where the CLI looks for a running runner (its HTTP surface), no trailing slash. */
+  runnerUrl: string;
   /**
    * Where the marketplace reaches this runner's port from outside; when set, agents take
    * webhook notifications there (PUBLIC_URL + the webhook path).
@@ -143,8 +266,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   }
   const e = parsed.data;
   return {
-    bazaarApiUrl: stripSlash(e.BAZAAR_API_URL ?? DEFAULT_BAZAAR_API_URL),
+    bazaarApiUrl: stripSlash(e.BAZAAR_API_URL ?? `http://localhost:${e.MARKETPLACE_PORT}`),
     bazaarApiUrlExplicit: e.BAZAAR_API_URL !== undefined,
+    marketplacePort: e.MARKETPLACE_PORT,
     fireworksApiKey: e.FIREWORKS_API_KEY,
     llmBaseUrl: stripSlash(e.LLM_BASE_URL),
     defaultModel: e.LLM_MODEL,
@@ -167,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     dashboardToken: e.DASHBOARD_TOKEN,
+    runnerUrl: stripSlash(e.RUNNER_URL ?? `http://localhost:${e.PORT}`),
     publicUrl: e.PUBLIC_URL === undefined ? undefined : stripSlash(e.PUBLIC_URL),
   };
 }

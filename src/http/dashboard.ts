@@ -1,5 +1,6 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { extname } from "node:path";
 import type { FastifyPluginAsync } from "fastify";
 
 interface Asset {
@@ -22,29 +23,35 @@ const CSP = [
   "form-action 'none'",
 ].join("; ");
 
-/** Reads the page and its assets once: uPlot comes from node_modules, so no CDN is needed. */
+/** What the browser may load from the dashboard folder; its .ts files are types for tsc. */
+const SERVED: Record<string, string> = { ".js": JS, ".css": CSS };
+
+/**
+ * Reads the page and every module and stylesheet of the dashboard folder once; uPlot comes
+ * from node_modules, so no CDN is needed.
+ */
 async function loadAssets(): Promise<{ page: Buffer; assets: Map<string, Asset> }> {
   const here = new URL("./dashboard/", import.meta.url);
   const require = createRequire(import.meta.url);
-  const uplotJs = require.resolve("uplot/dist/uPlot.esm.js");
-  const uplotCss = require.resolve("uplot/dist/uPlot.min.css");
-  const [page, app, style, uJs, uCss] = await Promise.all([
+  const assets = new Map<string, Asset>();
+  const names = (await readdir(here)).filter((name) => SERVED[extname(name)] !== undefined);
+  const [page, ...bodies] = await Promise.all([
     readFile(new URL("index.html", here)),
-    readFile(new URL("app.js", here)),
-    readFile(new URL("style.css", here)),
-    readFile(uplotJs),
-    readFile(uplotCss),
+    ...names.map((name) => readFile(new URL(name, here))),
   ]);
-  const assets = new Map<string, Asset>([
-    ["app.js", { body: app, type: JS }],
-    ["style.css", { body: style, type: CSS }],
-    ["uplot.esm.js", { body: uJs, type: JS }],
-    ["uplot.min.css", { body: uCss, type: CSS }],
+  names.forEach((name, i) => {
+    assets.set(name, { body: bodies[i]!, type: SERVED[extname(name)]! });
+  });
+  const [uJs, uCss] = await Promise.all([
+    readFile(require.resolve("uplot/dist/uPlot.esm.js")),
+    readFile(require.resolve("uplot/dist/uPlot.min.css")),
   ]);
-  return { page, assets };
+  assets.set("uplot.esm.js", { body: uJs, type: JS });
+  assets.set("uplot.min.css", { body: uCss, type: CSS });
+  return { page: page!, assets };
 }
 
-/** GET / (the dashboard) and GET /assets/* (its script, styles and uPlot). */
+/** GET / (the dashboard; `?live=0` renders once, without the event stream) and GET /assets/* (its modules, styles and uPlot). */
 export const dashboardRoutes: FastifyPluginAsync = async (app) => {
   const { page, assets } = await loadAssets();
 

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
-import type { Logger } from "../logger.ts";
+import type { RunnerSettings } from "../config/settings.ts";
+import { frameworkLogger, type Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { StatusSource } from "../runner/status-types.ts";
 import { errorMessage } from "../secrets.ts";
@@ -7,6 +8,7 @@ import { isLoopbackHost, tokenGuard } from "./auth.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
+import { settingsRoutes } from "./settings.ts";
 import { type StreamTimings, statusRoutes } from "./status.ts";
 import { type WebhookOptions, webhookRoutes } from "./webhook.ts";
 
@@ -22,6 +24,8 @@ export interface HttpServerOptions {
   streamTimings?: Partial<StreamTimings>;
   /** The push endpoint for marketplace notifications, when the runner takes them. */
   webhook?: Omit<WebhookOptions, "logger" | "metrics">;
+  /** Served at GET /api/settings when given. */
+  settings?: RunnerSettings;
 }
 
 /** True when the dashboard and /api/* will ask for the token. */
@@ -39,7 +43,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const log = options.logger.child({ component: "http" });
   const app = Fastify({
     // Typed as fastify's base logger so the instance matches the plain FastifyInstance type.
-    loggerInstance: log as FastifyBaseLogger,
+    loggerInstance: frameworkLogger(log) as FastifyBaseLogger,
     // Request lines would be noise (probes every few seconds) and carry ?token= in URLs.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: "idle",
@@ -62,11 +66,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     app.addHook("onRequest", tokenGuard(options.dashboardToken));
   } else if (options.dashboardToken) {
     log.info({ host: options.host }, "loopback bind: dashboard token not required");
+  } else if (!isLoopbackHost(options.host)) {
+    log.warn(
+      { host: options.host },
+      `the dashboard and /api/* are open to anyone who can reach ${options.host}: set DASHBOARD_TOKEN, or HOST=127.0.0.1`,
+    );
   }
 
   await app.register(healthRoutes, { status: options.status });
   await app.register(metricsRoutes, { metrics: options.metrics });
   await app.register(statusRoutes, { status: options.status, timings: options.streamTimings });
+  if (options.settings) await app.register(settingsRoutes, { settings: options.settings });
   await app.register(dashboardRoutes);
   if (options.webhook) {
     await app.register(webhookRoutes, {

@@ -5,12 +5,12 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
-import { type Logger, silentLogger } from "../logger.ts";
+import { frameworkLogger, type Logger, silentLogger } from "../logger.ts";
 import { AutoAwarder } from "./auto-award.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { FaultInjector, type FaultRules } from "./faults.ts";
 import { registerRoutes } from "./routes.ts";
-import { MarketplaceRules } from "./service.ts";
+import { MarketplaceRules } from "./rules.ts";
 import { MarketplaceStore } from "./store.ts";
 import { WebhookSender } from "./webhooks.ts";
 
@@ -89,7 +89,7 @@ export async function createMarketplaceApp(
   if (autoAward > 0) awarder = new AutoAwarder(rules, autoAward, log, now);
 
   const app = Fastify({
-    loggerInstance: log as FastifyBaseLogger,
+    loggerInstance: frameworkLogger(log) as FastifyBaseLogger,
     logController: new DebugRequestLog(),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: BODY_LIMIT,

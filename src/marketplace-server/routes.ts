@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { MarketplaceRules } from "./rules.ts";
 import {
   AcceptCounterQuery,
   BidQuery,
@@ -12,7 +13,6 @@ import {
   SubmitResultBody,
   UpdateAgentBody,
 } from "./schemas.ts";
-import type { MarketplaceRules } from "./service.ts";
 import { parseBody, parseQuery } from "./validation.ts";
 
 interface AgentParams {
@@ -29,7 +29,7 @@ interface SelectParams {
 }
 
 /**
- * The AgentBazaar routes (shared/marketplace-api.md). Validation comes first, as in
+ * The AgentBazaar routes (docs/marketplace-api.md). Validation comes first, as in
  * FastAPI: a malformed request is a 422 even when the id in its path is unknown.
  */
 export function registerRoutes(app: FastifyInstance, rules: MarketplaceRules): void {

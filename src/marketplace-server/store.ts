@@ -7,7 +7,7 @@ import { migrate } from "./migrations.ts";
 /**
  * Persistence of the embedded marketplace: agents, jobs and bids in one SQLite file
  * (WAL mode). Rows are checked with zod on the way out; JSON-valued fields are stored
- * as JSON text. Business rules live in service.ts, not here.
+ * as JSON text. Business rules live in rules.ts, not here.
  */
 
 const jsonText = <T extends z.ZodType>(schema: T) =>

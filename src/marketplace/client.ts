@@ -47,8 +47,6 @@ export interface JobListing {
   rejected: RejectedJob[];
 }
 
-const id = (value: string) => encodeURIComponent(value);
-
 /** The AgentBazaar API, typed. Every answer is checked against the contract. */
 export class MarketplaceClient {
   readonly transport: MarketplaceTransport;
@@ -70,8 +68,6 @@ export class MarketplaceClient {
   /** Registers an agent; waits out the per-owner cooldown (429) and retries. */
   registerAgent(body: RegisterAgentRequest, signal?: AbortSignal): Promise<RegisterAgentResponse> {
     return this.transport.call({
-      method: "POST",
-      path: "/api/agents/register",
       route: "POST /api/agents/register",
       json: body,
       schema: RegisterAgentResponseSchema,
@@ -85,8 +81,6 @@ export class MarketplaceClient {
 
   async listAgents(): Promise<MarketplaceAgent[]> {
     const body = await this.transport.call({
-      method: "GET",
-      path: "/api/agents",
       route: "GET /api/agents",
       schema: AgentListingSchema,
     });
@@ -95,9 +89,8 @@ export class MarketplaceClient {
 
   getAgent(agentId: string): Promise<MarketplaceAgent> {
     return this.transport.call({
-      method: "GET",
-      path: `/api/agents/${id(agentId)}`,
       route: "GET /api/agents/:id",
+      params: { id: agentId },
       schema: MarketplaceAgentSchema,
     });
   }
@@ -108,9 +101,8 @@ export class MarketplaceClient {
     fields: { webhook_url?: string; status?: HeartbeatStatus },
   ): Promise<z.infer<typeof UpdateAgentResponseSchema>> {
     return this.transport.call({
-      method: "PUT",
-      path: `/api/agents/${id(agentId)}`,
       route: "PUT /api/agents/:id",
+      params: { id: agentId },
       json: fields,
       schema: UpdateAgentResponseSchema,
       maxAttempts: 2,
@@ -123,9 +115,8 @@ export class MarketplaceClient {
     signal?: AbortSignal,
   ): Promise<HeartbeatResponse> {
     return this.transport.call({
-      method: "POST",
-      path: `/api/agents/${id(agentId)}/heartbeat`,
       route: "POST /api/agents/:id/heartbeat",
+      params: { id: agentId },
       json: body,
       schema: HeartbeatResponseSchema,
       // A heartbeat is superseded by the next one: never retried.
@@ -136,9 +127,8 @@ export class MarketplaceClient {
 
   async listAgentJobs(agentId: string, status?: string): Promise<JobListing> {
     const body = await this.transport.call({
-      method: "GET",
-      path: `/api/agents/${id(agentId)}/jobs`,
       route: "GET /api/agents/:id/jobs",
+      params: { id: agentId },
       query: { status },
       schema: JobListingSchema,
     });
@@ -154,8 +144,6 @@ export class MarketplaceClient {
     options: { maxAttempts?: number } = {},
   ): Promise<JobListing> {
     const body = await this.transport.call({
-      method: "GET",
-      path: "/api/jobs",
       route: "GET /api/jobs",
       query: filters,
       schema: JobListingSchema,
@@ -167,9 +155,8 @@ export class MarketplaceClient {
 
   getJob(jobId: string, signal?: AbortSignal): Promise<JobWithBids> {
     return this.transport.call({
-      method: "GET",
-      path: `/api/jobs/${id(jobId)}`,
       route: "GET /api/jobs/:id",
+      params: { id: jobId },
       schema: JobWithBidsSchema,
       signal,
     });
@@ -177,8 +164,6 @@ export class MarketplaceClient {
 
   postJob(body: PostJobRequest): Promise<z.infer<typeof PostJobResponseSchema>> {
     return this.transport.call({
-      method: "POST",
-      path: "/api/jobs",
       route: "POST /api/jobs",
       json: body,
       schema: PostJobResponseSchema,
@@ -190,9 +175,8 @@ export class MarketplaceClient {
 
   async listBids(jobId: string, signal?: AbortSignal): Promise<Bid[]> {
     const body = await this.transport.call({
-      method: "GET",
-      path: `/api/jobs/${id(jobId)}/bids`,
       route: "GET /api/jobs/:id/bids",
+      params: { id: jobId },
       schema: BidListingSchema,
       signal,
     });
@@ -206,9 +190,8 @@ export class MarketplaceClient {
    */
   placeBid(jobId: string, params: PlaceBidParams, signal?: AbortSignal): Promise<PlaceBidResponse> {
     return this.transport.call({
-      method: "POST",
-      path: `/api/jobs/${id(jobId)}/bids`,
       route: "POST /api/jobs/:id/bids",
+      params: { id: jobId },
       query: { ...params },
       schema: PlaceBidResponseSchema,
       maxAttempts: 1,
@@ -218,9 +201,8 @@ export class MarketplaceClient {
 
   selectBid(jobId: string, bidId: string): Promise<z.infer<typeof SelectBidResponseSchema>> {
     return this.transport.call({
-      method: "POST",
-      path: `/api/jobs/${id(jobId)}/select-bid/${id(bidId)}`,
       route: "POST /api/jobs/:id/select-bid/:bid",
+      params: { id: jobId, bid: bidId },
       schema: SelectBidResponseSchema,
       maxAttempts: 1,
     });
@@ -235,9 +217,8 @@ export class MarketplaceClient {
     signal?: AbortSignal,
   ): Promise<z.infer<typeof SubmitResultResponseSchema>> {
     return this.transport.call({
-      method: "POST",
-      path: `/api/jobs/${id(jobId)}/submit-result`,
       route: "POST /api/jobs/:id/submit-result",
+      params: { id: jobId },
       json: { tokens_used: 0, model: "", ...body },
       schema: SubmitResultResponseSchema,
       maxAttempts: 2,
@@ -247,9 +228,8 @@ export class MarketplaceClient {
 
   deleteJob(jobId: string): Promise<z.infer<typeof SuccessResponseSchema>> {
     return this.transport.call({
-      method: "DELETE",
-      path: `/api/jobs/${id(jobId)}`,
       route: "DELETE /api/jobs/:id",
+      params: { id: jobId },
       schema: SuccessResponseSchema,
       maxAttempts: 1,
     });

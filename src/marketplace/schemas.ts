@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * Shapes of the AgentBazaar API (see shared/marketplace-api.md). Parsed leniently:
+ * Shapes of the AgentBazaar API (see docs/marketplace-api.md). Parsed leniently:
  * unknown fields pass through, missing optional fields take the service's defaults,
  * because the service adds fields over time.
  */
@@ -133,6 +133,7 @@ export const AgentListingSchema = z.looseObject({
   agents: z.array(MarketplaceAgentSchema),
   count: z.number().optional(),
 });
+export type AgentListing = z.infer<typeof AgentListingSchema>;
 
 export const RegisterAgentRequestSchema = z.object({
   name: z.string(),
@@ -198,17 +199,20 @@ export const PostJobResponseSchema = z.looseObject({
   matched_agents: z.unknown().optional(),
   status: z.string(),
 });
+export type PostJobResponse = z.infer<typeof PostJobResponseSchema>;
 
 export const PlaceBidResponseSchema = z.looseObject({ bid_id: z.string(), status: z.string() });
 export type PlaceBidResponse = z.infer<typeof PlaceBidResponseSchema>;
 
 export const BidListingSchema = z.looseObject({ bids: z.array(BidSchema) });
+export type BidListing = z.infer<typeof BidListingSchema>;
 
 export const SelectBidResponseSchema = z.looseObject({
   job_id: z.string(),
   winning_bid_id: z.string(),
   status: z.string(),
 });
+export type SelectBidResponse = z.infer<typeof SelectBidResponseSchema>;
 
 export const SubmitResultRequestSchema = z.object({
   success: z.boolean(),
@@ -220,6 +224,7 @@ export const SubmitResultRequestSchema = z.object({
 export type SubmitResultRequest = z.input<typeof SubmitResultRequestSchema>;
 
 export const SubmitResultResponseSchema = z.looseObject({ job_id: z.string(), status: z.string() });
+export type SubmitResultResponse = z.infer<typeof SubmitResultResponseSchema>;
 
 export const SuccessResponseSchema = z.looseObject({ success: z.boolean().optional() });
 

@@ -4,7 +4,7 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, parseRetryAfter, sleep } from "../retry.ts";
 import { errorMessage } from "../secrets.ts";
-import { MarketplaceError } from "./errors.ts";
+import { MarketplaceError, type MarketplaceErrorKind } from "./errors.ts";
 
 export interface TransportOptions {
   baseUrl: string;
@@ -22,12 +22,22 @@ export interface TransportOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-export interface CallOptions<T> {
-  method: "GET" | "POST" | "PUT" | "DELETE";
-  /** Path with values filled in. */
-  path: string;
-  /** Path template for metrics and messages, e.g. `POST /api/jobs/:id/bids`. */
-  route: string;
+type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+/** A method and a path template: `POST /api/jobs/:id/bids`. */
+export type Route = `${Method} /${string}`;
+
+/** The `:name` segments of a route template. */
+export type RouteParams<R extends string> = R extends `${string}:${infer Name}/${infer Rest}`
+  ? Name | RouteParams<`/${Rest}`>
+  : R extends `${string}:${infer Name}`
+    ? Name
+    : never;
+
+/** One call, whatever its route's parameters. */
+interface CallBase<T> {
+  /** Names the call in metrics labels and messages; the path is filled in from `params`. */
+  route: Route;
   query?: Record<string, string | number | boolean | undefined>;
   json?: unknown;
   schema: z.ZodType<T>;
@@ -41,6 +51,39 @@ export interface CallOptions<T> {
   rateLimitAttempts?: number;
   signal?: AbortSignal;
 }
+
+/** A call: `params` names a value for each `:name` of the route, and only those. */
+export type CallOptions<T, R extends Route> = CallBase<T> & { route: R } & ([
+    RouteParams<R>,
+  ] extends [never]
+    ? { params?: undefined }
+    : { params: Record<RouteParams<R>, string> });
+
+/** What went wrong in one attempt, before it becomes a MarketplaceError. */
+interface Failed {
+  ok: false;
+  message: string;
+  kind: MarketplaceErrorKind;
+  status?: number;
+  detail?: string;
+  cause?: unknown;
+  retryable: boolean;
+  /** The wait the service asked for (429). */
+  retryAfterMs?: number;
+}
+
+/** An answer as it came: status, headers and body text. */
+interface Answer {
+  ok: true;
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** One attempt's outcome: the checked body, or an error and whether to try again. */
+type Attempt<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: MarketplaceError; retryable: boolean; retryAfterMs?: number };
 
 const REGISTRATION_WAIT = /wait (\d+(?:\.\d+)?) seconds?/i;
 
@@ -74,73 +117,86 @@ export class MarketplaceTransport {
     this.#sleep = options.sleep ?? sleep;
   }
 
-  async call<T>(options: CallOptions<T>): Promise<T> {
+  async call<T, R extends Route>(options: CallOptions<T, R>): Promise<T> {
     const maxAttempts = options.maxAttempts ?? this.#maxAttempts;
     const rateLimitAttempts = options.rateLimitAttempts ?? maxAttempts;
+    const params: Partial<Record<string, string>> = options.params ?? {};
+    const { method, path } = fillRoute(options.route, params);
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
     for (let attempt = 1; ; attempt++) {
-      let failure: MarketplaceError;
-      let waitMs: number | undefined;
-      try {
-        return await this.#once(options, attempt);
-      } catch (error) {
-        if (!(error instanceof AttemptFailure)) throw error;
-        failure = error.error;
-        waitMs = error.retryAfterMs;
-        const limit = failure.status === 429 ? rateLimitAttempts : maxAttempts;
-        if (!error.retryable || attempt >= limit || options.signal?.aborted) throw failure;
-      }
+      const result = await this.#once(options, method, url, attempt);
+      if (result.ok) return result.value;
+      const limit = result.error.status === 429 ? rateLimitAttempts : maxAttempts;
+      if (!result.retryable || attempt >= limit || options.signal?.aborted) throw result.error;
       // A server may ask for longer than is useful; past a minute the caller's next poll retries anyway.
       const delay =
-        waitMs !== undefined
-          ? Math.min(waitMs, 60_000)
+        result.retryAfterMs !== undefined
+          ? Math.min(result.retryAfterMs, 60_000)
           : backoffDelay(attempt, { baseMs: this.#baseDelayMs, capMs: this.#maxDelayMs });
       this.#logger?.debug(
-        { route: options.route, attempt, delayMs: Math.round(delay), problem: failure.message },
+        {
+          route: options.route,
+          attempt,
+          delayMs: Math.round(delay),
+          problem: result.error.message,
+        },
         "marketplace call failed, retrying",
       );
       await this.#sleep(delay, options.signal);
     }
   }
 
-  async #once<T>(options: CallOptions<T>, attempt: number): Promise<T> {
-    const url = new URL(this.baseUrl + options.path);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    }
+  /** One attempt: send, classify the status, parse the body; counted once whatever the outcome. */
+  async #once<T>(
+    options: CallBase<T>,
+    method: Method,
+    url: URL,
+    attempt: number,
+  ): Promise<Attempt<T>> {
     const started = performance.now();
+    const sent = await this.#send(options, method, url);
+    const outcome = sent.ok ? (classifyStatus(sent) ?? parseBody(sent, options.schema)) : sent;
+    if (outcome.ok) {
+      this.#count(options.route, String(outcome.status), started);
+      return { ok: true, value: outcome.value };
+    }
+    // An error status by its number; a 200 with an unreadable body by its kind, so
+    // that it does not count as a success.
+    this.#count(
+      options.route,
+      outcome.kind === "http" && outcome.status !== undefined
+        ? String(outcome.status)
+        : outcome.kind,
+      started,
+    );
+    const { message, kind, status, detail, cause, retryable, retryAfterMs } = outcome;
+    return {
+      ok: false,
+      error: new MarketplaceError(`${options.route}: ${message}`, {
+        kind,
+        status,
+        detail,
+        cause,
+        route: options.route,
+        attempts: attempt,
+      }),
+      retryable,
+      retryAfterMs,
+    };
+  }
+
+  /** Sends the request and reads the answer. Throws only when the caller's signal aborted. */
+  async #send(options: CallBase<unknown>, method: Method, url: URL): Promise<Answer | Failed> {
     const signal = options.signal
       ? AbortSignal.any([options.signal, AbortSignal.timeout(this.#timeoutMs)])
       : AbortSignal.timeout(this.#timeoutMs);
-    const fail = (
-      message: string,
-      fields: { kind: MarketplaceError["kind"]; status?: number; detail?: string; cause?: unknown },
-      retry: { retryable: boolean; retryAfterMs?: number },
-    ) => {
-      // An error status by its number; a 200 with an unreadable body by its kind, so
-      // that it does not count as a success.
-      this.#count(
-        options.route,
-        fields.kind === "http" && fields.status !== undefined ? String(fields.status) : fields.kind,
-        started,
-      );
-      return new AttemptFailure(
-        new MarketplaceError(`${options.route}: ${message}`, {
-          ...fields,
-          route: options.route,
-          attempts: attempt,
-        }),
-        retry.retryable,
-        retry.retryAfterMs,
-      );
-    };
-
-    let status: number;
-    let headers: Record<string, string | string[] | undefined>;
-    let text: string;
     try {
       const response = await request(url, {
         dispatcher: this.#dispatcher,
-        method: options.method,
+        method,
         headers:
           options.json === undefined
             ? { accept: "application/json" }
@@ -148,67 +204,29 @@ export class MarketplaceTransport {
         body: options.json === undefined ? undefined : JSON.stringify(options.json),
         signal,
       });
-      status = response.statusCode;
-      headers = response.headers;
-      text = await readLimited(response.body, this.#maxBodyBytes);
+      const text = await readLimited(response.body, this.#maxBodyBytes);
+      return { ok: true, status: response.statusCode, headers: response.headers, text };
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason ?? error;
-      const timedOut = signal.aborted;
       if (error instanceof BodyTooLarge) {
-        throw fail(
-          `answer larger than ${this.#maxBodyBytes} bytes`,
-          { kind: "invalid-response" },
-          { retryable: false },
-        );
+        return {
+          ok: false,
+          message: `answer larger than ${this.#maxBodyBytes} bytes`,
+          kind: "invalid-response",
+          retryable: false,
+        };
       }
-      throw fail(
-        timedOut
+      const timedOut = signal.aborted;
+      return {
+        ok: false,
+        message: timedOut
           ? `no answer within ${this.#timeoutMs} ms`
           : `cannot reach ${this.baseUrl} (${errorMessage(error)})`,
-        { kind: timedOut ? "timeout" : "network", cause: error },
-        { retryable: true },
-      );
+        kind: timedOut ? "timeout" : "network",
+        cause: error,
+        retryable: true,
+      };
     }
-
-    if (status >= 400) {
-      const detail = parseDetail(text);
-      const retryable = status === 429 || status >= 500;
-      let retryAfterMs: number | undefined;
-      if (status === 429) {
-        const header = headers["retry-after"];
-        retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
-        const named = detail ? REGISTRATION_WAIT.exec(detail) : null;
-        // The registration cooldown names its wait in the message; add a little slack.
-        if (retryAfterMs === undefined && named?.[1]) retryAfterMs = Number(named[1]) * 1000 + 250;
-      }
-      throw fail(
-        `answered ${status}${detail ? `: ${truncate(detail, 300)}` : ""}`,
-        { kind: "http", status, detail },
-        { retryable, retryAfterMs },
-      );
-    }
-
-    let body: unknown;
-    try {
-      body = text === "" ? null : JSON.parse(text);
-    } catch (error) {
-      throw fail(
-        `answered ${status} with a body that is not JSON`,
-        { kind: "invalid-response", status, cause: error },
-        { retryable: true },
-      );
-    }
-    const parsed = options.schema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw fail(
-        `answer does not match the contract (${issue?.path.join(".") || "body"}: ${issue?.message})`,
-        { kind: "invalid-response", status },
-        { retryable: false },
-      );
-    }
-    this.#count(options.route, String(status), started);
-    return parsed.data;
   }
 
   #count(route: string, status: string, started: number): void {
@@ -221,16 +239,76 @@ export class MarketplaceTransport {
   }
 }
 
-class AttemptFailure extends Error {
-  readonly error: MarketplaceError;
-  readonly retryable: boolean;
-  readonly retryAfterMs: number | undefined;
-  constructor(error: MarketplaceError, retryable: boolean, retryAfterMs: number | undefined) {
-    super(error.message);
-    this.error = error;
-    this.retryable = retryable;
-    this.retryAfterMs = retryAfterMs;
+/** The method and the path of a route template, each `:name` filled in (URL-encoded). */
+export function fillRoute(
+  route: Route,
+  params: Partial<Record<string, string>>,
+): { method: Method; path: string } {
+  const space = route.indexOf(" ");
+  const method = route.slice(0, space) as Method;
+  const path = route.slice(space + 1).replace(/:([A-Za-z_]\w*)/g, (_match, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new TypeError(`${route}: no value for :${name}`);
+    return encodeURIComponent(value);
+  });
+  return { method, path };
+}
+
+/** An error status as a failure, retryable when waiting can help (429, 5xx); else undefined. */
+function classifyStatus(answer: Answer): Failed | undefined {
+  const { status, headers, text } = answer;
+  if (status < 400) return undefined;
+  const detail = parseDetail(text);
+  let retryAfterMs: number | undefined;
+  if (status === 429) {
+    const header = headers["retry-after"];
+    retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
+    const named = detail ? REGISTRATION_WAIT.exec(detail) : null;
+    // The registration cooldown names its wait in the message; add a little slack.
+    if (retryAfterMs === undefined && named?.[1]) retryAfterMs = Number(named[1]) * 1000 + 250;
   }
+  return {
+    ok: false,
+    message: `answered ${status}${detail ? `: ${truncate(detail, 300)}` : ""}`,
+    kind: "http",
+    status,
+    detail,
+    retryable: status === 429 || status >= 500,
+    retryAfterMs,
+  };
+}
+
+/** A successful answer's body, checked against the contract. */
+function parseBody<T>(
+  answer: Answer,
+  schema: z.ZodType<T>,
+): { ok: true; status: number; value: T } | Failed {
+  const { status, text } = answer;
+  let body: unknown;
+  try {
+    body = text === "" ? null : JSON.parse(text);
+  } catch (error) {
+    return {
+      ok: false,
+      message: `answered ${status} with a body that is not JSON`,
+      kind: "invalid-response",
+      status,
+      cause: error,
+      retryable: true,
+    };
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      ok: false,
+      message: `answer does not match the contract (${issue?.path.join(".") || "body"}: ${issue?.message})`,
+      kind: "invalid-response",
+      status,
+      retryable: false,
+    };
+  }
+  return { ok: true, status, value: parsed.data };
 }
 
 class BodyTooLarge extends Error {}

@@ -381,7 +381,6 @@ export class Runner implements StatusSource {
   // StatusSource
 
   async snapshot(): Promise<StatusSnapshot> {
-    const sourceStatus = this.#source.status();
     let ledger: StatusSnapshot["ledger"] = null;
     try {
       ledger = await this.ledger.summary();
@@ -400,9 +399,7 @@ export class Runner implements StatusSource {
       config: {
         source: this.#source.kind,
         loaded: this.#configLoaded,
-        lastReloadAt: sourceStatus.lastReloadAt,
-        lastReloadOutcome: sourceStatus.lastReloadOutcome,
-        changeStream: sourceStatus.changeStream,
+        ...this.#source.status(),
         issues: this.#supervisor.issues,
       },
       ledger,

@@ -1,4 +1,5 @@
 import type { AgentSource } from "../agents/types.ts";
+import type { ConfigIssue, ConfigSourceStatus } from "../config-sources/types.ts";
 import type { LedgerSummary } from "../state/types.ts";
 
 /** A worker's lifecycle state. */
@@ -41,24 +42,16 @@ export interface AgentStatusView {
   lastError: string | null;
 }
 
-/** A config document that failed validation, shown where the operator will see it. */
-export interface ConfigIssue {
-  source: AgentSource;
-  /** The document's _id, name or file entry index. */
-  ref: string;
-  message: string;
-}
+// Readers of the snapshot (the HTTP layer, the dashboard) find its config vocabulary here too.
+export type { ConfigIssue, ConfigSourceStatus, ReloadStatus } from "../config-sources/types.ts";
 
 export interface StatusSnapshot {
   startedAt: string;
   now: string;
   marketplace: { url: string; embedded: boolean; reachable: boolean; lastOkAt: string | null };
-  config: {
+  config: ConfigSourceStatus & {
     source: AgentSource;
     loaded: boolean;
-    lastReloadAt: string | null;
-    lastReloadOutcome: string | null;
-    changeStream: "active" | "unavailable" | "n/a";
     issues: ConfigIssue[];
   };
   ledger: LedgerSummary | null;

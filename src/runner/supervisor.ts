@@ -1,7 +1,6 @@
 import type { AgentConfig } from "../agents/types.ts";
-import type { AgentSpec, ConfigSnapshot } from "../config-sources/types.ts";
+import type { AgentSpec, ConfigIssue, ConfigSnapshot } from "../config-sources/types.ts";
 import type { Logger } from "../logger.ts";
-import type { ConfigIssue } from "../runner/status-types.ts";
 import { errorMessage } from "../secrets.ts";
 import { AgentWorker, type WorkerDeps } from "./agent-worker.ts";
 import { placeRound, RoundBids } from "./bidder.ts";

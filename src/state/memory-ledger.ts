@@ -164,7 +164,10 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
         bids: all.filter((e) => e.bidAt !== undefined).length,
         won: all.filter((e) => e.wonAt !== undefined).length,
         pendingResults: all.filter(isPending).length,
-        accepted: all.filter((e) => e.acceptedAt !== undefined).length,
+        accepted: all.filter((e) => e.acceptedAt !== undefined && e.result?.success).length,
+        failed: all.filter(
+          (e) => e.closedAt !== undefined || (e.acceptedAt !== undefined && !e.result?.success),
+        ).length,
         closed: all.filter((e) => e.closedAt !== undefined).length,
       };
     },

@@ -295,14 +295,23 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
     },
     async summary(): Promise<LedgerSummary> {
       open();
-      const [entries, bids, won, pendingResults, accepted, closedCount] = await Promise.all([
-        coll.countDocuments({}),
-        coll.countDocuments({ bid_at: { $ne: null } }),
-        coll.countDocuments({ won_at: { $ne: null } }),
-        coll.countDocuments(PENDING_FILTER),
-        coll.countDocuments({ accepted_at: { $ne: null } }),
-        coll.countDocuments({ closed_at: { $ne: null } }),
-      ]);
+      const succeeded = { accepted_at: { $ne: null }, "result.success": true };
+      const [entries, bids, won, pendingResults, accepted, failed, closedCount] = await Promise.all(
+        [
+          coll.countDocuments({}),
+          coll.countDocuments({ bid_at: { $ne: null } }),
+          coll.countDocuments({ won_at: { $ne: null } }),
+          coll.countDocuments(PENDING_FILTER),
+          coll.countDocuments(succeeded),
+          coll.countDocuments({
+            $or: [
+              { closed_at: { $ne: null } },
+              { accepted_at: { $ne: null }, "result.success": { $ne: true } },
+            ],
+          }),
+          coll.countDocuments({ closed_at: { $ne: null } }),
+        ],
+      );
       return {
         backend: "mongo",
         entries,
@@ -310,6 +319,7 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         won,
         pendingResults,
         accepted,
+        failed,
         closed: closedCount,
       };
     },

@@ -54,6 +54,8 @@ const MIGRATIONS: readonly string[] = [
      WHERE result_at IS NOT NULL AND accepted_at IS NULL AND closed_at IS NULL;`,
 ];
 
+/** Accepted, and a successful result (not a failure report). */
+const SUCCEEDED_WHERE = "accepted_at IS NOT NULL AND json_extract(result_json, '$.success') = 1";
 const PENDING_WHERE = "result_at IS NOT NULL AND accepted_at IS NULL AND closed_at IS NULL";
 
 const rowSchema = z.object({
@@ -331,6 +333,7 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
           won: z.number().nullable(),
           pending: z.number().nullable(),
           accepted: z.number().nullable(),
+          failed: z.number().nullable(),
           closed: z.number().nullable(),
         })
         .parse(
@@ -339,7 +342,8 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
                     sum(bid_at IS NOT NULL) AS bids,
                     sum(won_at IS NOT NULL) AS won,
                     sum(${PENDING_WHERE}) AS pending,
-                    sum(accepted_at IS NOT NULL) AS accepted,
+                    sum(${SUCCEEDED_WHERE}) AS accepted,
+                    sum(closed_at IS NOT NULL OR (accepted_at IS NOT NULL AND NOT (${SUCCEEDED_WHERE}))) AS failed,
                     sum(closed_at IS NOT NULL) AS closed
              FROM ledger`,
           ).get(),
@@ -351,6 +355,7 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         won: row.won ?? 0,
         pendingResults: row.pending ?? 0,
         accepted: row.accepted ?? 0,
+        failed: row.failed ?? 0,
         closed: row.closed ?? 0,
       };
     },

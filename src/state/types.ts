@@ -41,7 +41,11 @@ export interface LedgerSummary {
   won: number;
   /** Results produced and not yet accepted or closed. */
   pendingResults: number;
+  /** Successful results the marketplace accepted (the dashboard's "results accepted"). */
   accepted: number;
+  /** Failed results submitted, and results refused for good (the dashboard's "results failed"). */
+  failed: number;
+  /** Results the outbox gave up on (refused for good); also counted in `failed`. */
   closed: number;
 }
 

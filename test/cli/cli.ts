@@ -13,20 +13,37 @@ export interface CliRun {
   stderr: string;
 }
 
+/** Where no runner answers: the CLI's default RUNNER_URL in tests, so a runner another
+ * developer left on :8080 cannot answer `jobs show`, `agents list` or `doctor`. */
+export const NO_RUNNER_URL = "http://127.0.0.1:1";
+
 /**
  * Runs `bazaar-runner ARGS` as a child process, as a user would. The environment is
- * exactly `env` (plus PATH) so the developer's own variables cannot leak in, and the
- * working directory is `cwd` so no `.env` of the repository is read. Asynchronous on
- * purpose: the marketplace a command talks to may live in this very process.
+ * exactly `env` (plus PATH, and RUNNER_URL=NO_RUNNER_URL unless given) so the developer's
+ * own variables cannot leak in, and the working directory is `cwd` so no `.env` of the
+ * repository is read. Asynchronous on purpose: the marketplace a command talks to may
+ * live in this very process.
  */
 export function runCli(
   args: string[],
   options: { env?: Record<string, string>; cwd: string; timeoutMs?: number },
 ): Promise<CliRun> {
+  return runProcess(process.execPath, [MAIN, ...args], {
+    ...options,
+    env: { PATH: process.env.PATH ?? "", RUNNER_URL: NO_RUNNER_URL, ...options.env },
+  });
+}
+
+/** Runs `file ARGS` with exactly `env`, collecting its output; killed after `timeoutMs`. */
+export function runProcess(
+  file: string,
+  args: string[],
+  options: { env: Record<string, string>; cwd: string; timeoutMs?: number },
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
+    const child = spawn(file, args, {
       cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? "", ...options.env },
+      env: options.env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -2,10 +2,12 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { envVariableDocs } from "../../src/config/env.ts";
+import { JOB_STATUSES } from "../../src/marketplace/schemas.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
-import { api, placeBidOk, registerAgent } from "../marketplace-server/helpers.ts";
+import { api, placeBidOk, registerAgent } from "../support/marketplace-requests.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
-import { closedPort, lines, postedJobId, runCli, tempDir } from "./cli.ts";
+import { closedPort, lines, NO_RUNNER_URL, postedJobId, runCli, tempDir } from "./cli.ts";
 
 /** One line on stderr, and no stack trace. */
 function expectOneCleanLine(stderr: string): string {
@@ -15,7 +17,8 @@ function expectOneCleanLine(stderr: string): string {
   return errLines[0] ?? "";
 }
 
-describe("bazaar-runner jobs / agents / marketplace", () => {
+// Each test runs the CLI several times; a loaded machine takes seconds per run.
+describe("bazaar-runner jobs / agents / marketplace", { timeout: 120_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let marketplace: RunningMarketplace | undefined;
   const children: RunnerProcess[] = [];
@@ -104,7 +107,14 @@ describe("bazaar-runner jobs / agents / marketplace", () => {
 
     const withBids = await cli(["jobs", "show", jobId], env);
     expect(withBids.stdout).toContain("bids (2):");
-    expect(withBids.stdout).toMatch(new RegExp(`${goodBid}.*\\$0\\.500.*Careful \\(${careful}\\)`));
+    expect(withBids.stdout).toMatch(
+      new RegExp(`${goodBid}.*\\$0\\.500  confidence 0\\.9  Careful \\(${careful}\\)`),
+    );
+    expect(withBids.stdout).not.toContain("quality");
+    // No runner answers at RUNNER_URL: the decisions line says where it looked.
+    expect(withBids.stdout).toContain(
+      `decisions: no runner answers at ${NO_RUNNER_URL} (RUNNER_URL)`,
+    );
     expect(withBids.stdout).toMatch(new RegExp(`${cheapBid}.*\\$0\\.400.*Cheap \\(${cheap}\\)`));
 
     const awarded = await cli(["jobs", "award", jobId, "--best"], env);
@@ -239,19 +249,74 @@ describe("bazaar-runner jobs / agents / marketplace", () => {
     );
     const missing = await cli(["jobs", "post", "--title", "T"], { BAZAAR_API_URL: m.url });
     expect(missing.code).not.toBe(0);
-    expect(lines(missing.stderr)[0]).toContain("--description");
+    expect(lines(missing.stderr)[0]).toBe(
+      "error: missing required options: --description <text>, --budget <usd>",
+    );
+    const none = await cli(["jobs", "post"], { BAZAAR_API_URL: m.url });
+    expect(none.code).not.toBe(0);
+    expect(lines(none.stderr)[0]).toBe(
+      "error: missing required options: --title <title>, --description <text>, --budget <usd>",
+    );
+    expect(none.stderr).toContain("Usage: bazaar-runner jobs post");
+    // Nothing was posted.
+    expect((await cli(["jobs", "list"], { BAZAAR_API_URL: m.url })).stdout.trim()).toBe("no jobs");
   });
 
-  it("agents list shows the three built-in agents by default", async () => {
+  it("jobs list --status rejects an unknown status and lists the valid ones", async () => {
+    const m = await market();
+    const run = await cli(["jobs", "list", "--status", "bogus"], { BAZAAR_API_URL: m.url });
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toBe("");
+    const first = lines(run.stderr)[0] ?? "";
+    expect(first).toContain("'bogus' is invalid");
+    for (const status of JOB_STATUSES) expect(first).toContain(status);
+  });
+
+  it("start --help lists every environment variable with its default", async () => {
+    const run = await cli(["start", "--help"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("Usage: bazaar-runner start");
+    for (const variable of envVariableDocs()) {
+      const line = run.stdout.split("\n").find((l) => l.trim().startsWith(`${variable.name} `));
+      expect(line, variable.name).toBeDefined();
+      const shown = variable.default === "–" ? "unset" : variable.default.replaceAll("`", "");
+      expect(line).toContain(`[default: ${shown}]`);
+    }
+    expect(run.stdout).toMatch(
+      /^\s+AGENT_POLL_INTERVAL\s+Seconds between job polls\. \[default: 30\]$/m,
+    );
+    expect(run.stdout).toMatch(/^\s+HOST\s+.*\[default: 127\.0\.0\.1\]$/m);
+  });
+
+  it("agents list shows the three built-in agents by default, under a header that explains itself", async () => {
     const run = await cli(["agents", "list"]);
     expect(run.code, run.stderr).toBe(0);
     const out = lines(run.stdout);
     expect(out[0]).toBe("source: defaults, 3 agent(s), 0 rejected");
-    expect(out.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual([
+    expect(out[1]?.trim().split(/\s{2,}/)).toEqual([
+      "NAME",
+      "TYPE",
+      "STATUS",
+      "RATE",
+      "AGENT ID",
+      "MODEL",
+      "CONFIG ENTRY",
+    ]);
+    expect(out.slice(2, 5).map((l) => l.trim().split(/\s+/)[0])).toEqual([
       "SchemaArchitect",
       "AnomalyHunter",
       "CodeReviewer",
     ]);
+    // No runner answers: no id, and the footer says where it looked.
+    expect(out[2]).toMatch(/^\s+SchemaArchitect\s+schema_architect\s+available\s+\$0\.04\s+-\s+/);
+    expect(out[5]).toBe(
+      `AGENT ID: the marketplace id from the config; no runner answers at ${NO_RUNNER_URL} (RUNNER_URL), so the ids a runner registered are not shown ("-").`,
+    );
+    expect(out[6]).toBe(
+      "CONFIG ENTRY: where the agent's config came from (the built-in agent's name).",
+    );
+    expect(out).toHaveLength(7);
+    expect(run.stdout).not.toContain("registers at start");
     expect(run.stdout).not.toContain("rejected:");
   });
 
@@ -275,10 +340,14 @@ describe("bazaar-runner jobs / agents / marketplace", () => {
     expect(run.code, run.stderr).toBe(0);
     const out = lines(run.stdout);
     expect(out[0]).toBe("source: file, 1 agent(s), 1 rejected");
-    expect(out[1]).toMatch(/^\s+Builder\s+schema_architect\s+available\s+\$0\.06/);
-    expect(out[2]).toBe("rejected:");
-    expect(out[3]).toMatch(/agents\.yaml\[1\] \(Broken\): .*base_rate_usd/);
-    expect(out).toHaveLength(4);
+    expect(out[1]).toMatch(/^\s+NAME\s+TYPE/);
+    expect(out[2]).toMatch(/^\s+Builder\s+schema_architect\s+available\s+\$0\.06/);
+    expect(out[4]).toBe(
+      "CONFIG ENTRY: where the agent's config came from (the file and the entry's index).",
+    );
+    expect(out[5]).toBe("rejected:");
+    expect(out[6]).toMatch(/agents\.yaml\[1\] \(Broken\): .*base_rate_usd/);
+    expect(out).toHaveLength(7);
   });
 
   it("agents list with a missing AGENTS_FILE fails with one line", async () => {

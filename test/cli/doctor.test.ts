@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
 import { startTestLlmServer, type TestLlmServer } from "../support/llm-server.ts";
 import { type MongoWireServer, startMongoWireServer } from "../support/mongo-wire/index.ts";
-import { closedPort, lines, runCli, tempDir } from "./cli.ts";
+import { closedPort, lines, NO_RUNNER_URL, runCli, tempDir } from "./cli.ts";
 
 interface DoctorLine {
   level: "ok" | "warn" | "FAIL";
@@ -97,6 +97,7 @@ describe("bazaar-runner doctor", () => {
     const result = parse(run.stdout);
     expect(result.map((r) => r.check)).toEqual([
       "config",
+      "runner",
       "marketplace",
       "mongodb",
       "agents",
@@ -104,6 +105,13 @@ describe("bazaar-runner doctor", () => {
     ]);
     expect(result.every((r) => r.level === "ok")).toBe(true);
     expect(check(result, "marketplace").message).toContain(marketplace.url);
+    // It says whose configuration it checked, and that no runner answered to compare with.
+    expect(check(result, "config").message).toBe(
+      "checked this shell's environment: valid (owner multi_runner, poll 30 s, heartbeat 60 s)",
+    );
+    expect(check(result, "runner").message).toBe(
+      `no runner answers at ${NO_RUNNER_URL} (RUNNER_URL): nothing to compare with`,
+    );
     expect(check(result, "agents").message).toBe("3 agent(s) from defaults");
     expect(check(result, "llm").message).toContain(llm.url);
     const asked = llm.completionRequests();
@@ -216,6 +224,8 @@ describe("bazaar-runner doctor", () => {
     const result = parse(run.stdout);
     expect(result).toHaveLength(1);
     expect(result[0]).toMatchObject({ level: "FAIL", check: "config" });
-    expect(result[0]?.message).toMatch(/^AGENT_HEARTBEAT_INTERVAL: /);
+    expect(result[0]?.message).toMatch(
+      /^AGENT_HEARTBEAT_INTERVAL: .* \(in this shell's environment\) — fix the variable/,
+    );
   });
 });

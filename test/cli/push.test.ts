@@ -7,7 +7,7 @@ import { createLogger } from "../../src/logger.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
 import { WEBHOOK_PATH } from "../../src/runner/push.ts";
-import { api, registerAgent } from "../marketplace-server/helpers.ts";
+import { api, registerAgent } from "../support/marketplace-requests.ts";
 import { SCHEMA_JOB } from "../support/fixtures.ts";
 import { LogCapture } from "../support/log-capture.ts";
 import { award, counterSum, waitForBid, waitForResult } from "../support/market-helpers.ts";

@@ -47,7 +47,8 @@ const SCHEMA_JOB = {
     "We need a database schema with tables, foreign keys and indexes for customers, orders and order lines.",
 };
 
-describe.skipIf(skipReason !== undefined)(title, () => {
+// Two runners and a dozen CLI runs: a loaded machine needs more than the default 30 s.
+describe.skipIf(skipReason !== undefined)(title, { timeout: 120_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let llm: TestLlmServer;
   const processes: RunnerProcess[] = [];

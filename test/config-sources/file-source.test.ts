@@ -111,7 +111,7 @@ describe("AGENTS_FILE config source", () => {
     await writeFile(path, "{ this is not json");
     await waitFor(
       "the broken edit to be noticed",
-      () => src.status().lastReloadOutcome?.startsWith("error"),
+      () => src.status().reload?.ok === false && src.status().reload?.error !== null,
       { timeoutMs: 3000 },
     );
     const count = seen.length;

@@ -183,8 +183,8 @@ describe("MongoDB config source: load", () => {
     expect(available?.config).not.toHaveProperty("_id");
     expect(agentNamed(snapshot, "Busy")?.config.agent_id).toBe("agent_busy0001");
     expect(src.kind).toBe("mongo");
-    expect(src.status().lastReloadOutcome).toMatch(/^ok/);
-    expect(src.status().lastReloadAt).not.toBeNull();
+    expect(src.status().reload?.ok).toBe(true);
+    expect(src.status().reload?.at).not.toBeNull();
   });
 
   it("skips malformed documents with an issue naming the field, logged and counted once", async () => {
@@ -239,7 +239,9 @@ describe("MongoDB config source: load", () => {
     expect(failure).toBeInstanceOf(Error);
     expect((failure as Error).message).toMatch(/cannot read agent configs from MongoDB/);
     expect((failure as Error).message).not.toContain("secretpass");
-    expect(src.status().lastReloadOutcome).toMatch(/^error/);
+    expect(src.status().reload?.ok).toBe(false);
+    expect(src.status().reload?.error).toEqual(expect.any(String));
+    expect(src.status().reload?.error).not.toContain("secretpass");
   });
 });
 
@@ -372,7 +374,7 @@ describe("MongoDB config source: without change streams", () => {
     const fallback = linesWith(h, "change streams unavailable");
     expect(fallback).toHaveLength(1);
     expect(fallback[0]?.msg).toContain("relying on the periodic reload every 0.3 s");
-    expect(src.status().lastReloadOutcome).toMatch(/^ok/);
+    expect(src.status().reload?.ok).toBe(true);
   });
 });
 
@@ -403,7 +405,8 @@ describe("MongoDB config source: outages", () => {
       "MongoDB unreachable, keeping the last known agent configs",
     );
     expect(seen.length).toBe(callsAtStop);
-    expect(src.status().lastReloadOutcome).toMatch(/^error/);
+    expect(src.status().reload?.ok).toBe(false);
+    expect(src.status().reload?.error).toEqual(expect.any(String));
 
     await server.start();
     await waitFor("recovery to be logged", () => linesWith(h, "MongoDB reachable again").length, {

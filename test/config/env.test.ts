@@ -16,6 +16,10 @@ describe("loadConfig", () => {
     expect(c.llmTimeoutMs).toBe(120_000);
     expect(c.stateDir).toBe("./.bazaar-runner");
     expect(c.port).toBe(8080);
+    // The dashboard is on this machine only unless HOST says otherwise.
+    expect(c.host).toBe("127.0.0.1");
+    expect(c.marketplacePort).toBe(8000);
+    expect(c.runnerUrl).toBe("http://localhost:8080");
     expect(c.logLevel).toBe("info");
     expect(c.fireworksApiKey).toBeUndefined();
     expect(c.mongodbUri).toBeUndefined();
@@ -46,6 +50,22 @@ describe("loadConfig", () => {
     expect(c.port).toBe(9090);
     expect(c.llmPrices).toEqual({ m: 0.9, [DEFAULT_MODEL]: 0.9 });
     expect(c.llmBaseUrl).toBe("http://127.0.0.1:11434/v1");
+  });
+
+  it("derives the CLI's default URLs from the ports", () => {
+    const c = loadConfig({ MARKETPLACE_PORT: "18000", PORT: "18080" });
+    expect(c.bazaarApiUrl).toBe("http://localhost:18000");
+    expect(c.bazaarApiUrlExplicit).toBe(false);
+    expect(c.runnerUrl).toBe("http://localhost:18080");
+    const explicit = loadConfig({
+      MARKETPLACE_PORT: "18000",
+      BAZAAR_API_URL: "http://m.example/",
+      RUNNER_URL: "http://r.example:9/",
+    });
+    expect(explicit.bazaarApiUrl).toBe("http://m.example");
+    expect(explicit.runnerUrl).toBe("http://r.example:9");
+    expect(() => loadConfig({ RUNNER_URL: "nope" })).toThrow(/^RUNNER_URL: must be an http/);
+    expect(() => loadConfig({ MARKETPLACE_PORT: "70000" })).toThrow(/^MARKETPLACE_PORT: /);
   });
 
   it("treats empty values as unset", () => {

@@ -1,16 +1,19 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type App, startApp } from "../../src/cli/start.ts";
 import { loadConfig } from "../../src/config/env.ts";
-import { createLogger } from "../../src/logger.ts";
+import { createHttpServer } from "../../src/http/server.ts";
+import { createLogger, silentLogger } from "../../src/logger.ts";
 import { createMetrics } from "../../src/metrics.ts";
+import type { Runner } from "../../src/runner/runner.ts";
 import { browserSuiteName, hasChromium, launchChromium } from "../support/browser.ts";
 import { startTestLlmServer, type TestLlmServer } from "../support/llm-server.ts";
 import { LogCapture } from "../support/log-capture.ts";
-import { api, postJob } from "../support/runner-harness.ts";
+import { api, type Harness, postJob, startHarness } from "../support/runner-harness.ts";
 import { waitFor } from "../support/wait.ts";
 
 /**
@@ -174,5 +177,169 @@ describe.skipIf(!hasChromium)(suiteName, () => {
     await mkdir("test-results", { recursive: true });
     await page.screenshot({ path: "test-results/dashboard-e2e.png", fullPage: true });
     expect(errors, errors.join("\n")).toEqual([]);
+  });
+
+  describe("one source for each figure", () => {
+    let h: Harness | undefined;
+    let http: FastifyInstance | undefined;
+    afterEach(async () => {
+      await http?.close();
+      await h?.close();
+      http = undefined;
+      h = undefined;
+    });
+
+    /** The runner's HTTP surface (status API, stream, dashboard) on a free port. */
+    async function serveRunner(runner: Runner): Promise<string> {
+      await http?.close();
+      http = await createHttpServer({
+        status: runner,
+        metrics: createMetrics({ processMetrics: false }),
+        logger: silentLogger(),
+        host: "127.0.0.1",
+      });
+      return http.listen({ host: "127.0.0.1", port: 0 });
+    }
+
+    const numberIn = (text: string | null) =>
+      Number((text ?? "").replace(/[$,]/g, "").split(" ")[0]);
+    const shown = async (p: Page, testid: string) =>
+      numberIn(await p.locator(`[data-testid="${testid}"]`).textContent());
+    const cardSum = async (p: Page, testid: string) =>
+      (
+        await p.locator(`[data-testid="agent-card"] [data-testid="${testid}"]`).allTextContents()
+      ).reduce((n, v) => n + numberIn(v), 0);
+
+    interface Counts {
+      bids: number;
+      won: number;
+      accepted: number;
+      failed: number;
+    }
+
+    /** The tiles, the sum of the cards and the ledger panel, as the page shows them now. */
+    async function figures(p: Page) {
+      return {
+        tiles: {
+          bids: await shown(p, "total-bids-placed"),
+          won: await shown(p, "total-bids-won"),
+          accepted: await shown(p, "total-results-accepted"),
+          failed: await shown(p, "total-results-failed"),
+        },
+        cards: {
+          bids: await cardSum(p, "bids-placed"),
+          won: await cardSum(p, "bids-won"),
+          accepted: await cardSum(p, "results-accepted"),
+          failed: await cardSum(p, "results-failed"),
+        },
+        ledger: {
+          bids: await shown(p, "ledger-bids"),
+          won: await shown(p, "ledger-won"),
+          accepted: await shown(p, "ledger-accepted"),
+        },
+      };
+    }
+
+    /** Waits until the tiles, the cards and the ledger panel all show `expected`. */
+    async function expectAgree(p: Page, when: string, expected: Counts): Promise<void> {
+      let last: Awaited<ReturnType<typeof figures>> | undefined;
+      const { failed: _notInLedger, ...ledgerExpected } = expected;
+      try {
+        await waitFor(
+          `the same figures everywhere ${when}`,
+          async () => {
+            last = await figures(p);
+            return (
+              JSON.stringify(last.tiles) === JSON.stringify(expected) &&
+              JSON.stringify(last.cards) === JSON.stringify(expected) &&
+              JSON.stringify(last.ledger) === JSON.stringify(ledgerExpected)
+            );
+          },
+          { timeoutMs: 20_000 },
+        );
+      } catch {
+        // Say which figure disagreed.
+        expect({ when, ...last }).toEqual({
+          when,
+          tiles: expected,
+          cards: expected,
+          ledger: ledgerExpected,
+        });
+      }
+    }
+
+    async function award(marketUrl: string, jobId: string): Promise<number> {
+      const job = await api<ApiJob & { bids: Array<{ price_usd: number }> }>(
+        marketUrl,
+        "GET",
+        `/api/jobs/${jobId}`,
+      );
+      const bid = job.body.bids[0];
+      if (!bid) throw new Error(`no bid on ${jobId}`);
+      const selected = await api(marketUrl, "POST", `/api/jobs/${jobId}/select-bid/${bid.bid_id}`);
+      expect(selected.status).toBe(200);
+      return bid.price_usd;
+    }
+
+    async function finished(marketUrl: string, jobId: string, status: string): Promise<void> {
+      await waitFor(
+        `${jobId} ${status}`,
+        async () =>
+          (await api<ApiJob>(marketUrl, "GET", `/api/jobs/${jobId}`)).body.status === status,
+        { timeoutMs: 20_000 },
+      );
+    }
+
+    const schemaJob = (n: number) => ({
+      title: `Design a PostgreSQL schema for orders (${n})`,
+      description:
+        "We need a database schema with tables, foreign keys and indexes for customers and orders.",
+      budget_usd: 1,
+      required_capabilities: ["schema_design"],
+    });
+
+    it("tiles, cards and the ledger panel agree after a bid, a failed result, a successful result and a restart", async () => {
+      h = await startHarness();
+      const market = h.marketplace.url;
+      let runner = await h.startRunner();
+      let url = await serveRunner(runner);
+      page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+      const p = page;
+      const errors: string[] = [];
+      p.on("pageerror", (error) => errors.push(error.message));
+      await p.goto(url);
+      await p.locator('[data-testid="agent-card"]').nth(2).waitFor();
+      await expectAgree(p, "at start", { bids: 0, won: 0, accepted: 0, failed: 0 });
+
+      // A bid.
+      const failing = await postJob(market, schemaJob(1));
+      await expectAgree(p, "after a bid", { bids: 1, won: 0, accepted: 0, failed: 0 });
+
+      // A failed result: the LLM refuses, the runner submits a failed result.
+      h.llm.setDefaultFault({ kind: "status", status: 400, message: "bad request" });
+      await award(market, failing);
+      await finished(market, failing, "failed");
+      await expectAgree(p, "after a failed result", { bids: 1, won: 1, accepted: 0, failed: 1 });
+
+      // A successful result.
+      h.llm.setDefaultFault(undefined);
+      const working = await postJob(market, schemaJob(2));
+      await expectAgree(p, "after the second bid", { bids: 2, won: 1, accepted: 0, failed: 1 });
+      await award(market, working);
+      await finished(market, working, "completed");
+      const afterJobs = { bids: 2, won: 2, accepted: 1, failed: 1 };
+      await expectAgree(p, "after a successful result", afterJobs);
+      // A restart keeps the totals.
+      await runner.stop();
+      runner = await h.startRunner();
+      url = await serveRunner(runner);
+      await p.goto(url);
+      await p.locator('[data-testid="agent-card"]').nth(2).waitFor();
+      await expectAgree(p, "after a restart", afterJobs);
+
+      await mkdir("test-results", { recursive: true });
+      await p.screenshot({ path: "test-results/dashboard-e2e-figures.png", fullPage: true });
+      expect(errors, errors.join("\n")).toEqual([]);
+    }, 120_000);
   });
 });

@@ -1,12 +1,12 @@
-import { AgentStats } from "../../src/runner/status-tracker.ts";
 import type {
-  AgentStatusView,
-  ConfigIssue,
+  AgentView,
   DecisionRecord,
-  RunnerEvent,
-  StatusSnapshot,
-  StatusSource,
-} from "../../src/runner/status-types.ts";
+  ReloadStatus,
+  ReplicaStatus,
+  Snapshot,
+} from "../../src/http/dashboard/types.ts";
+import { AgentStats } from "../../src/runner/status-tracker.ts";
+import type { ConfigIssue, RunnerEvent, StatusSource } from "../../src/runner/status-types.ts";
 
 const MODEL = "accounts/fireworks/models/llama-v3p3-70b-instruct";
 
@@ -15,8 +15,8 @@ function agent(
   name: string,
   agentType: string,
   baseRateUsd: number,
-  extra: Partial<AgentStatusView>,
-): AgentStatusView {
+  extra: Partial<AgentView>,
+): AgentView {
   const { view } = new AgentStats({
     key: `mongo:${name}`,
     name,
@@ -32,18 +32,31 @@ function agent(
     state: "running",
     lastHeartbeatAt: new Date(Date.now() - 20_000).toISOString(),
     lastHeartbeatOutcome: "ok",
+    earnings: { bidUsd: 0, wonUsd: 0, paidUsd: 0 },
     ...extra,
   };
 }
 
 /**
  * A StatusSource that behaves like the runner's: the seed's three agents, events that
- * move their counters the way the workers would, readiness that tests can flip.
+ * move their counters the way the workers would, readiness that tests can flip. It
+ * carries the fields of the shared contract (earnings, wallet, spend cap, replica,
+ * reload status, decisions), which tests set to see how the page shows them.
  */
 export class FakeStatusSource implements StatusSource {
   readonly startedAt = new Date(Date.now() - 3_600_000).toISOString();
-  agents: AgentStatusView[];
+  agents: AgentView[];
   issues: ConfigIssue[] = [];
+  reload: ReloadStatus | null = {
+    ok: true,
+    agents: 3,
+    issues: 0,
+    error: null,
+    at: new Date(Date.now() - 90_000).toISOString(),
+  };
+  replica: ReplicaStatus | undefined;
+  /** Newest last; `decisions()` answers newest first, as GET /api/decisions does. */
+  readonly decisionLog: DecisionRecord[] = [];
   marketplace = {
     url: "http://127.0.0.1:8000",
     embedded: true,
@@ -56,8 +69,6 @@ export class FakeStatusSource implements StatusSource {
   private readonly listeners = new Set<(event: RunnerEvent) => void>();
   private readiness = { ready: false, reasons: ["config not loaded", "marketplace not reached"] };
   snapshotCalls = 0;
-  /** What GET /api/decisions serves. */
-  decisionRecords: DecisionRecord[] = [];
 
   constructor(options: { history?: boolean } = {}) {
     this.agents = [
@@ -69,7 +80,7 @@ export class FakeStatusSource implements StatusSource {
         resultsAccepted: 2,
         tokensUsed: 5120,
         llmCostUsd: 0.0046,
-        earnings: { bidUsd: 0.26, wonUsd: 0.171, paidUsd: 0.114 },
+        earnings: { bidUsd: 0.262, wonUsd: 0.171, paidUsd: 0.114 },
       }),
       agent("AnomalyHunter", "anomaly_hunter", 0.05, {
         jobsSeen: 14,
@@ -78,13 +89,14 @@ export class FakeStatusSource implements StatusSource {
         resultsAccepted: 1,
         tokensUsed: 2210,
         llmCostUsd: 0.002,
-        earnings: { bidUsd: 0.29, wonUsd: 0.072, paidUsd: 0.072 },
+        earnings: { bidUsd: 0.21, wonUsd: 0.072, paidUsd: 0.072 },
       }),
       agent("CodeReviewer", "code_reviewer", 0.03, {
         state: "draining",
         jobsSeen: 14,
         bidsPlaced: 2,
         resultsFailed: 1,
+        earnings: { bidUsd: 0.07, wonUsd: 0, paidUsd: 0 },
         errors: 1,
         lastError: "POST /api/jobs/job_9f2/result: 409 job no longer assigned",
         lastHeartbeatOutcome: "failed: 503",
@@ -101,7 +113,7 @@ export class FakeStatusSource implements StatusSource {
     return { ...this.readiness, reasons: [...this.readiness.reasons] };
   }
 
-  async snapshot(): Promise<StatusSnapshot> {
+  async snapshot(): Promise<Snapshot> {
     this.snapshotCalls += 1;
     const ledger = {
       backend: "sqlite" as const,
@@ -110,6 +122,7 @@ export class FakeStatusSource implements StatusSource {
       won: this.agents.reduce((n, a) => n + a.bidsWon, 0),
       pendingResults: 1,
       accepted: this.agents.reduce((n, a) => n + a.resultsAccepted, 0),
+      failed: this.agents.reduce((n, a) => n + a.resultsFailed, 0),
       closed: 1,
     };
     return structuredClone({
@@ -119,19 +132,15 @@ export class FakeStatusSource implements StatusSource {
       config: {
         source: "mongo" as const,
         loaded: true,
-        lastReloadAt: new Date(Date.now() - 90_000).toISOString(),
-        lastReloadOutcome: "ok: 3 agents",
+        reload: this.reload,
         changeStream: "active" as const,
         issues: this.issues,
       },
       ledger: this.ledgerOpen ? ledger : null,
       llm: { configured: true, baseUrl: "https://api.fireworks.ai/inference/v1" },
       agents: this.agents,
+      ...(this.replica ? { replica: this.replica } : {}),
     });
-  }
-
-  decisions(jobId?: string): DecisionRecord[] {
-    return this.decisionRecords.filter((d) => jobId === undefined || d.jobId === jobId);
   }
 
   recentEvents(limit = 200): RunnerEvent[] {
@@ -147,19 +156,40 @@ export class FakeStatusSource implements StatusSource {
     return this.listeners.size;
   }
 
-  /** Records an event, moves the agent's counters like a worker would, and tells listeners. */
-  emit(partial: Omit<RunnerEvent, "at"> & { at?: string }): RunnerEvent {
+  /** Each agent's decision on `jobId`; without one, the latest decisions (newest first). */
+  decisions(jobId?: string): DecisionRecord[] {
+    const newestFirst = [...this.decisionLog].reverse();
+    return jobId === undefined
+      ? newestFirst.slice(0, 200)
+      : newestFirst.filter((d) => d.jobId === jobId);
+  }
+
+  decide(record: Omit<DecisionRecord, "at" | "agentId"> & { at?: string }): void {
+    const agentId = this.agents.find((a) => a.name === record.agent)?.agentId ?? null;
+    this.decisionLog.push({ at: new Date().toISOString(), agentId, ...record });
+  }
+
+  /**
+   * Records an event, moves the agent's counters like a worker would, and tells listeners.
+   * A `result` counts as accepted unless `failed` says the result was a failed one.
+   */
+  emit(
+    partial: Omit<RunnerEvent, "at"> & { at?: string },
+    effect: { failed?: boolean } = {},
+  ): RunnerEvent {
     const event: RunnerEvent = { at: new Date().toISOString(), ...partial };
-    this.apply(event);
+    this.apply(event, effect.failed === true);
     this.events.push(event);
     if (this.events.length > 5000) this.events.shift();
     for (const listener of this.listeners) listener(event);
     return event;
   }
 
-  private apply(event: RunnerEvent): void {
+  private apply(event: RunnerEvent, failed: boolean): void {
     const target = this.agents.find((a) => a.name === event.agent);
     if (!target) return;
+    const earnings = target.earnings ?? { bidUsd: 0, wonUsd: 0, paidUsd: 0 };
+    target.earnings = earnings;
     switch (event.kind) {
       case "heartbeat":
         target.lastHeartbeatAt = event.at;
@@ -168,12 +198,12 @@ export class FakeStatusSource implements StatusSource {
       case "bid":
         target.jobsSeen += 1;
         target.bidsPlaced += 1;
-        target.earnings.bidUsd += event.amountUsd ?? 0;
+        earnings.bidUsd += event.amountUsd ?? 0;
         break;
       case "won":
         target.bidsWon += 1;
         target.jobsInFlight += 1;
-        target.earnings.wonUsd += event.amountUsd ?? 0;
+        earnings.wonUsd += event.amountUsd ?? 0;
         break;
       case "execution":
         target.tokensUsed += event.tokens ?? 0;
@@ -181,7 +211,8 @@ export class FakeStatusSource implements StatusSource {
         break;
       case "result":
         target.jobsInFlight = Math.max(0, target.jobsInFlight - 1);
-        target.resultsAccepted += 1;
+        if (failed) target.resultsFailed += 1;
+        else target.resultsAccepted += 1;
         break;
       case "error":
         target.errors += 1;

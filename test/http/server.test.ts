@@ -105,7 +105,7 @@ describe("status API", () => {
   it("GET /api/decisions answers each agent's decision on a job, and the recent ones", async () => {
     const { base, status } = await start();
     const at = new Date().toISOString();
-    status.decisionRecords = [
+    status.decisionLog.push(
       {
         at,
         jobId: "job_a",
@@ -126,10 +126,10 @@ describe("status API", () => {
         reason: "no_keyword",
         detail: "no keyword",
       },
-    ];
+    );
     const one = await fetch(`${base}/api/decisions?job_id=job_b`);
     expect(one.status).toBe(200);
-    expect(await one.json()).toEqual({ decisions: [status.decisionRecords[1]] });
+    expect(await one.json()).toEqual({ decisions: [status.decisionLog[1]] });
     const all = (await (await fetch(`${base}/api/decisions`)).json()) as { decisions: unknown[] };
     expect(all.decisions).toHaveLength(2);
     expect((await fetch(`${base}/api/decisions?job_id=`)).status).toBe(400);
@@ -298,8 +298,8 @@ describe("dashboard assets", () => {
     expect(await uplot.text()).toContain("uPlot");
     const css = await fetch(`${base}/assets/uplot.min.css`);
     expect(await css.text()).toContain(".uplot");
-    const app = await fetch(`${base}/assets/app.js`);
-    expect(await app.text()).toContain('from "/assets/uplot.esm.js"');
+    const charts = await fetch(`${base}/assets/charts.js`);
+    expect(await charts.text()).toContain('from "./uplot.esm.js"');
     expect((await fetch(`${base}/assets/style.css`)).headers.get("content-type")).toMatch(
       /^text\/css/,
     );

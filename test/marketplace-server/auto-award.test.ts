@@ -5,9 +5,17 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
 import { AutoAwarder } from "../../src/marketplace-server/auto-award.ts";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
-import { MarketplaceRules } from "../../src/marketplace-server/service.ts";
+import { MarketplaceRules } from "../../src/marketplace-server/rules.ts";
 import { MarketplaceStore } from "../../src/marketplace-server/store.ts";
-import { type Api, api, obj, placeBidOk, postJob, registerAgent, waitFor } from "./helpers.ts";
+import {
+  type Api,
+  api,
+  obj,
+  placeBidOk,
+  postJob,
+  registerAgent,
+  waitFor,
+} from "../support/marketplace-requests.ts";
 
 let dir: string;
 beforeEach(() => {

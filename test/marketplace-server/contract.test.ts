@@ -18,10 +18,10 @@ import {
   postJob,
   registerAgent,
   str,
-} from "./helpers.ts";
+} from "../support/marketplace-requests.ts";
 
 /**
- * The contract of shared/marketplace-api.md, row by row, as raw HTTP against a real
+ * The contract of docs/marketplace-api.md, row by row, as raw HTTP against a real
  * listening embedded marketplace.
  */
 

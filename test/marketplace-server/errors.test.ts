@@ -7,7 +7,7 @@ import {
   type MarketplaceApp,
   startMarketplace,
 } from "../../src/marketplace-server/index.ts";
-import { newWallet } from "./helpers.ts";
+import { newWallet } from "../support/marketplace-requests.ts";
 
 /** FastAPI-shaped validation and errors, through app.inject. */
 

@@ -4,7 +4,14 @@ import {
   type RunningMarketplace,
   startMarketplace,
 } from "../../src/marketplace-server/index.ts";
-import { type Api, api, obj, placeBidOk, postJob, registerAgent } from "./helpers.ts";
+import {
+  type Api,
+  api,
+  obj,
+  placeBidOk,
+  postJob,
+  registerAgent,
+} from "../support/marketplace-requests.ts";
 
 let m: RunningMarketplace;
 let a: Api;

@@ -5,7 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { MIGRATIONS } from "../../src/marketplace-server/migrations.ts";
-import { api, obj, placeBidOk, postJob, registerAgent } from "./helpers.ts";
+import { api, obj, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
 
 let dir: string;
 beforeEach(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
-import { api, newWallet, obj, str, waitFor } from "./helpers.ts";
+import { api, newWallet, obj, str, waitFor } from "../support/marketplace-requests.ts";
 
 const RATE_LIMITED = /^Rate limited\. Please wait \d+ seconds before registering another agent\.$/;
 

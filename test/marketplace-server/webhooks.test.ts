@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { waitFor } from "../support/wait.ts";
-import { type Api, api, obj, placeBidOk, postJob, registerAgent } from "./helpers.ts";
+import { type Api, api, obj, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
 
 interface Received {
   headers: IncomingMessage["headers"];

@@ -14,7 +14,7 @@ import {
   placeBidOk,
   postJob,
   registerAgent,
-} from "../marketplace-server/helpers.ts";
+} from "../support/marketplace-requests.ts";
 
 /**
  * The shared feed against the embedded marketplace: which listings a poll asks for.

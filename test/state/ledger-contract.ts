@@ -235,6 +235,7 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         won: 0,
         pendingResults: 0,
         accepted: 0,
+        failed: 0,
         closed: 0,
       });
       await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
@@ -257,6 +258,7 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         won: 3,
         pendingResults: 2,
         accepted: 1,
+        failed: 1,
         closed: 1,
       });
     });

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { appendPrinted } from "./printed-log.ts";
 import { waitFor } from "./wait.ts";
 
@@ -14,17 +14,34 @@ export class RunnerProcess {
   #buffer = "";
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  /** `options.cwd`: where it runs (a temp dir keeps a developer's `.env` out). */
+  readonly #group: boolean;
+
+  /**
+   * `options.cwd`: where it runs (a temp dir keeps a developer's `.env` out).
+   * `options.shell`: run this command line with /bin/sh instead (`npm start`, a deploy
+   * config's start command) in its own process group, which signals reach as a
+   * terminal's Ctrl-C does; `args` are then ignored. Node 24 comes first on its PATH.
+   */
   constructor(
     env: Record<string, string>,
     args: string[] = ["start"],
-    options: { cwd?: string } = {},
+    options: { cwd?: string; shell?: string } = {},
   ) {
-    this.child = spawn(process.execPath, [MAIN, ...args], {
-      cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "debug", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    this.#group = options.shell !== undefined;
+    const fullEnv = { PATH: process.env.PATH ?? "", LOG_LEVEL: "debug", ...env };
+    this.child =
+      options.shell === undefined
+        ? spawn(process.execPath, [MAIN, ...args], {
+            cwd: options.cwd,
+            env: fullEnv,
+            stdio: ["ignore", "pipe", "pipe"],
+          })
+        : spawn("/bin/sh", ["-c", options.shell], {
+            cwd: options.cwd,
+            env: { ...fullEnv, PATH: `${dirname(process.execPath)}:${fullEnv.PATH}` },
+            stdio: ["ignore", "pipe", "pipe"],
+            detached: true,
+          });
     const collect = (chunk: Buffer) => {
       const text = chunk.toString("utf8");
       // Also to the run's printed log, which the global teardown checks for secrets.
@@ -63,13 +80,31 @@ export class RunnerProcess {
     return this.lines.filter(predicate).length;
   }
 
+  /** Sends `signal` to the process (to its whole group when run through a shell). */
+  signal(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (this.#group && pid !== undefined) {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    } else this.child.kill(signal);
+  }
+
   async kill9(): Promise<void> {
-    this.child.kill("SIGKILL");
+    this.signal("SIGKILL");
     await this.exit;
   }
 
   async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    this.child.kill("SIGTERM");
+    this.signal("SIGTERM");
+    return this.exit;
+  }
+
+  /** Ctrl-C in the terminal that runs it. */
+  async interrupt(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.signal("SIGINT");
     return this.exit;
   }
 }

@@ -1,3 +1,18 @@
+import type {
+  AgentListing,
+  BidListing,
+  BidStatus,
+  HeartbeatResponse,
+  HeartbeatStatus,
+  Job,
+  JobStatus,
+  JobWithBids,
+  PlaceBidResponse,
+  PostJobResponse,
+  RegisterAgentResponse,
+  SelectBidResponse,
+  SubmitResultResponse,
+} from "../marketplace/schemas.ts";
 import { ApiError, badRequest, notFound } from "./errors.ts";
 import type {
   BidQuery,
@@ -8,15 +23,36 @@ import type {
   SubmitResultBody,
   UpdateAgentBody,
 } from "./schemas.ts";
-import type { AgentDoc, BidDoc, JobDoc, JobFilter, MarketplaceStore } from "./store.ts";
+import type {
+  AgentDoc,
+  BidDoc,
+  CounterOffer,
+  JobDoc,
+  JobFilter,
+  MarketplaceStore,
+} from "./store.ts";
 import { isoTime, newId, parseTime } from "./time.ts";
 
+/** A set of statuses spelled from the shared vocabulary, tested against stored strings. */
+const statuses = <S extends string>(...values: S[]): ReadonlySet<string> => new Set(values);
+
 /** Job statuses that take bids, and those in which a winner may still be chosen. */
-const BIDDABLE = new Set(["open", "posted", "bidding"]);
-const SELECTABLE = new Set(["open", "posted", "bidding", "negotiating", "awaiting_approval"]);
-/** Bids still in the running for a job. */
-const LIVE_BIDS = new Set(["pending", "awaiting_approval", "counter_offered", "counter_accepted"]);
-const HEARTBEAT_STATUSES = ["available", "busy", "offline"];
+const BIDDABLE = statuses<JobStatus>("open", "posted", "bidding");
+const SELECTABLE = statuses<JobStatus>(
+  "open",
+  "posted",
+  "bidding",
+  "negotiating",
+  "awaiting_approval",
+);
+/** Bids still in the running for a job: they may be negotiated, selected or rejected. */
+const LIVE_BIDS = statuses<BidStatus>(
+  "pending",
+  "awaiting_approval",
+  "counter_offered",
+  "counter_accepted",
+);
+const HEARTBEAT_STATUSES = statuses<HeartbeatStatus>("available", "busy", "offline");
 const EXECUTION_MODES = ["self_hosted", "webhook", "hosted"];
 /** Bids (and counter-offers) at or above this price wait for the poster's approval. */
 export const APPROVAL_THRESHOLD_USD = 10;
@@ -34,13 +70,50 @@ export interface MarketplaceRulesOptions {
   onBidSelected?: (job: JobDoc, winner: AgentDoc) => void;
 }
 
-/** A bid as `GET /api/jobs/{id}/bids` shows it: with the agent's name and status. */
-export type EnrichedBid = BidDoc & {
-  agent_name: string;
-  agent_status: string;
-  estimated_quality: number;
-  approach_summary: string;
-};
+/** A job listing as the service answers it (the client checks its jobs one by one). */
+export interface JobPage {
+  jobs: Job[];
+  count: number;
+}
+
+/*
+ * Answers of the routes the runner's client does not call, declared here; the others
+ * are the client's own response types (src/marketplace/schemas.ts), so that tsc checks
+ * the embedded marketplace answers what the client parses.
+ */
+interface Confirmation {
+  success: true;
+}
+export interface UpdateAgentResponse extends Confirmation {
+  agent_id: string;
+  updated_fields: string[];
+}
+export interface DeleteAgentResponse extends Confirmation {
+  agent_id: string;
+  message: string;
+}
+export interface DeleteJobResponse extends Confirmation {
+  job_id: string;
+  message: string;
+}
+export interface CounterResponse {
+  bid_id: string;
+  status: BidStatus;
+  counter_offers: CounterOffer[];
+  requires_approval: boolean;
+}
+export interface AcceptCounterResponse {
+  bid_id: string;
+  status: BidStatus;
+  final_price: number;
+}
+export interface CompleteResponse extends Confirmation {
+  job_id: string;
+  status: JobStatus;
+  quality_score: number;
+  payment_status: "released" | "no_agent";
+  amount_usd: number;
+}
 
 /**
  * The AgentBazaar rules over the store. Every method either returns the response body
@@ -48,20 +121,20 @@ export type EnrichedBid = BidDoc & {
  */
 export class MarketplaceRules {
   readonly store: MarketplaceStore;
-  private readonly options: MarketplaceRulesOptions;
+  readonly #options: MarketplaceRulesOptions;
 
   constructor(store: MarketplaceStore, options: MarketplaceRulesOptions) {
     this.store = store;
-    this.options = options;
+    this.#options = options;
   }
 
-  private now(): string {
-    return isoTime(this.options.now());
+  #now(): string {
+    return isoTime(this.#options.now());
   }
 
   // --- agents ---
 
-  register(body: RegisterBody) {
+  register(body: RegisterBody): RegisterAgentResponse {
     if (!EXECUTION_MODES.includes(body.execution_mode)) {
       throw badRequest(
         `Invalid execution_mode. Must be one of: ['self_hosted', 'webhook', 'hosted']`,
@@ -71,8 +144,8 @@ export class MarketplaceRules {
       throw badRequest("webhook_url is required when execution_mode is 'webhook'");
     }
     // The cooldown comes before the wallet lookup, as on the real service.
-    this.checkCooldown(body.owner_id);
-    const now = this.now();
+    this.#checkCooldown(body.owner_id);
+    const now = this.#now();
     return this.store.transaction(() => {
       const existing = this.store.findAgentByWallet(body.wallet_address);
       let agent: AgentDoc;
@@ -125,12 +198,12 @@ export class MarketplaceRules {
     });
   }
 
-  private checkCooldown(ownerId: string): void {
-    const cooldown = this.options.registrationCooldownSeconds;
+  #checkCooldown(ownerId: string): void {
+    const cooldown = this.#options.registrationCooldownSeconds;
     if (cooldown <= 0) return;
     const last = this.store.getLastRegistration(ownerId);
     if (!last) return;
-    const elapsed = (this.options.now().getTime() - parseTime(last).getTime()) / 1000;
+    const elapsed = (this.#options.now().getTime() - parseTime(last).getTime()) / 1000;
     if (elapsed < cooldown) {
       // Rounded up (the real service truncates): "wait 0 seconds" would invite a busy loop.
       const remaining = Math.max(1, Math.ceil(cooldown - elapsed));
@@ -142,7 +215,7 @@ export class MarketplaceRules {
     }
   }
 
-  listAgents() {
+  listAgents(): AgentListing {
     const agents = this.store.listAgents();
     return { agents, count: agents.length };
   }
@@ -153,7 +226,7 @@ export class MarketplaceRules {
     return agent;
   }
 
-  updateAgent(agentId: string, body: UpdateAgentBody) {
+  updateAgent(agentId: string, body: UpdateAgentBody): UpdateAgentResponse {
     this.getAgent(agentId);
     const patch: Partial<AgentDoc> = {};
     if (body.name != null) patch.name = body.name;
@@ -161,30 +234,30 @@ export class MarketplaceRules {
     if (body.base_rate_usd != null) patch.base_rate_usd = body.base_rate_usd;
     if (body.rate_per_1k_tokens != null) patch.rate_per_1k_tokens = body.rate_per_1k_tokens;
     if (body.status != null) {
-      if (!HEARTBEAT_STATUSES.includes(body.status)) {
+      if (!HEARTBEAT_STATUSES.has(body.status)) {
         throw badRequest("Invalid status. Must be: available, busy, or offline");
       }
       patch.status = body.status;
     }
     if (body.webhook_url != null) patch.webhook_url = body.webhook_url;
     if (Object.keys(patch).length === 0) throw badRequest("No fields to update");
-    patch.last_active = this.now();
+    patch.last_active = this.#now();
     this.store.updateAgent(agentId, patch);
     return { success: true, agent_id: agentId, updated_fields: Object.keys(patch) };
   }
 
-  deleteAgent(agentId: string) {
+  deleteAgent(agentId: string): DeleteAgentResponse {
     const agent = this.getAgent(agentId);
     this.store.deleteAgent(agentId);
     return { success: true, agent_id: agentId, message: `Agent '${agent.name}' has been deleted` };
   }
 
-  heartbeat(agentId: string, body: HeartbeatBody) {
+  heartbeat(agentId: string, body: HeartbeatBody): HeartbeatResponse {
     this.getAgent(agentId);
-    if (!HEARTBEAT_STATUSES.includes(body.status)) {
+    if (!HEARTBEAT_STATUSES.has(body.status)) {
       throw badRequest("Invalid status. Must be: available, busy, or offline");
     }
-    const lastActive = this.now();
+    const lastActive = this.#now();
     const patch: Partial<AgentDoc> = {
       status: body.status,
       last_active: lastActive,
@@ -211,7 +284,7 @@ export class MarketplaceRules {
     };
   }
 
-  agentJobs(agentId: string, status: string | null | undefined) {
+  agentJobs(agentId: string, status: string | null | undefined): JobPage {
     this.getAgent(agentId);
     const jobs = this.store.listJobs({ assigned_agent_id: agentId, status });
     return { jobs, count: jobs.length };
@@ -219,7 +292,7 @@ export class MarketplaceRules {
 
   // --- jobs ---
 
-  postJob(body: PostJobBody) {
+  postJob(body: PostJobBody): PostJobResponse {
     if (!WALLET.test(body.poster_wallet)) {
       throw badRequest(
         "Valid wallet address required. Please connect your wallet before posting a job.",
@@ -250,7 +323,7 @@ export class MarketplaceRules {
       final_price_usd: null,
       result: null,
       quality_score: null,
-      created_at: this.now(),
+      created_at: this.#now(),
       assigned_at: null,
       completed_at: null,
     };
@@ -258,7 +331,7 @@ export class MarketplaceRules {
     const matched = this.store
       .listAgents()
       .filter((a) => a.status !== "suspended" && meetsCapabilities(a, job) === null);
-    this.options.onJobPosted?.(job, matched);
+    this.#options.onJobPosted?.(job, matched);
     return {
       job_id: job.job_id,
       escrow_txn_id: job.escrow_txn_id,
@@ -267,28 +340,28 @@ export class MarketplaceRules {
     };
   }
 
-  listJobs(filter: JobFilter) {
+  listJobs(filter: JobFilter): JobPage {
     const jobs = this.store.listJobs(filter);
     return { jobs, count: jobs.length };
   }
 
-  getJob(jobId: string) {
-    const job = this.requireJob(jobId);
+  getJob(jobId: string): JobWithBids {
+    const job = this.#requireJob(jobId);
     return { ...job, bids: this.store.listBids(jobId) };
   }
 
-  private requireJob(jobId: string): JobDoc {
+  #requireJob(jobId: string): JobDoc {
     const job = this.store.getJob(jobId);
     if (!job) throw notFound("Job");
     return job;
   }
 
-  deleteJob(jobId: string) {
-    const job = this.requireJob(jobId);
+  deleteJob(jobId: string): DeleteJobResponse {
+    const job = this.#requireJob(jobId);
     this.store.transaction(() => {
       this.store.deleteJob(jobId);
       if (job.status === "assigned" && job.assigned_agent_id) {
-        this.releaseAgent(job.assigned_agent_id);
+        this.#releaseAgent(job.assigned_agent_id);
       }
     });
     return { success: true, job_id: jobId, message: `Job '${job.title}' has been deleted` };
@@ -296,7 +369,7 @@ export class MarketplaceRules {
 
   // --- bids ---
 
-  listBids(jobId: string): { bids: EnrichedBid[] } {
+  listBids(jobId: string): BidListing {
     const names = new Map(this.store.listAgents().map((a) => [a.agent_id, a]));
     const bids = this.store.listBids(jobId).map((bid) => {
       const agent = names.get(bid.agent_id);
@@ -315,10 +388,10 @@ export class MarketplaceRules {
    * Places a bid. A broken rule is a 400 with a message here; the real service answers
    * those with a bare 500.
    */
-  placeBid(jobId: string, q: BidQuery) {
-    const now = this.options.now();
+  placeBid(jobId: string, q: BidQuery): PlaceBidResponse {
+    const now = this.#options.now();
     const result = this.store.transaction(() => {
-      const job = this.requireJob(jobId);
+      const job = this.#requireJob(jobId);
       if (!BIDDABLE.has(job.status)) {
         throw badRequest(`Job ${jobId} is not accepting bids (status: ${job.status})`);
       }
@@ -360,7 +433,7 @@ export class MarketplaceRules {
       }
       return { bid, first: job.bid_count === 0 };
     });
-    if (result.first) this.options.onFirstBid?.(jobId, now);
+    if (result.first) this.#options.onFirstBid?.(jobId, now);
     return { bid_id: result.bid.bid_id, status: "submitted" };
   }
 
@@ -368,9 +441,9 @@ export class MarketplaceRules {
    * Awards the job to one bid, in one transaction: the job is assigned, the winning bid
    * accepted, every other live bid rejected, and the winning agent busy.
    */
-  selectBid(jobId: string, bidId: string) {
+  selectBid(jobId: string, bidId: string): SelectBidResponse {
     const answer = this.store.transaction(() => {
-      const job = this.requireJob(jobId);
+      const job = this.#requireJob(jobId);
       const bid = this.store.getBid(bidId);
       if (!bid) throw notFound("Bid");
       if (bid.job_id !== jobId) throw badRequest(`Bid ${bidId} is not for job ${jobId}`);
@@ -380,7 +453,7 @@ export class MarketplaceRules {
       if (!LIVE_BIDS.has(bid.status)) {
         throw badRequest(`Bid ${bidId} cannot be selected (status: ${bid.status})`);
       }
-      const now = this.now();
+      const now = this.#now();
       const finalPrice = bid.final_price_usd ?? bid.price_usd;
       this.store.updateBid(bidId, {
         status: "accepted",
@@ -400,12 +473,17 @@ export class MarketplaceRules {
         assigned_at: now,
       });
       this.store.updateAgent(bid.agent_id, { status: "busy" });
-      return { job_id: jobId, winning_bid_id: bidId, status: "assigned", agentId: bid.agent_id };
+      return {
+        job_id: jobId,
+        winning_bid_id: bidId,
+        status: "assigned" as const,
+        agentId: bid.agent_id,
+      };
     });
     const { agentId, ...body } = answer;
     const job = this.store.getJob(jobId);
     const winner = this.store.getAgent(agentId);
-    if (job && winner) this.options.onBidSelected?.(job, winner);
+    if (job && winner) this.#options.onBidSelected?.(job, winner);
     return body;
   }
 
@@ -442,15 +520,11 @@ export class MarketplaceRules {
     return job !== null && SELECTABLE.has(job.status) && !job.winning_bid_id;
   }
 
-  counter(bidId: string, body: CounterBody) {
+  counter(bidId: string, body: CounterBody): CounterResponse {
     return this.store.transaction(() => {
       const bid = this.store.getBid(bidId);
       if (!bid) throw notFound("Bid");
-      if (
-        !["pending", "counter_offered", "counter_accepted", "awaiting_approval"].includes(
-          bid.status,
-        )
-      ) {
+      if (!LIVE_BIDS.has(bid.status)) {
         throw badRequest(`Bid ${bidId} is not open for negotiation`);
       }
       if (body.by !== "poster" && body.by !== "agent") {
@@ -461,7 +535,7 @@ export class MarketplaceRules {
       }
       const offers = [
         ...bid.counter_offers,
-        { price_usd: body.new_price, message: body.message, by: body.by, created_at: this.now() },
+        { price_usd: body.new_price, message: body.message, by: body.by, created_at: this.#now() },
       ];
       const requiresApproval = body.new_price >= APPROVAL_THRESHOLD_USD;
       const status = requiresApproval ? "awaiting_approval" : "counter_offered";
@@ -476,7 +550,7 @@ export class MarketplaceRules {
     });
   }
 
-  acceptCounter(bidId: string, by: string) {
+  acceptCounter(bidId: string, by: string): AcceptCounterResponse {
     const bid = this.store.getBid(bidId);
     if (!bid) throw notFound("Bid");
     const last = bid.counter_offers.at(-1);
@@ -485,23 +559,23 @@ export class MarketplaceRules {
     this.store.updateBid(bidId, {
       status: "counter_accepted",
       final_price_usd: last.price_usd,
-      accepted_at: this.now(),
+      accepted_at: this.#now(),
     });
     return { bid_id: bidId, status: "counter_accepted", final_price: last.price_usd };
   }
 
   // --- results ---
 
-  submitResult(jobId: string, body: SubmitResultBody) {
+  submitResult(jobId: string, body: SubmitResultBody): SubmitResultResponse {
     return this.store.transaction(() => {
-      const job = this.requireJob(jobId);
+      const job = this.#requireJob(jobId);
       if (job.status !== "assigned") {
         throw badRequest(`Job is not in assigned state (status: ${job.status})`);
       }
       if (job.assigned_agent_id !== body.executed_by) {
         throw new ApiError(403, "Only the assigned agent can submit results");
       }
-      const now = this.now();
+      const now = this.#now();
       const status = body.success ? "completed" : "failed";
       this.store.updateJob(jobId, {
         status,
@@ -515,13 +589,13 @@ export class MarketplaceRules {
         },
         completed_at: now,
       });
-      this.releaseAgent(body.executed_by);
+      this.#releaseAgent(body.executed_by);
       return { job_id: jobId, status };
     });
   }
 
   /** A busy agent with no other assigned job is available again. */
-  private releaseAgent(agentId: string): void {
+  #releaseAgent(agentId: string): void {
     const agent = this.store.getAgent(agentId);
     if (agent?.status !== "busy") return;
     if (this.store.listJobs({ assigned_agent_id: agentId, status: "assigned" }).length > 0) return;
@@ -529,10 +603,10 @@ export class MarketplaceRules {
   }
 
   /** The poster's sign-off. No money moves here: the embedded marketplace has no payments. */
-  complete(jobId: string, qualityScore: number) {
+  complete(jobId: string, qualityScore: number): CompleteResponse {
     return this.store.transaction(() => {
-      const job = this.requireJob(jobId);
-      const now = this.now();
+      const job = this.#requireJob(jobId);
+      const now = this.#now();
       this.store.updateJob(jobId, {
         status: "completed",
         quality_score: qualityScore,
@@ -548,7 +622,7 @@ export class MarketplaceRules {
         });
       }
       if (job.status === "assigned" && job.assigned_agent_id)
-        this.releaseAgent(job.assigned_agent_id);
+        this.#releaseAgent(job.assigned_agent_id);
       return {
         success: true,
         job_id: jobId,

@@ -9,6 +9,7 @@ import {
   ObjectId,
 } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../wait.ts";
 import {
   type MongoTestTarget,
   type MongoWireServer,
@@ -16,8 +17,7 @@ import {
   mongoTestUri,
   startMongoWireServer,
   uniqueDbName,
-} from "./support/mongo-wire/index.ts";
-import { waitFor } from "./support/wait.ts";
+} from "./index.ts";
 
 /**
  * The MongoDB stand-in, driven by the official driver. The driver-level tests also run against

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, parseRetryAfter, sleep } from "../../src/retry.ts";
+import { backoffDelay, parseRetryAfter, sleep } from "../src/retry.ts";
 
 describe("parseRetryAfter", () => {
   const now = Date.parse("2025-06-01T12:00:00Z");

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import type { Api, RawResponse } from "../support/raw-http.ts";
+import type { Api, RawResponse } from "./raw-http.ts";
 
-/** Helpers for the marketplace tests: the raw HTTP of test/support/raw-http.ts, and data. */
+/** Requests to a marketplace over raw HTTP (test/support/raw-http.ts), with test data. */
 
-export { type Api, api, type RawResponse } from "../support/raw-http.ts";
+export { type Api, api, type RawResponse } from "./raw-http.ts";
 
 /** A fresh wallet address (0x + 40 hex). */
 export function newWallet(): string {

@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import ts from "typescript";
+
+/**
+ * The layers of src/, lowest first. A file may import from its own layer or a lower
+ * one, never from a higher one. Folders are named by their first path segment under
+ * src/; the shared helpers are the single files at the top of src/.
+ */
+export const LAYERS: readonly { name: string; members: readonly string[] }[] = [
+  { name: "config", members: ["config"] },
+  {
+    name: "shared helpers",
+    members: ["logger.ts", "metrics.ts", "retry.ts", "secrets.ts", "pool.ts"],
+  },
+  {
+    name: "clients and services",
+    members: ["llm", "marketplace", "state", "marketplace-server", "wallet"],
+  },
+  { name: "agents", members: ["agents"] },
+  { name: "config-sources", members: ["config-sources"] },
+  { name: "runner", members: ["runner"] },
+  { name: "http", members: ["http"] },
+  { name: "cli", members: ["cli"] },
+];
+
+/** One import that points the wrong way, or a file no layer claims. */
+export interface LayerViolation {
+  /** `runner/x.ts:12 → cli/y.ts`, paths relative to the checked root. */
+  text: string;
+}
+
+const SOURCE = /\.(ts|js|mjs)$/;
+
+function layerOf(relativePath: string): number | undefined {
+  const first = relativePath.split(sep)[0] ?? relativePath;
+  const index = LAYERS.findIndex((layer) => layer.members.includes(first));
+  return index === -1 ? undefined : index;
+}
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sourceFiles(path));
+    else if (SOURCE.test(entry.name) && !entry.name.endsWith(".d.ts")) out.push(path);
+  }
+  return out.sort();
+}
+
+function lineOf(text: string, pos: number): number {
+  let line = 1;
+  for (let i = 0; i < pos; i++) if (text.charCodeAt(i) === 10) line += 1;
+  return line;
+}
+
+/**
+ * Reads every source file under `root` (src/, or a fixture shaped like it) and returns
+ * the relative imports that point to a higher layer, plus files outside every layer
+ * (a new folder must be placed in LAYERS before it can be checked).
+ */
+export function checkImportLayers(root: string): LayerViolation[] {
+  const violations: LayerViolation[] = [];
+  for (const file of sourceFiles(root)) {
+    const from = relative(root, file);
+    const fromLayer = layerOf(from);
+    if (fromLayer === undefined) {
+      violations.push({ text: `${from}: in no layer (add its folder to LAYERS)` });
+      continue;
+    }
+    const text = readFileSync(file, "utf8");
+    // Static imports, re-exports, `import type` and dynamic `import()` alike.
+    const { importedFiles } = ts.preProcessFile(text, true, true);
+    for (const imported of importedFiles) {
+      if (!imported.fileName.startsWith(".")) continue;
+      const target = relative(root, resolve(dirname(file), imported.fileName));
+      if (target.startsWith("..")) continue;
+      const toLayer = layerOf(target);
+      if (toLayer === undefined || toLayer <= fromLayer) continue;
+      violations.push({
+        text: `${from}:${lineOf(text, imported.pos)} → ${target} (${LAYERS[fromLayer]?.name} may not import ${LAYERS[toLayer]?.name})`,
+      });
+    }
+  }
+  return violations;
+}

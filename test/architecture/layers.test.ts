@@ -1,0 +1,48 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkImportLayers } from "./import-layers.ts";
+
+const SRC = resolve(import.meta.dirname, "../../src");
+
+describe("import layers", () => {
+  it("no file in src/ imports from a higher layer", () => {
+    // The messages name each offending import (file:line → target), so a failure says what to move.
+    expect(checkImportLayers(SRC).map((v) => v.text)).toEqual([]);
+  });
+
+  describe("the checker itself, over a planted fixture", () => {
+    const root = mkdtempSync(join(tmpdir(), "layers-"));
+    const write = (path: string, text: string) => {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+    };
+    write("config/env.ts", "export const env = 1;\n");
+    write("logger.ts", 'import { env } from "./config/env.ts";\nexport const log = env;\n');
+    write("runner/status.ts", 'import { log } from "../logger.ts";\nexport const s = log;\n');
+    write(
+      "config-sources/types.ts",
+      [
+        'import { env } from "../config/env.ts";',
+        'import type { S } from "../runner/status.ts";',
+        'export { s } from "../runner/status.ts";',
+        'const late = () => import("../cli/main.ts");',
+        "export type T = S | typeof env | typeof late;",
+        "",
+      ].join("\n"),
+    );
+    write("cli/main.ts", 'import { s } from "../runner/status.ts";\nexport const m = s;\n');
+    write("gadgets/thing.ts", "export const thing = 1;\n");
+    afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+    it("names each upward import with its file and line, and each unplaced file", () => {
+      expect(checkImportLayers(root).map((v) => v.text)).toEqual([
+        "config-sources/types.ts:2 → runner/status.ts (config-sources may not import runner)",
+        "config-sources/types.ts:3 → runner/status.ts (config-sources may not import runner)",
+        "config-sources/types.ts:4 → cli/main.ts (config-sources may not import cli)",
+        "gadgets/thing.ts: in no layer (add its folder to LAYERS)",
+      ]);
+    });
+  });
+});

@@ -1,0 +1,99 @@
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type RunningMarketplace, startMarketplace } from "../src/marketplace-server/index.ts";
+import { tempDir } from "./cli/cli.ts";
+import { RunnerProcess } from "./support/runner-process.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const msg = (l: Record<string, unknown>) => String(l.msg ?? "");
+const OPEN_WARNING = "are open to anyone who can reach";
+
+/** The Dockerfile's ENV settings, continuation lines joined. */
+function dockerEnv(dockerfile: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  const joined = dockerfile.replace(/\\\n\s*/g, " ");
+  for (const line of joined.split("\n")) {
+    const match = /^ENV\s+(.*)$/.exec(line.trim());
+    if (!match?.[1]) continue;
+    for (const pair of match[1].trim().split(/\s+/)) {
+      const [name, ...value] = pair.split("=");
+      if (name) env[name] = value.join("=");
+    }
+  }
+  return env;
+}
+
+/**
+ * Outside a container the dashboard binds 127.0.0.1; the image and Railway bind every
+ * interface, and say (one warning) that the dashboard is open without DASHBOARD_TOKEN.
+ */
+describe("deployments bind every interface", { timeout: 120_000 }, () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let market: RunningMarketplace;
+  const processes: RunnerProcess[] = [];
+
+  beforeEach(async () => {
+    dir = await tempDir("bazaar-deploy-");
+    market = await startMarketplace({
+      host: "127.0.0.1",
+      port: 0,
+      dbPath: join(dir.path, "m.sqlite"),
+    });
+  });
+  afterEach(async () => {
+    for (const p of processes.splice(0)) p.signal("SIGKILL");
+    await market.close();
+    await dir.cleanup();
+  });
+
+  it("the Dockerfile sets HOST=0.0.0.0", async () => {
+    const env = dockerEnv(await readFile(join(ROOT, "Dockerfile"), "utf8"));
+    expect(env.HOST).toBe("0.0.0.0");
+    expect(env.PORT).toBe("8080");
+  });
+
+  it("railway.json's start command binds 0.0.0.0 (warning once), unless HOST is set", async () => {
+    const railway = JSON.parse(await readFile(join(ROOT, "railway.json"), "utf8")) as {
+      deploy: { startCommand: string };
+    };
+    const command = railway.deploy.startCommand;
+    const run = (env: Record<string, string>) => {
+      const p = new RunnerProcess(
+        {
+          BAZAAR_API_URL: market.url,
+          PORT: "0",
+          RUNNER_STATE_DIR: join(dir.path, `state-${processes.length}`),
+          LOG_LEVEL: "info",
+          ...env,
+        },
+        [],
+        // `exec`: Railway runs the command itself (exec form), so node ends up as the process.
+        { cwd: ROOT, shell: `exec ${command}` },
+      );
+      processes.push(p);
+      return p;
+    };
+
+    const deployed = run({});
+    await deployed.waitForLog(
+      "the summary",
+      (l) => msg(l).startsWith("try, in another terminal:"),
+      60_000,
+    );
+    const warnings = deployed.lines.filter((l) => msg(l).includes(OPEN_WARNING));
+    expect(warnings.map(msg)).toEqual([
+      `the dashboard and /api/* are open to anyone who can reach 0.0.0.0: set DASHBOARD_TOKEN, or HOST=127.0.0.1`,
+    ]);
+    expect(await deployed.terminate()).toEqual({ code: 0, signal: null });
+
+    const local = run({ HOST: "127.0.0.1" });
+    await local.waitForLog(
+      "the summary",
+      (l) => msg(l).startsWith("try, in another terminal:"),
+      60_000,
+    );
+    expect(local.lines.some((l) => msg(l).includes(OPEN_WARNING))).toBe(false);
+    expect(await local.terminate()).toEqual({ code: 0, signal: null });
+  });
+});
