@@ -5,8 +5,8 @@ import { WEBHOOK_PATH, type WebhookHint } from "../../src/http/webhook.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
-import { api, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
 import { counterSum } from "../support/market-helpers.ts";
+import { api, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
 import { waitFor } from "../support/wait.ts";
 import { FakeStatusSource } from "./fake-status.ts";
 

@@ -2,8 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
+import {
+  type Api,
+  api,
+  obj,
+  placeBidOk,
+  postJob,
+  registerAgent,
+} from "../support/marketplace-requests.ts";
 import { waitFor } from "../support/wait.ts";
-import { type Api, api, obj, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
 
 interface Received {
   headers: IncomingMessage["headers"];
