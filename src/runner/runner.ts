@@ -71,8 +71,6 @@ export class Runner implements StatusSource {
   #lastMarketplaceOk: string | null = null;
   #pollLoop: Promise<void> | undefined;
   readonly #health: MarketplaceHealth;
-  /** Cuts the poll loop's wait short (a webhook hint that needs a poll). */
-  #wake: AbortController | undefined;
   #lastHintAt = 0;
   #dispatching: Promise<void> = Promise.resolve();
   /** Hints followed recently, by event and job: the job is fetched once for all agents. */
@@ -301,10 +299,7 @@ export class Runner implements StatusSource {
               jitter: "equal",
             })
         : this.#health.probeDelay();
-      this.#wake = new AbortController();
-      await sleep(wait, AbortSignal.any([this.#stop.signal, this.#wake.signal])).catch(
-        () => undefined,
-      );
+      await sleep(wait, this.#stop.signal).catch(() => undefined);
     }
   }
 
