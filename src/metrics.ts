@@ -25,6 +25,8 @@ export interface Metrics {
   outboxPending: Gauge;
   unhandledErrors: Counter<"kind">;
   earningsUsd: Counter<"agent" | "stage">;
+  negotiations: Counter<"agent" | "action">;
+  spendCapReached: Gauge<"agent">;
   pollDuration: Histogram;
   webhooks: Counter<"outcome">;
 }
@@ -153,6 +155,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: "bazaar_runner_earnings_usd_total",
       help: "USD by agent and stage: bid (prices of bids placed), won (agreed price of jobs assigned), paid (paid out by the marketplace)",
       labelNames: ["agent", "stage"],
+      registers,
+    }),
+    negotiations: new Counter({
+      name: "bazaar_runner_negotiations_total",
+      help: "Answers to counter-offers, by agent and action (accept, counter, lapse)",
+      labelNames: ["agent", "action"],
+      registers,
+    }),
+    spendCapReached: new Gauge({
+      name: "bazaar_runner_spend_cap_reached",
+      help: "1 while a daily spend cap stops the agent from bidding",
+      labelNames: ["agent"],
       registers,
     }),
     pollDuration: new Histogram({

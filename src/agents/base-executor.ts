@@ -44,6 +44,8 @@ export interface RunLlmOptions {
 export abstract class BaseAgentExecutor {
   /** The agent type's system prompt; an agent config's `system_prompt` overrides it. */
   static systemPrompt = "";
+  /** Output tokens a typical job of this type takes: the output side of the price floor. */
+  static expectedOutputTokens = 1200;
 
   /** The config the executor was created with; prefer `ctx.agent`, which is current. */
   protected readonly config: AgentConfig;

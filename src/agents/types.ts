@@ -27,6 +27,8 @@ export const AgentConfigSchema = z.looseObject({
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.number().int().positive().optional(),
   max_concurrent_jobs: z.number().int().positive().max(64).optional(),
+  /** The lowest price the agent bids or accepts, whatever the cost estimate says (USD). */
+  min_price_usd: z.number().nonnegative().optional(),
   wallet_address: z
     .string()
     .regex(/^0x[0-9a-fA-F]{40}$/, { error: "must be 0x followed by 40 hex digits" })

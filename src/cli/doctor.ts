@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { z } from "zod";
+import type { AgentConfig } from "../agents/types.ts";
 import type { RunnerConfig } from "../config/env.ts";
 import { originOf } from "../config/settings.ts";
 import { createLlmClient } from "../llm/client.ts";
@@ -60,6 +61,8 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
     add("runner", "ok", `${running.why}: nothing to compare with`);
   }
   registerSecret(config.fireworksApiKey);
+  registerSecret(config.walletMnemonic);
+  registerSecret(config.posterPrivateKey);
   registerUriSecrets(config.mongodbUri);
   const pool = createSharedPool({ connections: 2 });
   try {
@@ -93,6 +96,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
       }
     }
 
+    let agentConfigs: AgentConfig[] | undefined;
     let mongoUnreachable = false;
     if (config.mongodbUri) {
       try {
@@ -146,6 +150,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
     } else {
       try {
         const { kind, snapshot } = await loadAgentSnapshot(ctx);
+        agentConfigs = snapshot.agents.map((a) => a.config);
         const level: CheckLevel =
           snapshot.agents.length === 0 ? "fail" : snapshot.issues.length ? "warn" : "ok";
         add(
@@ -157,6 +162,10 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
         add("agents", "fail", errorMessage(error));
       }
     }
+
+    const { checkWallets } = await import("./doctor-wallet.ts");
+    const wallets = checkWallets(config, agentConfigs);
+    add("wallets", wallets.level, wallets.message);
 
     if (!config.fireworksApiKey) {
       add(

@@ -4,10 +4,18 @@ import { isMarketplaceError, MarketplaceError } from "../marketplace/errors.ts";
 import { type Bid, JOB_STATUSES, type JobWithBids } from "../marketplace/schemas.ts";
 import { createSharedPool } from "../pool.ts";
 import { type CliContext, CliError } from "./context.ts";
+import { registerMoneyCommands } from "./jobs-money.ts";
 import { askRunner, type Decision, DecisionsSchema, type RunnerAnswer } from "./runner-client.ts";
 
-/** The poster wallet used when none is given: any valid address will do locally. */
-export const DEFAULT_POSTER_WALLET = "0x00000000000000000000000000000000000b0a57";
+/** The address of the CLI's poster key; viem is loaded only by the commands that sign. */
+async function posterWallet(ctx: CliContext): Promise<string> {
+  const { posterAccount } = await import("../wallet/poster-key.ts");
+  try {
+    return posterAccount(ctx.config()).address;
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}; or give --poster-wallet`);
+  }
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -157,7 +165,10 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
     .option("--description <text>", "what the job is (required)")
     .option("--budget <usd>", "budget in USD (required)", Number.parseFloat)
     .option("--capability <name>", "a required capability (repeatable)", collect, [])
-    .option("--poster-wallet <0x...>", "poster wallet", DEFAULT_POSTER_WALLET)
+    .option(
+      "--poster-wallet <0x...>",
+      "poster wallet (default: the address of the CLI's poster key)",
+    )
     .option("--poster-id <id>", "poster id", "cli_poster")
     .action(
       async (
@@ -166,7 +177,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
           description?: string;
           budget?: number;
           capability: string[];
-          posterWallet: string;
+          posterWallet?: string;
           posterId: string;
         },
         command: Command,
@@ -179,6 +190,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
         const { title = "", description = "", budget = Number.NaN } = opts;
         if (!Number.isFinite(budget) || budget <= 0)
           throw new CliError("--budget must be a positive number of USD");
+        const wallet = opts.posterWallet ?? (await posterWallet(ctx));
         const posted = await withClient(ctx, (client) =>
           client.postJob({
             title,
@@ -186,7 +198,7 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
             budget_usd: budget,
             required_capabilities: opts.capability,
             poster_id: opts.posterId,
-            poster_wallet: opts.posterWallet,
+            poster_wallet: wallet,
           }),
         );
         ctx.out(`posted ${posted.job_id} (${posted.status})`);
@@ -260,4 +272,6 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
         }
       });
     });
+
+  registerMoneyCommands(jobs, ctx, withClient);
 }

@@ -25,6 +25,14 @@ const seconds = (fallback: number) =>
       .default(fallback),
   );
 
+/** An optional daily cap in USD; unset means no cap. */
+const usdCap = z.preprocess(
+  blankToUndefined,
+  z.coerce
+    .number({ error: "must be a number of USD" })
+    .nonnegative({ error: "must be a non-negative number of USD" })
+    .optional(),
+);
 const port = (fallback: number) =>
   z.preprocess(
     blankToUndefined,
@@ -95,6 +103,30 @@ const EnvSchema = z.object({
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ),
   DASHBOARD_TOKEN: optionalString,
+  AGENT_WALLET_MNEMONIC: optionalString,
+  AGENT_WALLET: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/, { error: "must be 0x followed by 40 hex digits" })
+      .optional(),
+  ),
+  AGENT_MIN_MARGIN: z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: "must be a number" })
+      .min(1, { error: "must be at least 1 (a floor below the LLM cost loses money)" })
+      .default(1.5),
+  ),
+  POSTER_PRIVATE_KEY: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^(0x)?[0-9a-fA-F]{64}$/, { error: "must be a 32-byte hex private key" })
+      .optional(),
+  ),
+  AGENT_DAILY_SPEND_USD: usdCap,
+  RUNNER_DAILY_SPEND_USD: usdCap,
   RUNNER_URL: optionalUrl,
   PUBLIC_URL: optionalUrl,
 });
@@ -153,6 +185,28 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
   DASHBOARD_TOKEN: {
     meaning:
       "When set and `HOST` is not loopback, the dashboard and `/api/*` require it. Without it a non-loopback `HOST` gets a warning: the dashboard is open.",
+  },
+  AGENT_WALLET_MNEMONIC: {
+    meaning:
+      "**Secret.** BIP-39 phrase; every agent gets its own key at `m/44'/60'/0'/0/i` (see [Money](#money-wallets-payments-and-secrets)). Back it up: it is the only way to the earnings.",
+  },
+  AGENT_WALLET: {
+    meaning:
+      "A payout address you hold, for agents without a key or `wallet_address` of their own. Paid there; they cannot sign in or negotiate.",
+  },
+  AGENT_MIN_MARGIN: {
+    meaning: "Price floor = estimated LLM cost of the job × this (at least 1).",
+  },
+  POSTER_PRIVATE_KEY: {
+    meaning:
+      "**Secret.** The key `jobs post` and `jobs counter` sign in with as the poster; for a local marketplace a development key is generated into `RUNNER_STATE_DIR`.",
+  },
+  AGENT_DAILY_SPEND_USD: {
+    meaning:
+      "Per agent: estimated LLM spend per UTC day at which it stops bidding (it keeps heartbeating and finishes its jobs).",
+  },
+  RUNNER_DAILY_SPEND_USD: {
+    meaning: "The same for all agents of the runner together (shared by replicas on one ledger).",
   },
   RUNNER_URL: {
     default: "`http://localhost:$PORT`",
@@ -240,6 +294,18 @@ export interface RunnerConfig {
   port: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   dashboardToken: string | undefined;
+  /** BIP-39 phrase the agents' keys derive from (a secret). */
+  walletMnemonic: string | undefined;
+  /** Payout-only address for agents without a key of their own. */
+  payoutWallet: string | undefined;
+  /** The poster-side CLI's key (a secret): counters are signed in as the job's poster. */
+  posterPrivateKey: string | undefined;
+  /** Price floor = estimated LLM cost × this. */
+  minMargin: number;
+  /** Estimated LLM spend per agent per UTC day, USD; undefined = no cap. */
+  agentDailySpendUsd: number | undefined;
+  /** Estimated LLM spend of the whole runner per UTC day, USD; undefined = no cap. */
+  runnerDailySpendUsd: number | undefined;
   /** Where the CLI looks for a running runner (its HTTP surface), no trailing slash. */
   runnerUrl: string;
   /**
@@ -291,6 +357,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     dashboardToken: e.DASHBOARD_TOKEN,
+    walletMnemonic: e.AGENT_WALLET_MNEMONIC?.trim().split(/\s+/).join(" "),
+    payoutWallet: e.AGENT_WALLET,
+    minMargin: e.AGENT_MIN_MARGIN,
+    posterPrivateKey: e.POSTER_PRIVATE_KEY,
+    agentDailySpendUsd: e.AGENT_DAILY_SPEND_USD,
+    runnerDailySpendUsd: e.RUNNER_DAILY_SPEND_USD,
     runnerUrl: stripSlash(e.RUNNER_URL ?? `http://localhost:${e.PORT}`),
     publicUrl: e.PUBLIC_URL === undefined ? undefined : stripSlash(e.PUBLIC_URL),
   };

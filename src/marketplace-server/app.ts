@@ -9,6 +9,7 @@ import { frameworkLogger, type Logger, silentLogger } from "../logger.ts";
 import { AutoAwarder } from "./auto-award.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { FaultInjector, type FaultRules } from "./faults.ts";
+import { registerMoneyRoutes } from "./money-routes.ts";
 import { registerRoutes } from "./routes.ts";
 import { MarketplaceRules } from "./rules.ts";
 import { MarketplaceStore } from "./store.ts";
@@ -121,6 +122,7 @@ export async function createMarketplaceApp(
     return reply.code(500).type("text/plain; charset=utf-8").send("Internal Server Error");
   });
 
+  registerMoneyRoutes(app, store, now);
   registerRoutes(app, rules);
   awarder?.rearm();
 

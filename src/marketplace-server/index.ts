@@ -4,7 +4,8 @@ import type { FaultRules } from "./faults.ts";
 
 /**
  * The embedded AgentBazaar marketplace: a local server that speaks the contract of the
- * real service (docs/marketplace-api.md), over a SQLite file. No payments, no auth.
+ * real service (docs/marketplace-api.md), over a SQLite file: wallet sign-in, negotiation
+ * and a record of payments, but no money moves.
  */
 
 export { createMarketplaceApp, type MarketplaceApp, type MarketplaceServerOptions } from "./app.ts";

@@ -84,6 +84,35 @@ export const MIGRATIONS: readonly string[] = [
     registered_at TEXT NOT NULL
   );
   `,
+  // 3: wallet sign-in (one live challenge per wallet, sessions) and the payments ledger.
+  `
+  CREATE TABLE auth_challenges (
+    wallet TEXT PRIMARY KEY,
+    nonce TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+  );
+  CREATE TABLE auth_sessions (
+    token TEXT PRIMARY KEY,
+    wallet TEXT NOT NULL,
+    agent_id TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+  );
+  CREATE TABLE transactions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    txn_id TEXT NOT NULL UNIQUE,
+    job_id TEXT,
+    kind TEXT NOT NULL,
+    payer TEXT,
+    payee_wallet TEXT NOT NULL,
+    amount_usd REAL NOT NULL,
+    currency TEXT NOT NULL,
+    chain_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX transactions_job ON transactions (job_id);
+  `,
 ];
 
 /** Brings the database to the latest schema; returns the version it ends at. */

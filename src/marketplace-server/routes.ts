@@ -1,10 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { MarketplaceRules } from "./rules.ts";
 import {
-  AcceptCounterQuery,
   BidQuery,
-  CompleteQuery,
-  CounterBody,
   HeartbeatBody,
   JobsQuery,
   PostJobBody,
@@ -20,9 +17,6 @@ interface AgentParams {
 }
 interface JobParams {
   Params: { job_id: string };
-}
-interface BidParams {
-  Params: { bid_id: string };
 }
 interface SelectParams {
   Params: { job_id: string; bid_id: string };
@@ -72,18 +66,10 @@ export function registerRoutes(app: FastifyInstance, rules: MarketplaceRules): v
   app.post<SelectParams>("/api/jobs/:job_id/select-bid/:bid_id", async (req) =>
     rules.selectBid(req.params.job_id, req.params.bid_id),
   );
-  app.post<BidParams>("/api/bids/:bid_id/counter", async (req) =>
-    rules.counter(req.params.bid_id, parseBody(CounterBody, req.body)),
-  );
-  app.post<BidParams>("/api/bids/:bid_id/accept-counter", async (req) =>
-    rules.acceptCounter(req.params.bid_id, parseQuery(AcceptCounterQuery, req.query).by),
-  );
+  // counter, accept-counter, approve, reject, complete and sign-in: money-routes.ts
 
   // --- results ---
   app.post<JobParams>("/api/jobs/:job_id/submit-result", async (req) =>
     rules.submitResult(req.params.job_id, parseBody(SubmitResultBody, req.body)),
-  );
-  app.post<JobParams>("/api/jobs/:job_id/complete", async (req) =>
-    rules.complete(req.params.job_id, parseQuery(CompleteQuery, req.query).quality_score),
   );
 }

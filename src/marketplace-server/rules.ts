@@ -16,21 +16,13 @@ import type {
 import { ApiError, badRequest, notFound } from "./errors.ts";
 import type {
   BidQuery,
-  CounterBody,
   HeartbeatBody,
   PostJobBody,
   RegisterBody,
   SubmitResultBody,
   UpdateAgentBody,
 } from "./schemas.ts";
-import type {
-  AgentDoc,
-  BidDoc,
-  CounterOffer,
-  JobDoc,
-  JobFilter,
-  MarketplaceStore,
-} from "./store.ts";
+import type { AgentDoc, BidDoc, JobDoc, JobFilter, MarketplaceStore } from "./store.ts";
 import { isoTime, newId, parseTime } from "./time.ts";
 
 /** A set of statuses spelled from the shared vocabulary, tested against stored strings. */
@@ -56,7 +48,6 @@ const HEARTBEAT_STATUSES = statuses<HeartbeatStatus>("available", "busy", "offli
 const EXECUTION_MODES = ["self_hosted", "webhook", "hosted"];
 /** Bids (and counter-offers) at or above this price wait for the poster's approval. */
 export const APPROVAL_THRESHOLD_USD = 10;
-const MAX_COUNTER_OFFERS = 5;
 const WALLET = /^0x[0-9a-fA-F]{40}$/;
 
 export interface MarketplaceRulesOptions {
@@ -95,24 +86,6 @@ export interface DeleteAgentResponse extends Confirmation {
 export interface DeleteJobResponse extends Confirmation {
   job_id: string;
   message: string;
-}
-export interface CounterResponse {
-  bid_id: string;
-  status: BidStatus;
-  counter_offers: CounterOffer[];
-  requires_approval: boolean;
-}
-export interface AcceptCounterResponse {
-  bid_id: string;
-  status: BidStatus;
-  final_price: number;
-}
-export interface CompleteResponse extends Confirmation {
-  job_id: string;
-  status: JobStatus;
-  quality_score: number;
-  payment_status: "released" | "no_agent";
-  amount_usd: number;
 }
 
 /**
@@ -520,50 +493,6 @@ export class MarketplaceRules {
     return job !== null && SELECTABLE.has(job.status) && !job.winning_bid_id;
   }
 
-  counter(bidId: string, body: CounterBody): CounterResponse {
-    return this.store.transaction(() => {
-      const bid = this.store.getBid(bidId);
-      if (!bid) throw notFound("Bid");
-      if (!LIVE_BIDS.has(bid.status)) {
-        throw badRequest(`Bid ${bidId} is not open for negotiation`);
-      }
-      if (body.by !== "poster" && body.by !== "agent") {
-        throw badRequest("by must be 'poster' or 'agent'");
-      }
-      if (bid.counter_offers.length >= MAX_COUNTER_OFFERS) {
-        throw badRequest("Maximum negotiation rounds reached");
-      }
-      const offers = [
-        ...bid.counter_offers,
-        { price_usd: body.new_price, message: body.message, by: body.by, created_at: this.#now() },
-      ];
-      const requiresApproval = body.new_price >= APPROVAL_THRESHOLD_USD;
-      const status = requiresApproval ? "awaiting_approval" : "counter_offered";
-      this.store.updateBid(bidId, { counter_offers: offers, status });
-      const job = this.store.getJob(bid.job_id);
-      if (job && SELECTABLE.has(job.status)) {
-        this.store.updateJob(job.job_id, {
-          status: requiresApproval ? "awaiting_approval" : "negotiating",
-        });
-      }
-      return { bid_id: bidId, status, counter_offers: offers, requires_approval: requiresApproval };
-    });
-  }
-
-  acceptCounter(bidId: string, by: string): AcceptCounterResponse {
-    const bid = this.store.getBid(bidId);
-    if (!bid) throw notFound("Bid");
-    const last = bid.counter_offers.at(-1);
-    if (!last) throw badRequest("No counter-offer to accept");
-    if (last.by === by) throw badRequest(`The last counter-offer was made by the ${by}`);
-    this.store.updateBid(bidId, {
-      status: "counter_accepted",
-      final_price_usd: last.price_usd,
-      accepted_at: this.#now(),
-    });
-    return { bid_id: bidId, status: "counter_accepted", final_price: last.price_usd };
-  }
-
   // --- results ---
 
   submitResult(jobId: string, body: SubmitResultBody): SubmitResultResponse {
@@ -600,38 +529,6 @@ export class MarketplaceRules {
     if (agent?.status !== "busy") return;
     if (this.store.listJobs({ assigned_agent_id: agentId, status: "assigned" }).length > 0) return;
     this.store.updateAgent(agentId, { status: "available" });
-  }
-
-  /** The poster's sign-off. No money moves here: the embedded marketplace has no payments. */
-  complete(jobId: string, qualityScore: number): CompleteResponse {
-    return this.store.transaction(() => {
-      const job = this.#requireJob(jobId);
-      const now = this.#now();
-      this.store.updateJob(jobId, {
-        status: "completed",
-        quality_score: qualityScore,
-        completed_at: job.completed_at ?? now,
-      });
-      const price = job.final_price_usd ?? 0;
-      const agent = job.assigned_agent_id ? this.store.getAgent(job.assigned_agent_id) : null;
-      // Paid once: the first sign-off counts for the agent, a repeated one does not.
-      if (agent && job.quality_score === null) {
-        this.store.updateAgent(agent.agent_id, {
-          jobs_completed: agent.jobs_completed + 1,
-          total_earned_usd: agent.total_earned_usd + price,
-        });
-      }
-      if (job.status === "assigned" && job.assigned_agent_id)
-        this.#releaseAgent(job.assigned_agent_id);
-      return {
-        success: true,
-        job_id: jobId,
-        status: "completed",
-        quality_score: qualityScore,
-        payment_status: agent ? "released" : "no_agent",
-        amount_usd: agent ? price : 0,
-      };
-    });
   }
 }
 

@@ -99,6 +99,7 @@ export class MarketplaceClient {
   updateAgent(
     agentId: string,
     fields: { webhook_url?: string; status?: HeartbeatStatus },
+    token?: string,
   ): Promise<z.infer<typeof UpdateAgentResponseSchema>> {
     return this.transport.call({
       route: "PUT /api/agents/:id",
@@ -106,6 +107,7 @@ export class MarketplaceClient {
       json: fields,
       schema: UpdateAgentResponseSchema,
       maxAttempts: 2,
+      token,
     });
   }
 
@@ -113,6 +115,7 @@ export class MarketplaceClient {
     agentId: string,
     body: { status: HeartbeatStatus; current_capacity: number; metadata?: Record<string, unknown> },
     signal?: AbortSignal,
+    token?: string,
   ): Promise<HeartbeatResponse> {
     return this.transport.call({
       route: "POST /api/agents/:id/heartbeat",
@@ -122,6 +125,7 @@ export class MarketplaceClient {
       // A heartbeat is superseded by the next one: never retried.
       maxAttempts: 1,
       signal,
+      token,
     });
   }
 

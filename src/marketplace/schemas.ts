@@ -99,6 +99,8 @@ export const JobSchema = z.looseObject({
   bid_deadline: z.string().nullish(),
   winning_bid_id: z.string().nullish(),
   assigned_agent_id: z.string().nullish(),
+  /** The agreed price once a bid is selected (the accepted counter-offer's, else the bid's). */
+  final_price_usd: z.number().nullish(),
   result: JobResultSchema.nullish(),
   quality_score: z.number().nullish(),
   created_at: z.string().nullish(),

@@ -50,6 +50,8 @@ interface CallBase<T> {
    */
   rateLimitAttempts?: number;
   signal?: AbortSignal;
+  /** A session token, sent as `Authorization: Bearer …` (never logged: scrub knows bearers). */
+  token?: string;
 }
 
 /** A call: `params` names a value for each `:name` of the route, and only those. */
@@ -197,10 +199,7 @@ export class MarketplaceTransport {
       const response = await request(url, {
         dispatcher: this.#dispatcher,
         method,
-        headers:
-          options.json === undefined
-            ? { accept: "application/json" }
-            : { accept: "application/json", "content-type": "application/json" },
+        headers: requestHeaders(options),
         body: options.json === undefined ? undefined : JSON.stringify(options.json),
         signal,
       });
@@ -358,3 +357,11 @@ function parseDetail(text: string): string | undefined {
 
 const truncate = (text: string, max: number) =>
   text.length > max ? `${text.slice(0, max)}…` : text;
+
+/** Accept JSON; a JSON body's content type; the session token as a bearer. */
+function requestHeaders(options: CallBase<unknown>): Record<string, string> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (options.json !== undefined) headers["content-type"] = "application/json";
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  return headers;
+}

@@ -1,25 +1,34 @@
-import type { BaseAgentExecutor } from "../agents/base-executor.ts";
+import { type BaseAgentExecutor, DEFAULT_MAX_TOKENS } from "../agents/base-executor.ts";
 import { createExecutor } from "../agents/registry.ts";
 import type { ExecutorContext } from "../agents/types.ts";
 import type { AgentSpec } from "../config-sources/types.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
+import { isOwnershipError, type Sessions, type Signer } from "../marketplace/auth.ts";
 import type { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
-import type { Job } from "../marketplace/schemas.ts";
+import type { NegotiationApi } from "../marketplace/negotiation-api.ts";
+import type { Job, JobWithBids } from "../marketplace/schemas.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import type { Ledger } from "../state/types.ts";
+import type { AgentWallet, AgentWallets } from "../wallet/agent-wallets.ts";
+import { sameAddress } from "../wallet/keys.ts";
+import type { BidDecision, PlaceDecision } from "./bid-decision.ts";
 import { Bidder, type BidIntent, type RoundBids } from "./bidder.ts";
 import type { DecisionLog } from "./decision-log.ts";
 import type { MarketplaceHealth } from "./health.ts";
 import { executeWonJob } from "./job-execution.ts";
 import type { JobFeed } from "./job-feed.ts";
+import { answerLatestOffer } from "./offer-answering.ts";
 import type { Outbox } from "./outbox.ts";
+import { applyFloor, type Floor, priceFloor } from "./price-floor.ts";
 import type { Registrar, Registration } from "./registrar.ts";
+import type { SpendCaps } from "./spend-caps.ts";
 import type { AgentStats, StatusTracker } from "./status-tracker.ts";
 import type { WorkerState } from "./status-types.ts";
 import { AgentTelemetry } from "./telemetry.ts";
+import { findKeylessAgent, registeredKeyless, retireKeylessAgent } from "./wallet-migration.ts";
 
 export interface WorkerDeps {
   client: MarketplaceClient;
@@ -49,6 +58,14 @@ export interface WorkerDeps {
   llmPrices: Record<string, number>;
   /** Called once after the runner registered an agent that had no agent_id. */
   onRegistered?: (spec: AgentSpec, registration: Registration) => Promise<void>;
+  /** Each agent's wallet: a key the runner holds, or a payout-only address. */
+  wallets: AgentWallets;
+  /** Sign-in sessions, one per wallet. */
+  sessions: Sessions;
+  negotiation: NegotiationApi;
+  spendCaps: SpendCaps;
+  /** AGENT_MIN_MARGIN. */
+  minMargin: number;
 }
 
 const DEFAULT_MAX_CONCURRENT = 2;
@@ -82,6 +99,9 @@ export class AgentWorker {
   /** True when this runner registered the agent (no agent_id in its config). */
   #selfRegistered = false;
   #reregistering = false;
+  #wallet: AgentWallet | undefined;
+  /** Set after a 403 "You don't own this agent": heartbeats go without a token from then on. */
+  #ownershipRefused = false;
 
   constructor(spec: AgentSpec, deps: WorkerDeps) {
     this.key = spec.key;
@@ -131,16 +151,40 @@ export class AgentWorker {
     return this.#started;
   }
 
+  get wallet(): AgentWallet | undefined {
+    return this.#wallet;
+  }
+
   async #start(): Promise<void> {
+    const wallet = await this.#untilDone("wallet lookup failed", () =>
+      this.#deps.wallets.resolve(this.key, this.#spec.config),
+    );
+    if (!wallet) return;
+    this.#wallet = wallet;
+    this.#telemetry.walletResolved(wallet);
+    const legacy = this.#deps.wallets.legacyAddress(this.#spec.config.name);
+    const migrating = !sameAddress(wallet.address, legacy);
+    let retired: string | undefined;
+    if (
+      this.#agentId &&
+      migrating &&
+      (await registeredKeyless(this.#agentId, legacy, this.#migration))
+    ) {
+      retired = this.#agentId;
+      this.#agentId = undefined;
+    }
     if (!this.#agentId) {
-      const registration = await this.#registerUntilDone();
+      const registration = await this.#registerUntilDone(wallet.address);
       if (!registration) return;
       this.#agentId = registration.agentId;
       this.#selfRegistered = true;
       await this.#deps.onRegistered?.(this.#spec, registration).catch((error: unknown) => {
         this.#telemetry.warn("could not write the agent_id back to the config source", error);
       });
+      if (migrating)
+        retired ??= await findKeylessAgent(legacy, registration.agentId, this.#migration);
     }
+    if (retired) await retireKeylessAgent(retired, this.#agentId, wallet.address, this.#migration);
     // An agent registered earlier (or elsewhere) is switched over to notifications;
     // one this runner just registered asked for them at registration.
     if (this.#deps.webhookUrl && !this.#selfRegistered) await this.#useWebhook(this.#agentId!);
@@ -177,12 +221,39 @@ export class AgentWorker {
   }
 
   async #useWebhook(agentId: string): Promise<void> {
+    const fields = { webhook_url: this.#deps.webhookUrl };
+    // Signed in as the heartbeat is: the service lets only the agent's owner change it.
+    const signer = this.#heartbeatSigner();
     try {
-      await this.#deps.client.updateAgent(agentId, { webhook_url: this.#deps.webhookUrl });
+      if (signer)
+        await this.#deps.sessions.withSession(signer, (token) =>
+          this.#deps.client.updateAgent(agentId, fields, token),
+        );
+      else await this.#deps.client.updateAgent(agentId, fields);
     } catch (error) {
       // Polling still finds every job; notifications only make it quicker.
       this.#telemetry.warn("could not point the agent's webhook_url at this runner", error);
     }
+  }
+
+  /** Retries a start-up step (a ledger read) with backoff until it works or the worker stops. */
+  async #untilDone<T>(what: string, step: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 1; !this.#lifetime.signal.aborted; attempt++) {
+      try {
+        return await step();
+      } catch (error) {
+        this.#telemetry.error(what, error);
+        await sleep(
+          backoffDelay(attempt, { baseMs: 1000, capMs: 60_000 }),
+          this.#lifetime.signal,
+        ).catch(() => undefined);
+      }
+    }
+    return undefined;
+  }
+
+  get #migration() {
+    return { client: this.#deps.client, ledger: this.#deps.ledger, telemetry: this.#telemetry };
   }
 
   async #restoreTotals(agentId: string): Promise<void> {
@@ -193,11 +264,12 @@ export class AgentWorker {
     }
   }
 
-  async #registerUntilDone(): Promise<Registration | undefined> {
+  async #registerUntilDone(walletAddress: string): Promise<Registration | undefined> {
     for (let attempt = 1; !this.#lifetime.signal.aborted; attempt++) {
       try {
         const registration = await this.#deps.registrar.register(
           this.#spec.config,
+          walletAddress,
           this.#lifetime.signal,
         );
         this.#telemetry.registered(registration.agentId, registration.walletAddress);
@@ -246,15 +318,81 @@ export class AgentWorker {
         jobs_in_flight: this.#inFlight.size,
       },
     };
+    const signer = this.#ownershipRefused ? undefined : this.#heartbeatSigner();
     try {
-      await this.#deps.client.heartbeat(agentId, body);
+      if (signer)
+        await this.#deps.sessions.withSession(signer, (token) =>
+          this.#deps.client.heartbeat(agentId, body, undefined, token),
+        );
+      else await this.#deps.client.heartbeat(agentId, body);
       health?.ok();
       this.#telemetry.heartbeatSent(body.status);
     } catch (error) {
       health?.failed(error);
+      if (isOwnershipError(error)) {
+        // A configuration error (AGENT_OWNER_ID or the wallet is not this agent's): said once, not retried.
+        this.#ownershipRefused = true;
+        this.#telemetry.configurationError(
+          `the marketplace says the signed-in wallet ${signer?.address} does not own agent ${agentId}; check AGENT_OWNER_ID and the agent's wallet_address — heartbeats continue unauthenticated and negotiation is off`,
+        );
+        return;
+      }
       this.#telemetry.heartbeatFailed(error);
       if (isMarketplaceError(error, 404) && status !== "offline") await this.#reregister(agentId);
     }
+    if (status !== "offline") void this.#checkSpendCap();
+  }
+
+  /** One sign-in per owner when AGENT_OWNER_ID is a wallet the runner holds; else per agent wallet. */
+  #heartbeatSigner(): Signer | undefined {
+    return this.#deps.wallets.ownerAccount ?? this.#wallet?.account;
+  }
+
+  async #checkSpendCap(): Promise<string | null> {
+    const reached = await this.#deps.spendCaps.check(this.key).catch(() => null);
+    this.#telemetry.spendCap(reached);
+    return reached;
+  }
+
+  /** The job's price floor for this agent: estimated LLM cost × margin, at least min_price_usd. */
+  floorFor(job: Job): Floor {
+    const config = this.#spec.config;
+    const type = this.#executor.constructor as typeof BaseAgentExecutor;
+    return priceFloor(job, {
+      expectedOutputTokens: Math.min(
+        type.expectedOutputTokens ?? 1200,
+        config.max_tokens ?? DEFAULT_MAX_TOKENS,
+      ),
+      usdPerMillionTokens: this.#deps.llmPrices[config.model ?? this.#deps.defaultModel],
+      margin: this.#deps.minMargin,
+      minPriceUsd: config.min_price_usd ?? 0,
+    });
+  }
+
+  /** The spend caps and the price floor applied to a bid the executor wants to place. */
+  async #price(job: Job, decision: PlaceDecision): Promise<BidDecision> {
+    const capped = await this.#checkSpendCap();
+    if (capped) return { kind: "skip", reason: "spend_cap", detail: capped };
+    const floor = this.floorFor(job);
+    const applied = applyFloor(decision.priceUsd, job.budget_usd ?? 0, floor.floorUsd);
+    if (applied.kind === "below_floor")
+      return { kind: "skip", reason: "below_floor", detail: applied.detail };
+    return { ...decision, priceUsd: applied.priceUsd };
+  }
+
+  /** Answers the poster's latest counter-offer on this agent's bid of a job in negotiation. */
+  async answerOffers(job: JobWithBids): Promise<void> {
+    const agentId = this.#agentId;
+    if (!agentId || this.#state !== "running") return;
+    const bid = job.bids.find((b) => b.agent_id === agentId);
+    if (!bid) return;
+    const signer = this.#ownershipRefused ? undefined : this.#wallet?.account;
+    await answerLatestOffer(agentId, job, bid, this.floorFor(job).floorUsd, signer, {
+      ledger: this.#deps.ledger,
+      sessions: this.#deps.sessions,
+      negotiation: this.#deps.negotiation,
+      telemetry: this.#telemetry,
+    });
   }
 
   /**
@@ -267,6 +405,7 @@ export class AgentWorker {
     try {
       const registration = await this.#deps.registrar.register(
         this.#spec.config,
+        this.#wallet?.address ?? "",
         this.#lifetime.signal,
       );
       this.#agentId = registration.agentId;
@@ -297,6 +436,7 @@ export class AgentWorker {
         config: this.#spec.config,
         accepting: () => this.#accepting,
         evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
+        price: (job, decision) => this.#price(job, decision),
       },
       known,
       complete,
@@ -317,7 +457,8 @@ export class AgentWorker {
       if (entry?.result) continue; // produced already: the outbox delivers it
       if (!entry?.wonAt) {
         await this.#deps.ledger.recordWon(agentId, job.job_id);
-        this.#telemetry.jobWon(job, entry?.bidPriceUsd ?? 0);
+        // The agreed price: the accepted counter-offer's, else the bid's.
+        this.#telemetry.jobWon(job, job.final_price_usd ?? entry?.bidPriceUsd ?? 0);
       }
       const running = executeWonJob(agentId, job, {
         ledger: this.#deps.ledger,
@@ -327,6 +468,7 @@ export class AgentWorker {
         lifetime: this.#lifetime.signal,
         execute: (j, context) => this.#executor.executeTask(j, context),
         context: (j, signal) => this.#context(j, signal),
+        recordSpend: (usd) => this.#deps.spendCaps.record(this.key, usd),
       })
         .catch((error: unknown) => this.#telemetry.error("execution failed", error, job.job_id))
         .finally(() => {

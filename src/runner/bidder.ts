@@ -98,6 +98,8 @@ export interface BidderAgent {
   /** True while the agent takes new work. */
   accepting: () => boolean;
   evaluate: (job: Job, signal: AbortSignal) => Promise<unknown>;
+  /** The spend caps and the price floor: the bid as it may be placed, or a skip. */
+  price: (job: Job, decision: PlaceDecision) => Promise<BidDecision>;
 }
 
 /**
@@ -204,13 +206,18 @@ export class Bidder {
       this.#skip(job, decision);
       return undefined;
     }
+    const priced = await agent.price(job, decision);
+    if (priced.kind === "skip") {
+      this.#skip(job, priced);
+      return undefined;
+    }
 
     // An earlier attempt whose outcome was unknown may have landed, and another runner
     // of the same owner may have bid: the marketplace's bid list says.
     if ((await feed.bidders(job.job_id)).has(agent.agentId)) {
       await ledger.recordBid(agent.agentId, job.job_id, {
         bidId: "unknown",
-        priceUsd: decision.priceUsd,
+        priceUsd: priced.priceUsd,
       });
       telemetry.bidFound(job, decision.priceUsd);
       this.#skip(job, {
@@ -220,7 +227,7 @@ export class Bidder {
       });
       return undefined;
     }
-    return decision;
+    return priced;
   }
 
   /** Sends one bid; returns its id, or undefined after recording why it failed. */

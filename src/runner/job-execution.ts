@@ -24,6 +24,8 @@ export interface JobExecutionDeps {
   execute: (job: Job, context: ExecutorContext) => Promise<unknown>;
   /** Builds the executor's context for this job. */
   context: (job: Job, signal: AbortSignal) => ExecutorContext;
+  /** Counts the execution's estimated LLM cost towards today's spend caps. */
+  recordSpend?: (usd: number) => Promise<void>;
 }
 
 /** How long a job may run: its deadline (fractions of a minute honoured), at least 1 s. */
@@ -90,6 +92,13 @@ export async function executeWonJob(
   };
   const costUsd = ((deps.llmPrices[record.model] ?? 0) * record.tokensUsed) / 1e6;
   telemetry.executionFinished(job, { ...record, latencyMs: result.latencyMs }, costUsd);
+  await deps.recordSpend?.(costUsd).catch((error: unknown) => {
+    telemetry.error(
+      "could not count the execution's cost towards the spend caps",
+      error,
+      job.job_id,
+    );
+  });
 
   try {
     await ledger.recordResult(agentId, job.job_id, record);

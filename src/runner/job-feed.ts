@@ -8,10 +8,9 @@ import type { Ledger } from "../state/types.ts";
 const LISTING_ATTEMPTS = 2;
 /**
  * A job of ours that left `posted` without being assigned (awaiting the poster's
- * approval, negotiating, cancelled) is looked for among assigned jobs this often, and
- * given up on after an hour.
+ * approval, negotiating, or cancelled) still awaits an award: it is looked for among
+ * assigned jobs at every poll, and given up on after an hour.
  */
-const LIMBO_RECHECK_MS = 60_000;
 const LIMBO_MAX_MS = 3_600_000;
 
 export interface FeedPage {
@@ -39,7 +38,6 @@ interface Watched {
   ours: boolean;
   /** When it was first missing from both listings, if it is. */
   limboSince?: number;
-  limboCheckedAt?: number;
 }
 
 /**
@@ -109,8 +107,8 @@ export class JobFeed {
    * A hint (a `job.assigned` notification) that a job may have been assigned to one of
    * our agents: the next poll lists assigned jobs. Only a hint: nothing is trusted.
    */
-  hintAssigned(jobId: string): void {
-    if (!this.#watched.has(jobId)) this.#watched.set(jobId, { ours: false });
+  hintAssigned(_jobId: string): void {
+    // The next listing finds the job if it is ours, and watches it from then on.
     this.#hinted = true;
   }
 
@@ -168,12 +166,10 @@ export class JobFeed {
 
   #assignedMayHaveNews(): boolean {
     if (this.#firstPoll || this.#hinted) return true;
-    const now = this.#now();
     for (const [jobId, watched] of this.#watched) {
       if (watched.ours) return true;
       if (this.#posted.has(jobId)) continue;
-      if (watched.limboSince === undefined) return true;
-      if (now - (watched.limboCheckedAt ?? watched.limboSince) >= LIMBO_RECHECK_MS) return true;
+      return true;
     }
     return false;
   }
@@ -201,11 +197,8 @@ export class JobFeed {
         this.#watched.delete(jobId);
       } else if (watched.limboSince === undefined) {
         watched.limboSince = now;
-        watched.limboCheckedAt = now;
       } else if (now - watched.limboSince >= LIMBO_MAX_MS) {
         this.#watched.delete(jobId);
-      } else {
-        watched.limboCheckedAt = now;
       }
     }
   }

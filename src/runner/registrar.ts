@@ -1,6 +1,5 @@
 import type { AgentConfig } from "../agents/types.ts";
 import type { MarketplaceClient } from "../marketplace/client.ts";
-import { deriveWallet } from "./wallet.ts";
 
 export interface Registration {
   agentId: string;
@@ -32,8 +31,12 @@ export class Registrar {
     this.#webhookUrl = webhookUrl;
   }
 
-  register(config: AgentConfig, signal?: AbortSignal): Promise<Registration> {
-    const walletAddress = config.wallet_address ?? deriveWallet(this.#ownerId, config.name);
+  /** Registers the agent under its wallet (idempotent by wallet on the marketplace). */
+  register(
+    config: AgentConfig,
+    walletAddress: string,
+    signal?: AbortSignal,
+  ): Promise<Registration> {
     const run = async (): Promise<Registration> => {
       signal?.throwIfAborted();
       const response = await this.#client.registerAgent(

@@ -8,20 +8,26 @@ import type { ConfigSource } from "../config-sources/types.ts";
 import { createLlmClient } from "../llm/client.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
+import { Sessions } from "../marketplace/auth.ts";
 import { MarketplaceClient } from "../marketplace/client.ts";
+import { NegotiationApi } from "../marketplace/negotiation-api.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
 import { createSharedPool } from "../pool.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
 import { openLedger } from "../state/index.ts";
 import type { Ledger, LedgerEntry } from "../state/types.ts";
+import { AgentWallets } from "../wallet/agent-wallets.ts";
+import { resolveWalletSetup, type WalletSetup } from "../wallet/setup.ts";
 import type { AgentWorker } from "./agent-worker.ts";
 import { DecisionLog } from "./decision-log.ts";
 import { MarketplaceHealth } from "./health.ts";
 import { type FeedPage, JobFeed } from "./job-feed.ts";
+import { MoneyWatch } from "./money-watch.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
 import { pollIntervalFor, type WebhookHint, webhookUrl } from "./push.ts";
 import { Registrar } from "./registrar.ts";
+import { SpendCaps } from "./spend-caps.ts";
 import { StatusTracker } from "./status-tracker.ts";
 import type { DecisionRecord, RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -55,6 +61,9 @@ export class Runner implements StatusSource {
   readonly llm: LlmClient;
   readonly ledger: Ledger;
   readonly tracker = new StatusTracker();
+  readonly wallets: AgentWallets;
+  readonly sessions: Sessions;
+  readonly #money: MoneyWatch;
   readonly #decisions = new DecisionLog();
   readonly #log: Logger;
   readonly #source: ConfigSource;
@@ -88,6 +97,7 @@ export class Runner implements StatusSource {
     source: ConfigSource;
     ownedPool: Dispatcher | undefined;
     mongo: MongoClient | undefined;
+    walletSetup: WalletSetup;
   }) {
     const { options } = parts;
     this.config = options.config;
@@ -117,6 +127,16 @@ export class Runner implements StatusSource {
       onOutcome: (entry, outcome) => this.#onSubmitted(entry, outcome),
     });
     const source = this.#source;
+    this.wallets = new AgentWallets(parts.walletSetup, this.ledger, this.config.ownerId);
+    this.sessions = new Sessions({ transport: this.client.transport, logger: this.#log });
+    const negotiation = new NegotiationApi(this.client.transport);
+    this.#money = new MoneyWatch({
+      client: this.client,
+      negotiation,
+      ledger: this.ledger,
+      logger: this.#log,
+      workers: () => this.#supervisor.workers,
+    });
     this.#supervisor = new Supervisor(
       {
         client: this.client,
@@ -139,6 +159,14 @@ export class Runner implements StatusSource {
         pollIntervalMs: this.config.pollIntervalMs,
         defaultModel: this.config.defaultModel,
         llmPrices: this.config.llmPrices,
+        wallets: this.wallets,
+        sessions: this.sessions,
+        negotiation,
+        spendCaps: new SpendCaps(this.ledger, {
+          agentCapUsd: this.config.agentDailySpendUsd,
+          runnerCapUsd: this.config.runnerDailySpendUsd,
+        }),
+        minMargin: this.config.minMargin,
         onRegistered: source.writeBack
           ? (spec, registration) =>
               source.writeBack!(spec, {
@@ -155,7 +183,11 @@ export class Runner implements StatusSource {
   static async start(options: RunnerOptions): Promise<Runner> {
     const { config, logger } = options;
     registerSecret(config.fireworksApiKey);
+    registerSecret(config.walletMnemonic);
     registerUriSecrets(config.mongodbUri);
+    // Before anything else, and before any request: a marketplace elsewhere with no
+    // wallet configured is refused here, since whatever it paid would be lost.
+    const walletSetup = resolveWalletSetup(config, logger);
     await registerAllExecutors(config.plugins, { cwd: process.cwd(), logger });
 
     const metrics = options.metrics ?? createMetrics();
@@ -215,6 +247,7 @@ export class Runner implements StatusSource {
         source,
         ownedPool,
         mongo,
+        walletSetup,
       });
       await runner.#begin();
       return runner;
@@ -277,6 +310,13 @@ export class Runner implements StatusSource {
         this.#marketplaceReachable = true;
         this.#lastMarketplaceOk = new Date().toISOString();
         await this.#dispatch(page);
+        await this.#money.poll(this.#stop.signal).catch((error: unknown) => {
+          if (!this.#stop.signal.aborted)
+            this.#log.debug(
+              { problem: errorMessage(error) },
+              "negotiation and payment check failed; tried again at the next poll",
+            );
+        });
         endTimer();
       } catch (error) {
         if (this.#stop.signal.aborted) break;
@@ -364,9 +404,11 @@ export class Runner implements StatusSource {
   #onSubmitted(entry: LedgerEntry, outcome: SubmitOutcome): void {
     const worker = this.#supervisor.workers.find((w) => w.agentId === entry.agentId);
     if (!worker) return;
-    if (outcome.kind === "accepted")
+    if (outcome.kind === "accepted") {
       worker.telemetry.resultAccepted(entry.jobId, entry.result?.success ?? false);
-    else if (outcome.kind === "closed") worker.telemetry.resultRefused(entry.jobId, outcome.reason);
+      if (entry.result?.success) this.#money.expectPayment(entry.jobId, entry.agentId);
+    } else if (outcome.kind === "closed")
+      worker.telemetry.resultRefused(entry.jobId, outcome.reason);
   }
 
   get workers(): AgentWorker[] {

@@ -31,6 +31,8 @@ export class AgentStats {
       tokensUsed: 0,
       llmCostUsd: 0,
       earnings: { bidUsd: 0, wonUsd: 0, paidUsd: 0 },
+      wallet: null,
+      spendCapReached: false,
       errors: 0,
       lastError: null,
     };

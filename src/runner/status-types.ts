@@ -38,6 +38,10 @@ export interface AgentStatusView {
   llmCostUsd: number;
   /** What the agent's work is worth, stage by stage (see Earnings). */
   earnings: Earnings;
+  /** Where the agent is paid (checksummed), and whether the runner holds its key. */
+  wallet: { address: string; holdsKey: boolean } | null;
+  /** A daily spend cap is reached: the agent does not bid until the next UTC day. */
+  spendCapReached: boolean;
   errors: number;
   lastError: string | null;
 }
@@ -69,7 +73,10 @@ export type RunnerEventKind =
   | "error"
   | "config"
   | "agent-started"
-  | "agent-stopped";
+  | "agent-stopped"
+  | "negotiation"
+  | "payment"
+  | "wallet";
 
 /** One line of the dashboard's timeline. */
 export interface RunnerEvent {

@@ -4,8 +4,10 @@ import type { Job } from "../marketplace/schemas.ts";
 import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../secrets.ts";
 import type { AgentTotals, LedgerResult } from "../state/types.ts";
+import type { AgentWallet } from "../wallet/agent-wallets.ts";
 import type { BidDecision } from "./bid-decision.ts";
 import type { DecisionLog } from "./decision-log.ts";
+import type { OfferAnswerDecision } from "./negotiation.ts";
 import { AgentStats, type StatusTracker } from "./status-tracker.ts";
 import type { SkipReason, WorkerState } from "./status-types.ts";
 
@@ -330,6 +332,87 @@ export class AgentTelemetry {
       jobId,
       message: `result refused: ${reason}`,
     });
+  }
+
+  // Money
+
+  walletResolved(wallet: AgentWallet): void {
+    this.stats.view.wallet = { address: wallet.address, holdsKey: wallet.holdsKey };
+    this.#log.info(
+      {
+        wallet: wallet.address,
+        holdsKey: wallet.holdsKey,
+        origin: wallet.origin,
+        index: wallet.index,
+      },
+      wallet.holdsKey
+        ? "agent wallet: the runner holds its key"
+        : "agent wallet is payout-only: paid there, but the runner cannot sign for it (no sign-in, no negotiation)",
+    );
+  }
+
+  /** An agent registered earlier with the keyless derived address now runs under its real wallet. */
+  migrated(oldAgentId: string, agentId: string, wallet: string): void {
+    const message = `${this.#name} re-registered with its real wallet ${wallet}: ${oldAgentId} → ${agentId} (the old agent, whose keyless address could not be paid, is now offline)`;
+    this.#log.warn({ oldAgentId, agentId, wallet }, message);
+    this.#emit({ kind: "wallet", agent: this.#name, message });
+  }
+
+  /** Daily spend cap state; said on the timeline when it changes. */
+  spendCap(reached: string | null): void {
+    const now = reached !== null;
+    this.#deps.metrics?.spendCapReached.set({ agent: this.#agentLabel }, now ? 1 : 0);
+    if (this.stats.view.spendCapReached === now) return;
+    this.stats.view.spendCapReached = now;
+    const message = now ? `spend cap reached: ${reached}` : "spend cap cleared: bidding again";
+    this.#log[now ? "warn" : "info"](message);
+    this.#emit({ kind: "config", agent: this.#name, message });
+  }
+
+  negotiated(
+    job: Job,
+    bidId: string,
+    answer: Exclude<OfferAnswerDecision, { action: "none" }>,
+  ): void {
+    this.#deps.metrics?.negotiations.inc({ agent: this.#agentLabel, action: answer.action });
+    const price = answer.action === "lapse" ? undefined : answer.priceUsd;
+    const message =
+      answer.action === "accept"
+        ? `accepted the counter-offer of $${price}`
+        : answer.action === "counter"
+          ? `countered at $${price}`
+          : `let the counter-offer lapse: ${answer.reason}`;
+    this.#log.info(
+      { jobId: job.job_id, bidId, action: answer.action, priceUsd: price, reason: answer.reason },
+      "counter-offer answered",
+    );
+    this.#emit({
+      kind: "negotiation",
+      agent: this.#name,
+      jobId: job.job_id,
+      message,
+      ...(price !== undefined ? { amountUsd: price } : {}),
+    });
+  }
+
+  /** What the marketplace released to this agent's wallet for a job, read back after `complete`. */
+  paid(jobId: string, amountUsd: number, qualityScore: number | null, status: string): void {
+    this.stats.view.earnings.paidUsd += amountUsd;
+    this.#deps.metrics?.earningsUsd.inc({ agent: this.#agentLabel, stage: "paid" }, amountUsd);
+    const message = `paid $${amountUsd} (${status}, quality ${qualityScore ?? "-"})`;
+    this.#log.info({ jobId, amountUsd, qualityScore, status }, "payment read back");
+    this.#emit({ kind: "payment", agent: this.#name, jobId, message, amountUsd });
+  }
+
+  /** A configuration error found at run time (e.g. a 403 from the ownership rule): logged as an error, not retried. */
+  configurationError(message: string): void {
+    this.stats.view.errors++;
+    this.stats.view.lastError = `configuration error: ${message}`;
+    this.#log.error(
+      { agentId: this.stats.view.agentId ?? undefined },
+      `configuration error: ${message}`,
+    );
+    this.#emit({ kind: "error", agent: this.#name, message: `configuration error: ${message}` });
   }
 
   // Errors

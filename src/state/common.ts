@@ -1,7 +1,14 @@
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { AgentTotals, BidRecord, Ledger, LedgerEntry, LedgerResult } from "./types.ts";
+import type {
+  AgentTotals,
+  BidRecord,
+  Ledger,
+  LedgerEntry,
+  LedgerResult,
+  OfferAnswer,
+} from "./types.ts";
 
 /** Options every backend accepts. */
 export interface LedgerCommonOptions {
@@ -30,8 +37,45 @@ export const WRITE_OPERATIONS = [
   "markAccepted",
   "closeResult",
   "recordSubmitFailure",
+  "walletIndex",
+  "addSpend",
+  "recordOfferAnswer",
+  "noteOnce",
 ] as const;
 export type WriteOperation = (typeof WRITE_OPERATIONS)[number];
+
+/** An offer answer as it is read back from storage. */
+export const offerAnswerSchema = z.object({
+  agentId: z.string().min(1),
+  jobId: z.string().min(1),
+  bidId: z.string().min(1),
+  offerIndex: z.number().int().nonnegative(),
+  action: z.enum(["accept", "counter", "lapse"]),
+  priceUsd: z.number().nonnegative().optional(),
+  reason: z.string(),
+  answeredAt: z.string().optional(),
+});
+
+/** Copies an answer to exactly the OfferAnswer fields, checked; `answeredAt` is the ledger's. */
+export function cleanOfferAnswer(answer: OfferAnswer): Omit<OfferAnswer, "answeredAt"> {
+  const { answeredAt: _ignored, ...parsed } = offerAnswerSchema.parse(answer);
+  return { ...parsed, reason: clip(parsed.reason) };
+}
+
+export function checkDay(day: string): void {
+  if (typeof day !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(day))
+    throw new RangeError("ledger: day must be a UTC date YYYY-MM-DD");
+}
+
+export function checkUsd(usd: number): void {
+  if (!Number.isFinite(usd) || usd < 0)
+    throw new RangeError("ledger: spend must be a finite, non-negative number of USD");
+}
+
+export function checkName(what: string, value: string): void {
+  if (typeof value !== "string" || value.length === 0)
+    throw new TypeError(`ledger: ${what} must be a non-empty string`);
+}
 
 /** Writes that change how many results are pending. */
 const PENDING_CHANGING: ReadonlySet<string> = new Set([
@@ -141,7 +185,7 @@ export function instrument(
   const write = async <T>(
     operation: WriteOperation,
     agentId: string,
-    jobId: string,
+    jobId: string | undefined,
     run: () => Promise<T>,
   ): Promise<T> => {
     let value: T;
@@ -185,6 +229,17 @@ export function instrument(
         backend.recordSubmitFailure(agentId, jobId, error, nextSubmitAt),
       ),
     get: (agentId, jobId) => backend.get(agentId, jobId),
+    walletIndex: (agentKey) =>
+      write("walletIndex", agentKey, undefined, () => backend.walletIndex(agentKey)),
+    addSpend: (day, agent, usd) =>
+      write("addSpend", agent, undefined, () => backend.addSpend(day, agent, usd)),
+    spendOn: (day, agent) => backend.spendOn(day, agent),
+    recordOfferAnswer: (answer) =>
+      write("recordOfferAnswer", answer.agentId, answer.jobId, () =>
+        backend.recordOfferAnswer(answer),
+      ),
+    offerAnswer: (bidId, offerIndex) => backend.offerAnswer(bidId, offerIndex),
+    noteOnce: (key) => write("noteOnce", key, undefined, () => backend.noteOnce(key)),
     agentTotals: (agentId) => backend.agentTotals(agentId),
     pendingResults: async (agentId) => {
       const pending = await backend.pendingResults(agentId);

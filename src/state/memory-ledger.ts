@@ -1,9 +1,13 @@
 import {
   addBidder,
   checkBids,
+  checkDay,
   checkEpochMs,
   checkKey,
+  checkName,
   checkPrice,
+  checkUsd,
+  cleanOfferAnswer,
   cleanResult,
   clip,
   instrument,
@@ -11,7 +15,7 @@ import {
   type LedgerCommonOptions,
   totalsOf,
 } from "./common.ts";
-import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
+import type { Ledger, LedgerEntry, LedgerSummary, OfferAnswer } from "./types.ts";
 
 /** Orders pending results oldest first, ties broken by key so every backend agrees. */
 export function comparePending(a: LedgerEntry, b: LedgerEntry): number {
@@ -31,6 +35,10 @@ export function isPending(entry: LedgerEntry): boolean {
 export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
   const clock = options.now ?? Date.now;
   const entries = new Map<string, LedgerEntry>();
+  const walletIndexes = new Map<string, number>();
+  const spend = new Map<string, number>();
+  const offerAnswers = new Map<string, OfferAnswer>();
+  const notes = new Set<string>();
   let closed = false;
 
   const keyOf = (agentId: string, jobId: string): string => JSON.stringify([agentId, jobId]);
@@ -150,6 +158,53 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
     async pendingCount() {
       open();
       return pending().length;
+    },
+    async walletIndex(agentKey) {
+      open();
+      checkName("agentKey", agentKey);
+      let index = walletIndexes.get(agentKey);
+      if (index === undefined) {
+        index = walletIndexes.size;
+        walletIndexes.set(agentKey, index);
+      }
+      return index;
+    },
+    async addSpend(day, agent, usd) {
+      open();
+      checkDay(day);
+      checkName("agent", agent);
+      checkUsd(usd);
+      const key = JSON.stringify([day, agent]);
+      spend.set(key, (spend.get(key) ?? 0) + usd);
+    },
+    async spendOn(day, agent) {
+      open();
+      let total = 0;
+      for (const [key, usd] of spend) {
+        const [d, a] = JSON.parse(key) as [string, string];
+        if (d === day && (agent === undefined || a === agent)) total += usd;
+      }
+      return total;
+    },
+    async recordOfferAnswer(answer) {
+      open();
+      const clean = cleanOfferAnswer(answer);
+      const key = JSON.stringify([clean.bidId, clean.offerIndex]);
+      if (offerAnswers.has(key)) return false;
+      offerAnswers.set(key, { ...clean, answeredAt: iso() });
+      return true;
+    },
+    async offerAnswer(bidId, offerIndex) {
+      open();
+      const found = offerAnswers.get(JSON.stringify([bidId, offerIndex]));
+      return found ? structuredClone(found) : undefined;
+    },
+    async noteOnce(key) {
+      open();
+      checkName("key", key);
+      if (notes.has(key)) return false;
+      notes.add(key);
+      return true;
     },
     async agentTotals(agentId: string) {
       open();

@@ -12,15 +12,20 @@ import { z } from "zod";
 import {
   addBidder,
   checkBids,
+  checkDay,
   checkEpochMs,
   checkKey,
+  checkName,
   checkPrice,
+  checkUsd,
+  cleanOfferAnswer,
   cleanResult,
   clip,
   instrument,
   type LedgerBackend,
   type LedgerCommonOptions,
   ledgerResultSchema,
+  offerAnswerSchema,
   totalsOf,
 } from "./common.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
@@ -113,6 +118,17 @@ function toEntry(raw: unknown): LedgerEntry {
   return entry;
 }
 
+interface OfferDoc extends Document {
+  bid_id: string;
+  offer_index: number;
+  agent_id: string;
+  job_id: string;
+  action: string;
+  price_usd?: number | null;
+  reason: string;
+  answered_at: Date;
+}
+
 /** Every ledger write waits for the journal on a majority: a result must outlive a failover. */
 const DURABLE: WriteConcernSettings = { w: "majority", journal: true };
 
@@ -127,15 +143,34 @@ const PENDING_SORT = { result_at: 1, agent_id: 1, job_id: 1 } as const;
  */
 export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledger> {
   const clock = options.now ?? Date.now;
-  const coll: Collection<LedgerDoc> = options.client
-    .db(options.dbName ?? "bazaar")
-    .collection<LedgerDoc>(options.collection ?? "runner_ledger");
+  const db = options.client.db(options.dbName ?? "bazaar");
+  const name = options.collection ?? "runner_ledger";
+  const coll: Collection<LedgerDoc> = db.collection<LedgerDoc>(name);
+  // Beside the ledger, named after it: runner_ledger_wallets, _spend, _offers, _notes.
+  const wallets = db.collection<{ agent_key: string; wallet_index: number; created_at: Date }>(
+    `${name}_wallets`,
+  );
+  const spend = db.collection<{ day: string; agent: string; usd: number }>(`${name}_spend`);
+  const offers = db.collection<OfferDoc>(`${name}_offers`);
+  const notes = db.collection<{ key: string; at: Date }>(`${name}_notes`);
   await coll.createIndexes([
     { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
     { key: { accepted_at: 1, closed_at: 1, result_at: 1 }, name: "pending_results" },
     // For a round's one look-up of the bids on its jobs.
     { key: { job_id: 1 }, name: "job_bids" },
   ]);
+  await wallets.createIndexes([
+    { key: { agent_key: 1 }, name: "agent_key_unique", unique: true },
+    { key: { wallet_index: 1 }, name: "wallet_index_unique", unique: true },
+  ]);
+  await spend.createIndexes([
+    { key: { day: 1, agent: 1 }, name: "day_agent_unique", unique: true },
+  ]);
+  await offers.createIndexes([
+    { key: { bid_id: 1, offer_index: 1 }, name: "bid_offer_unique", unique: true },
+  ]);
+  await notes.createIndexes([{ key: { key: 1 }, name: "key_unique", unique: true }]);
+  const isDuplicate = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
   let closed = false;
 
   const open = (): void => {
@@ -287,6 +322,98 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         agentId === undefined ? PENDING_FILTER : { ...PENDING_FILTER, agent_id: agentId };
       const docs = await coll.find(filter).sort(PENDING_SORT).toArray();
       return docs.map(toEntry);
+    },
+    async walletIndex(agentKey) {
+      open();
+      checkName("agentKey", agentKey);
+      // Take the next free index; a replica racing for it (or for this agent) collides
+      // on a unique index, and the loser looks again.
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const mine = await wallets.findOne({ agent_key: agentKey });
+        if (mine) return mine.wallet_index;
+        const top = await wallets.find({}).sort({ wallet_index: -1 }).limit(1).toArray();
+        try {
+          await wallets.insertOne(
+            {
+              agent_key: agentKey,
+              wallet_index: (top[0]?.wallet_index ?? -1) + 1,
+              created_at: new Date(clock()),
+            },
+            { writeConcern: DURABLE },
+          );
+        } catch (err) {
+          if (!isDuplicate(err)) throw err;
+        }
+      }
+      throw new Error("ledger: could not allocate a wallet index (too much contention)");
+    },
+    async addSpend(day, agent, usd) {
+      open();
+      checkDay(day);
+      checkName("agent", agent);
+      checkUsd(usd);
+      const run = () =>
+        spend.updateOne({ day, agent }, { $inc: { usd } }, { upsert: true, writeConcern: DURABLE });
+      try {
+        await run();
+      } catch (err) {
+        if (!isDuplicate(err)) throw err;
+        await run();
+      }
+    },
+    async spendOn(day, agent) {
+      open();
+      const docs = await spend.find(agent === undefined ? { day } : { day, agent }).toArray();
+      return docs.reduce((sum, doc) => sum + doc.usd, 0);
+    },
+    async recordOfferAnswer(answer) {
+      open();
+      const a = cleanOfferAnswer(answer);
+      try {
+        await offers.insertOne(
+          {
+            bid_id: a.bidId,
+            offer_index: a.offerIndex,
+            agent_id: a.agentId,
+            job_id: a.jobId,
+            action: a.action,
+            price_usd: a.priceUsd ?? null,
+            reason: a.reason,
+            answered_at: new Date(clock()),
+          },
+          { writeConcern: DURABLE },
+        );
+        return true;
+      } catch (err) {
+        if (isDuplicate(err)) return false;
+        throw err;
+      }
+    },
+    async offerAnswer(bidId, offerIndex) {
+      open();
+      const doc = await offers.findOne({ bid_id: bidId, offer_index: offerIndex });
+      if (doc === null) return undefined;
+      return offerAnswerSchema.parse({
+        agentId: doc.agent_id,
+        jobId: doc.job_id,
+        bidId: doc.bid_id,
+        offerIndex: doc.offer_index,
+        action: doc.action,
+        ...(doc.price_usd != null ? { priceUsd: doc.price_usd } : {}),
+        reason: doc.reason,
+        answeredAt: doc.answered_at.toISOString(),
+      });
+    },
+    async noteOnce(key) {
+      open();
+      checkName("key", key);
+      try {
+        await notes.insertOne({ key, at: new Date(clock()) }, { writeConcern: DURABLE });
+        return true;
+      } catch (err) {
+        if (isDuplicate(err)) return false;
+        throw err;
+      }
     },
     async agentTotals(agentId: string) {
       open();

@@ -5,15 +5,20 @@ import { z } from "zod";
 import {
   addBidder,
   checkBids,
+  checkDay,
   checkEpochMs,
   checkKey,
+  checkName,
   checkPrice,
+  checkUsd,
+  cleanOfferAnswer,
   cleanResult,
   clip,
   instrument,
   type LedgerBackend,
   type LedgerCommonOptions,
   ledgerResultSchema,
+  offerAnswerSchema,
   totalsOf,
 } from "./common.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
@@ -52,6 +57,33 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX ledger_pending ON ledger (result_at, agent_id, job_id)
      WHERE result_at IS NOT NULL AND accepted_at IS NULL AND closed_at IS NULL;`,
+  // 2 (issue 10): wallet indexes, daily LLM spend, answered counter-offers, once-only notes.
+  `CREATE TABLE wallet_indexes (
+     agent_key    TEXT    PRIMARY KEY,
+     wallet_index INTEGER NOT NULL UNIQUE,
+     created_at   TEXT    NOT NULL
+   ) STRICT;
+   CREATE TABLE daily_spend (
+     day   TEXT NOT NULL,
+     agent TEXT NOT NULL,
+     usd   REAL NOT NULL,
+     PRIMARY KEY (day, agent)
+   ) STRICT;
+   CREATE TABLE offer_answers (
+     bid_id      TEXT    NOT NULL,
+     offer_index INTEGER NOT NULL,
+     agent_id    TEXT    NOT NULL,
+     job_id      TEXT    NOT NULL,
+     action      TEXT    NOT NULL,
+     price_usd   REAL,
+     reason      TEXT    NOT NULL,
+     answered_at TEXT    NOT NULL,
+     PRIMARY KEY (bid_id, offer_index)
+   ) STRICT;
+   CREATE TABLE once_notes (
+     key TEXT PRIMARY KEY,
+     at  TEXT NOT NULL
+   ) STRICT;`,
 ];
 
 /** Accepted, and a successful result (not a failure report). */
@@ -324,6 +356,91 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
     },
     async pendingCount() {
       return count(PENDING_WHERE);
+    },
+    async walletIndex(agentKey) {
+      checkName("agentKey", agentKey);
+      // One statement: the next free index is read and taken under the write lock.
+      stmt(
+        `INSERT INTO wallet_indexes (agent_key, wallet_index, created_at)
+         SELECT ?, coalesce(max(wallet_index) + 1, 0), ? FROM wallet_indexes WHERE true
+         ON CONFLICT (agent_key) DO NOTHING`,
+      ).run(agentKey, iso());
+      return z
+        .object({ wallet_index: z.number().int() })
+        .parse(stmt("SELECT wallet_index FROM wallet_indexes WHERE agent_key = ?").get(agentKey))
+        .wallet_index;
+    },
+    async addSpend(day, agent, usd) {
+      checkDay(day);
+      checkName("agent", agent);
+      checkUsd(usd);
+      stmt(
+        `INSERT INTO daily_spend (day, agent, usd) VALUES (?, ?, ?)
+         ON CONFLICT (day, agent) DO UPDATE SET usd = usd + excluded.usd`,
+      ).run(day, agent, usd);
+    },
+    async spendOn(day, agent) {
+      const row =
+        agent === undefined
+          ? stmt("SELECT sum(usd) AS usd FROM daily_spend WHERE day = ?").get(day)
+          : stmt("SELECT sum(usd) AS usd FROM daily_spend WHERE day = ? AND agent = ?").get(
+              day,
+              agent,
+            );
+      return z.object({ usd: z.number().nullable() }).parse(row).usd ?? 0;
+    },
+    async recordOfferAnswer(answer) {
+      const a = cleanOfferAnswer(answer);
+      const res = stmt(
+        `INSERT INTO offer_answers (bid_id, offer_index, agent_id, job_id, action, price_usd, reason, answered_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bid_id, offer_index) DO NOTHING`,
+      ).run(
+        a.bidId,
+        a.offerIndex,
+        a.agentId,
+        a.jobId,
+        a.action,
+        a.priceUsd ?? null,
+        a.reason,
+        iso(),
+      );
+      return Number(res.changes) > 0;
+    },
+    async offerAnswer(bidId, offerIndex) {
+      const row = stmt("SELECT * FROM offer_answers WHERE bid_id = ? AND offer_index = ?").get(
+        bidId,
+        offerIndex,
+      );
+      if (row === undefined) return undefined;
+      const r = z
+        .object({
+          bid_id: z.string(),
+          offer_index: z.number(),
+          agent_id: z.string(),
+          job_id: z.string(),
+          action: z.string(),
+          price_usd: z.number().nullable(),
+          reason: z.string(),
+          answered_at: z.string(),
+        })
+        .parse(row);
+      return offerAnswerSchema.parse({
+        agentId: r.agent_id,
+        jobId: r.job_id,
+        bidId: r.bid_id,
+        offerIndex: r.offer_index,
+        action: r.action,
+        ...(r.price_usd !== null ? { priceUsd: r.price_usd } : {}),
+        reason: r.reason,
+        answeredAt: r.answered_at,
+      });
+    },
+    async noteOnce(key) {
+      checkName("key", key);
+      const res = stmt(
+        "INSERT INTO once_notes (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+      ).run(key, iso());
+      return Number(res.changes) > 0;
     },
     async summary(): Promise<LedgerSummary> {
       const row = z

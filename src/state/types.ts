@@ -57,6 +57,21 @@ export interface BidRecord {
   priceUsd: number;
 }
 
+/** How the runner answered one counter-offer on one of its bids. */
+export interface OfferAnswer {
+  agentId: string;
+  jobId: string;
+  bidId: string;
+  /** Position of the offer in the bid's `counter_offers` (0-based). */
+  offerIndex: number;
+  action: "accept" | "counter" | "lapse";
+  /** The price accepted or countered with. */
+  priceUsd?: number;
+  reason: string;
+  /** Set by the ledger. */
+  answeredAt?: string;
+}
+
 /**
  * One agent's totals, as the ledger knows them: what its stats start from after a
  * restart, so that the figures on the dashboard and the ledger's agree.
@@ -110,5 +125,19 @@ export interface Ledger {
   /** Results produced but neither accepted nor closed, oldest first; of one agent if given. */
   pendingResults(agentId?: string): Promise<LedgerEntry[]>;
   summary(): Promise<LedgerSummary>;
+  /**
+   * The agent's wallet index (its key is m/44'/60'/0'/0/index), allocated on first use:
+   * the same for that agent ever after, and never another agent's.
+   */
+  walletIndex(agentKey: string): Promise<number>;
+  /** Adds estimated LLM spend of an agent to a UTC day (`YYYY-MM-DD`). */
+  addSpend(day: string, agent: string, usd: number): Promise<void>;
+  /** Estimated LLM spend on a UTC day: of one agent, or of all of them. */
+  spendOn(day: string, agent?: string): Promise<number>;
+  /** Writes down the answer to a counter-offer; false (and nothing written) if it was answered before. */
+  recordOfferAnswer(answer: OfferAnswer): Promise<boolean>;
+  offerAnswer(bidId: string, offerIndex: number): Promise<OfferAnswer | undefined>;
+  /** True the first time a key is noted, false ever after: for things said once (a migration notice). */
+  noteOnce(key: string): Promise<boolean>;
   close(): Promise<void>;
 }

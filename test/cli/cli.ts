@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { appendPrinted } from "../support/printed-log.ts";
 
 export const MAIN = join(import.meta.dirname, "../../src/cli/main.ts");
 
@@ -62,6 +63,9 @@ export function runProcess(
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      // What the command printed goes under the suite-wide secret guard too.
+      appendPrinted(stdout);
+      appendPrinted(stderr);
       resolve({ code, signal, stdout, stderr });
     });
   });

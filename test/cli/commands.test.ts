@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { envVariableDocs } from "../../src/config/env.ts";
 import { JOB_STATUSES } from "../../src/marketplace/schemas.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
-import { api, placeBidOk, registerAgent } from "../support/marketplace-requests.ts";
+import { api, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
 import { closedPort, lines, NO_RUNNER_URL, postedJobId, runCli, tempDir } from "./cli.ts";
 
@@ -49,6 +51,59 @@ describe("bazaar-runner jobs / agents / marketplace", { timeout: 120_000 }, () =
       cwd: dir.path,
       env: { RUNNER_STATE_DIR: join(dir.path, "state"), ...env },
     });
+
+  it("counters a bid as the job's poster, signed in with the CLI's poster key", async () => {
+    const m = await market();
+    const env = { BAZAAR_API_URL: m.url };
+    const posted = await cli(
+      ["jobs", "post", "--title", "Review", "--description", "Review it", "--budget", "3"],
+      env,
+    );
+    expect(posted.code, posted.stderr).toBe(0);
+    const jobId = postedJobId(posted.stdout);
+    const a = api(m.url);
+    const agentWallet = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    const agentId = await registerAgent(a, { wallet_address: agentWallet });
+    const bidId = await placeBidOk(a, jobId, { agent_id: agentId, price_usd: 2 });
+
+    // The job was posted with the CLI's own poster key, so the CLI can sign in as its poster.
+    const countered = await cli(["jobs", "counter", bidId, "--price", "1.5"], env);
+    expect(countered.code, countered.stderr).toBe(0);
+    expect(countered.stdout).toContain(`countered ${bidId} at $1.5: counter_offered, round 1 of 5`);
+    const bid = (await a.req("GET", `/api/jobs/${jobId}/bids`)).json as {
+      bids: { status: string; counter_offers: { by: string; price_usd: number }[] }[];
+    };
+    expect(bid.bids[0]).toMatchObject({ status: "counter_offered" });
+    expect(bid.bids[0]?.counter_offers).toMatchObject([{ by: "poster", price_usd: 1.5 }]);
+    const bad = await cli(["jobs", "counter", "bid_00000000", "--price", "1"], env);
+    expect(bad.code).toBe(1);
+    expect(expectOneCleanLine(bad.stderr)).toMatch(
+      /cannot counter bid_00000000: Bid not found \(404\)/,
+    );
+  });
+
+  it("completes a job as its poster: the marketplace pays the agent, once", async () => {
+    const m = await market();
+    const env = { BAZAAR_API_URL: m.url };
+    const a = api(m.url);
+    const jobId = await postJob(a, { budget_usd: 3 });
+    const agentWallet = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    const agentId = await registerAgent(a, { wallet_address: agentWallet });
+    const bidId = await placeBidOk(a, jobId, { agent_id: agentId, price_usd: 2 });
+    await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`);
+    await a.req("POST", `/api/jobs/${jobId}/submit-result`, {
+      success: true,
+      output: "reviewed",
+      executed_by: agentId,
+    });
+    const done = await cli(["jobs", "complete", jobId, "--quality", "0.9"], env);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain(`completed ${jobId}: quality 0.9, released, paid $2 of $2`);
+    expect(done.stdout).toContain(`$2 to ${agentWallet} (released)`);
+    const again = await cli(["jobs", "complete", jobId, "--quality", "0.9"], env);
+    expect(again.code).toBe(1);
+    expect(expectOneCleanLine(again.stderr)).toMatch(/already been signed off/);
+  });
 
   it("posts, lists, shows and awards a job (--best picks confidence per dollar)", async () => {
     const m = await market();
@@ -235,6 +290,26 @@ describe("bazaar-runner jobs / agents / marketplace", { timeout: 120_000 }, () =
     const start = await cli(["start"], { AGENT_POLL_INTERVAL: "abc" });
     expect(start.code).toBe(1);
     expect(expectOneCleanLine(start.stderr)).toContain("AGENT_POLL_INTERVAL");
+  });
+
+  it("start refuses a marketplace elsewhere without a wallet: one line, no request sent", async () => {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const run = await cli(["start"], { BAZAAR_API_URL: `http://0.0.0.0:${port}`, PORT: "0" });
+      expect(run.code).toBe(1);
+      const line = expectOneCleanLine(run.stderr);
+      expect(line).toMatch(/^bazaar-runner: configuration error: no wallet configured/);
+      expect(line).toMatch(/unrecoverable.*AGENT_WALLET_MNEMONIC.*AGENT_WALLET \(/);
+      expect(requests).toBe(0);
+    } finally {
+      server.close();
+    }
   });
 
   it("jobs post checks its own options", async () => {

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
 import { startTestLlmServer, type TestLlmServer } from "../support/llm-server.ts";
 import { type MongoWireServer, startMongoWireServer } from "../support/mongo-wire/index.ts";
+import { SECRET_TEST_MNEMONIC } from "../support/test-secrets.ts";
 import { closedPort, lines, NO_RUNNER_URL, runCli, tempDir } from "./cli.ts";
 
 interface DoctorLine {
@@ -60,6 +61,7 @@ describe("bazaar-runner doctor", () => {
       FIREWORKS_API_KEY: llm.apiKey,
       LLM_BASE_URL: llm.url,
       RUNNER_STATE_DIR: join(dir.path, "state"),
+      AGENT_WALLET_MNEMONIC: SECRET_TEST_MNEMONIC,
       ...overrides,
     };
     for (const [key, value] of Object.entries(env)) if (value === "") delete env[key];
@@ -101,6 +103,7 @@ describe("bazaar-runner doctor", () => {
       "marketplace",
       "mongodb",
       "agents",
+      "wallets",
       "llm",
     ]);
     expect(result.every((r) => r.level === "ok")).toBe(true);
@@ -117,6 +120,59 @@ describe("bazaar-runner doctor", () => {
     const asked = llm.completionRequests();
     expect(asked).toHaveLength(1);
     expect(asked[0]?.body?.max_tokens ?? asked[0]?.body?.max_completion_tokens).toBeGreaterThan(1);
+  });
+
+  it("reports the wallet configuration: the keys the runner holds, never the mnemonic", async () => {
+    const held = await doctor();
+    const line = check(parse(held.stdout), "wallets");
+    expect(line.level).toBe("ok");
+    expect(line.message).toMatch(
+      /holds a key per agent .* for SchemaArchitect, AnomalyHunter, CodeReviewer/,
+    );
+    expect(held.stdout + held.stderr).not.toContain(SECRET_TEST_MNEMONIC);
+  });
+
+  it("reports the development mnemonic and payout-only wallets as warnings", async () => {
+    const dev = check(parse((await doctor({ AGENT_WALLET_MNEMONIC: "" })).stdout), "wallets");
+    expect(dev.level).toBe("warn");
+    expect(dev.message).toMatch(/development mnemonic .*for local use only/);
+    const payout = check(
+      parse(
+        (
+          await doctor({
+            AGENT_WALLET_MNEMONIC: "",
+            AGENT_WALLET: "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+          })
+        ).stdout,
+      ),
+      "wallets",
+    );
+    expect(payout).toMatchObject({ level: "warn" });
+    expect(payout.message).toContain(
+      "payout-only: agents are paid at AGENT_WALLET 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    );
+  });
+
+  it("fails a bad mnemonic, and no wallet for a marketplace elsewhere", async () => {
+    const bad = check(
+      parse(
+        (
+          await doctor({
+            AGENT_WALLET_MNEMONIC: "twelve words that are not a mnemonic at all here ok",
+          })
+        ).stdout,
+      ),
+      "wallets",
+    );
+    expect(bad).toMatchObject({ level: "FAIL" });
+    const remote = await doctor({
+      AGENT_WALLET_MNEMONIC: "",
+      BAZAAR_API_URL: `http://0.0.0.0:${await closedPort()}`,
+    });
+    expect(remote.code).toBe(1);
+    const refused = check(parse(remote.stdout), "wallets");
+    expect(refused.level).toBe("FAIL");
+    expect(refused.message).toMatch(/unrecoverable.*AGENT_WALLET_MNEMONIC.*AGENT_WALLET /);
   });
 
   it("an LLM that answers 200 with an empty text is reachable, not failed", async () => {

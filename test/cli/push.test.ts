@@ -1,4 +1,3 @@
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type App, startApp } from "../../src/cli/start.ts";
@@ -10,7 +9,7 @@ import { WEBHOOK_PATH } from "../../src/runner/push.ts";
 import { SCHEMA_JOB } from "../support/fixtures.ts";
 import { LogCapture } from "../support/log-capture.ts";
 import { award, counterSum, waitForBid, waitForResult } from "../support/market-helpers.ts";
-import { api, registerAgent } from "../support/marketplace-requests.ts";
+import { api } from "../support/marketplace-requests.ts";
 import { postJob } from "../support/runner-harness.ts";
 import { waitFor } from "../support/wait.ts";
 import { closedPort, tempDir } from "./cli.ts";
@@ -86,33 +85,5 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
     expect(done.result?.executed_by).toBe(agentId);
     expect(await listings()).toBe(before);
     expect(await counterSum(metrics.webhooks, { outcome: "accepted" })).toBeGreaterThanOrEqual(2);
-  });
-
-  it("points an agent registered earlier at the runner with PUT /api/agents/{id}", async () => {
-    const a = api(market.url);
-    const existing = await registerAgent(a, {
-      name: "Earlier",
-      capabilities: { schema_design: 0.95 },
-    });
-    const file = join(dir.path, "agents.json");
-    await writeFile(
-      file,
-      JSON.stringify([
-        {
-          agent_id: existing,
-          name: "Earlier",
-          agent_type: "schema_architect",
-          capabilities: { schema_design: 0.95 },
-          base_rate_usd: 0.04,
-        },
-      ]),
-    );
-    const running = await start({ AGENTS_FILE: file });
-    await waitFor("the webhook_url set", async () => {
-      const doc = (await a.req("GET", `/api/agents/${existing}`)).json as Record<string, unknown>;
-      return (
-        doc.webhook_url === `${running.httpUrl.replace("localhost", "127.0.0.1")}${WEBHOOK_PATH}`
-      );
-    });
   });
 });

@@ -81,6 +81,7 @@ export class FakeStatusSource implements StatusSource {
         tokensUsed: 5120,
         llmCostUsd: 0.0046,
         earnings: { bidUsd: 0.262, wonUsd: 0.171, paidUsd: 0.114 },
+        wallet: { address: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", holdsKey: true },
       }),
       agent("AnomalyHunter", "anomaly_hunter", 0.05, {
         jobsSeen: 14,
@@ -90,6 +91,8 @@ export class FakeStatusSource implements StatusSource {
         tokensUsed: 2210,
         llmCostUsd: 0.002,
         earnings: { bidUsd: 0.21, wonUsd: 0.072, paidUsd: 0.072 },
+        wallet: { address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", holdsKey: false },
+        spendCapReached: true,
       }),
       agent("CodeReviewer", "code_reviewer", 0.03, {
         state: "draining",

@@ -56,13 +56,8 @@ describe("the runner's webhook endpoint", () => {
     closers.push(() => market.close());
     const a = api(market.url);
     const hook = `${runner.base}${WEBHOOK_PATH}`;
-    // Registered with a placeholder, then pointed at the runner with PUT (as a runner switches agents over).
-    const ours = await registerAgent(a, {
-      execution_mode: "webhook",
-      webhook_url: "http://127.0.0.1:9/none",
-    });
+    const ours = await registerAgent(a, { execution_mode: "webhook", webhook_url: hook });
     known.add(ours);
-    expect((await a.req("PUT", `/api/agents/${ours}`, { webhook_url: hook })).status).toBe(200);
     const stranger = await registerAgent(a, {
       execution_mode: "webhook",
       webhook_url: hook,

@@ -10,13 +10,16 @@ import {
   bidQuery,
   ID,
   ISO_NO_ZONE,
+  newAccount,
   newWallet,
   obj,
+  POSTER,
   POSTER_WALLET,
   placeBid,
   placeBidOk,
   postJob,
   registerAgent,
+  signIn,
   str,
 } from "../support/marketplace-requests.ts";
 
@@ -151,8 +154,15 @@ describe("agents", () => {
   });
 
   it("PUT /api/agents/{id} updates fields; 400 without fields or with a bad status; 404 unknown", async () => {
-    const id = await registerAgent(a);
-    const res = await a.req("PUT", `/api/agents/${id}`, { base_rate_usd: 0.05, status: "busy" });
+    const owner = newAccount();
+    const id = await registerAgent(a, { wallet_address: owner.address });
+    const auth = await signIn(a, owner);
+    const res = await a.req(
+      "PUT",
+      `/api/agents/${id}`,
+      { base_rate_usd: 0.05, status: "busy" },
+      auth,
+    );
     expect(res.status).toBe(200);
     expect(res.json).toEqual({
       success: true,
@@ -161,18 +171,20 @@ describe("agents", () => {
     });
     expect(await agent(id)).toMatchObject({ base_rate_usd: 0.05, status: "busy" });
 
-    const none = await a.req("PUT", `/api/agents/${id}`, {});
+    const none = await a.req("PUT", `/api/agents/${id}`, {}, auth);
     expect(none.status).toBe(400);
     expect(none.json).toEqual({ detail: "No fields to update" });
-    const badStatus = await a.req("PUT", `/api/agents/${id}`, { status: "suspended" });
+    const badStatus = await a.req("PUT", `/api/agents/${id}`, { status: "suspended" }, auth);
     expect(badStatus.status).toBe(400);
-    const unknown = await a.req("PUT", "/api/agents/agent_00000000", { name: "x" });
+    const unknown = await a.req("PUT", "/api/agents/agent_00000000", { name: "x" }, auth);
     expect(unknown.status).toBe(404);
   });
 
   it("DELETE /api/agents/{id} deletes; 404 afterwards", async () => {
-    const id = await registerAgent(a, { name: "Doomed" });
-    const res = await a.req("DELETE", `/api/agents/${id}`);
+    const owner = newAccount();
+    const id = await registerAgent(a, { name: "Doomed", owner_id: owner.address });
+    const auth = await signIn(a, owner);
+    const res = await a.req("DELETE", `/api/agents/${id}`, undefined, auth);
     expect(res.status).toBe(200);
     expect(res.json).toEqual({
       success: true,
@@ -180,7 +192,7 @@ describe("agents", () => {
       message: "Agent 'Doomed' has been deleted",
     });
     expect((await a.req("GET", `/api/agents/${id}`)).status).toBe(404);
-    expect((await a.req("DELETE", `/api/agents/${id}`)).status).toBe(404);
+    expect((await a.req("DELETE", `/api/agents/${id}`, undefined, auth)).status).toBe(404);
   });
 
   it("heartbeat: status and last_active; pending_jobs at most 5 with the full count", async () => {
@@ -642,15 +654,19 @@ describe("bids", () => {
   });
 
   it("counter and accept-counter negotiate a price", async () => {
-    const agentId = await registerAgent(a);
+    const bidder = newAccount();
+    const agentId = await registerAgent(a, { wallet_address: bidder.address });
     const jobId = await postJob(a);
     const bidId = await placeBidOk(a, jobId, { agent_id: agentId, price_usd: 4 });
+    const poster = await signIn(a, POSTER);
+    const agentAuth = await signIn(a, bidder);
 
-    const counter = await a.req("POST", `/api/bids/${bidId}/counter`, {
-      new_price: 3,
-      message: "Can you do 3?",
-      by: "poster",
-    });
+    const counter = await a.req(
+      "POST",
+      `/api/bids/${bidId}/counter`,
+      { new_price: 3, message: "Can you do 3?", by: "poster" },
+      poster,
+    );
     expect(counter.status).toBe(200);
     const cbody = obj(counter.json);
     expect(cbody).toMatchObject({
@@ -665,8 +681,16 @@ describe("bids", () => {
     expect((await job(jobId)).status).toBe("negotiating");
 
     // The poster cannot accept its own offer.
-    expect((await a.req("POST", `/api/bids/${bidId}/accept-counter?by=poster`)).status).toBe(400);
-    const accept = await a.req("POST", `/api/bids/${bidId}/accept-counter?by=agent`);
+    expect(
+      (await a.req("POST", `/api/bids/${bidId}/accept-counter?by=poster`, undefined, poster))
+        .status,
+    ).toBe(400);
+    const accept = await a.req(
+      "POST",
+      `/api/bids/${bidId}/accept-counter?by=agent`,
+      undefined,
+      agentAuth,
+    );
     expect(accept.status).toBe(200);
     expect(accept.json).toEqual({ bid_id: bidId, status: "counter_accepted", final_price: 3 });
 
@@ -676,21 +700,29 @@ describe("bids", () => {
   });
 
   it("counter: 404 for an unknown bid, 422 for a missing field; accept-counter: 400 without an offer", async () => {
+    const poster = await signIn(a, POSTER);
     expect(
       (
-        await a.req("POST", "/api/bids/bid_00000000/counter", {
-          new_price: 1,
-          message: "m",
-          by: "poster",
-        })
+        await a.req(
+          "POST",
+          "/api/bids/bid_00000000/counter",
+          { new_price: 1, message: "m", by: "poster" },
+          poster,
+        )
       ).status,
     ).toBe(404);
-    const agentId = await registerAgent(a);
+    const bidder = newAccount();
+    const agentId = await registerAgent(a, { wallet_address: bidder.address });
     const jobId = await postJob(a);
     const bidId = await placeBidOk(a, jobId, { agent_id: agentId });
-    const missing = await a.req("POST", `/api/bids/${bidId}/counter`, { new_price: 1 });
+    const missing = await a.req("POST", `/api/bids/${bidId}/counter`, { new_price: 1 }, poster);
     expect(missing.status).toBe(422);
-    const none = await a.req("POST", `/api/bids/${bidId}/accept-counter?by=agent`);
+    const none = await a.req(
+      "POST",
+      `/api/bids/${bidId}/accept-counter?by=agent`,
+      undefined,
+      await signIn(a, bidder),
+    );
     expect(none.status).toBe(400);
     expect(none.json).toEqual({ detail: "No counter-offer to accept" });
   });
@@ -803,7 +835,7 @@ describe("results", () => {
     expect((await job(jobId)).status).toBe("assigned");
   });
 
-  it("complete?quality_score= signs the job off; the query parameter is required", async () => {
+  it("complete?quality_score= signs the job off and pays; the query parameter is required", async () => {
     const { jobId, agentId } = await assignedJob();
     await a.req("POST", `/api/jobs/${jobId}/submit-result`, {
       success: true,
@@ -814,9 +846,15 @@ describe("results", () => {
     expect(missing.status).toBe(422);
     const res = await a.req("POST", `/api/jobs/${jobId}/complete?quality_score=0.9`);
     expect(res.status).toBe(200);
-    expect(obj(res.json)).toMatchObject({ job_id: jobId, status: "completed", quality_score: 0.9 });
+    expect(obj(res.json)).toMatchObject({
+      job_id: jobId,
+      status: "completed",
+      quality_score: 0.9,
+      payment_status: "released",
+    });
     expect(await job(jobId)).toMatchObject({ status: "completed", quality_score: 0.9 });
     expect((await agent(agentId)).jobs_completed).toBe(1);
+    expect((await a.req("POST", `/api/jobs/${jobId}/complete?quality_score=0.9`)).status).toBe(400);
     expect((await a.req("POST", "/api/jobs/job_00000000/complete?quality_score=1")).status).toBe(
       404,
     );

@@ -5,7 +5,15 @@ import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { MIGRATIONS } from "../../src/marketplace-server/migrations.ts";
-import { api, obj, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
+import {
+  api,
+  obj,
+  POSTER,
+  placeBidOk,
+  postJob,
+  registerAgent,
+  signIn,
+} from "../support/marketplace-requests.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -37,11 +45,12 @@ describe("persistence", () => {
       model: "m",
       executed_by: agentId,
     });
-    await a.req("POST", `/api/bids/${bidOpen}/counter`, {
-      new_price: 1,
-      message: "less?",
-      by: "poster",
-    });
+    await a.req(
+      "POST",
+      `/api/bids/${bidOpen}/counter`,
+      { new_price: 1, message: "less?", by: "poster" },
+      await signIn(a, POSTER),
+    );
     const before = {
       agents: (await a.req("GET", "/api/agents")).json,
       done: (await a.req("GET", `/api/jobs/${done}`)).json,

@@ -141,7 +141,7 @@ describe("JobFeed listings", () => {
     expect(page.page.assigned.map((j) => j.job_id)).toEqual([jobId]);
   });
 
-  it("a job of ours that left posted unassigned is looked for again only now and then", async () => {
+  it("a job of ours that left posted unassigned is looked for at every poll, for an hour", async () => {
     const jobId = await postJob(a, { budget_usd: 50 });
     const feed = newFeed();
     await feed.poll();
@@ -149,12 +149,8 @@ describe("JobFeed listings", () => {
     const bidId = await placeBidOk(a, jobId, { agent_id: ours, price_usd: 20 });
     feed.noteBid(jobId, ours);
     expect((await pollListings(feed)).listings).toEqual(["posted", "assigned"]);
-    expect((await pollListings(feed)).listings).toEqual(["posted"]);
-    clock += 61_000;
     expect((await pollListings(feed)).listings).toEqual(["posted", "assigned"]);
-    expect((await pollListings(feed)).listings).toEqual(["posted"]);
     await award(jobId, bidId);
-    clock += 61_000;
     const page = await pollListings(feed);
     expect(page.page.assigned.map((j) => j.job_id)).toEqual([jobId]);
     // Given up on after an hour in limbo.

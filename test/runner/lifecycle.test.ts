@@ -2,8 +2,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Runner } from "../../src/runner/runner.ts";
 import { ANOMALY_JOB, SCHEMA_JOB } from "../support/fixtures.ts";
 import type { ApiJob } from "../support/market-helpers.ts";
+import { api as rawApi } from "../support/raw-http.ts";
 import { api, type Harness, postJob, startHarness } from "../support/runner-harness.ts";
 import { waitFor } from "../support/wait.ts";
+import { signIn } from "../support/wallet-auth.ts";
 
 async function agentIds(runner: Runner): Promise<Record<string, string>> {
   return waitFor(
@@ -65,8 +67,12 @@ describe("runner lifecycle against the embedded marketplace", () => {
     const runner = await h.startRunner();
     const ids = await agentIds(runner);
     const lost = ids.code_reviewer!;
-    expect((await api(h.marketplace.url, "DELETE", `/api/agents/${lost}`)).status).toBe(200);
     const worker = runner.workers.find((w) => w.spec.config.agent_type === "code_reviewer")!;
+    // Deleting an agent takes its owner's sign-in: the runner holds the agent's key.
+    const owner = await signIn(rawApi(h.marketplace.url), worker.wallet!.account!);
+    expect(
+      (await api(h.marketplace.url, "DELETE", `/api/agents/${lost}`, undefined, owner)).status,
+    ).toBe(200);
     const again = await waitFor("a new registration", () =>
       worker.agentId !== lost ? worker.agentId : undefined,
     );

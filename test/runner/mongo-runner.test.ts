@@ -88,7 +88,9 @@ describe("runner with agent configs from MongoDB", () => {
       agents.findOne({ name: "SchemaArchitect", agent_id: { $exists: true } }),
     );
     expect(doc.agent_id).toBe(running("SchemaArchitect")!.agentId);
-    expect(doc.wallet_address).toMatch(/^0x[0-9a-f]{40}$/);
+    // The wallet written back is the agent's own key's address, checksummed.
+    expect(doc.wallet_address).toBe(running("SchemaArchitect")!.wallet?.address);
+    expect(running("SchemaArchitect")!.wallet?.holdsKey).toBe(true);
     // The write-back is a change event, but not a restart: the same worker keeps running.
     const worker = running("SchemaArchitect");
     await new Promise((resolve) => setTimeout(resolve, 500));

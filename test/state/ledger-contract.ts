@@ -360,6 +360,68 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       await expect(ledger.recordBid("a1", "j1", { bidId: "b", priceUsd: 1 })).rejects.toThrow();
     });
 
+    it("gives each agent its own wallet index, the same one ever after", async () => {
+      expect(await ledger.walletIndex("agent-a")).toBe(0);
+      expect(await ledger.walletIndex("agent-b")).toBe(1);
+      expect(await ledger.walletIndex("agent-a")).toBe(0);
+      const many = await Promise.all(
+        ["c", "d", "e", "f", "c", "d"].map((k) => ledger.walletIndex(`agent-${k}`)),
+      );
+      expect(many[0]).toBe(many[4]);
+      expect(many[1]).toBe(many[5]);
+      expect(new Set([0, 1, ...many]).size).toBe(6);
+      await expect(ledger.walletIndex("")).rejects.toThrow(/agentKey/);
+    });
+
+    it("adds spend per agent and UTC day, and sums a day", async () => {
+      await ledger.addSpend("2026-01-01", "a1", 0.25);
+      await ledger.addSpend("2026-01-01", "a1", 0.5);
+      await ledger.addSpend("2026-01-01", "a2", 1);
+      await ledger.addSpend("2026-01-02", "a1", 2);
+      expect(await ledger.spendOn("2026-01-01", "a1")).toBeCloseTo(0.75, 10);
+      expect(await ledger.spendOn("2026-01-01")).toBeCloseTo(1.75, 10);
+      expect(await ledger.spendOn("2026-01-02")).toBeCloseTo(2, 10);
+      expect(await ledger.spendOn("2026-01-03", "a1")).toBe(0);
+      await expect(ledger.addSpend("Jan 1", "a1", 1)).rejects.toThrow(/day/);
+      await expect(ledger.addSpend("2026-01-01", "a1", -1)).rejects.toThrow(/spend/);
+      await expect(ledger.addSpend("2026-01-01", "a1", Number.NaN)).rejects.toThrow(/spend/);
+    });
+
+    it("remembers each counter-offer answer once", async () => {
+      const answer = {
+        agentId: "a1",
+        jobId: "j1",
+        bidId: "b1",
+        offerIndex: 0,
+        action: "counter" as const,
+        priceUsd: 0.2,
+        reason: "the floor is $0.20",
+      };
+      expect(await ledger.offerAnswer("b1", 0)).toBeUndefined();
+      expect(await ledger.recordOfferAnswer(answer)).toBe(true);
+      expect(await ledger.recordOfferAnswer({ ...answer, action: "accept" })).toBe(false);
+      const stored = await ledger.offerAnswer("b1", 0);
+      expect(stored).toMatchObject(answer);
+      expect(typeof stored?.answeredAt).toBe("string");
+      expect(await ledger.offerAnswer("b1", 1)).toBeUndefined();
+      expect(
+        await ledger.recordOfferAnswer({
+          ...answer,
+          offerIndex: 1,
+          action: "lapse",
+          priceUsd: undefined,
+        }),
+      ).toBe(true);
+      expect((await ledger.offerAnswer("b1", 1))?.priceUsd).toBeUndefined();
+      await expect(ledger.recordOfferAnswer({ ...answer, offerIndex: -1 })).rejects.toThrow();
+    });
+
+    it("notes a key once", async () => {
+      expect(await ledger.noteOnce("migrated:agent_1")).toBe(true);
+      expect(await ledger.noteOnce("migrated:agent_1")).toBe(false);
+      expect(await ledger.noteOnce("migrated:agent_2")).toBe(true);
+    });
+
     it("counts writes and keeps the outbox gauge", async () => {
       const metrics = createMetrics({ processMetrics: false });
       const measured = await open({ now, metrics });

@@ -74,7 +74,7 @@ describe("sqlite ledger on disk", () => {
     const raw = new DatabaseSync(path, { readOnly: true });
     try {
       expect(raw.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-      expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 1 });
+      expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 2 });
       const indexes = raw
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger'")
         .all();
@@ -124,6 +124,28 @@ describe("sqlite ledger on disk", () => {
       result: RESULT,
     });
     expect((await ledger.pendingResults()).map((e) => e.jobId)).toEqual(["j1"]);
+  });
+
+  it("keeps wallet indexes, spend and offer answers across a reopen", async () => {
+    const first = openAt(path);
+    await first.walletIndex("k1");
+    await first.walletIndex("k2");
+    await first.addSpend("2026-01-01", "k1", 1.5);
+    await first.recordOfferAnswer({
+      agentId: "a1",
+      jobId: "j1",
+      bidId: "b1",
+      offerIndex: 0,
+      action: "accept",
+      priceUsd: 1,
+      reason: "at or above the floor",
+    });
+    await first.close();
+    const second = openAt(path);
+    expect(await second.walletIndex("k2")).toBe(1);
+    expect(await second.walletIndex("k3")).toBe(2);
+    expect(await second.spendOn("2026-01-01", "k1")).toBe(1.5);
+    expect((await second.offerAnswer("b1", 0))?.action).toBe("accept");
   });
 
   it("refuses a database written by a newer runner", async () => {

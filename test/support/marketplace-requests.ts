@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import type { Api, RawResponse } from "./raw-http.ts";
 
 /** Requests to a marketplace over raw HTTP (test/support/raw-http.ts), with test data. */
@@ -10,7 +11,18 @@ export function newWallet(): string {
   return `0x${randomBytes(20).toString("hex")}`;
 }
 
-export const POSTER_WALLET = `0x${"ab".repeat(20)}`;
+/** The poster of the test jobs: a key the tests hold, so that it can sign in. */
+export const POSTER: PrivateKeyAccount = privateKeyToAccount(
+  "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+);
+export const POSTER_WALLET = POSTER.address;
+
+/** A fresh account with a key. */
+export function newAccount(): PrivateKeyAccount {
+  return privateKeyToAccount(generatePrivateKey());
+}
+
+export { signIn } from "./wallet-auth.ts";
 
 /** A record from a JSON body, or a failed expectation. */
 export function obj(value: unknown): Record<string, unknown> {

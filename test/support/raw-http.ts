@@ -13,7 +13,12 @@ export interface RawResponse {
 
 export interface Api {
   base: string;
-  req(method: string, path: string, body?: unknown): Promise<RawResponse>;
+  req(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<RawResponse>;
   /** Sends `raw` as the request body with a JSON content type, unparsed. */
   raw(method: string, path: string, raw: string): Promise<RawResponse>;
 }
@@ -32,10 +37,10 @@ async function read(res: Response): Promise<RawResponse> {
 export function api(base: string): Api {
   return {
     base,
-    async req(method, path, body) {
-      const init: RequestInit = { method };
+    async req(method, path, body, headers = {}) {
+      const init: RequestInit = { method, headers: { ...headers } };
       if (body !== undefined) {
-        init.headers = { "content-type": "application/json" };
+        init.headers = { ...headers, "content-type": "application/json" };
         init.body = JSON.stringify(body);
       }
       return read(await fetch(`${base}${path}`, init));

@@ -101,8 +101,9 @@ export async function api<T = Record<string, unknown>>(
   method: string,
   path: string,
   body?: unknown,
+  headers?: Record<string, string>,
 ): Promise<{ status: number; body: T }> {
-  const response = await rawApi(baseUrl).req(method, path, body);
+  const response = await rawApi(baseUrl).req(method, path, body, headers);
   // Plain-text error bodies stay strings.
   return { status: response.status, body: (response.json ?? response.text) as T };
 }

@@ -1,0 +1,67 @@
+import { mnemonicToSeedSync, validateMnemonic } from "@scure/bip39";
+import { type Address, getAddress, isAddress, toHex } from "viem";
+import { english, generateMnemonic, type HDAccount, HDKey, hdKeyToAccount } from "viem/accounts";
+import { registerSecret } from "../secrets.ts";
+
+/** BIP-44 path of agent `index`'s key: Ethereum coin type, account 0, external chain. */
+export const agentKeyPath = (index: number): `m/44'/60'/0'/0/${number}` =>
+  `m/44'/60'/0'/0/${index}`;
+
+/** A mnemonic that is not a valid BIP-39 English phrase. The message never quotes it. */
+export class MnemonicError extends Error {
+  override name = "MnemonicError";
+}
+
+/** A new random 12-word English BIP-39 phrase. */
+export function newMnemonic(): string {
+  return generateMnemonic(english);
+}
+
+/**
+ * The keys of one mnemonic. The seed is derived once (PBKDF2 is slow on purpose);
+ * the phrase and every private key handed out are registered secrets.
+ */
+export class HdWallet {
+  readonly #root: HDKey;
+  readonly #accounts = new Map<number, HDAccount>();
+
+  constructor(mnemonic: string) {
+    const phrase = mnemonic.trim().split(/\s+/).join(" ");
+    registerSecret(mnemonic);
+    registerSecret(phrase);
+    if (!validateMnemonic(phrase, english)) {
+      throw new MnemonicError(
+        "not a valid BIP-39 English mnemonic (unknown word, wrong length or bad checksum)",
+      );
+    }
+    this.#root = HDKey.fromMasterSeed(mnemonicToSeedSync(phrase));
+  }
+
+  /** The account at m/44'/60'/0'/0/index. */
+  account(index: number): HDAccount {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= 0x80000000)
+      throw new RangeError(`wallet index must be an integer from 0 to 2^31-1, got ${index}`);
+    let account = this.#accounts.get(index);
+    if (!account) {
+      account = hdKeyToAccount(this.#root, { path: agentKeyPath(index) });
+      const key = account.getHdKey().privateKey;
+      if (key) {
+        const hex = toHex(key);
+        registerSecret(hex);
+        registerSecret(hex.slice(2));
+      }
+      this.#accounts.set(index, account);
+    }
+    return account;
+  }
+}
+
+/** The checksummed form of an address, or undefined when it is not a 20-byte hex address. */
+export function checksummed(address: string | null | undefined): Address | undefined {
+  if (!address || !isAddress(address, { strict: false })) return undefined;
+  return getAddress(address);
+}
+
+export function sameAddress(a: string | null | undefined, b: string | null | undefined): boolean {
+  return !!a && !!b && a.toLowerCase() === b.toLowerCase();
+}
