@@ -10,11 +10,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { FaultRule } from "../src/marketplace-server/index.ts";
 import { startMarketplace } from "../src/marketplace-server/index.ts";
-import { type LlmFault, startTestLlmServer } from "../test/support/llm-server.ts";
+import { startTestLlmServer } from "../test/support/llm-server.ts";
 import { api as rawApi } from "../test/support/raw-http.ts";
 import { RunnerProcess } from "../test/support/runner-process.ts";
+import { LLM_FAULTS, marketFaults, pick, sleep, TEMPLATES } from "./soak-common.ts";
 
 const { values } = parseArgs({
   options: {
@@ -30,65 +30,7 @@ const killEvery = Number(values["kill-every"]);
 const faultRate = Number(values["fault-rate"]);
 const postEveryMs = Number(values["post-every-ms"]);
 
-const TEMPLATES = [
-  {
-    title: "Design a GraphQL schema",
-    description: "GraphQL schema and PostgreSQL database tables for an orders API with pagination.",
-    required_capabilities: ["schema_design"],
-  },
-  {
-    title: "Anomaly detection on metrics",
-    description:
-      "Find anomalies and outliers in a time series of request latency; seasonal patterns matter.",
-    required_capabilities: ["anomaly_detection"],
-  },
-  {
-    title: "Security code review",
-    description:
-      "Code review of a Python Flask login endpoint: SQL injection, XSS, performance issues.",
-    required_capabilities: ["code_review"],
-  },
-  {
-    title: "OpenAPI spec for a REST API",
-    description: "Write an OpenAPI 3 spec for a REST API of a library: books, loans, members.",
-    required_capabilities: [],
-  },
-  {
-    title: "Plan a wedding",
-    description: "Flowers, music and a venue for 80 guests.",
-    required_capabilities: [],
-  },
-];
-
-const rule = (
-  route: string,
-  fault: FaultRule["fault"],
-  extra: Partial<FaultRule> = {},
-): FaultRule => ({ route, fault, probability: faultRate, ...extra });
-const MARKET_FAULTS: FaultRule[] = [
-  rule("GET /api/jobs", "error500"),
-  rule("GET /api/jobs", "html503"),
-  rule("GET /api/jobs", "truncatedJson"),
-  rule("GET /api/jobs", "malformedJobs" as FaultRule["fault"]),
-  rule("GET /api/jobs/:id/bids", "drop"),
-  rule("POST /api/jobs/:id/bids", "error500", { after: true }),
-  rule("POST /api/jobs/:id/bids", "drop"),
-  rule("POST /api/jobs/:id/submit-result", "error500", { after: true }),
-  rule("POST /api/jobs/:id/submit-result", "drop", { after: true }),
-  rule("POST /api/jobs/:id/submit-result", "html503"),
-  rule("POST /api/agents/:id/heartbeat", "rateLimit", { retryAfterSeconds: 1 }),
-  rule("* /api/jobs", "delay", { delayMs: 300 }),
-];
-const LLM_FAULTS: LlmFault[] = [
-  { kind: "429", retryAfterSeconds: 1 },
-  { kind: "500" },
-  { kind: "malformed-json" },
-  { kind: "empty-completion" },
-  { kind: "slow", delayMs: 2000 },
-];
-
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const MARKET_FAULTS = marketFaults(faultRate);
 
 async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), "soak-"));

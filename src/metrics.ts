@@ -29,6 +29,8 @@ export interface Metrics {
   spendCapReached: Gauge<"agent">;
   pollDuration: Histogram;
   webhooks: Counter<"outcome">;
+  leasesHeld: Gauge;
+  leaseChanges: Counter<"reason">;
 }
 
 export interface MetricsOptions {
@@ -179,6 +181,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: "bazaar_runner_webhooks_total",
       help: "Webhook notifications received, by outcome (accepted, unknown_agent, malformed, rate_limited)",
       labelNames: ["outcome"],
+      registers,
+    }),
+    leasesHeld: new Gauge({
+      name: "bazaar_runner_leases_held",
+      help: "Agent leases this replica holds (replicas sharing agents through MongoDB)",
+      registers,
+    }),
+    leaseChanges: new Counter({
+      name: "bazaar_runner_lease_changes_total",
+      help: "Agent leases claimed, released (hand-over, shutdown) and lost, by reason",
+      labelNames: ["reason"],
       registers,
     }),
   };

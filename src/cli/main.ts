@@ -3,6 +3,7 @@ import { ConfigError, envHelpText, loadConfig, type RunnerConfig } from "../conf
 import { createLogger } from "../logger.ts";
 import { MarketplaceError } from "../marketplace/errors.ts";
 import { errorMessage, scrub } from "../secrets.ts";
+import { StateDirLockedError } from "../state/state-dir-lock.ts";
 import { registerAgentsCommands } from "./agents.ts";
 import { type CliContext, CliError } from "./context.ts";
 import { registerDoctorCommand } from "./doctor.ts";
@@ -84,7 +85,8 @@ export async function main(argv: string[]): Promise<number> {
     const known =
       error instanceof ConfigError ||
       error instanceof CliError ||
-      error instanceof MarketplaceError;
+      error instanceof MarketplaceError ||
+      error instanceof StateDirLockedError;
     process.stderr.write(`bazaar-runner: ${prefix}${errorMessage(error)}\n`);
     if (!known && process.env.LOG_LEVEL === "debug" && error instanceof Error)
       process.stderr.write(`${scrub(error.stack ?? "")}\n`);

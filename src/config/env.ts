@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { z } from "zod";
 
 /** The seed's default model, used when an agent config names none. */
@@ -95,6 +96,16 @@ const EnvSchema = z.object({
   AGENT_PLUGINS: optionalString,
   SHUTDOWN_GRACE_PERIOD: seconds(30),
   RUNNER_STATE_DIR: z.preprocess(blankToUndefined, z.string().default("./.bazaar-runner")),
+  RUNNER_REPLICA_ID: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[\w.:@-]{1,100}$/, {
+        error: "must be 1 to 100 letters, digits or . _ : @ -",
+      })
+      .optional(),
+  ),
+  LEASE_TTL: seconds(30),
   // Loopback by default: the dashboard is not on the network unless asked (the image sets 0.0.0.0).
   HOST: z.preprocess(blankToUndefined, z.string().default("127.0.0.1")),
   PORT: port(8080),
@@ -161,9 +172,11 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
   },
   MONGODB_URI: {
     meaning:
-      "Agent configs from `bazaar.agents`; the ledger goes to `bazaar.runner_ledger`. An unreachable server fails start-up within 10 s.",
+      "Agent configs from `bazaar.agents`; the ledger goes to `bazaar.runner_ledger`; replicas share the agents through leases in `bazaar.runner_leases` (see [Several replicas](#several-replicas)). An unreachable server fails start-up within 10 s.",
   },
-  MONGODB_DB: { meaning: "The database of `agents` and `runner_ledger`." },
+  MONGODB_DB: {
+    meaning: "The database of `agents`, `runner_ledger`, `runner_leases` and `runner_fences`.",
+  },
   AGENTS_FILE: {
     meaning: "Agent configs from a JSON or YAML file instead (watched for changes).",
   },
@@ -175,7 +188,18 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
   SHUTDOWN_GRACE_PERIOD: {
     meaning: "Seconds in-flight jobs get to finish on SIGINT/SIGTERM (Ctrl-C).",
   },
-  RUNNER_STATE_DIR: { meaning: "Local ledger (and embedded marketplace) files." },
+  RUNNER_STATE_DIR: {
+    meaning:
+      "Local ledger (and embedded marketplace) files. Without MongoDB one runner per directory: a second refuses to start.",
+  },
+  RUNNER_REPLICA_ID: {
+    default: "hostname:pid",
+    meaning:
+      "This replica's id in logs, status and leases. A stable id lets a restarted replica take its own leases back at once.",
+  },
+  LEASE_TTL: {
+    meaning: "Seconds an agent lease lasts without renewal; renewed every third of it.",
+  },
   HOST: {
     meaning:
       "Address of health, metrics and the dashboard. Loopback by default; the Docker image and Railway use `0.0.0.0`.",
@@ -290,6 +314,10 @@ export interface RunnerConfig {
   shutdownGraceMs: number;
   plugins: string[];
   stateDir: string;
+  /** This process's id among replicas: RUNNER_REPLICA_ID, else hostname:pid. */
+  replicaId: string;
+  /** How long an agent lease lasts without renewal (LEASE_TTL, 30 s). */
+  leaseTtlMs: number;
   host: string;
   port: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -353,6 +381,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
       .map((p) => p.trim())
       .filter(Boolean),
     stateDir: e.RUNNER_STATE_DIR,
+    replicaId: e.RUNNER_REPLICA_ID ?? `${hostname()}:${process.pid}`,
+    leaseTtlMs: e.LEASE_TTL * 1000,
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,

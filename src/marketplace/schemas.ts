@@ -128,6 +128,8 @@ export const MarketplaceAgentSchema = z.looseObject({
   capabilities: z.record(z.string(), z.number()).default({}),
   base_rate_usd: z.number().nullish(),
   model: z.string().nullish(),
+  last_active: z.string().nullish(),
+  created_at: z.string().nullish(),
 });
 export type MarketplaceAgent = z.infer<typeof MarketplaceAgentSchema>;
 

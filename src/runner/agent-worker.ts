@@ -9,8 +9,10 @@ import type { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { NegotiationApi } from "../marketplace/negotiation-api.ts";
 import type { Job, JobWithBids } from "../marketplace/schemas.ts";
+import { parseTime } from "../marketplace-server/time.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, sleep } from "../retry.ts";
+import { isStaleEpoch } from "../state/fence.ts";
 import type { Ledger } from "../state/types.ts";
 import type { AgentWallet, AgentWallets } from "../wallet/agent-wallets.ts";
 import { sameAddress } from "../wallet/keys.ts";
@@ -28,6 +30,7 @@ import type { SpendCaps } from "./spend-caps.ts";
 import type { AgentStats, StatusTracker } from "./status-tracker.ts";
 import type { WorkerState } from "./status-types.ts";
 import { AgentTelemetry } from "./telemetry.ts";
+import type { Tenure } from "./tenure.ts";
 import { findKeylessAgent, registeredKeyless, retireKeylessAgent } from "./wallet-migration.ts";
 
 export interface WorkerDeps {
@@ -66,6 +69,11 @@ export interface WorkerDeps {
   spendCaps: SpendCaps;
   /** AGENT_MIN_MARGIN. */
   minMargin: number;
+  /**
+   * Without leases (no MongoDB): look at the agent's `last_active` before its first
+   * heartbeat and warn when someone else heartbeated it within the last interval.
+   */
+  checkForeignHeartbeats?: boolean;
 }
 
 const DEFAULT_MAX_CONCURRENT = 2;
@@ -102,9 +110,12 @@ export class AgentWorker {
   #wallet: AgentWallet | undefined;
   /** Set after a 403 "You don't own this agent": heartbeats go without a token from then on. */
   #ownershipRefused = false;
+  /** This replica's lease on the agent; undefined without replicas (no MongoDB). */
+  readonly #tenure: Tenure | undefined;
 
-  constructor(spec: AgentSpec, deps: WorkerDeps) {
+  constructor(spec: AgentSpec, deps: WorkerDeps, tenure?: Tenure) {
     this.key = spec.key;
+    this.#tenure = tenure;
     this.#spec = spec;
     this.#deps = deps;
     this.#executor = createExecutor(spec.config);
@@ -142,7 +153,11 @@ export class AgentWorker {
     return this.#spec.config.max_concurrent_jobs ?? DEFAULT_MAX_CONCURRENT;
   }
   get #accepting(): boolean {
-    return this.#state === "running";
+    return this.#state === "running" && !this.#tenure?.lost;
+  }
+  /** New bids need the lease to have time left; won jobs are finished regardless. */
+  get #bidding(): boolean {
+    return this.#accepting && (this.#tenure?.mayBid() ?? true);
   }
 
   /** Registers if needed, then heartbeats. Resolves once running (or stopped first). */
@@ -188,6 +203,8 @@ export class AgentWorker {
     // An agent registered earlier (or elsewhere) is switched over to notifications;
     // one this runner just registered asked for them at registration.
     if (this.#deps.webhookUrl && !this.#selfRegistered) await this.#useWebhook(this.#agentId!);
+    if (this.#tenure) await this.#raiseFence(this.#agentId!, this.#tenure.epoch);
+    else if (this.#deps.checkForeignHeartbeats) await this.#checkForeignHeartbeat(this.#agentId!);
     await this.#restoreTotals(this.#agentId!);
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#setState("running");
@@ -254,6 +271,43 @@ export class AgentWorker {
 
   get #migration() {
     return { client: this.#deps.client, ledger: this.#deps.ledger, telemetry: this.#telemetry };
+  }
+
+  /**
+   * Before acting as the agent's new holder: no ledger write of an older holder lands
+   * after this. Retried while MongoDB is away; a newer epoch means the lease is gone.
+   */
+  async #raiseFence(agentId: string, epoch: number): Promise<void> {
+    for (let attempt = 1; !this.#lifetime.signal.aborted; attempt++) {
+      try {
+        await this.#deps.ledger.raiseFence(agentId, epoch);
+        return;
+      } catch (error) {
+        if (isStaleEpoch(error)) {
+          this.abandon("a newer lease epoch exists");
+          return;
+        }
+        this.#telemetry.error("raising the ledger fence failed", error);
+        await sleep(
+          backoffDelay(attempt, { baseMs: 500, capMs: 5000 }),
+          this.#lifetime.signal,
+        ).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Someone heartbeated this agent within the last interval: another runner may run it. */
+  async #checkForeignHeartbeat(agentId: string): Promise<void> {
+    try {
+      const agent = await this.#deps.client.getAgent(agentId);
+      // Registration stamps last_active too: equal to created_at, nobody heartbeated it.
+      if (!agent.last_active || agent.last_active === agent.created_at) return;
+      const age = Date.now() - parseTime(agent.last_active).getTime();
+      if (Number.isFinite(age) && age >= 0 && age < this.#deps.heartbeatIntervalMs)
+        this.#telemetry.foreignHeartbeat(agent.last_active);
+    } catch {
+      // Only a warning is at stake; the first heartbeat reports real trouble.
+    }
   }
 
   async #restoreTotals(agentId: string): Promise<void> {
@@ -427,14 +481,16 @@ export class AgentWorker {
     complete = false,
   ): Promise<BidIntent[]> {
     const agentId = this.#agentId;
-    if (!agentId || !this.#accepting) return [];
+    if (!agentId || !this.#bidding) return [];
     return this.#bidder.decide(
       jobs,
       feed,
       {
         agentId,
         config: this.#spec.config,
-        accepting: () => this.#accepting,
+        accepting: () => this.#bidding,
+        ...(this.#tenure ? { epoch: this.#tenure.epoch } : {}),
+        fenced: () => this.abandon("the ledger refused a bid: a newer lease epoch exists"),
         evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
         price: (job, decision) => this.#price(job, decision),
       },
@@ -456,7 +512,7 @@ export class AgentWorker {
       const entry = await this.#deps.ledger.get(agentId, job.job_id);
       if (entry?.result) continue; // produced already: the outbox delivers it
       if (!entry?.wonAt) {
-        await this.#deps.ledger.recordWon(agentId, job.job_id);
+        await this.#deps.ledger.recordWon(agentId, job.job_id, this.#tenure?.epoch);
         // The agreed price: the accepted counter-offer's, else the bid's.
         this.#telemetry.jobWon(job, job.final_price_usd ?? entry?.bidPriceUsd ?? 0);
       }
@@ -465,12 +521,17 @@ export class AgentWorker {
         outbox: this.#deps.outbox,
         telemetry: this.#telemetry,
         llmPrices: this.#deps.llmPrices,
+        ...(this.#tenure ? { epoch: this.#tenure.epoch } : {}),
         lifetime: this.#lifetime.signal,
         execute: (j, context) => this.#executor.executeTask(j, context),
         context: (j, signal) => this.#context(j, signal),
         recordSpend: (usd) => this.#deps.spendCaps.record(this.key, usd),
       })
-        .catch((error: unknown) => this.#telemetry.error("execution failed", error, job.job_id))
+        .catch((error: unknown) => {
+          if (isStaleEpoch(error))
+            this.abandon("the ledger refused a write: a newer lease epoch exists");
+          else this.#telemetry.error("execution failed", error, job.job_id);
+        })
         .finally(() => {
           this.#inFlight.delete(job.job_id);
           this.#telemetry.inFlight(this.#inFlight.size);
@@ -498,11 +559,28 @@ export class AgentWorker {
   }
 
   /**
+   * The lease is someone else's now: stop at once. In-flight executions are cut short
+   * (their writes would be refused anyway; the new holder runs the jobs) and no
+   * `offline` heartbeat is sent, since the agent runs on elsewhere.
+   */
+  abandon(reason: string): void {
+    if (this.#state === "stopped") return;
+    this.#tenure?.lose();
+    clearInterval(this.#heartbeatTimer);
+    this.#lifetime.abort(new Error("lease lost"));
+    this.#setState("stopped");
+    this.#telemetry.leaseLost(reason);
+  }
+
+  /**
    * Stops bidding, lets in-flight jobs finish for up to `graceMs`, then cuts the rest
    * short (they resume after a restart), heartbeats `offline` and stops.
    */
   async drain(graceMs: number): Promise<void> {
-    if (this.#state === "stopped") return;
+    if (this.#state === "stopped") {
+      await Promise.allSettled([...this.#inFlight.values()]);
+      return;
+    }
     const wasRunning = this.#state === "running";
     this.#setState("draining");
     this.#stopHeartbeats();

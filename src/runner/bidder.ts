@@ -3,7 +3,8 @@ import type { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { Job } from "../marketplace/schemas.ts";
 import { mapBounded } from "../pool.ts";
-import type { Ledger } from "../state/types.ts";
+import { isStaleEpoch, type StaleEpochError } from "../state/fence.ts";
+import type { BidRecord, Ledger } from "../state/types.ts";
 import { type BidDecision, decideBid, type PlaceDecision } from "./bid-decision.ts";
 import type { JobFeed } from "./job-feed.ts";
 import type { AgentTelemetry } from "./telemetry.ts";
@@ -27,6 +28,8 @@ export interface BidIntent {
   job: Job;
   decision: PlaceDecision;
   agentId: string;
+  /** The agent as it was when the bid was decided: its lease epoch, fence callback, gate. */
+  agent: BidderAgent;
   feed: JobFeed;
   bidder: Bidder;
 }
@@ -42,7 +45,7 @@ export const BID_CONCURRENCY = 16;
  */
 export async function placeRound(
   intents: readonly BidIntent[],
-  ledger: Pick<Ledger, "recordBids">,
+  ledger: Pick<Ledger, "recordBids" | "recordBid">,
   concurrency = BID_CONCURRENCY,
 ): Promise<number> {
   const sent = await mapBounded(intents, concurrency, async (intent) => {
@@ -51,20 +54,39 @@ export async function placeRound(
   });
   const placed = sent.filter((s): s is { intent: BidIntent; bidId: string } => s !== undefined);
   if (placed.length === 0) return 0;
+  const record = ({ intent, bidId }: { intent: BidIntent; bidId: string }): BidRecord => ({
+    agentId: intent.agentId,
+    jobId: intent.job.job_id,
+    bidId,
+    priceUsd: intent.decision.priceUsd,
+    ...(intent.agent.epoch !== undefined ? { epoch: intent.agent.epoch } : {}),
+  });
   try {
-    await ledger.recordBids(
-      placed.map(({ intent, bidId }) => ({
-        agentId: intent.agentId,
-        jobId: intent.job.job_id,
-        bidId,
-        priceUsd: intent.decision.priceUsd,
-      })),
-    );
+    await ledger.recordBids(placed.map(record));
   } catch (error) {
-    for (const { intent } of placed) intent.bidder.unrecorded(intent, error);
+    if (isStaleEpoch(error)) {
+      // The batch is all or nothing: one agent lost its lease meanwhile. Each bid is
+      // recorded alone, so only the fenced agents lose their records (and are dropped).
+      await Promise.all(placed.map((p) => recordOne(ledger, p.intent, record(p))));
+    } else {
+      for (const { intent } of placed) intent.bidder.unrecorded(intent, error);
+    }
   }
   for (const { intent, bidId } of placed) intent.bidder.placed(intent, bidId);
   return placed.length;
+}
+
+async function recordOne(
+  ledger: Pick<Ledger, "recordBid">,
+  intent: BidIntent,
+  { agentId, jobId, bidId, priceUsd, epoch }: BidRecord,
+): Promise<void> {
+  try {
+    await ledger.recordBid(agentId, jobId, { bidId, priceUsd }, epoch);
+  } catch (error) {
+    if (isStaleEpoch(error)) intent.agent.fenced?.(error);
+    else intent.bidder.unrecorded(intent, error);
+  }
 }
 
 /**
@@ -95,8 +117,12 @@ export class RoundBids {
 export interface BidderAgent {
   agentId: string;
   config: AgentConfig;
-  /** True while the agent takes new work. */
+  /** True while the agent takes new work (with replicas: while its lease has time left). */
   accepting: () => boolean;
+  /** The lease epoch its ledger writes carry (replicas only). */
+  epoch?: number;
+  /** The ledger refused a write: a newer holder has the agent. */
+  fenced?: (error: StaleEpochError) => void;
   evaluate: (job: Job, signal: AbortSignal) => Promise<unknown>;
   /** The spend caps and the price floor: the bid as it may be placed, or a skip. */
   price: (job: Job, decision: PlaceDecision) => Promise<BidDecision>;
@@ -176,8 +202,12 @@ export class Bidder {
       if (this.#decided.has(job.job_id)) continue;
       try {
         const decision = await this.#decideOne(job, feed, agent, known);
-        if (decision) bid({ job, decision, agentId: agent.agentId, feed, bidder: this });
+        if (decision) bid({ job, decision, agentId: agent.agentId, agent, feed, bidder: this });
       } catch (error) {
+        if (isStaleEpoch(error)) {
+          agent.fenced?.(error);
+          return;
+        }
         this.#deps.telemetry.bidAttemptFailed();
         this.#deps.telemetry.error("bid decision failed", error, job.job_id);
       }
@@ -215,11 +245,13 @@ export class Bidder {
     // An earlier attempt whose outcome was unknown may have landed, and another runner
     // of the same owner may have bid: the marketplace's bid list says.
     if ((await feed.bidders(job.job_id)).has(agent.agentId)) {
-      await ledger.recordBid(agent.agentId, job.job_id, {
-        bidId: "unknown",
-        priceUsd: priced.priceUsd,
-      });
-      telemetry.bidFound(job, decision.priceUsd);
+      await ledger.recordBid(
+        agent.agentId,
+        job.job_id,
+        { bidId: "unknown", priceUsd: priced.priceUsd },
+        agent.epoch,
+      );
+      telemetry.bidFound(job, priced.priceUsd);
       this.#skip(job, {
         kind: "skip",
         reason: "already_bid",
@@ -230,10 +262,16 @@ export class Bidder {
     return priced;
   }
 
-  /** Sends one bid; returns its id, or undefined after recording why it failed. */
+  /**
+   * Sends one bid; returns its id, or undefined after recording why it failed. Fencing:
+   * the ledger refuses (StaleEpochError) once a newer holder has the agent, and the lease
+   * must still have time left at the moment the bid goes out.
+   */
   async send(intent: BidIntent): Promise<string | undefined> {
-    const { job, decision, agentId, feed } = intent;
+    const { job, decision, agent, feed } = intent;
+    if (!(await this.#fence(intent)) || !agent.accepting()) return undefined;
     const { telemetry } = this.#deps;
+    const { agentId } = agent;
     const attempts = (this.#attempts.get(job.job_id) ?? 0) + 1;
     this.#attempts.set(job.job_id, attempts);
     try {
@@ -263,6 +301,24 @@ export class Bidder {
       }
       telemetry.error("bid failed", error, job.job_id);
       return undefined;
+    }
+  }
+
+  /** Stamps the job with the agent's lease epoch before its bid goes out; false: not sent. */
+  async #fence({ job, agent }: BidIntent): Promise<boolean> {
+    if (agent.epoch === undefined) return true;
+    try {
+      await this.#deps.ledger.fenceJob(agent.agentId, job.job_id, agent.epoch);
+      return true;
+    } catch (error) {
+      if (isStaleEpoch(error)) {
+        agent.fenced?.(error);
+      } else {
+        // The job stays undecided: it is tried again at the next poll.
+        this.#deps.telemetry.bidAttemptFailed();
+        this.#deps.telemetry.error("bid decision failed", error, job.job_id);
+      }
+      return false;
     }
   }
 

@@ -1,6 +1,7 @@
 import type { ExecutorContext, TaskResult } from "../agents/types.ts";
 import type { Job } from "../marketplace/schemas.ts";
 import { scrub } from "../secrets.ts";
+import { isStaleEpoch } from "../state/fence.ts";
 import type { Ledger, LedgerResult } from "../state/types.ts";
 import { failedResult, type Guarded, guardedCall, TaskResultSchema } from "./guarded-call.ts";
 import type { Outbox } from "./outbox.ts";
@@ -18,6 +19,8 @@ export interface JobExecutionDeps {
   telemetry: AgentTelemetry;
   /** USD per million tokens, by model. */
   llmPrices: Record<string, number>;
+  /** The lease epoch the ledger writes carry (replicas only). */
+  epoch?: number;
   /** Aborted when the worker is forced to stop: the execution is cut short. */
   lifetime: AbortSignal;
   /** The executor's executeTask, called under the guard with this job's context. */
@@ -59,7 +62,7 @@ export async function executeWonJob(
   deps: JobExecutionDeps,
 ): Promise<void> {
   const { ledger, telemetry } = deps;
-  const attempt = await ledger.startExecution(agentId, job.job_id);
+  const attempt = await ledger.startExecution(agentId, job.job_id, deps.epoch);
   let result: TaskResult;
   if (attempt > MAX_EXECUTIONS) {
     result = failedResult(
@@ -101,8 +104,10 @@ export async function executeWonJob(
   });
 
   try {
-    await ledger.recordResult(agentId, job.job_id, record);
+    await ledger.recordResult(agentId, job.job_id, record, deps.epoch);
   } catch (error) {
+    // Another replica holds the agent now: the job is its to run and submit.
+    if (isStaleEpoch(error)) throw error;
     // The result could not be written down; submit it anyway rather than lose it.
     telemetry.error("ledger write failed; submitting the result unrecorded", error, job.job_id);
     await deps.outbox.submit({

@@ -53,6 +53,8 @@ export class JobFeed {
   readonly #metrics: Metrics | undefined;
   readonly #ledger: Pick<Ledger, "bidsOn"> | undefined;
   readonly #ourAgents: () => ReadonlySet<string>;
+  /** Our agents as of the last assigned listing. */
+  #listedFor: ReadonlySet<string> = new Set();
   readonly #now: () => number;
   readonly #bidders = new Map<string, Promise<Set<string>>>();
   readonly #reportedRejects = new Set<string>();
@@ -97,6 +99,7 @@ export class JobFeed {
       this.#report(listing.rejected);
       this.#firstPoll = false;
       this.#hinted = false;
+      this.#listedFor = new Set(this.#ourAgents());
       assigned = listing.jobs;
       this.#settle(assigned);
     }
@@ -166,6 +169,9 @@ export class JobFeed {
 
   #assignedMayHaveNews(): boolean {
     if (this.#firstPoll || this.#hinted) return true;
+    // An agent of ours not there at the last listing (started late, claimed from another
+    // replica after a failover or hand-over) may hold awards from before.
+    for (const agentId of this.#ourAgents()) if (!this.#listedFor.has(agentId)) return true;
     for (const [jobId, watched] of this.#watched) {
       if (watched.ours) return true;
       if (this.#posted.has(jobId)) continue;

@@ -15,6 +15,11 @@ export interface OutboxOptions {
   intervalMs?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * With replicas: whether this replica runs the agent, so that only its holder submits
+   * an agent's pending results (a new holder submits those an old one left).
+   */
+  owns?: (agentId: string) => boolean;
   /** Called with each submission's outcome, for status and events. */
   onOutcome?: (entry: LedgerEntry, outcome: SubmitOutcome) => void;
 }
@@ -106,6 +111,7 @@ export class Outbox {
     for (const entry of pending) {
       if (this.#closed) break;
       if ((entry.nextSubmitAt ?? 0) > now) continue;
+      if (this.#o.owns && !this.#o.owns(entry.agentId)) continue;
       await this.submit(entry);
     }
   }

@@ -16,6 +16,8 @@ import { createSharedPool } from "../pool.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import { errorMessage, redactUri, registerSecret, registerUriSecrets } from "../secrets.ts";
 import { openLedger } from "../state/index.ts";
+import { openLeaseStore } from "../state/leases.ts";
+import { lockStateDir, type StateDirLock } from "../state/state-dir-lock.ts";
 import type { Ledger, LedgerEntry } from "../state/types.ts";
 import { AgentWallets } from "../wallet/agent-wallets.ts";
 import { resolveWalletSetup, type WalletSetup } from "../wallet/setup.ts";
@@ -23,13 +25,20 @@ import type { AgentWorker } from "./agent-worker.ts";
 import { DecisionLog } from "./decision-log.ts";
 import { MarketplaceHealth } from "./health.ts";
 import { type FeedPage, JobFeed } from "./job-feed.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
 import { MoneyWatch } from "./money-watch.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
 import { pollIntervalFor, type WebhookHint, webhookUrl } from "./push.ts";
 import { Registrar } from "./registrar.ts";
 import { SpendCaps } from "./spend-caps.ts";
 import { StatusTracker } from "./status-tracker.ts";
-import type { DecisionRecord, RunnerEvent, StatusSnapshot, StatusSource } from "./status-types.ts";
+import type {
+  DecisionRecord,
+  ReplicaStatus,
+  RunnerEvent,
+  StatusSnapshot,
+  StatusSource,
+} from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
 
 /** A second notification of the same event and job within this time is not followed again. */
@@ -72,6 +81,10 @@ export class Runner implements StatusSource {
   readonly #outbox: Outbox;
   readonly #ownedPool: Dispatcher | undefined;
   readonly #mongo: MongoClient | undefined;
+  /** With MongoDB: the agents are shared with other replicas through leases. */
+  readonly #leases: LeaseKeeper | undefined;
+  /** Without MongoDB: this process's hold on RUNNER_STATE_DIR. */
+  readonly #stateLock: StateDirLock | undefined;
   readonly #embedded: boolean;
   readonly #startedAt = new Date().toISOString();
   readonly #stop = new AbortController();
@@ -98,6 +111,7 @@ export class Runner implements StatusSource {
     ownedPool: Dispatcher | undefined;
     mongo: MongoClient | undefined;
     walletSetup: WalletSetup;
+    stateLock: StateDirLock | undefined;
   }) {
     const { options } = parts;
     this.config = options.config;
@@ -109,6 +123,7 @@ export class Runner implements StatusSource {
     this.#source = parts.source;
     this.#ownedPool = parts.ownedPool;
     this.#mongo = parts.mongo;
+    this.#stateLock = parts.stateLock;
     this.#embedded = options.embeddedMarketplace ?? false;
     this.#health = new MarketplaceHealth({ maxProbeDelayMs: this.config.heartbeatIntervalMs });
     this.#feed = new JobFeed({
@@ -124,6 +139,7 @@ export class Runner implements StatusSource {
       logger: this.#log,
       metrics: this.metrics,
       intervalMs: options.outboxIntervalMs,
+      ...(parts.mongo ? { owns: (agentId: string) => this.#supervisor.runsAgent(agentId) } : {}),
       onOutcome: (entry, outcome) => this.#onSubmitted(entry, outcome),
     });
     const source = this.#source;
@@ -174,9 +190,24 @@ export class Runner implements StatusSource {
                 wallet_address: registration.walletAddress,
               })
           : undefined,
+        checkForeignHeartbeats: !parts.mongo,
       },
       this.config.shutdownGraceMs,
+      { leased: parts.mongo !== undefined },
     );
+    this.#leases = parts.mongo
+      ? new LeaseKeeper({
+          store: openLeaseStore({
+            client: parts.mongo,
+            dbName: this.config.mongodbDb,
+            replicaId: this.config.replicaId,
+            ttlMs: this.config.leaseTtlMs,
+          }),
+          supervisor: this.#supervisor,
+          logger: this.#log,
+          metrics: this.metrics,
+        })
+      : undefined;
   }
 
   /** Builds every part, loads the agent configs (failing start-up if it cannot), and starts. */
@@ -214,9 +245,17 @@ export class Runner implements StatusSource {
     let mongo: MongoClient | undefined;
     let ledger: Ledger | undefined;
     let source: ConfigSource | undefined;
+    let stateLock: StateDirLock | undefined;
     try {
+      // Without MongoDB the state directory is this process's alone.
+      if (!config.mongodbUri && !options.ledger) stateLock = lockStateDir(config.stateDir);
       if (config.mongodbUri && (!options.ledger || !options.configSource)) {
-        logger.info({ uri: redactUri(config.mongodbUri) }, "connecting to MongoDB");
+        logger.info(
+          { uri: redactUri(config.mongodbUri), replica: config.replicaId },
+          "connecting to MongoDB",
+        );
+        // Ledger and lease calls fail fast while MongoDB is away: connectMongo gives
+        // server selection 5 s (the driver's default is 30 s).
         const { connectMongo } = await import("../config-sources/mongo-connect.ts");
         mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
       }
@@ -248,6 +287,7 @@ export class Runner implements StatusSource {
         ownedPool,
         mongo,
         walletSetup,
+        stateLock,
       });
       await runner.#begin();
       return runner;
@@ -257,6 +297,7 @@ export class Runner implements StatusSource {
       await ledger?.close().catch(() => undefined);
       await mongo?.close().catch(() => undefined);
       await ownedPool?.close().catch(() => undefined);
+      stateLock?.release();
       throw error;
     }
   }
@@ -284,8 +325,9 @@ export class Runner implements StatusSource {
         kind: "config",
         message: `config reloaded: ${next.agents.length} agents, ${next.issues.length} issues`,
       });
-      void this.#supervisor.apply(next);
+      void this.#supervisor.apply(next).then(() => this.#leases?.nudge());
     });
+    this.#leases?.start();
     this.#outbox.start();
     this.#pollLoop = this.#poll();
   }
@@ -442,6 +484,15 @@ export class Runner implements StatusSource {
       ledger,
       llm: { configured: this.llm.configured, baseUrl: this.config.llmBaseUrl },
       agents: this.tracker.views(),
+      replica: this.#replicaStatus(),
+    };
+  }
+
+  #replicaStatus(): ReplicaStatus {
+    return {
+      id: this.config.replicaId,
+      agents: this.#supervisor.workers.map((w) => w.spec.config.name),
+      others: this.#leases?.others() ?? [],
     };
   }
 
@@ -480,11 +531,14 @@ export class Runner implements StatusSource {
       { graceMs: this.config.shutdownGraceMs },
       "shutting down: no more bids, finishing in-flight jobs",
     );
+    this.#leases?.beginLeaving();
     this.#stop.abort();
     await this.#pollLoop;
     await this.#supervisor.stopAll();
     await this.#outbox.flush();
     await this.#outbox.close();
+    // The agents drained: their leases go now, so other replicas take them at once.
+    await this.#leases?.stop();
     await this.#source.close();
     const pending = await this.ledger.pendingResults().catch(() => []);
     if (pending.length > 0)
@@ -495,6 +549,7 @@ export class Runner implements StatusSource {
     await this.ledger.close();
     await this.#mongo?.close();
     await this.#ownedPool?.close();
+    this.#stateLock?.release();
     this.#log.info("runner stopped");
   }
 }

@@ -61,6 +61,17 @@ export interface StatusSnapshot {
   ledger: LedgerSummary | null;
   llm: { configured: boolean; baseUrl: string };
   agents: AgentStatusView[];
+  /**
+   * This replica: its id, the agents it runs (names), and the other live replicas with
+   * how many agents each holds (from the lease collection; empty without MongoDB).
+   */
+  replica?: ReplicaStatus;
+}
+
+export interface ReplicaStatus {
+  id: string;
+  agents: string[];
+  others: Array<{ id: string; agents: number }>;
 }
 
 export type RunnerEventKind =

@@ -5,6 +5,7 @@ import { errorMessage } from "../secrets.ts";
 import { AgentWorker, type WorkerDeps } from "./agent-worker.ts";
 import { placeRound, RoundBids } from "./bidder.ts";
 import type { FeedPage, JobFeed } from "./job-feed.ts";
+import type { Tenure } from "./tenure.ts";
 
 /** Fields whose change needs a fresh worker (after its in-flight jobs finish). */
 const RESTART_FIELDS: Array<keyof AgentConfig> = ["agent_type"];
@@ -19,17 +20,72 @@ export class Supervisor {
   readonly #log: Logger;
   readonly #graceMs: number;
   readonly #workers = new Map<string, AgentWorker>();
-  /** Workers on their way out, kept until their drain ends. */
-  readonly #leaving = new Set<Promise<void>>();
+  /**
+   * Workers on their way out, by key, until their drain ends. No new worker starts for
+   * a key still here: the same marketplace agent must never run twice at once.
+   */
+  readonly #leaving = new Map<string, Promise<void>>();
   #desired = new Map<string, AgentSpec>();
   #issues: ConfigIssue[] = [];
   #applying: Promise<void> = Promise.resolve();
   #stopping = false;
+  /**
+   * With replicas: the agents this replica holds a lease on, by key. Only those run.
+   * Undefined without replicas: every desired agent runs.
+   */
+  readonly #held: Map<string, Tenure> | undefined;
 
-  constructor(deps: WorkerDeps, graceMs: number) {
+  constructor(deps: WorkerDeps, graceMs: number, options: { leased?: boolean } = {}) {
     this.#deps = deps;
     this.#log = deps.logger;
     this.#graceMs = graceMs;
+    this.#held = options.leased ? new Map() : undefined;
+  }
+
+  /** The agents the config asks for (all replicas share them). */
+  desiredKeys(): string[] {
+    return [...this.#desired.keys()];
+  }
+
+  /** Jobs in flight per running agent: the least busy are handed over first. */
+  load(): Map<string, number> {
+    return new Map([...this.#workers].map(([key, worker]) => [key, worker.inFlightCount]));
+  }
+
+  /** Whether this replica runs the marketplace agent with this id (its results are ours to submit). */
+  runsAgent(agentId: string): boolean {
+    return this.workers.some((worker) => worker.agentId === agentId && worker.state !== "stopped");
+  }
+
+  #mayRun(key: string): boolean {
+    return !this.#held || this.#held.has(key);
+  }
+
+  /** A lease on the agent was claimed: it runs here now. */
+  acquire(key: string, tenure: Tenure): void {
+    if (!this.#held) return;
+    this.#held.set(key, tenure);
+    const spec = this.#desired.get(key);
+    if (spec && !this.#workers.has(key) && !this.#stopping) this.#launch(spec);
+    this.updateGauge();
+  }
+
+  /** Hand-over: the agent stops bidding and finishes its in-flight jobs here; then its lease may go. */
+  async handOver(key: string): Promise<void> {
+    const worker = this.#workers.get(key);
+    if (worker) await this.#retire(key, worker);
+    this.#held?.delete(key);
+  }
+
+  /** The lease went to another replica: the agent stops here at once. */
+  revoke(key: string, reason: string): void {
+    this.#held?.delete(key);
+    const worker = this.#workers.get(key);
+    if (!worker) return;
+    this.#workers.delete(key);
+    worker.abandon(reason);
+    worker.telemetry.remove();
+    this.updateGauge();
   }
 
   get workers(): AgentWorker[] {
@@ -68,17 +124,15 @@ export class Supervisor {
           { agent: spec.config.name },
           "agent type changed; restarting after its in-flight jobs",
         );
-        // Relaunch from the newest desired config, unless it went away meanwhile.
-        void this.#retire(key, worker).then(() => {
-          const latest = this.#desired.get(key);
-          if (latest && !this.#workers.has(key) && !this.#stopping) this.#launch(latest);
-        });
+        // The new worker starts once this one has drained (see #retire).
+        void this.#retire(key, worker);
       } else if (JSON.stringify(worker.spec.config) !== JSON.stringify(spec.config)) {
         worker.update(spec);
       }
     }
     for (const [key, spec] of desired) {
-      if (!this.#workers.has(key)) this.#launch(spec);
+      if (!this.#workers.has(key) && !this.#leaving.has(key) && this.#mayRun(key))
+        this.#launch(spec);
     }
     this.updateGauge();
   }
@@ -94,7 +148,7 @@ export class Supervisor {
   #launch(spec: AgentSpec): void {
     let worker: AgentWorker;
     try {
-      worker = new AgentWorker(spec, this.#deps);
+      worker = new AgentWorker(spec, this.#deps, this.#held?.get(spec.key));
     } catch (error) {
       this.#log.error(
         { agent: spec.config.name, problem: errorMessage(error) },
@@ -123,9 +177,13 @@ export class Supervisor {
       })
       .finally(() => {
         worker.telemetry.remove();
-        this.#leaving.delete(done);
+        this.#leaving.delete(key);
+        // Wanted again (a restart, or re-added while draining): start from the newest config.
+        const latest = this.#desired.get(key);
+        if (latest && !this.#stopping && !this.#workers.has(key) && this.#mayRun(key))
+          this.#launch(latest);
       });
-    this.#leaving.add(done);
+    this.#leaving.set(key, done);
     return done;
   }
 
@@ -154,7 +212,7 @@ export class Supervisor {
     this.#stopping = true;
     await this.#applying;
     for (const [key, worker] of this.#workers) void this.#retire(key, worker);
-    await Promise.allSettled([...this.#leaving]);
+    await Promise.allSettled([...this.#leaving.values()]);
   }
 }
 

@@ -145,6 +145,20 @@ export class AgentTelemetry {
     this.#emit({ kind: "config", agent: spec.config.name, message: "config updated" });
   }
 
+  /** This replica no longer holds the agent's lease: it stopped at once. */
+  leaseLost(reason: string): void {
+    this.#log.warn({ reason }, "agent lease lost; another replica runs it now");
+    this.#emit({ kind: "agent-stopped", agent: this.#name, message: `lease lost: ${reason}` });
+  }
+
+  /** Without leases: someone else heartbeated this agent within the last interval. */
+  foreignHeartbeat(lastActive: string): void {
+    this.#log.warn(
+      { agentId: this.stats.view.agentId, lastActive },
+      "the agent was heartbeated within the last interval by someone else: another runner may be running it",
+    );
+  }
+
   drainWaiting(jobs: number, graceMs: number): void {
     this.#log.info({ jobs, graceMs }, "waiting for in-flight jobs");
   }

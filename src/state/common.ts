@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { checkEpoch, isStaleEpoch } from "./fence.ts";
 import type {
   AgentTotals,
   BidRecord,
@@ -41,6 +42,8 @@ export const WRITE_OPERATIONS = [
   "addSpend",
   "recordOfferAnswer",
   "noteOnce",
+  "fenceJob",
+  "raiseFence",
 ] as const;
 export type WriteOperation = (typeof WRITE_OPERATIONS)[number];
 
@@ -152,6 +155,7 @@ export function checkBids(bids: readonly BidRecord[]): void {
   for (const bid of bids) {
     checkKey(bid.agentId, bid.jobId);
     checkPrice(bid.priceUsd);
+    checkEpoch(bid.epoch);
   }
 }
 
@@ -192,6 +196,15 @@ export function instrument(
     try {
       value = await run();
     } catch (err) {
+      if (isStaleEpoch(err)) {
+        // Fencing at work, not a failure of the ledger: the caller lost the agent's lease.
+        metrics?.ledgerOperations.inc({ operation, outcome: "stale_epoch" });
+        logger?.warn(
+          { backend: backend.backend, operation, agentId, jobId, problem: err.message },
+          "ledger write refused: a newer lease epoch exists",
+        );
+        throw err;
+      }
       metrics?.ledgerOperations.inc({ operation, outcome: "error" });
       logger?.error(
         { err, backend: backend.backend, operation, agentId, jobId },
@@ -207,19 +220,25 @@ export function instrument(
   const wrapped: Ledger = {
     backend: backend.backend,
     hasBid: (agentId, jobId) => backend.hasBid(agentId, jobId),
-    recordBid: (agentId, jobId, bid) =>
-      write("recordBid", agentId, jobId, () => backend.recordBid(agentId, jobId, bid)),
+    recordBid: (agentId, jobId, bid, epoch) =>
+      write("recordBid", agentId, jobId, () => backend.recordBid(agentId, jobId, bid, epoch)),
     recordBids: (bids) =>
       write("recordBids", `${bids.length} agents`, `${bids.length} bids`, () =>
         backend.recordBids(bids),
       ),
     bidsOn: (jobIds) => backend.bidsOn(jobIds),
-    recordWon: (agentId, jobId) =>
-      write("recordWon", agentId, jobId, () => backend.recordWon(agentId, jobId)),
-    startExecution: (agentId, jobId) =>
-      write("startExecution", agentId, jobId, () => backend.startExecution(agentId, jobId)),
-    recordResult: (agentId, jobId, result) =>
-      write("recordResult", agentId, jobId, () => backend.recordResult(agentId, jobId, result)),
+    recordWon: (agentId, jobId, epoch) =>
+      write("recordWon", agentId, jobId, () => backend.recordWon(agentId, jobId, epoch)),
+    startExecution: (agentId, jobId, epoch) =>
+      write("startExecution", agentId, jobId, () => backend.startExecution(agentId, jobId, epoch)),
+    recordResult: (agentId, jobId, result, epoch) =>
+      write("recordResult", agentId, jobId, () =>
+        backend.recordResult(agentId, jobId, result, epoch),
+      ),
+    fenceJob: (agentId, jobId, epoch) =>
+      write("fenceJob", agentId, jobId, () => backend.fenceJob(agentId, jobId, epoch)),
+    raiseFence: (agentId, epoch) =>
+      write("raiseFence", agentId, "*", () => backend.raiseFence(agentId, epoch)),
     markAccepted: (agentId, jobId) =>
       write("markAccepted", agentId, jobId, () => backend.markAccepted(agentId, jobId)),
     closeResult: (agentId, jobId, reason) =>

@@ -15,6 +15,7 @@ import {
   type LedgerCommonOptions,
   totalsOf,
 } from "./common.ts";
+import { checkEpoch, StaleEpochError } from "./fence.ts";
 import type { Ledger, LedgerEntry, LedgerSummary, OfferAnswer } from "./types.ts";
 
 /** Orders pending results oldest first, ties broken by key so every backend agrees. */
@@ -31,6 +32,11 @@ export function isPending(entry: LedgerEntry): boolean {
   );
 }
 
+/** Accepted or closed: no fenced write touches it again. */
+export function isSettled(entry: LedgerEntry): boolean {
+  return entry.acceptedAt !== undefined || entry.closedAt !== undefined;
+}
+
 /** A ledger in a Map, for unit tests of other parts; same semantics as the durable ones. */
 export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
   const clock = options.now ?? Date.now;
@@ -39,6 +45,7 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
   const spend = new Map<string, number>();
   const offerAnswers = new Map<string, OfferAnswer>();
   const notes = new Set<string>();
+  const fences = new Map<string, number>();
   let closed = false;
 
   const keyOf = (agentId: string, jobId: string): string => JSON.stringify([agentId, jobId]);
@@ -47,15 +54,28 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
     if (closed) throw new Error("ledger: closed");
   };
 
-  /** Finds or creates the entry, applies the change, and stamps it. */
+  /** Throws StaleEpochError when a newer epoch exists for the agent or the entry. */
+  const checkFence = (agentId: string, jobId: string, epoch: number | undefined): void => {
+    if (epoch === undefined) return;
+    const newest = Math.max(
+      fences.get(agentId) ?? 0,
+      entries.get(keyOf(agentId, jobId))?.epoch ?? 0,
+    );
+    if (newest > epoch) throw new StaleEpochError(agentId, epoch, newest);
+  };
+
+  /** Finds or creates the entry, applies the change, and stamps it (with the epoch, if fenced). */
   const upsert = (
     agentId: string,
     jobId: string,
     change: (entry: LedgerEntry, now: string) => void,
+    epoch?: number,
   ): LedgerEntry => {
     open();
     checkKey(agentId, jobId);
+    checkEpoch(epoch);
     const key = keyOf(agentId, jobId);
+    checkFence(agentId, jobId, epoch);
     const now = iso();
     const entry = entries.get(key) ?? {
       agentId,
@@ -65,6 +85,7 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
       updatedAt: now,
     };
     change(entry, now);
+    if (epoch !== undefined) entry.epoch = epoch;
     entry.updatedAt = now;
     entries.set(key, entry);
     return entry;
@@ -78,23 +99,35 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
       open();
       return entries.get(keyOf(agentId, jobId))?.bidAt !== undefined;
     },
-    async recordBid(agentId, jobId, bid) {
+    async recordBid(agentId, jobId, bid, epoch) {
       checkPrice(bid.priceUsd);
-      upsert(agentId, jobId, (entry, now) => {
-        entry.bidId = bid.bidId;
-        entry.bidPriceUsd = bid.priceUsd;
-        entry.bidAt = now;
-      });
+      upsert(
+        agentId,
+        jobId,
+        (entry, now) => {
+          entry.bidId = bid.bidId;
+          entry.bidPriceUsd = bid.priceUsd;
+          entry.bidAt = now;
+        },
+        epoch,
+      );
     },
     async recordBids(bids) {
       open();
       checkBids(bids);
+      // Every fence first: one stale entry writes none.
+      for (const bid of bids) checkFence(bid.agentId, bid.jobId, bid.epoch);
       for (const bid of bids) {
-        upsert(bid.agentId, bid.jobId, (entry, now) => {
-          entry.bidId = bid.bidId;
-          entry.bidPriceUsd = bid.priceUsd;
-          entry.bidAt = now;
-        });
+        upsert(
+          bid.agentId,
+          bid.jobId,
+          (entry, now) => {
+            entry.bidId = bid.bidId;
+            entry.bidPriceUsd = bid.priceUsd;
+            entry.bidAt = now;
+          },
+          bid.epoch,
+        );
       }
     },
     async bidsOn(jobIds) {
@@ -106,23 +139,52 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
           addBidder(found, entry.jobId, entry.agentId);
       return found;
     },
-    async recordWon(agentId, jobId) {
-      upsert(agentId, jobId, (entry, now) => {
-        entry.wonAt ??= now;
-      });
+    async recordWon(agentId, jobId, epoch) {
+      upsert(
+        agentId,
+        jobId,
+        (entry, now) => {
+          entry.wonAt ??= now;
+        },
+        epoch,
+      );
     },
-    async startExecution(agentId, jobId) {
-      return upsert(agentId, jobId, (entry, now) => {
-        entry.executionAttempts += 1;
-        entry.executionStartedAt = now;
-      }).executionAttempts;
+    async startExecution(agentId, jobId, epoch) {
+      return upsert(
+        agentId,
+        jobId,
+        (entry, now) => {
+          entry.executionAttempts += 1;
+          entry.executionStartedAt = now;
+        },
+        epoch,
+      ).executionAttempts;
     },
-    async recordResult(agentId, jobId, result) {
+    async recordResult(agentId, jobId, result, epoch) {
       const clean = cleanResult(result);
-      upsert(agentId, jobId, (entry, now) => {
-        entry.result = clean;
-        entry.resultAt = now;
-      });
+      upsert(
+        agentId,
+        jobId,
+        (entry, now) => {
+          entry.result = clean;
+          entry.resultAt = now;
+        },
+        epoch,
+      );
+    },
+    async fenceJob(agentId, jobId, epoch) {
+      upsert(agentId, jobId, () => {}, epoch);
+    },
+    async raiseFence(agentId, epoch) {
+      open();
+      checkEpoch(epoch);
+      const current = fences.get(agentId) ?? 0;
+      if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
+      fences.set(agentId, epoch);
+      for (const entry of entries.values()) {
+        if (entry.agentId === agentId && !isSettled(entry) && (entry.epoch ?? 0) < epoch)
+          entry.epoch = epoch;
+      }
     },
     async markAccepted(agentId, jobId) {
       upsert(agentId, jobId, (entry, now) => {

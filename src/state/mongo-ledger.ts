@@ -28,13 +28,16 @@ import {
   offerAnswerSchema,
   totalsOf,
 } from "./common.ts";
-import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
+import { checkEpoch, StaleEpochError } from "./fence.ts";
+import type { BidRecord, Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
 export interface MongoLedgerOptions extends LedgerCommonOptions {
   /** Owned by the runner: the ledger never closes it. */
   client: MongoClient;
   dbName?: string;
   collection?: string;
+  /** Per-agent fences (highest lease epoch): `runner_fences`. */
+  fenceCollection?: string;
 }
 
 /** One document per (agent, job); field names are snake_case like the marketplace's. */
@@ -55,7 +58,13 @@ interface LedgerDoc extends Document {
   submit_attempts?: number;
   last_submit_error?: string;
   next_submit_at?: number;
+  epoch?: number;
   updated_at: Date;
+}
+
+interface FenceDoc extends Document {
+  _id: string;
+  epoch: number;
 }
 
 const docSchema = z.object({
@@ -83,6 +92,7 @@ const docSchema = z.object({
   submit_attempts: z.number().int().nullish(),
   last_submit_error: z.string().nullish(),
   next_submit_at: z.number().nullish(),
+  epoch: z.number().int().nullish(),
   updated_at: z.date(),
 });
 
@@ -115,6 +125,7 @@ function toEntry(raw: unknown): LedgerEntry {
   if (doc.closed_at != null) entry.closedAt = doc.closed_at.toISOString();
   if (doc.last_submit_error != null) entry.lastSubmitError = doc.last_submit_error;
   if (doc.next_submit_at != null) entry.nextSubmitAt = doc.next_submit_at;
+  if (doc.epoch != null) entry.epoch = doc.epoch;
   return entry;
 }
 
@@ -173,28 +184,94 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
   const isDuplicate = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
   let closed = false;
 
+  const fences: Collection<FenceDoc> = options.client
+    .db(options.dbName ?? "bazaar")
+    .collection<FenceDoc>(options.fenceCollection ?? "runner_fences");
+
   const open = (): void => {
     if (closed) throw new Error("ledger: closed");
   };
 
-  /** Upsert by key; two racing upserts of a new key can collide on the unique index, so retry once. */
-  const upsert = async (
+  /**
+   * Writes one entry by key, upserting. Fenced (epoch given): refused when the agent's
+   * fence is above the epoch, and the write itself matches only an entry whose epoch is
+   * not above ours, so a newer holder's entry is never overwritten. Two racing upserts of
+   * a new key can collide on the unique index, so a duplicate key is retried once; when
+   * fenced, a second one means the entry exists under a newer epoch.
+   */
+  const write = async <T>(
+    agentId: string,
+    jobId: string,
+    epoch: number | undefined,
+    update: (now: Date) => UpdateFilter<LedgerDoc>,
+    run: (filter: Document, update: UpdateFilter<LedgerDoc>) => Promise<T>,
+  ): Promise<T> => {
+    open();
+    checkKey(agentId, jobId);
+    checkEpoch(epoch);
+    const key = { agent_id: agentId, job_id: jobId };
+    if (epoch !== undefined) {
+      const fence = await fences.findOne({ _id: agentId });
+      if (fence && fence.epoch > epoch) throw new StaleEpochError(agentId, epoch, fence.epoch);
+    }
+    const filter = epoch === undefined ? key : { ...key, epoch: { $not: { $gt: epoch } } };
+    const attempt = () => {
+      const u = update(new Date(clock()));
+      return run(filter, epoch === undefined ? u : { ...u, $set: { ...u.$set, epoch } });
+    };
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+    }
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof MongoServerError && err.code === 11000) || epoch === undefined)
+        throw err;
+      const current = (await coll.findOne(key, { projection: { epoch: 1 } }))?.epoch ?? 0;
+      if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
+      throw err;
+    }
+  };
+
+  const upsert = (
     agentId: string,
     jobId: string,
     update: (now: Date) => UpdateFilter<LedgerDoc>,
-  ): Promise<void> => {
-    open();
-    checkKey(agentId, jobId);
-    const run = () =>
-      coll.updateOne({ agent_id: agentId, job_id: jobId }, update(new Date(clock())), {
-        upsert: true,
-        writeConcern: DURABLE,
-      });
-    try {
-      await run();
-    } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-      await run();
+    epoch?: number,
+  ): Promise<unknown> =>
+    write(agentId, jobId, epoch, update, (filter, u) =>
+      coll.updateOne(filter, u, { upsert: true, writeConcern: DURABLE }),
+    );
+
+  /**
+   * Throws StaleEpochError when a newer epoch exists for any fenced bid, on its agent's
+   * fence or on its entry (two queries for the round): then none of the round is written.
+   */
+  const checkFences = async (bids: readonly BidRecord[]): Promise<void> => {
+    const fenced = bids.filter((bid) => bid.epoch !== undefined);
+    if (fenced.length === 0) return;
+    const lowest = new Map<string, number>();
+    for (const { agentId, epoch = 0 } of fenced)
+      lowest.set(agentId, Math.min(epoch, lowest.get(agentId) ?? epoch));
+    for await (const fence of fences.find({ _id: { $in: [...lowest.keys()] } })) {
+      const epoch = lowest.get(fence._id) ?? 0;
+      if (fence.epoch > epoch) throw new StaleEpochError(fence._id, epoch, fence.epoch);
+    }
+    const newer = await coll.findOne(
+      {
+        $or: fenced.map((bid) => ({
+          agent_id: bid.agentId,
+          job_id: bid.jobId,
+          epoch: { $gt: bid.epoch },
+        })),
+      },
+      { projection: { agent_id: 1, job_id: 1, epoch: 1 } },
+    );
+    if (newer) {
+      const bid = fenced.find((b) => b.agentId === newer.agent_id && b.jobId === newer.job_id);
+      throw new StaleEpochError(newer.agent_id, bid?.epoch ?? 0, newer.epoch ?? 0);
     }
   };
 
@@ -208,26 +285,43 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       );
       return doc !== null;
     },
-    async recordBid(agentId, jobId, bid) {
+    async recordBid(agentId, jobId, bid, epoch) {
       checkPrice(bid.priceUsd);
-      await upsert(agentId, jobId, (now) => ({
-        $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
-      }));
+      await upsert(
+        agentId,
+        jobId,
+        (now) => ({
+          $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
+        }),
+        epoch,
+      );
     },
     async recordBids(bids) {
       open();
       checkBids(bids);
       if (bids.length === 0) return;
+      await checkFences(bids);
       const now = new Date(clock());
-      const operations: AnyBulkWriteOperation<LedgerDoc>[] = bids.map((bid) => ({
-        updateOne: {
-          filter: { agent_id: bid.agentId, job_id: bid.jobId },
-          update: {
-            $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
-          },
-          upsert: true,
-        },
-      }));
+      const operations: AnyBulkWriteOperation<LedgerDoc>[] = bids.map((bid) => {
+        const key = { agent_id: bid.agentId, job_id: bid.jobId };
+        const set = {
+          bid_id: bid.bidId,
+          bid_price_usd: bid.priceUsd,
+          bid_at: now,
+          updated_at: now,
+        };
+        return {
+          updateOne:
+            bid.epoch === undefined
+              ? { filter: key, update: { $set: set }, upsert: true }
+              : {
+                  // As in `write`: a newer epoch on the entry makes the upsert collide.
+                  filter: { ...key, epoch: { $not: { $gt: bid.epoch } } },
+                  update: { $set: { ...set, epoch: bid.epoch } },
+                  upsert: true,
+                },
+        };
+      });
       // One round trip for the round: unordered, so one failed record holds up no other.
       const run = () => coll.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
       try {
@@ -241,7 +335,13 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
             (e) => e.code === 11000,
           );
         if (!duplicates) throw err;
-        await run();
+        try {
+          await run();
+        } catch (again) {
+          // A collision left after the retry: a newer holder stamped the entry meanwhile.
+          if (again instanceof MongoBulkWriteError) await checkFences(bids);
+          throw again;
+        }
       }
     },
     async bidsOn(jobIds) {
@@ -255,32 +355,55 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       for await (const doc of docs) addBidder(found, doc.job_id, doc.agent_id);
       return found;
     },
-    async recordWon(agentId, jobId) {
+    async recordWon(agentId, jobId, epoch) {
       // $min keeps the first time the job was seen won.
-      await upsert(agentId, jobId, (now) => ({ $min: { won_at: now }, $set: { updated_at: now } }));
+      await upsert(
+        agentId,
+        jobId,
+        (now) => ({ $min: { won_at: now }, $set: { updated_at: now } }),
+        epoch,
+      );
     },
-    async startExecution(agentId, jobId) {
-      open();
-      checkKey(agentId, jobId);
-      const run = () => {
-        const now = new Date(clock());
-        return coll.findOneAndUpdate(
-          { agent_id: agentId, job_id: jobId },
-          { $inc: { execution_attempts: 1 }, $set: { execution_started_at: now, updated_at: now } },
-          { upsert: true, returnDocument: "after", writeConcern: DURABLE },
-        );
-      };
-      let doc: LedgerDoc | null;
-      try {
-        doc = await run();
-      } catch (err) {
-        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-        doc = await run();
-      }
+    async startExecution(agentId, jobId, epoch) {
+      const doc = await write(
+        agentId,
+        jobId,
+        epoch,
+        (now) => ({
+          $inc: { execution_attempts: 1 },
+          $set: { execution_started_at: now, updated_at: now },
+        }),
+        (filter, update) =>
+          coll.findOneAndUpdate(filter, update, {
+            upsert: true,
+            returnDocument: "after",
+            writeConcern: DURABLE,
+          }),
+      );
       if (doc === null) throw new Error("ledger: startExecution upsert returned no document");
       return toEntry(doc).executionAttempts;
     },
-    async recordResult(agentId, jobId, result) {
+    async fenceJob(agentId, jobId, epoch) {
+      await upsert(agentId, jobId, (now) => ({ $set: { updated_at: now } }), epoch);
+    },
+    async raiseFence(agentId, epoch) {
+      open();
+      checkEpoch(epoch);
+      const fence = await fences.findOneAndUpdate(
+        { _id: agentId },
+        { $max: { epoch } },
+        { upsert: true, returnDocument: "after", writeConcern: DURABLE },
+      );
+      const current = fence?.epoch ?? epoch;
+      if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
+      // Entries a paused old holder might still be about to write get our epoch now.
+      await coll.updateMany(
+        { agent_id: agentId, accepted_at: null, closed_at: null, epoch: { $not: { $gte: epoch } } },
+        { $set: { epoch } },
+        { writeConcern: DURABLE },
+      );
+    },
+    async recordResult(agentId, jobId, result, epoch) {
       const clean = cleanResult(result);
       const stored: NonNullable<LedgerDoc["result"]> = {
         success: clean.success,
@@ -289,9 +412,12 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         model: clean.model,
       };
       if (clean.error !== undefined) stored.error = clean.error;
-      await upsert(agentId, jobId, (now) => ({
-        $set: { result: stored, result_at: now, updated_at: now },
-      }));
+      await upsert(
+        agentId,
+        jobId,
+        (now) => ({ $set: { result: stored, result_at: now, updated_at: now } }),
+        epoch,
+      );
     },
     async markAccepted(agentId, jobId) {
       await upsert(agentId, jobId, (now) => ({

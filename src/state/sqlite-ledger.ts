@@ -21,6 +21,7 @@ import {
   offerAnswerSchema,
   totalsOf,
 } from "./common.ts";
+import { checkEpoch, StaleEpochError } from "./fence.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
 export interface SqliteLedgerOptions extends LedgerCommonOptions {
@@ -84,6 +85,9 @@ const MIGRATIONS: readonly string[] = [
      key TEXT PRIMARY KEY,
      at  TEXT NOT NULL
    ) STRICT;`,
+  // 3 (issue 11), fencing: each entry's last lease epoch, and each agent's highest epoch.
+  `ALTER TABLE ledger ADD COLUMN epoch INTEGER;
+   CREATE TABLE fences (agent_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL) STRICT;`,
 ];
 
 /** Accepted, and a successful result (not a failure report). */
@@ -107,6 +111,7 @@ const rowSchema = z.object({
   submit_attempts: z.number().int(),
   last_submit_error: z.string().nullable(),
   next_submit_at: z.number().int().nullable(),
+  epoch: z.number().int().nullable(),
   updated_at: z.string(),
 });
 
@@ -132,6 +137,7 @@ function toEntry(raw: unknown): LedgerEntry {
   if (row.closed_at !== null) entry.closedAt = row.closed_at;
   if (row.last_submit_error !== null) entry.lastSubmitError = row.last_submit_error;
   if (row.next_submit_at !== null) entry.nextSubmitAt = row.next_submit_at;
+  if (row.epoch !== null) entry.epoch = row.epoch;
   return entry;
 }
 
@@ -229,6 +235,50 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
       "bid_id = excluded.bid_id, bid_price_usd = excluded.bid_price_usd, bid_at = excluded.bid_at",
     );
 
+  /** Runs `body` in one IMMEDIATE transaction (the write lock first, so no reader goes stale). */
+  const transaction = <T>(body: () => T): T => {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const value = body();
+      db.exec("COMMIT");
+      return value;
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+  };
+
+  /** Runs `write` only while no newer epoch exists, then stamps the entry; one transaction. */
+  const fenced = <T>(
+    agentId: string,
+    jobId: string,
+    epoch: number | undefined,
+    write: () => T,
+  ): T => {
+    checkEpoch(epoch);
+    if (epoch === undefined) return write();
+    return transaction(() => fencedWrite(agentId, jobId, epoch, write));
+  };
+
+  /** The fence check, the write and the epoch stamp, inside the caller's transaction. */
+  const fencedWrite = <T>(agentId: string, jobId: string, epoch: number, write: () => T): T => {
+    const newest =
+      z.object({ n: z.number().nullable() }).parse(
+        stmt(
+          `SELECT max(coalesce((SELECT epoch FROM fences WHERE agent_id = :a), 0),
+                        coalesce((SELECT epoch FROM ledger WHERE agent_id = :a AND job_id = :j), 0)) AS n`,
+        ).get({ a: agentId, j: jobId }),
+      ).n ?? 0;
+    if (newest > epoch) throw new StaleEpochError(agentId, epoch, newest);
+    const value = write();
+    stmt("UPDATE ledger SET epoch = ? WHERE agent_id = ? AND job_id = ?").run(
+      epoch,
+      agentId,
+      jobId,
+    );
+    return value;
+  };
+
   const count = (where: string): number =>
     z.object({ n: z.number() }).parse(stmt(`SELECT count(*) AS n FROM ledger WHERE ${where}`).get())
       .n;
@@ -242,22 +292,22 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         ).get(agentId, jobId) !== undefined
       );
     },
-    async recordBid(agentId, jobId, bid) {
+    async recordBid(agentId, jobId, bid, epoch) {
       checkPrice(bid.priceUsd);
-      writeBid(agentId, jobId, bid);
+      fenced(agentId, jobId, epoch, () => writeBid(agentId, jobId, bid));
     },
     async recordBids(bids) {
       checkBids(bids);
       if (bids.length === 0) return;
-      // One transaction: one fsync for the round instead of one per bid.
-      db.exec("BEGIN IMMEDIATE");
-      try {
-        for (const bid of bids) writeBid(bid.agentId, bid.jobId, bid);
-        db.exec("COMMIT");
-      } catch (err) {
-        db.exec("ROLLBACK");
-        throw err;
-      }
+      // One transaction: one fsync for the round instead of one per bid, and one stale
+      // entry (StaleEpochError) rolls back the others.
+      transaction(() => {
+        for (const bid of bids) {
+          const write = () => writeBid(bid.agentId, bid.jobId, bid);
+          if (bid.epoch === undefined) write();
+          else fencedWrite(bid.agentId, bid.jobId, bid.epoch, write);
+        }
+      });
     },
     async bidsOn(jobIds) {
       const found = new Map<string, Set<string>>();
@@ -277,32 +327,60 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
       }
       return found;
     },
-    async recordWon(agentId, jobId) {
-      upsert(
-        agentId,
-        jobId,
-        (now) => ({ won_at: now }),
-        "won_at = coalesce(won_at, excluded.won_at)",
+    async recordWon(agentId, jobId, epoch) {
+      fenced(agentId, jobId, epoch, () =>
+        upsert(
+          agentId,
+          jobId,
+          (now) => ({ won_at: now }),
+          "won_at = coalesce(won_at, excluded.won_at)",
+        ),
       );
     },
-    async startExecution(agentId, jobId) {
+    async startExecution(agentId, jobId, epoch) {
       // One statement: the increment and the read cannot be split by another writer.
-      const row = upsert(
-        agentId,
-        jobId,
-        (now) => ({ execution_started_at: now, execution_attempts: 1 }),
-        "execution_attempts = execution_attempts + 1, execution_started_at = excluded.execution_started_at",
-        "execution_attempts",
+      const row = fenced(agentId, jobId, epoch, () =>
+        upsert(
+          agentId,
+          jobId,
+          (now) => ({ execution_started_at: now, execution_attempts: 1 }),
+          "execution_attempts = execution_attempts + 1, execution_started_at = excluded.execution_started_at",
+          "execution_attempts",
+        ),
       );
       return z.object({ execution_attempts: z.number() }).parse(row).execution_attempts;
     },
-    async recordResult(agentId, jobId, result) {
-      upsert(
-        agentId,
-        jobId,
-        (now) => ({ result_json: JSON.stringify(cleanResult(result)), result_at: now }),
-        "result_json = excluded.result_json, result_at = excluded.result_at",
+    async recordResult(agentId, jobId, result, epoch) {
+      fenced(agentId, jobId, epoch, () =>
+        upsert(
+          agentId,
+          jobId,
+          (now) => ({ result_json: JSON.stringify(cleanResult(result)), result_at: now }),
+          "result_json = excluded.result_json, result_at = excluded.result_at",
+        ),
       );
+    },
+    async fenceJob(agentId, jobId, epoch) {
+      fenced(agentId, jobId, epoch, () =>
+        upsert(agentId, jobId, () => ({}), "agent_id = excluded.agent_id"),
+      );
+    },
+    async raiseFence(agentId, epoch) {
+      checkEpoch(epoch);
+      transaction(() => {
+        const current =
+          z
+            .object({ epoch: z.number() })
+            .optional()
+            .parse(stmt("SELECT epoch FROM fences WHERE agent_id = ?").get(agentId))?.epoch ?? 0;
+        if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
+        stmt(
+          "INSERT INTO fences (agent_id, epoch) VALUES (?, ?) ON CONFLICT (agent_id) DO UPDATE SET epoch = excluded.epoch",
+        ).run(agentId, epoch);
+        stmt(
+          "UPDATE ledger SET epoch = ? WHERE agent_id = ? AND accepted_at IS NULL AND closed_at IS NULL AND coalesce(epoch, 0) < ?",
+        ).run(epoch, agentId, epoch);
+      });
     },
     async markAccepted(agentId, jobId) {
       upsert(

@@ -31,6 +31,8 @@ export interface LedgerEntry {
   lastSubmitError?: string;
   /** Epoch ms before which the outbox does not retry. */
   nextSubmitAt?: number;
+  /** The lease epoch of the last fenced write (replicas only). */
+  epoch?: number;
   updatedAt: string;
 }
 
@@ -55,6 +57,8 @@ export interface BidRecord {
   jobId: string;
   bidId: string;
   priceUsd: number;
+  /** The bidding agent's lease epoch (replicas only): the write is fenced like `recordBid`'s. */
+  epoch?: number;
 }
 
 /** How the runner answered one counter-offer on one of its bids. */
@@ -89,6 +93,12 @@ export interface AgentTotals {
   failed: number;
 }
 
+/**
+ * Fencing: with replicas, the writes that act for an agent (`epoch` given) carry the
+ * epoch of the lease under which they are made, and throw StaleEpochError when a newer
+ * epoch exists for the agent (its fence, or the entry's own epoch). Without `epoch` a
+ * write is unfenced (one process, no leases).
+ */
 export interface Ledger {
   readonly backend: LedgerSummary["backend"];
   /** True if this agent already bid on this job. */
@@ -97,19 +107,32 @@ export interface Ledger {
     agentId: string,
     jobId: string,
     bid: { bidId: string; priceUsd: number },
+    epoch?: number,
   ): Promise<void>;
   /**
    * The bids of one round in one write (one SQLite transaction, one MongoDB bulkWrite):
-   * every record is checked first, and bad input writes nothing.
+   * every record is checked first, and bad input writes nothing. Fenced like `recordBid`, entry by entry
+   * (those with an epoch): one stale entry (StaleEpochError) writes none.
    */
   recordBids(bids: readonly BidRecord[]): Promise<void>;
   /** The agents with a bid on record, for each of these jobs that has any (one query). */
   bidsOn(jobIds: readonly string[]): Promise<Map<string, Set<string>>>;
-  recordWon(agentId: string, jobId: string): Promise<void>;
+  recordWon(agentId: string, jobId: string, epoch?: number): Promise<void>;
   /** Marks execution started and returns how many times it has been started, this one included. */
-  startExecution(agentId: string, jobId: string): Promise<number>;
+  startExecution(agentId: string, jobId: string, epoch?: number): Promise<number>;
   /** Writes the result down. Must be durable before the result is submitted. */
-  recordResult(agentId: string, jobId: string, result: LedgerResult): Promise<void>;
+  recordResult(agentId: string, jobId: string, result: LedgerResult, epoch?: number): Promise<void>;
+  /**
+   * Stamps the entry with the epoch before an act outside the ledger (placing a bid):
+   * succeeds only while no newer epoch exists for the agent.
+   */
+  fenceJob(agentId: string, jobId: string, epoch: number): Promise<void>;
+  /**
+   * A new lease holder's first write: raises the agent's fence to `epoch` and stamps the
+   * agent's open entries with it, so no write under an older epoch lands afterwards.
+   * Throws StaleEpochError when the fence is already higher.
+   */
+  raiseFence(agentId: string, epoch: number): Promise<void>;
   markAccepted(agentId: string, jobId: string): Promise<void>;
   /** The outbox gives up on this result, keeping the output for the operator. */
   closeResult(agentId: string, jobId: string, reason: string): Promise<void>;

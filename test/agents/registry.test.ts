@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { BaseAgentExecutor } from "../../src/agents/base-executor.ts";
 import {
   createExecutor,
@@ -32,6 +32,12 @@ function executorClass(prompt: string): ExecutorClass {
 }
 
 describe("executor registry", () => {
+  // The registry is process-wide: each test starts without the types the others made
+  // (so that tests also pass when repeated, as `npm run test:stress -- --repeats` does).
+  afterEach(() => {
+    for (const type of registeredTypes()) if (type.startsWith("reg_")) unregisterExecutor(type);
+  });
+
   it("registers, looks up, creates and unregisters a type", () => {
     const Cls = executorClass("first");
     registerExecutor("reg_basic", Cls);

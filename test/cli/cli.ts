@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appendPrinted } from "../support/printed-log.ts";
+import { PROCESS_WAIT_MS } from "../support/wait.ts";
 
 export const MAIN = join(import.meta.dirname, "../../src/cli/main.ts");
 
@@ -56,7 +57,7 @@ export function runProcess(
       stderr += chunk.toString("utf8");
     });
     // A hung command must fail the test, not the whole run.
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 25_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? PROCESS_WAIT_MS);
     child.on("error", (error) => {
       clearTimeout(timer);
       reject(error);

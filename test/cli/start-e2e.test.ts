@@ -5,7 +5,7 @@ import { DEFAULT_MODEL } from "../../src/config/env.ts";
 import { isAgentBazaar } from "../../src/marketplace-server/index.ts";
 import { startTestLlmServer, type TestLlmServer } from "../support/llm-server.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
-import { waitFor } from "../support/wait.ts";
+import { PROCESS_WAIT_MS, waitFor } from "../support/wait.ts";
 import { type CliRun, postedJobId, runCli, tempDir } from "./cli.ts";
 
 /**
@@ -95,11 +95,16 @@ describe.skipIf(skipReason !== undefined)(title, { timeout: 120_000 }, () => {
         const run = await cli("jobs", "show", jobId);
         return run.code === 0 && done(run.stdout) ? run.stdout : undefined;
       },
-      { timeoutMs: 20_000, intervalMs: 200 },
+      { timeoutMs: PROCESS_WAIT_MS, intervalMs: 200 },
     );
   }
 
-  it("serves the embedded marketplace; post, bid, award and result through the CLI; SIGTERM exits 0", async () => {
+  // Two runner processes and a dozen CLI processes, each starting Node: on a busy
+  // machine that alone can outlast the suite's default. Every wait inside has its own
+  // deadline and names what it waited for; this is only the backstop.
+  it("serves the embedded marketplace; post, bid, award and result through the CLI; SIGTERM exits 0", {
+    timeout: 240_000,
+  }, async () => {
     const runner = start("first");
     const http = await runner.waitForLog(
       "the runner's HTTP surface",
@@ -121,7 +126,7 @@ describe.skipIf(skipReason !== undefined)(title, { timeout: 120_000 }, () => {
         const body = (await run.json()) as { agents: Array<{ state: string }> };
         return body.agents.filter((a) => a.state === "running").length === 3;
       },
-      { timeoutMs: 20_000, intervalMs: 200 },
+      { timeoutMs: PROCESS_WAIT_MS, intervalMs: 200 },
     );
 
     const posted = await cli(

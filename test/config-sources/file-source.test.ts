@@ -105,23 +105,20 @@ describe("AGENTS_FILE config source", () => {
     src.watch((s) => seen.push(s));
 
     await writeFile(path, JSON.stringify([agent("A", { base_rate_usd: 0.07 }), agent("B")]));
-    await waitFor("the edit", () => seen.at(-1)?.agents.length === 2, { timeoutMs: 3000 });
+    await waitFor("the edit", () => seen.at(-1)?.agents.length === 2);
     expect(seen.at(-1)!.agents[0]!.config.base_rate_usd).toBe(0.07);
 
     await writeFile(path, "{ this is not json");
     await waitFor(
       "the broken edit to be noticed",
       () => src.status().reload?.ok === false && src.status().reload?.error !== null,
-      { timeoutMs: 3000 },
     );
     const count = seen.length;
 
     const tmp = join(dir, "agents.json.tmp");
     await writeFile(tmp, JSON.stringify([agent("B")]));
     await rename(tmp, path);
-    await waitFor("the rename", () => seen.length > count && seen.at(-1)!.agents.length === 1, {
-      timeoutMs: 3000,
-    });
+    await waitFor("the rename", () => seen.length > count && seen.at(-1)!.agents.length === 1);
     expect(seen.at(-1)!.agents[0]!.config.name).toBe("B");
   });
 });

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEFAULT_MODEL, loadConfig } from "../../src/config/env.ts";
 
@@ -24,6 +25,14 @@ describe("loadConfig", () => {
     expect(c.fireworksApiKey).toBeUndefined();
     expect(c.mongodbUri).toBeUndefined();
     expect(c.plugins).toEqual([]);
+    expect(c.leaseTtlMs).toBe(30_000);
+    expect(c.replicaId).toBe(`${hostname()}:${process.pid}`);
+  });
+
+  it("takes the replica id and lease TTL from the environment", () => {
+    const c = loadConfig({ RUNNER_REPLICA_ID: "runner-a", LEASE_TTL: "2" });
+    expect(c.replicaId).toBe("runner-a");
+    expect(c.leaseTtlMs).toBe(2000);
   });
 
   it("reads every variable", () => {
@@ -83,6 +92,8 @@ describe("loadConfig", () => {
     ["LOG_LEVEL", "loud", /^LOG_LEVEL: /],
     ["MONGODB_URI", "postgres://x", /^MONGODB_URI: must start with mongodb/],
     ["LLM_PRICES", "{nope", /^LLM_PRICES: must be JSON/],
+    ["LEASE_TTL", "0", /^LEASE_TTL: must be a positive number/],
+    ["RUNNER_REPLICA_ID", "a b", /^RUNNER_REPLICA_ID: must be 1 to 100/],
   ])("a bad %s (%s) stops start-up with one line naming it", (name, value, message) => {
     let error: unknown;
     try {

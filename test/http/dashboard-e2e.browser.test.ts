@@ -105,7 +105,6 @@ describe.skipIf(!hasChromium)(suiteName, () => {
       await waitFor(
         `${name} shown as running`,
         async () => (await counter(p, name, "agent-state").textContent()) === "running",
-        { timeoutMs: 20_000 },
       );
     }
     await page.locator('[data-testid="connection"][data-mode="live"]').waitFor();
@@ -130,12 +129,10 @@ describe.skipIf(!hasChromium)(suiteName, () => {
         (await p
           .locator(`[data-testid="timeline-event"][data-kind="bid"]`, { hasText: jobId })
           .count()) > 0,
-      { timeoutMs: 20_000 },
     );
     await waitFor(
       "SchemaArchitect's bids counter at 1",
       async () => (await counter(p, "SchemaArchitect", "bids-placed").textContent()) === "1",
-      { timeoutMs: 20_000 },
     );
     expect(await counter(page, "AnomalyHunter", "bids-placed").textContent()).toBe("0");
     expect(await counter(page, "CodeReviewer", "bids-placed").textContent()).toBe("0");
@@ -153,14 +150,12 @@ describe.skipIf(!hasChromium)(suiteName, () => {
         (await p
           .locator(`[data-testid="timeline-event"][data-kind="result"]`, { hasText: jobId })
           .count()) > 0,
-      { timeoutMs: 20_000 },
     );
     await waitFor(
       "SchemaArchitect's counters: won 1, results accepted 1",
       async () =>
         (await counter(p, "SchemaArchitect", "bids-won").textContent()) === "1" &&
         (await counter(p, "SchemaArchitect", "results-accepted").textContent()) === "1",
-      { timeoutMs: 20_000 },
     );
     const timeline = await timelineText(page);
     expect(timeline).toContain(jobId);

@@ -176,7 +176,6 @@ describe.skipIf(!hasChromium)(suiteName, () => {
       await waitFor(
         "errors counter to update by polling",
         async () => (await counter(page, "AnomalyHunter", "errors").textContent()) === "1",
-        { timeoutMs: 20_000 },
       );
       expect(await page.locator('[data-testid="timeline"]').textContent()).toContain(
         "POST /api/bids: 500",

@@ -88,6 +88,22 @@ describe("JobFeed listings", () => {
     for (let i = 0; i < 3; i++) expect((await pollListings(feed)).listings).toEqual(["posted"]);
   });
 
+  it("lists assigned jobs again when an agent becomes ours (a lease claimed after start or in a failover)", async () => {
+    const jobId = await postJob(a);
+    // Won by `other` before this runner held it: no bid of it is in this runner's ledger.
+    await award(jobId, await placeBidOk(a, jobId, { agent_id: other }));
+    const agents = new Set([ours]);
+    const feed = new JobFeed({ client, logger: silentLogger(), ledger, ourAgents: () => agents });
+    expect((await pollListings(feed)).listings).toEqual(["posted", "assigned"]);
+    expect((await pollListings(feed)).listings).toEqual(["posted"]);
+    agents.add(other);
+    const claimed = await pollListings(feed);
+    expect(claimed.listings).toEqual(["posted", "assigned"]);
+    expect(claimed.page.assigned.map((j) => [j.job_id, j.assigned_agent_id])).toEqual([
+      [jobId, other],
+    ]);
+  });
+
   it("watches a job we bid on: lists assigned once it leaves posted, until our job is done", async () => {
     const jobId = await postJob(a);
     const feed = newFeed();

@@ -1,22 +1,18 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Runner } from "../../src/runner/runner.ts";
 import { ANOMALY_JOB, SCHEMA_JOB } from "../support/fixtures.ts";
-import type { ApiJob } from "../support/market-helpers.ts";
+import { type ApiJob, pollsPass } from "../support/market-helpers.ts";
 import { api as rawApi } from "../support/raw-http.ts";
 import { api, type Harness, postJob, startHarness } from "../support/runner-harness.ts";
 import { waitFor } from "../support/wait.ts";
 import { signIn } from "../support/wallet-auth.ts";
 
 async function agentIds(runner: Runner): Promise<Record<string, string>> {
-  return waitFor(
-    "all agents registered and running",
-    () => {
-      const running = runner.workers.filter((w) => w.state === "running" && w.agentId);
-      if (running.length < 3) return undefined;
-      return Object.fromEntries(running.map((w) => [w.spec.config.agent_type, w.agentId!]));
-    },
-    { timeoutMs: 15_000 },
-  );
+  return waitFor("all agents registered and running", () => {
+    const running = runner.workers.filter((w) => w.state === "running" && w.agentId);
+    if (running.length < 3) return undefined;
+    return Object.fromEntries(running.map((w) => [w.spec.config.agent_type, w.agentId!]));
+  });
 }
 
 async function job(h: Harness, jobId: string): Promise<ApiJob> {
@@ -107,9 +103,8 @@ describe("runner lifecycle against the embedded marketplace", () => {
       async () =>
         (await job(h, schemaJob)).bids.length > 0 && (await job(h, anomalyJob)).bids.length > 0,
     );
-    // Let several more polls pass: nobody bids again.
-    const polls = h.config.pollIntervalMs * 6;
-    await new Promise((resolve) => setTimeout(resolve, polls));
+    // Several more polls pass: nobody bids again.
+    await pollsPass(runner, 6);
 
     const schemaBids = (await job(h, schemaJob)).bids;
     expect(schemaBids.map((b) => b.agent_id)).toEqual([ids.schema_architect]);

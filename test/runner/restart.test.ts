@@ -9,7 +9,7 @@ import { startTestLlmServer, type TestLlmServer } from "../support/llm-server.ts
 import { mongoTestUri, uniqueDbName } from "../support/mongo-wire/index.ts";
 import { api, postJob } from "../support/runner-harness.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
-import { waitFor } from "../support/wait.ts";
+import { PROCESS_WAIT_MS, waitFor } from "../support/wait.ts";
 
 /**
  * kill -9 at each point of a job's lifecycle, then a restart: nothing is bid twice,
@@ -85,7 +85,9 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
       RUNNER_STATE_DIR: join(stateDir, "runner"),
       PORT: "0",
       HOST: "127.0.0.1",
-      ...(mongo ? { MONGODB_URI: mongo.uri, MONGODB_DB: dbName } : {}),
+      // A restarted replica with the same id re-claims its own leases at once, rather
+      // than after they expire.
+      ...(mongo ? { MONGODB_URI: mongo.uri, MONGODB_DB: dbName, RUNNER_REPLICA_ID: "one" } : {}),
     });
     processes.push(p);
     return p;
@@ -97,7 +99,7 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
     llm.requests.filter((r) => JSON.stringify(r.body).includes("login handler")).length;
   const running = (p: RunnerProcess) =>
     waitFor("three agents running", () => p.count(isMsg("agent running")) >= 3, {
-      timeoutMs: 20_000,
+      timeoutMs: PROCESS_WAIT_MS,
     });
 
   async function postAndAwaitBid(p: RunnerProcess): Promise<{ jobId: string; bidId: string }> {
@@ -122,8 +124,24 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
 
     const second = launch();
     await running(second);
-    // Several polls (0.2 s apart) pass over the still-open job.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // The restarted agents decide on the still-open job: each that bid before finds its
+    // bid (in the ledger, or the marketplace's list) and counts it as already placed.
+    const http = await second.waitForLog(
+      "the HTTP surface",
+      isMsg("health, metrics and dashboard listening"),
+    );
+    await waitFor(
+      "the restarted agents' decisions on the job",
+      async () => {
+        const text = await (await fetch(String(http.metrics))).text();
+        const skipped = text
+          .split("\n")
+          .filter((l) => l.startsWith("bazaar_runner_bids_total{"))
+          .filter((l) => l.includes('outcome="skipped_already_bid"') && !l.endsWith(" 0"));
+        return bidders.every((agentId) => skipped.some((l) => l.includes(`agent="${agentId}"`)));
+      },
+      { timeoutMs: PROCESS_WAIT_MS },
+    );
     const bids = (await job(jobId)).bids.map((b) => b.agent_id);
     // No agent bid twice; the agents that bid before the kill did not bid again.
     expect(new Set(bids).size).toBe(bids.length);
@@ -140,7 +158,7 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
 
     const second = launch();
     await waitFor("the result", async () => (await job(jobId)).status === "completed", {
-      timeoutMs: 20_000,
+      timeoutMs: PROCESS_WAIT_MS,
     });
     expect(llmCalls(jobId)).toBe(1);
     await second.waitForLog("acceptance logged", isMsg("result accepted", jobId));
@@ -153,12 +171,12 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
     const { jobId, bidId } = await postAndAwaitBid(first);
     llm.enqueue({ kind: "hang" });
     await award(jobId, bidId);
-    await waitFor("the LLM call", () => llmCalls(jobId) === 1, { timeoutMs: 10_000 });
+    await waitFor("the LLM call", () => llmCalls(jobId) === 1, { timeoutMs: PROCESS_WAIT_MS });
     await first.kill9();
 
     const second = launch();
     await waitFor("the result", async () => (await job(jobId)).status === "completed", {
-      timeoutMs: 20_000,
+      timeoutMs: PROCESS_WAIT_MS,
     });
     expect(llmCalls(jobId)).toBe(2);
     await second.waitForLog("acceptance logged", isMsg("result accepted", jobId));
@@ -186,7 +204,7 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
 
     const second = launch();
     await waitFor("the result", async () => (await job(jobId)).status === "completed", {
-      timeoutMs: 20_000,
+      timeoutMs: PROCESS_WAIT_MS,
     });
     expect(llmCalls(jobId)).toBe(1);
     expect(second.count(isMsg("execution started", jobId))).toBe(0);

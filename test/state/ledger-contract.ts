@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
+import { StaleEpochError } from "../../src/state/fence.ts";
 import type { Ledger, LedgerResult } from "../../src/state/types.ts";
 
 /** A clock that moves one second per reading, so every write has its own timestamp. */
@@ -420,6 +421,122 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       expect(await ledger.noteOnce("migrated:agent_1")).toBe(true);
       expect(await ledger.noteOnce("migrated:agent_1")).toBe(false);
       expect(await ledger.noteOnce("migrated:agent_2")).toBe(true);
+    });
+
+    describe("fencing by lease epoch", () => {
+      const stale = (epoch: number, current: number) =>
+        expect.objectContaining({ name: "StaleEpochError", epoch, current });
+
+      it("stamps fenced writes with their epoch", async () => {
+        await ledger.raiseFence("a1", 1);
+        await ledger.fenceJob("a1", "j1", 1);
+        expect((await ledger.get("a1", "j1"))?.epoch).toBe(1);
+        expect(await ledger.hasBid("a1", "j1")).toBe(false);
+        await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 }, 1);
+        await ledger.recordWon("a1", "j1", 1);
+        expect(await ledger.startExecution("a1", "j1", 1)).toBe(1);
+        await ledger.recordResult("a1", "j1", RESULT, 1);
+        expect(await ledger.get("a1", "j1")).toMatchObject({ epoch: 1, bidId: "b1" });
+      });
+
+      it("refuses every write of an older epoch once a newer holder raised the fence", async () => {
+        await ledger.raiseFence("a1", 1);
+        await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 }, 1);
+        await ledger.raiseFence("a1", 2);
+        const refused = [
+          ledger.fenceJob("a1", "j2", 1),
+          ledger.recordBid("a1", "j2", { bidId: "b2", priceUsd: 1 }, 1),
+          ledger.recordWon("a1", "j1", 1),
+          ledger.startExecution("a1", "j1", 1),
+          ledger.recordResult("a1", "j1", RESULT, 1),
+        ];
+        for (const write of refused) {
+          await expect(write).rejects.toBeInstanceOf(StaleEpochError);
+        }
+        await expect(ledger.recordResult("a1", "j1", RESULT, 1)).rejects.toEqual(stale(1, 2));
+        const entry = await ledger.get("a1", "j1");
+        expect(entry?.result).toBeUndefined();
+        expect(entry?.executionAttempts).toBe(0);
+        expect(await ledger.get("a1", "j2")).toBeUndefined();
+        // The new holder writes; another agent's fence is its own.
+        await ledger.recordResult("a1", "j1", RESULT, 2);
+        await ledger.recordBid("a2", "j1", { bidId: "b3", priceUsd: 1 }, 1);
+        expect((await ledger.get("a1", "j1"))?.result).toStrictEqual(RESULT);
+      });
+
+      it("fences a round of bids entry by entry; one stale entry writes none of the round", async () => {
+        await ledger.raiseFence("a1", 2);
+        await ledger.fenceJob("a2", "j2", 3);
+        await ledger.recordBids([
+          { agentId: "a1", jobId: "j1", bidId: "b1", priceUsd: 1, epoch: 2 },
+          { agentId: "a2", jobId: "j1", bidId: "b2", priceUsd: 1, epoch: 1 },
+          { agentId: "a3", jobId: "j1", bidId: "b3", priceUsd: 1 },
+        ]);
+        expect(await ledger.get("a1", "j1")).toMatchObject({ bidId: "b1", epoch: 2 });
+        expect(await ledger.get("a2", "j1")).toMatchObject({ bidId: "b2", epoch: 1 });
+        expect((await ledger.get("a3", "j1"))?.epoch).toBeUndefined();
+        // a1's fence (2) and a2's entry on j2 (3) are both newer than these bids.
+        await expect(
+          ledger.recordBids([
+            { agentId: "a3", jobId: "j3", bidId: "b4", priceUsd: 1 },
+            { agentId: "a1", jobId: "j3", bidId: "b5", priceUsd: 1, epoch: 1 },
+          ]),
+        ).rejects.toEqual(stale(1, 2));
+        await expect(
+          ledger.recordBids([
+            { agentId: "a2", jobId: "j3", bidId: "b6", priceUsd: 1, epoch: 2 },
+            { agentId: "a2", jobId: "j2", bidId: "b7", priceUsd: 1, epoch: 2 },
+          ]),
+        ).rejects.toEqual(stale(2, 3));
+        expect(await ledger.bidsOn(["j2", "j3"])).toEqual(new Map());
+        expect((await ledger.get("a2", "j2"))?.bidId).toBeUndefined();
+        await expect(
+          ledger.recordBids([{ agentId: "a1", jobId: "j4", bidId: "b8", priceUsd: 1, epoch: -1 }]),
+        ).rejects.toThrow(/epoch/);
+      });
+
+      it("refuses to lower a fence", async () => {
+        await ledger.raiseFence("a1", 3);
+        await ledger.raiseFence("a1", 3);
+        await expect(ledger.raiseFence("a1", 2)).rejects.toEqual(stale(2, 3));
+      });
+
+      it("never lets an older epoch overwrite an entry a newer one wrote", async () => {
+        // The newer holder wrote before the fence reached this entry's reader.
+        await ledger.fenceJob("a1", "j1", 5);
+        await expect(ledger.fenceJob("a1", "j1", 4)).rejects.toEqual(stale(4, 5));
+        await expect(ledger.startExecution("a1", "j1", 4)).rejects.toBeInstanceOf(StaleEpochError);
+        await ledger.fenceJob("a1", "j2", 4);
+        expect((await ledger.get("a1", "j1"))?.epoch).toBe(5);
+      });
+
+      it("stamps the agent's open entries when the fence rises, not settled ones", async () => {
+        await ledger.recordWon("a1", "open", 1);
+        await ledger.recordResult("a1", "done", RESULT, 1);
+        await ledger.markAccepted("a1", "done");
+        await ledger.recordWon("a2", "other", 1);
+        await ledger.raiseFence("a1", 2);
+        expect((await ledger.get("a1", "open"))?.epoch).toBe(2);
+        expect((await ledger.get("a1", "done"))?.epoch).toBe(1);
+        expect((await ledger.get("a2", "other"))?.epoch).toBe(1);
+      });
+
+      it("counts refused writes as stale_epoch", async () => {
+        const metrics = createMetrics({ processMetrics: false });
+        const measured = await open({ now, metrics });
+        try {
+          await measured.raiseFence("m1", 2);
+          await expect(measured.fenceJob("m1", "j1", 1)).rejects.toBeInstanceOf(StaleEpochError);
+          expect(
+            await metricValue(metrics, "bazaar_runner_ledger_operations_total", {
+              operation: "fenceJob",
+              outcome: "stale_epoch",
+            }),
+          ).toBe(1);
+        } finally {
+          await measured.close();
+        }
+      });
     });
 
     it("counts writes and keeps the outbox gauge", async () => {

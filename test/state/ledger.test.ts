@@ -74,7 +74,7 @@ describe("sqlite ledger on disk", () => {
     const raw = new DatabaseSync(path, { readOnly: true });
     try {
       expect(raw.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-      expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 2 });
+      expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 3 });
       const indexes = raw
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger'")
         .all();
@@ -197,9 +197,16 @@ describe("mongo ledger", () => {
     await server?.close();
   });
 
-  ledgerContract("mongo", (options) =>
-    openMongoLedger({ ...options, client, dbName, collection: freshCollection() }),
-  );
+  ledgerContract("mongo", (options) => {
+    const collection = freshCollection();
+    return openMongoLedger({
+      ...options,
+      client,
+      dbName,
+      collection,
+      fenceCollection: `${collection}_fences`,
+    });
+  });
 
   it("creates the unique (agent_id, job_id) index and the pending-results index", async () => {
     const collection = freshCollection();

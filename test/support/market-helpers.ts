@@ -2,7 +2,7 @@ import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { Counter } from "prom-client";
 import type { Runner } from "../../src/runner/runner.ts";
 import { api } from "./runner-harness.ts";
-import { waitFor } from "./wait.ts";
+import { WAIT_MS, waitFor } from "./wait.ts";
 
 /** Helpers for runner-level tests: the marketplace as a poster sees it, and metrics. */
 
@@ -48,7 +48,11 @@ export async function award(baseUrl: string, jobId: string, bidId: string): Prom
 }
 
 /** Waits until the job reaches `completed` or `failed`, and returns it. */
-export function waitForResult(baseUrl: string, jobId: string, timeoutMs = 15_000): Promise<ApiJob> {
+export function waitForResult(
+  baseUrl: string,
+  jobId: string,
+  timeoutMs = WAIT_MS,
+): Promise<ApiJob> {
   return waitFor(
     `a result for ${jobId}`,
     async () => {
@@ -61,15 +65,11 @@ export function waitForResult(baseUrl: string, jobId: string, timeoutMs = 15_000
 
 /** The running workers' marketplace ids by agent name, once `count` of them run. */
 export function runningAgents(runner: Runner, count: number): Promise<Record<string, string>> {
-  return waitFor(
-    `${count} agents registered and running`,
-    () => {
-      const running = runner.workers.filter((w) => w.state === "running" && w.agentId);
-      if (running.length < count) return undefined;
-      return Object.fromEntries(running.map((w) => [w.spec.config.name, w.agentId!]));
-    },
-    { timeoutMs: 20_000 },
-  );
+  return waitFor(`${count} agents registered and running`, () => {
+    const running = runner.workers.filter((w) => w.state === "running" && w.agentId);
+    if (running.length < count) return undefined;
+    return Object.fromEntries(running.map((w) => [w.spec.config.name, w.agentId!]));
+  });
 }
 
 /** Sum of a counter's values whose labels include all of `labels`. */
@@ -109,7 +109,16 @@ export function updateMarketJob(
   }
 }
 
-/** Lets `n` poll intervals pass, for checks that something did not happen. */
-export function pollsPass(runner: Runner, n: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, runner.config.pollIntervalMs * n));
+/**
+ * Waits until `n` more polls have been dispatched to the agents, for checks that
+ * something did not happen: each of those polls had its chance to do it, however
+ * slow the machine.
+ */
+export async function pollsPass(runner: Runner, n: number): Promise<void> {
+  const polls = async () => {
+    const { values } = await runner.metrics.pollDuration.get();
+    return values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+  };
+  const target = (await polls()) + n;
+  await waitFor(`${n} more polls`, async () => (await polls()) >= target);
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import type { Api, RawResponse } from "./raw-http.ts";
+import { WAIT_MS } from "./wait.ts";
 
 /** Requests to a marketplace over raw HTTP (test/support/raw-http.ts), with test data. */
 
@@ -96,7 +97,7 @@ export async function placeBidOk(a: Api, jobId: string, p: BidParams): Promise<s
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 10_000,
+  timeoutMs = WAIT_MS,
   intervalMs = 25,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { dirname, join } from "node:path";
 import { appendPrinted } from "./printed-log.ts";
-import { waitFor } from "./wait.ts";
+import { PROCESS_WAIT_MS, waitFor } from "./wait.ts";
 
 const MAIN = join(import.meta.dirname, "../../src/cli/main.ts");
 
@@ -71,7 +71,7 @@ export class RunnerProcess {
   waitForLog(
     what: string,
     predicate: (line: Record<string, unknown>) => boolean,
-    timeoutMs = 15_000,
+    timeoutMs = PROCESS_WAIT_MS,
   ): Promise<Record<string, unknown>> {
     return waitFor(what, () => this.lines.find(predicate), { timeoutMs });
   }
