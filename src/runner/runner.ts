@@ -216,10 +216,20 @@ export class Runner implements StatusSource {
     registerSecret(config.fireworksApiKey);
     registerSecret(config.walletMnemonic);
     registerUriSecrets(config.mongodbUri);
-    // Before anything else, and before any request: a marketplace elsewhere with no
-    // wallet configured is refused here, since whatever it paid would be lost.
-    const walletSetup = resolveWalletSetup(config, logger);
-    await registerAllExecutors(config.plugins, { cwd: process.cwd(), logger });
+    // Without MongoDB the state directory is this process's alone: claimed before anything
+    // in it (the development wallet, the ledger) is read or written.
+    const stateLock =
+      !config.mongodbUri && !options.ledger ? lockStateDir(config.stateDir) : undefined;
+    let walletSetup: WalletSetup;
+    try {
+      // Before any request: a marketplace elsewhere with no wallet configured is refused
+      // here, since whatever it paid would be lost.
+      walletSetup = resolveWalletSetup(config, logger);
+      await registerAllExecutors(config.plugins, { cwd: process.cwd(), logger });
+    } catch (error) {
+      stateLock?.release();
+      throw error;
+    }
 
     const metrics = options.metrics ?? createMetrics();
     const ownedPool = options.dispatcher ? undefined : createSharedPool();
@@ -245,10 +255,7 @@ export class Runner implements StatusSource {
     let mongo: MongoClient | undefined;
     let ledger: Ledger | undefined;
     let source: ConfigSource | undefined;
-    let stateLock: StateDirLock | undefined;
     try {
-      // Without MongoDB the state directory is this process's alone.
-      if (!config.mongodbUri && !options.ledger) stateLock = lockStateDir(config.stateDir);
       if (config.mongodbUri && (!options.ledger || !options.configSource)) {
         logger.info(
           { uri: redactUri(config.mongodbUri), replica: config.replicaId },
