@@ -7,10 +7,10 @@ import { Bidder, type BidIntent, placeRound } from "../../src/runner/bidder.ts";
 import { JobFeed } from "../../src/runner/job-feed.ts";
 import type { StaleEpochError } from "../../src/state/fence.ts";
 import { createMemoryLedger } from "../../src/state/memory-ledger.ts";
-import type { BidRecord, Ledger } from "../../src/state/types.ts";
+import type { Ledger } from "../../src/state/types.ts";
 import { getJob } from "../support/market-helpers.ts";
 import { api, postJob, registerAgent } from "../support/marketplace-requests.ts";
-import { agentConfig, job, telemetryFixture } from "./units.ts";
+import { agentConfig, job, recordingRounds, telemetryFixture } from "./units.ts";
 
 /** With replicas, every bid of a batched round is fenced by its agent's lease epoch. */
 describe("fenced bid rounds", () => {
@@ -78,15 +78,7 @@ describe("fenced bid rounds", () => {
     const [kept, lost] = ids as [string, string];
     await ledger.raiseFence(kept, 2);
     await ledger.raiseFence(lost, 3); // a newer holder took `lost` (epoch 3 > 2)
-    const rounds: BidRecord[][] = [];
-    const counting: Ledger = {
-      ...ledger,
-      backend: ledger.backend,
-      recordBids: (bids) => {
-        rounds.push([...bids]);
-        return ledger.recordBids(bids);
-      },
-    };
+    const { ledger: counting, rounds } = recordingRounds(ledger);
     expect(await placeRound([intent(kept, 2), intent(lost, 2)], counting)).toBe(1);
     expect(fenced).toEqual([lost]);
     expect(rounds).toEqual([[expect.objectContaining({ agentId: kept, epoch: 2 })]]);

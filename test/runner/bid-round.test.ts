@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createMetrics } from "../../src/metrics.ts";
 import { Runner } from "../../src/runner/runner.ts";
 import { createMemoryLedger } from "../../src/state/memory-ledger.ts";
-import type { BidRecord, Ledger } from "../../src/state/types.ts";
 import { getJob, runningAgents } from "../support/market-helpers.ts";
 import { type Harness, postJob, startHarness } from "../support/runner-harness.ts";
 import { waitFor } from "../support/wait.ts";
+import { recordingRounds } from "./units.ts";
 
 /** Decisions are made per round; the round's bids go out together and are written down in one ledger call. */
 describe("bid rounds", () => {
@@ -20,15 +20,7 @@ describe("bid rounds", () => {
   it("places every agent's bids of a poll and records them in one ledger write", async () => {
     h = await startHarness();
     const ledger = createMemoryLedger();
-    const rounds: BidRecord[][] = [];
-    const counting: Ledger = {
-      ...ledger,
-      backend: ledger.backend,
-      recordBids: (bids) => {
-        rounds.push([...bids]);
-        return ledger.recordBids(bids);
-      },
-    };
+    const { ledger: counting, rounds } = recordingRounds(ledger);
     runner = await Runner.start({
       config: h.config,
       logger: h.logger,
