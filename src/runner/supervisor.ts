@@ -73,8 +73,10 @@ export class Supervisor {
   /** Hand-over: the agent stops bidding and finishes its in-flight jobs here; then its lease may go. */
   async handOver(key: string): Promise<void> {
     const worker = this.#workers.get(key);
-    if (worker) await this.#retire(key, worker);
+    // Not held from now on, so the drained worker is not started again here (the worker
+    // keeps its own tenure for the jobs it finishes).
     this.#held?.delete(key);
+    if (worker) await this.#retire(key, worker);
   }
 
   /** The lease went to another replica: the agent stops here at once. */
