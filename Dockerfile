@@ -1,6 +1,17 @@
 # syntax=docker/dockerfile:1
-# bazaar-runner: Node 24 runs the TypeScript sources directly (type stripping), so
-# there is no build step; the image holds production dependencies and src only.
+# bazaar-runner: the TypeScript sources are compiled to dist/ (plain JavaScript, so no
+# type stripping and its WebAssembly compiler at run time); the image holds
+# production dependencies and dist only.
+
+# ---- build: compile src/ to dist/ ------------------------------------------------
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY src ./src
+RUN node scripts/build.mjs --force
 
 # ---- deps: production dependencies only ----------------------------------------
 # devDependencies include the `node` npm package (Node 24 for dev machines); this
@@ -24,7 +35,7 @@ ENV NODE_ENV=production \
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json ./
 COPY --chown=node:node bin ./bin
-COPY --chown=node:node src ./src
+COPY --chown=node:node --from=build /app/dist ./dist
 
 # The local ledger (node:sqlite) lives in /data when MONGODB_URI is not set. Mount a
 # volume there to keep it across restarts (`docker run -v bazaar-data:/data ...`).
@@ -41,4 +52,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 
 # node is PID 1 and handles SIGTERM itself (graceful drain, default 30 s): give it time
 # with `docker stop -t 40`. Never start through npm, which exits at once on SIGTERM.
-CMD ["node", "src/cli/main.ts", "start"]
+CMD ["node", "--max-semi-space-size=2", "dist/cli/main.js", "start"]

@@ -1,6 +1,12 @@
 import { defineConfig } from "vitest/config";
 
+// Tests run the sources: a plugin's `import "bazaar-runner/agents"` must reach the same
+// registry as the code under test, not the compiled dist/ that `npm start` uses.
+const SOURCE_CONDITIONS = ["bazaar-runner-source", "node", "import", "default"];
+
 export default defineConfig({
+  resolve: { conditions: SOURCE_CONDITIONS },
+  ssr: { resolve: { conditions: SOURCE_CONDITIONS, externalConditions: ["bazaar-runner-source"] } },
   test: {
     include: ["test/**/*.test.ts"],
     // Empties test-results/printed.log first; fails the run if a test key shows up in it.

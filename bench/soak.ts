@@ -106,7 +106,7 @@ async function main(): Promise<number> {
         (job.body?.bids as
           | Array<{ bid_id: string; price_usd: number; estimated_quality: number }>
           | undefined) ?? [];
-      if (job.body?.status !== "bidding" || bids.length === 0) continue;
+      if (job.body?.status !== "posted" || bids.length === 0) continue;
       const best = [...bids].sort(
         (a, b) => b.estimated_quality / b.price_usd - a.estimated_quality / a.price_usd,
       )[0]!;

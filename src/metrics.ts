@@ -28,6 +28,7 @@ export interface Metrics {
   negotiations: Counter<"agent" | "action">;
   spendCapReached: Gauge<"agent">;
   pollDuration: Histogram;
+  webhooks: Counter<"outcome">;
   leasesHeld: Gauge;
   leaseChanges: Counter<"reason">;
 }
@@ -174,6 +175,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: "bazaar_runner_poll_duration_seconds",
       help: "One poll of the shared job feed and its dispatch to every agent",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    webhooks: new Counter({
+      name: "bazaar_runner_webhooks_total",
+      help: "Webhook notifications received, by outcome (accepted, unknown_agent, malformed, rate_limited)",
+      labelNames: ["outcome"],
       registers,
     }),
     leasesHeld: new Gauge({

@@ -20,3 +20,24 @@ export function createSharedPool(options: SharedPoolOptions = {}): Dispatcher {
     bodyTimeout: 130_000,
   });
 }
+
+/**
+ * Runs `fn` over `items` with at most `limit` calls under way at once; resolves when all
+ * are done, with their results in order. A call that throws is the caller's to catch.
+ */
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}

@@ -21,7 +21,6 @@ export interface CompiledKeyword {
   /** The keyword as written in the table (the first spelling, when merged). */
   keyword: string;
   weight: number;
-  pattern: RegExp;
 }
 
 export interface KeywordMatch {
@@ -37,12 +36,99 @@ export interface KeywordMatcher {
 
 /** Long descriptions are only scanned this far: the bid decision needs no more. */
 const MAX_SCAN_CHARS = 200_000;
-const WORD_CHAR = "[\\p{L}\\p{N}_]";
 
-const cache = new WeakMap<Readonly<Record<string, number>>, KeywordMatcher>();
+/*
+ * How matching works without one regular expression per keyword: a text is cut once
+ * into atoms (a maximal run of word characters, or one other character), each atom
+ * knowing whether a run of spaces/hyphens came before it. A keyword is cut the same
+ * way. A keyword matches where its atoms appear in order with a gap exactly where the
+ * keyword has one; word atoms are maximal runs, so "whole word" holds by construction,
+ * and a keyword that begins or ends with punctuation checks its one neighbour. The
+ * last atom may carry a plural s/es when the keyword ends in a letter. This is the
+ * regular expression `(?<![\p{L}\p{N}_])a[\s-]+b(?:e?s)?(?![\p{L}\p{N}_])`, case-folded.
+ */
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+interface Atoms {
+  readonly atoms: string[];
+  /** A run of spaces and hyphens precedes atom i. */
+  readonly gapBefore: boolean[];
+  /** Atom i is a run of word characters. */
+  readonly isWord: boolean[];
+}
+
+const UNICODE_WORD = /[\p{L}\p{N}_]/u;
+const UNICODE_SPACE = /\s/u;
+const LETTER_AT_END = /\p{L}$/u;
+const KIND_WORD = 1;
+const KIND_GAP = 2;
+const KIND_OTHER = 3;
+/** Character classes of the ASCII range, looked up rather than tested by a regex. */
+const ASCII_KIND = new Uint8Array(128).map((_, code) => {
+  const char = String.fromCharCode(code);
+  if (/[A-Za-z0-9_]/.test(char)) return KIND_WORD;
+  if (/[\s-]/.test(char)) return KIND_GAP;
+  return KIND_OTHER;
+});
+
+function kindAt(text: string, index: number): { kind: number; width: number } {
+  const code = text.charCodeAt(index);
+  if (code < 128) return { kind: ASCII_KIND[code] ?? KIND_OTHER, width: 1 };
+  const point = text.codePointAt(index) ?? code;
+  const char = String.fromCodePoint(point);
+  const kind = UNICODE_WORD.test(char)
+    ? KIND_WORD
+    : UNICODE_SPACE.test(char)
+      ? KIND_GAP
+      : KIND_OTHER;
+  return { kind, width: char.length };
+}
+
+/** Cuts lower-cased text into atoms (one pass). */
+function atomize(lower: string): Atoms {
+  const atoms: string[] = [];
+  const gapBefore: boolean[] = [];
+  const isWord: boolean[] = [];
+  let gap = false;
+  let i = 0;
+  while (i < lower.length) {
+    const code = lower.charCodeAt(i);
+    const at = code < 128 ? undefined : kindAt(lower, i);
+    const kind = at ? at.kind : (ASCII_KIND[code] ?? KIND_OTHER);
+    if (kind === KIND_GAP) {
+      gap = true;
+      i += at ? at.width : 1;
+      continue;
+    }
+    const start = i;
+    if (kind === KIND_WORD) {
+      i += at ? at.width : 1;
+      while (i < lower.length) {
+        const c = lower.charCodeAt(i);
+        if (c < 128) {
+          if (ASCII_KIND[c] !== KIND_WORD) break;
+          i++;
+        } else {
+          const next = kindAt(lower, i);
+          if (next.kind !== KIND_WORD) break;
+          i += next.width;
+        }
+      }
+    } else {
+      i += at ? at.width : 1;
+    }
+    atoms.push(lower.slice(start, i));
+    gapBefore.push(gap);
+    isWord.push(kind === KIND_WORD);
+    gap = false;
+  }
+  return { atoms, gapBefore, isWord };
+}
+
+interface Pattern {
+  readonly entry: CompiledKeyword;
+  readonly atoms: Atoms;
+  /** The last atom may take a plural s/es. */
+  readonly plural: boolean;
 }
 
 /** The canonical form two spellings share when they match the same text. */
@@ -53,22 +139,93 @@ function tokensOf(keyword: string): string[] {
     .filter((token) => token.length > 0);
 }
 
-function compileOne(tokens: string[]): RegExp {
-  const body = tokens.map(escapeRegExp).join("[\\s-]+");
-  const last = tokens.at(-1) ?? "";
-  const plural = /\p{L}$/u.test(last) ? "(?:e?s)?" : "";
-  return new RegExp(`(?<!${WORD_CHAR})${body}${plural}(?!${WORD_CHAR})`, "iu");
+/** Whether text atoms from `start` spell the keyword `p`, with its boundaries. */
+function matchesAt(p: Pattern, text: Atoms, start: number): boolean {
+  const k = p.atoms;
+  const n = k.atoms.length;
+  if (start + n > text.atoms.length) return false;
+  for (let j = 1; j < n; j++) {
+    if (text.gapBefore[start + j] !== k.gapBefore[j]) return false;
+    const want = k.atoms[j] as string;
+    const got = text.atoms[start + j] as string;
+    if (got === want) continue;
+    if (!(j === n - 1 && p.plural && (got === `${want}s` || got === `${want}es`))) return false;
+  }
+  // A keyword that begins (ends) with punctuation may not touch a word before (after) it.
+  if (!k.isWord[0] && start > 0 && !text.gapBefore[start] && text.isWord[start - 1]) return false;
+  const after = start + n;
+  if (
+    !k.isWord[n - 1] &&
+    after < text.atoms.length &&
+    !text.gapBefore[after] &&
+    text.isWord[after]
+  ) {
+    return false;
+  }
+  return true;
 }
+
+function byWeight(a: KeywordMatch, b: KeywordMatch): number {
+  return b.weight - a.weight || a.keyword.localeCompare(b.keyword);
+}
+
+function textAtoms(text: string): Atoms {
+  const scanned = text.length > MAX_SCAN_CHARS ? text.slice(0, MAX_SCAN_CHARS) : text;
+  return atomize(scanned.toLowerCase());
+}
+
+class TableMatcher implements KeywordMatcher {
+  readonly keywords: readonly CompiledKeyword[];
+  /** Keywords by the text atom that can start them (plural spellings of one-atom keywords included). */
+  readonly #byFirst = new Map<string, Pattern[]>();
+
+  constructor(patterns: Pattern[]) {
+    this.keywords = patterns.map((p) => p.entry);
+    for (const p of patterns) {
+      const first = p.atoms.atoms[0] as string;
+      const starts =
+        p.plural && p.atoms.atoms.length === 1 ? [first, `${first}s`, `${first}es`] : [first];
+      for (const start of starts) {
+        const list = this.#byFirst.get(start);
+        if (list) list.push(p);
+        else this.#byFirst.set(start, [p]);
+      }
+    }
+  }
+
+  match(text: string): KeywordMatch[] {
+    return this.scan(textAtoms(text));
+  }
+
+  scan(text: Atoms): KeywordMatch[] {
+    const found: CompiledKeyword[] = [];
+    const atoms = text.atoms;
+    for (let i = 0; i < atoms.length; i++) {
+      const candidates = this.#byFirst.get(atoms[i] as string);
+      if (!candidates) continue;
+      for (const p of candidates) {
+        if (!found.includes(p.entry) && matchesAt(p, text, i)) found.push(p.entry);
+      }
+    }
+    return found.map((k) => ({ keyword: k.keyword, weight: k.weight })).sort(byWeight);
+  }
+}
+
+const cache = new WeakMap<Readonly<Record<string, number>>, TableMatcher>();
 
 /**
  * Compiles a `{keyword: weight}` table into a matcher. Compiled once per table
  * object (cached weakly), so the same table is never compiled twice.
  */
 export function compileKeywords(table: Readonly<Record<string, number>>): KeywordMatcher {
+  return compileTable(table);
+}
+
+function compileTable(table: Readonly<Record<string, number>>): TableMatcher {
   const cached = cache.get(table);
   if (cached) return cached;
 
-  const byCanonical = new Map<string, CompiledKeyword>();
+  const byCanonical = new Map<string, Pattern>();
   for (const [keyword, weight] of Object.entries(table)) {
     if (!Number.isFinite(weight)) continue;
     const tokens = tokensOf(keyword);
@@ -76,31 +233,86 @@ export function compileKeywords(table: Readonly<Record<string, number>>): Keywor
     const canonical = tokens.join(" ");
     const existing = byCanonical.get(canonical);
     if (existing) {
-      existing.weight = Math.max(existing.weight, weight);
+      existing.entry.weight = Math.max(existing.entry.weight, weight);
       continue;
     }
-    byCanonical.set(canonical, { keyword: keyword.trim(), weight, pattern: compileOne(tokens) });
+    byCanonical.set(canonical, {
+      entry: { keyword: keyword.trim(), weight },
+      atoms: atomize(canonical),
+      plural: LETTER_AT_END.test(canonical),
+    });
   }
-  const keywords = [...byCanonical.values()];
-
-  const matcher: KeywordMatcher = {
-    keywords,
-    match(text: string): KeywordMatch[] {
-      const scanned = text.length > MAX_SCAN_CHARS ? text.slice(0, MAX_SCAN_CHARS) : text;
-      return keywords
-        .filter((k) => k.pattern.test(scanned))
-        .map((k) => ({ keyword: k.keyword, weight: k.weight }))
-        .sort((a, b) => b.weight - a.weight || a.keyword.localeCompare(b.keyword));
-    },
-  };
+  const matcher = new TableMatcher([...byCanonical.values()]);
   cache.set(table, matcher);
   return matcher;
+}
+
+/** What a table found in a job: the part of a decision that does not depend on the agent. */
+interface Scored {
+  matches: number;
+  confidence: number;
+  /** The formula's sum before the 0.95 cap and rounding (a tools boost adds to it). */
+  uncapped: number;
+  /** "keyword (weight), …", heaviest first. */
+  names: string;
+}
+
+interface JobScan {
+  description: string | null | undefined;
+  /** The job's text cut into atoms once, for every table. */
+  atoms: Atoms;
+  byTable: Map<TableMatcher, Scored | null>;
+}
+
+/**
+ * The text is cut once per job and scanned once per distinct table, so agents that
+ * share a table (every agent of a type without keywords of its own) share the work.
+ * Keyed by title (checked against the description too); bounded, since the jobs of
+ * a poll are decided together and then never again.
+ */
+const scans = new Map<string, JobScan>();
+const MAX_CACHED_JOBS = 4096;
+
+function scoreOf(found: KeywordMatch[]): Scored | null {
+  if (found.length === 0) return null;
+  const matches = found.length;
+  const maxWeight = found[0]?.weight ?? 0;
+  const uncapped = 0.5 + 0.3 * maxWeight + 0.03 * Math.min(matches, 5);
+  const confidence = roundTo(Math.min(0.95, uncapped), 2);
+  const names = found.map((k) => `${k.keyword} (${k.weight})`).join(", ");
+  return { matches, confidence, uncapped, names };
+}
+
+function jobScore(
+  job: { title: string; description?: string | null },
+  matcher: TableMatcher,
+): Scored | null {
+  let scan = scans.get(job.title);
+  if (!scan || scan.description !== job.description) {
+    if (scans.size >= MAX_CACHED_JOBS) scans.clear();
+    scan = {
+      description: job.description,
+      atoms: textAtoms(`${job.title}\n${job.description ?? ""}`),
+      byTable: new Map(),
+    };
+    scans.set(job.title, scan);
+  }
+  let scored = scan.byTable.get(matcher);
+  if (scored === undefined) {
+    scored = scoreOf(matcher.scan(scan.atoms));
+    scan.byTable.set(matcher, scored);
+  }
+  return scored;
 }
 
 /** Rounds half away from zero, immune to binary artefacts like 0.815 → 0.81499…. */
 export function roundTo(value: number, decimals: number): number {
   const factor = 10 ** decimals;
-  return Math.round(Number((value * factor).toPrecision(12))) / factor;
+  const scaled = value * factor;
+  // Only a value near a half can be an artefact; elsewhere Math.round is already right.
+  const fromHalf = Math.abs(scaled - Math.floor(scaled) - 0.5);
+  if (fromHalf > 1e-9 * Math.max(1, Math.abs(scaled))) return Math.round(scaled) / factor;
+  return Math.round(Number(scaled.toPrecision(12))) / factor;
 }
 
 export interface MinutesRule {
@@ -145,21 +357,19 @@ export function evaluateKeywords(
   if (budgetUsd == null || !Number.isFinite(budgetUsd) || budgetUsd <= 0) {
     return noBid("the job has no positive budget");
   }
-  const found = compileKeywords(table).match(`${job.title}\n${job.description ?? ""}`);
-  if (found.length === 0) return noBid("no keyword of this agent's specialty in the job");
+  const scored = jobScore(job, compileTable(table));
+  if (scored === null) return noBid("no keyword of this agent's specialty in the job");
 
-  const matches = found.length;
-  const maxWeight = found[0]?.weight ?? 0;
-  const confidence = roundTo(
-    Math.min(0.95, 0.5 + 0.3 * maxWeight + 0.03 * Math.min(matches, 5) + (boost?.confidence ?? 0)),
-    2,
-  );
+  const { matches, names } = scored;
+  const confidence =
+    boost === undefined
+      ? scored.confidence
+      : roundTo(Math.min(0.95, scored.uncapped + boost.confidence), 2);
   const uncapped = baseRateUsd * (1 + 0.5 * confidence);
   const cap = 0.85 * budgetUsd;
   const bidAmountUsd = roundTo(Math.min(uncapped, cap), 3);
   const estimatedTimeMinutes = Math.max(rule.minMinutes, rule.maxMinutes - matches);
 
-  const names = found.map((k) => `${k.keyword} (${k.weight})`).join(", ");
   const capped = cap < uncapped ? `, capped at 85% of the ${usd(budgetUsd)} budget` : "";
   const reasoning =
     `matched ${matches} keyword${matches === 1 ? "" : "s"}: ${names}; ` +

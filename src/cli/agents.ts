@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import { registerAllExecutors } from "../agents/plugins.ts";
 import { hasExecutor } from "../agents/registry.ts";
 import { createConfigSource } from "../config-sources/index.ts";
-import { connectMongo } from "../config-sources/mongo.ts";
 import type { ConfigSnapshot } from "../config-sources/types.ts";
 import { silentLogger } from "../logger.ts";
 import type { CliContext } from "./context.ts";
@@ -17,7 +16,9 @@ export async function loadAgentSnapshot(
   const logger = silentLogger();
   await registerAllExecutors(config.plugins, { cwd: process.cwd(), logger });
   const mongoClient = config.mongodbUri
-    ? await connectMongo(config.mongodbUri, { serverSelectionTimeoutMS: 5000 })
+    ? await (await import("../config-sources/mongo-connect.ts")).connectMongo(config.mongodbUri, {
+        serverSelectionTimeoutMS: 5000,
+      })
     : undefined;
   try {
     const source = await createConfigSource({

@@ -3,7 +3,6 @@ import type { z } from "zod";
 import type { AgentConfig } from "../agents/types.ts";
 import type { RunnerConfig } from "../config/env.ts";
 import { originOf } from "../config/settings.ts";
-import { connectMongo } from "../config-sources/mongo.ts";
 import { createLlmClient } from "../llm/client.ts";
 import { LlmError } from "../llm/types.ts";
 import { MarketplaceClient } from "../marketplace/client.ts";
@@ -101,6 +100,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
     let mongoUnreachable = false;
     if (config.mongodbUri) {
       try {
+        const { connectMongo } = await import("../config-sources/mongo-connect.ts");
         const mongo = await connectMongo(config.mongodbUri, { serverSelectionTimeoutMS: 5000 });
         try {
           const agents = mongo.db(config.mongodbDb).collection("agents");

@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { createLogger } from "../logger.ts";
-import { startMarketplace } from "../marketplace-server/index.ts";
 import { type CliContext, CliError } from "./context.ts";
 import { onShutdownSignal } from "./signals.ts";
 
@@ -43,6 +42,7 @@ export function registerMarketplaceCommand(program: Command, ctx: CliContext): v
         const config = ctx.config();
         const logger = createLogger({ level: config.logLevel });
         const dbPath = opts.db ?? join(config.stateDir, "marketplace.sqlite");
+        const { startMarketplace } = await import("../marketplace-server/index.ts");
         const marketplace = await startMarketplace({
           host: opts.host,
           port: opts.port,

@@ -5,7 +5,8 @@ import { describeSettings, type RunnerSettings, runnerSettings } from "../config
 import { createHttpServer } from "../http/server.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
-import { isAgentBazaar, startMarketplace } from "../marketplace-server/index.ts";
+import type { RunningMarketplace } from "../marketplace-server/index.ts";
+import { isAgentBazaar } from "../marketplace-server/probe.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
 import { Runner } from "../runner/runner.ts";
 import { errorMessage } from "../secrets.ts";
@@ -44,7 +45,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   const { logger } = options;
   let config = options.config;
   const metrics = options.metrics ?? createMetrics();
-  let marketplace: Awaited<ReturnType<typeof startMarketplace>> | undefined;
+  let marketplace: RunningMarketplace | undefined;
 
   if (!config.bazaarApiUrlExplicit) {
     const port = options.embeddedMarketplacePort ?? config.marketplacePort;
@@ -57,6 +58,8 @@ export async function startApp(options: AppOptions): Promise<App> {
       config = { ...config, bazaarApiUrl: existing };
     } else {
       try {
+        // The embedded marketplace (fastify routes, its SQLite store) loads only when served.
+        const { startMarketplace } = await import("../marketplace-server/index.ts");
         marketplace = await startMarketplace({
           host: "127.0.0.1",
           port,
@@ -101,6 +104,10 @@ export async function startApp(options: AppOptions): Promise<App> {
     dashboardToken: config.dashboardToken,
     host: config.host,
     settings,
+    // With PUBLIC_URL the agents take webhook notifications here; polling stays the fallback.
+    webhook: config.publicUrl
+      ? { isKnownAgent: (id) => runner.isOurAgent(id), onHint: (hint) => runner.hint(hint) }
+      : undefined,
   });
   let httpUrl: string;
   try {

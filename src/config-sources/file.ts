@@ -1,7 +1,6 @@
 import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../secrets.ts";
@@ -38,7 +37,8 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
   async function read(): Promise<ConfigSnapshot> {
     const text = await readFile(path, "utf8");
     const ext = extname(path).toLowerCase();
-    const data: unknown = ext === ".json" ? JSON.parse(text) : parseYaml(text);
+    // The YAML parser is loaded only for a YAML file.
+    const data: unknown = ext === ".json" ? JSON.parse(text) : (await import("yaml")).parse(text);
     const list = Array.isArray(data)
       ? data
       : data && typeof data === "object" && Array.isArray((data as { agents?: unknown }).agents)

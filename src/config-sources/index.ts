@@ -4,7 +4,6 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { createDefaultsConfigSource } from "./defaults.ts";
 import { createFileConfigSource } from "./file.ts";
-import { createMongoConfigSource } from "./mongo.ts";
 import type { ConfigSource } from "./types.ts";
 
 export interface ConfigSourceOptions {
@@ -22,6 +21,8 @@ export async function createConfigSource(options: ConfigSourceOptions): Promise<
   if (config.mongodbUri) {
     if (!options.mongoClient)
       throw new Error("MONGODB_URI is set but no MongoDB client was connected");
+    // The MongoDB driver is loaded only when MONGODB_URI is set.
+    const { createMongoConfigSource } = await import("./mongo.ts");
     return createMongoConfigSource({
       client: options.mongoClient,
       dbName: config.mongodbDb,

@@ -139,6 +139,7 @@ const EnvSchema = z.object({
   AGENT_DAILY_SPEND_USD: usdCap,
   RUNNER_DAILY_SPEND_USD: usdCap,
   RUNNER_URL: optionalUrl,
+  PUBLIC_URL: optionalUrl,
 });
 
 type EnvVariable = keyof typeof EnvSchema.shape;
@@ -236,6 +237,10 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
     meaning:
       "Where the CLI (`jobs show`, `agents list`, `doctor`) asks a running runner for its decisions, agents and settings.",
   },
+  PUBLIC_URL: {
+    meaning:
+      'Where the marketplace can reach this runner\'s `PORT` (e.g. `https://runner.example.com`). When set, agents register with `execution_mode: "webhook"` and `webhook_url` = `PUBLIC_URL/webhooks/agentbazaar` (agents registered earlier are switched with `PUT /api/agents/{id}`) and act on `job.posted` / `job.assigned` notifications at once; polling continues as the fallback, at 4 × `AGENT_POLL_INTERVAL` while notifications arrive.',
+  },
 };
 
 export interface EnvVariableDoc {
@@ -331,6 +336,11 @@ export interface RunnerConfig {
   runnerDailySpendUsd: number | undefined;
   /** Where the CLI looks for a running runner (its HTTP surface), no trailing slash. */
   runnerUrl: string;
+  /**
+   * Where the marketplace reaches this runner's port from outside; when set, agents take
+   * webhook notifications there (PUBLIC_URL + the webhook path).
+   */
+  publicUrl: string | undefined;
 }
 
 /** A bad environment value. The message is one line naming the variable. */
@@ -384,5 +394,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     agentDailySpendUsd: e.AGENT_DAILY_SPEND_USD,
     runnerDailySpendUsd: e.RUNNER_DAILY_SPEND_USD,
     runnerUrl: stripSlash(e.RUNNER_URL ?? `http://localhost:${e.PORT}`),
+    publicUrl: e.PUBLIC_URL === undefined ? undefined : stripSlash(e.PUBLIC_URL),
   };
 }

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { WEBHOOK_PATH } from "./webhook.ts";
 
 /** Paths that stay open for probes and scrapers even when a token is required. */
 // Probes stay open; so does the favicon, which browsers fetch on their own, cookie or not.
@@ -69,6 +70,8 @@ export function tokenGuard(token: string) {
   ): Promise<FastifyReply | undefined> {
     const path = pathOf(request.url);
     if (OPEN_PATHS.has(path)) return;
+    // The marketplace cannot present the token; the endpoint guards itself (webhook.ts).
+    if (path === WEBHOOK_PATH) return;
 
     const presented = bearer(request.headers.authorization);
     if (presented !== undefined && safeEqual(presented, token)) return;

@@ -10,6 +10,7 @@ import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { settingsRoutes } from "./settings.ts";
 import { type StreamTimings, statusRoutes } from "./status.ts";
+import { type WebhookOptions, webhookRoutes } from "./webhook.ts";
 
 export interface HttpServerOptions {
   status: StatusSource;
@@ -21,6 +22,8 @@ export interface HttpServerOptions {
   host: string;
   /** Event-stream timings; tests shorten them. */
   streamTimings?: Partial<StreamTimings>;
+  /** The push endpoint for marketplace notifications, when the runner takes them. */
+  webhook?: Omit<WebhookOptions, "logger" | "metrics">;
   /** Served at GET /api/settings when given. */
   settings?: RunnerSettings;
 }
@@ -75,5 +78,12 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   await app.register(statusRoutes, { status: options.status, timings: options.streamTimings });
   if (options.settings) await app.register(settingsRoutes, { settings: options.settings });
   await app.register(dashboardRoutes);
+  if (options.webhook) {
+    await app.register(webhookRoutes, {
+      ...options.webhook,
+      logger: log,
+      metrics: options.metrics,
+    });
+  }
   return app;
 }

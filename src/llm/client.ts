@@ -1,11 +1,9 @@
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { generateText } from "ai";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, sleep as defaultSleep, parseRetryAfter } from "../retry.ts";
 import { registerSecret, scrub } from "../secrets.ts";
-import { type AttemptFailure, classifyFailure, emptyCompletion } from "./errors.ts";
+import type { AttemptFailure } from "./errors.ts";
 import { dispatcherFetch } from "./fetch.ts";
 import {
   type Completion,
@@ -79,12 +77,15 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
   const sleep = options.sleep ?? defaultSleep;
   const { metrics, logger } = options;
-  const provider = createOpenAICompatible({
-    name: providerName(options.baseUrl),
-    baseURL: options.baseUrl.replace(/\/+$/, ""),
-    apiKey,
-    fetch: dispatcherFetch(options.dispatcher),
-  });
+  // The AI SDK (some 50 MB) is loaded at the first LLM call, not at start-up.
+  let sdk: ReturnType<typeof loadSdk> | undefined;
+  const sdkReady = () => {
+    sdk ??= loadSdk(options, apiKey);
+    sdk.catch(() => {
+      sdk = undefined; // a failed load is tried again at the next call
+    });
+    return sdk;
+  };
 
   const account = (model: string, usage: TokenUsage) => {
     if (!metrics) return;
@@ -108,6 +109,7 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
         cause,
       });
 
+    const { generateText, provider, classifyFailure, emptyCompletion } = await sdkReady();
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw aborted(attempt - 1, signal.reason);
       const attemptStarted = performance.now();
@@ -204,6 +206,26 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
   }
 
   return { configured: true, complete };
+}
+
+async function loadSdk(options: LlmClientOptions, apiKey: string) {
+  const [{ generateText }, { createOpenAICompatible }, errors] = await Promise.all([
+    import("ai"),
+    import("@ai-sdk/openai-compatible"),
+    import("./errors.ts"),
+  ]);
+  const provider = createOpenAICompatible({
+    name: providerName(options.baseUrl),
+    baseURL: options.baseUrl.replace(/\/+$/, ""),
+    apiKey,
+    fetch: dispatcherFetch(options.dispatcher),
+  });
+  return {
+    generateText,
+    provider,
+    classifyFailure: errors.classifyFailure,
+    emptyCompletion: errors.emptyCompletion,
+  };
 }
 
 /**

@@ -15,6 +15,7 @@ import { registerMoneyRoutes } from "./money-routes.ts";
 import { registerRoutes } from "./routes.ts";
 import { MarketplaceRules } from "./rules.ts";
 import { MarketplaceStore } from "./store.ts";
+import { WebhookSender } from "./webhooks.ts";
 
 export interface MarketplaceServerOptions {
   /** SQLite file of the marketplace; `:memory:` for a throwaway one. */
@@ -28,6 +29,8 @@ export interface MarketplaceServerOptions {
   now?: () => Date;
   /** Fault injection for tests and the soak bench (see faults.ts). */
   faults?: FaultRules | null;
+  /** Timeout of one webhook delivery (the real service: 10 s). */
+  webhookTimeoutMs?: number;
 }
 
 export interface MarketplaceApp {
@@ -74,10 +77,16 @@ export async function createMarketplaceApp(
   const now = options.now ?? (() => new Date());
   const store = new MarketplaceStore(options.dbPath);
   let awarder: AutoAwarder | null = null;
+  const webhooks = new WebhookSender(log, options.webhookTimeoutMs);
   const rules = new MarketplaceRules(store, {
     registrationCooldownSeconds: options.registrationCooldownSeconds ?? 0,
     now,
     onFirstBid: (jobId, at) => awarder?.schedule(jobId, at),
+    onJobPosted: (job, matched) => webhooks.notify("job.posted", job, matched),
+    onBidSelected: (job, winner) => {
+      webhooks.notify("job.assigned", job, [winner]);
+      webhooks.notify("bid.selected", job, [winner]);
+    },
   });
   const autoAward = options.autoAwardSeconds ?? 0;
   if (autoAward > 0) awarder = new AutoAwarder(rules, autoAward, log, now);
@@ -131,6 +140,7 @@ export async function createMarketplaceApp(
       if (closed) return;
       closed = true;
       awarder?.close();
+      await webhooks.close();
       try {
         await app.close();
       } finally {

@@ -10,6 +10,7 @@ import type { FaultRules } from "./faults.ts";
 
 export { createMarketplaceApp, type MarketplaceApp, type MarketplaceServerOptions } from "./app.ts";
 export type { FaultKind, FaultRule, FaultRules } from "./faults.ts";
+export { isAgentBazaar } from "./probe.ts";
 export {
   type AgentDoc,
   type BidDoc,
@@ -58,29 +59,4 @@ export async function startMarketplace(
 function urlHost(host: string): string {
   if (host === "0.0.0.0" || host === "::" || host === "") return "127.0.0.1";
   return host.includes(":") ? `[${host}]` : host;
-}
-
-/**
- * Whether an AgentBazaar API answers at `url`: `GET /api/agents` gives JSON with an
- * `agents` list within about a second. Used to reuse a marketplace already running.
- */
-export async function isAgentBazaar(url: string, timeoutMs = 1000): Promise<boolean> {
-  try {
-    const res = await fetch(`${url.replace(/\/+$/, "")}/api/agents`, {
-      signal: AbortSignal.timeout(timeoutMs),
-      headers: { accept: "application/json" },
-    });
-    if (!res.ok) {
-      await res.body?.cancel();
-      return false;
-    }
-    const body: unknown = await res.json();
-    return (
-      typeof body === "object" &&
-      body !== null &&
-      Array.isArray((body as { agents?: unknown }).agents)
-    );
-  } catch {
-    return false;
-  }
 }

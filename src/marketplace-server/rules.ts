@@ -55,6 +55,10 @@ export interface MarketplaceRulesOptions {
   now: () => Date;
   /** Called after a job receives its first bid (auto-award arms its timer here). */
   onFirstBid?: (jobId: string, at: Date) => void;
+  /** Called after a job is posted, with the agents the service matched (webhooks go here). */
+  onJobPosted?: (job: JobDoc, matched: AgentDoc[]) => void;
+  /** Called after a bid is selected, with the assigned job and the winning agent. */
+  onBidSelected?: (job: JobDoc, winner: AgentDoc) => void;
 }
 
 /** A job listing as the service answers it (the client checks its jobs one by one). */
@@ -299,12 +303,12 @@ export class MarketplaceRules {
     this.store.insertJob(job);
     const matched = this.store
       .listAgents()
-      .filter((a) => a.status !== "suspended" && meetsCapabilities(a, job) === null)
-      .map((a) => a.agent_id);
+      .filter((a) => a.status !== "suspended" && meetsCapabilities(a, job) === null);
+    this.#options.onJobPosted?.(job, matched);
     return {
       job_id: job.job_id,
       escrow_txn_id: job.escrow_txn_id,
-      matched_agents: matched,
+      matched_agents: matched.map((a) => a.agent_id),
       status: "posted",
     };
   }
@@ -392,9 +396,9 @@ export class MarketplaceRules {
         accepted_at: null,
       };
       this.store.insertBid(bid);
-      let status = job.status;
-      if (needsApproval) status = "awaiting_approval";
-      else if (status === "open" || status === "posted") status = "bidding";
+      // As on the real service, a bid leaves the job's status alone (a job with bids is
+      // still `posted`; nothing sets `bidding`), except one that needs approval.
+      const status = needsApproval ? "awaiting_approval" : job.status;
       this.store.updateJob(jobId, { status, bid_count: job.bid_count + 1 });
       // Bidding is a sign of life: an offline agent that bids is available again.
       if (agent.status === "offline") {
@@ -411,7 +415,7 @@ export class MarketplaceRules {
    * accepted, every other live bid rejected, and the winning agent busy.
    */
   selectBid(jobId: string, bidId: string): SelectBidResponse {
-    return this.store.transaction(() => {
+    const answer = this.store.transaction(() => {
       const job = this.#requireJob(jobId);
       const bid = this.store.getBid(bidId);
       if (!bid) throw notFound("Bid");
@@ -442,8 +446,18 @@ export class MarketplaceRules {
         assigned_at: now,
       });
       this.store.updateAgent(bid.agent_id, { status: "busy" });
-      return { job_id: jobId, winning_bid_id: bidId, status: "assigned" };
+      return {
+        job_id: jobId,
+        winning_bid_id: bidId,
+        status: "assigned" as const,
+        agentId: bid.agent_id,
+      };
     });
+    const { agentId, ...body } = answer;
+    const job = this.store.getJob(jobId);
+    const winner = this.store.getAgent(agentId);
+    if (job && winner) this.#options.onBidSelected?.(job, winner);
+    return body;
   }
 
   /** The live bid with the best confidence-to-price ratio (earliest wins a tie), or null. */

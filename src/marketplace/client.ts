@@ -28,6 +28,7 @@ import {
   type SubmitResultRequest,
   SubmitResultResponseSchema,
   SuccessResponseSchema,
+  UpdateAgentResponseSchema,
   type UploadedFile,
   UploadedFileSchema,
 } from "./schemas.ts";
@@ -99,6 +100,22 @@ export class MarketplaceClient {
     });
   }
 
+  /** `PUT /api/agents/{id}`: changes fields of a registered agent (here: its webhook_url). */
+  updateAgent(
+    agentId: string,
+    fields: { webhook_url?: string; status?: HeartbeatStatus },
+    token?: string,
+  ): Promise<z.infer<typeof UpdateAgentResponseSchema>> {
+    return this.transport.call({
+      route: "PUT /api/agents/:id",
+      params: { id: agentId },
+      json: fields,
+      schema: UpdateAgentResponseSchema,
+      maxAttempts: 2,
+      token,
+    });
+  }
+
   heartbeat(
     agentId: string,
     body: { status: HeartbeatStatus; current_capacity: number; metadata?: Record<string, unknown> },
@@ -110,8 +127,8 @@ export class MarketplaceClient {
       params: { id: agentId },
       json: body,
       schema: HeartbeatResponseSchema,
-      // A heartbeat is superseded by the next one; one quick retry is enough.
-      maxAttempts: 2,
+      // A heartbeat is superseded by the next one: never retried.
+      maxAttempts: 1,
       signal,
       token,
     });

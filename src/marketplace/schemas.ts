@@ -263,3 +263,8 @@ export const UploadedFileSchema = JobFileSchema.omit({ uploaded_at: true }).exte
   checksum: z.string().nullish(),
 });
 export type UploadedFile = z.infer<typeof UploadedFileSchema>;
+export const UpdateAgentResponseSchema = z.looseObject({
+  success: z.boolean(),
+  agent_id: z.string(),
+  updated_fields: z.array(z.string()).default([]),
+});

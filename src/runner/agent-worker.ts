@@ -17,8 +17,9 @@ import type { Ledger } from "../state/types.ts";
 import type { AgentWallet, AgentWallets } from "../wallet/agent-wallets.ts";
 import { sameAddress } from "../wallet/keys.ts";
 import type { BidDecision, PlaceDecision } from "./bid-decision.ts";
-import { Bidder } from "./bidder.ts";
+import { Bidder, type BidIntent, type RoundBids } from "./bidder.ts";
 import type { DecisionLog } from "./decision-log.ts";
+import type { MarketplaceHealth } from "./health.ts";
 import { executeWonJob } from "./job-execution.ts";
 import type { JobFeed } from "./job-feed.ts";
 import { answerLatestOffer } from "./offer-answering.ts";
@@ -44,6 +45,10 @@ export interface WorkerDeps {
   /** Where each agent's per-job decisions are kept for GET /api/decisions. */
   decisions?: DecisionLog;
   heartbeatIntervalMs: number;
+  /** PUBLIC_URL's webhook endpoint: an agent registered before is pointed at it. */
+  webhookUrl?: string;
+  /** The shared view of the marketplace's health: no heartbeats while it is down. */
+  health?: MarketplaceHealth;
   /**
    * The runner's poll interval: the longest one poll waits for this agent's bid
    * decisions.
@@ -92,6 +97,8 @@ export class AgentWorker {
   #state: WorkerState = "registering";
   readonly #inFlight = new Map<string, Promise<void>>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  #heartbeatDelay: NodeJS.Timeout | undefined;
+  #unsubscribeRecovery: (() => void) | undefined;
   /** Aborted when the worker is forced to stop: registration and executions end. */
   readonly #lifetime = new AbortController();
   #started: Promise<void> | undefined;
@@ -193,15 +200,57 @@ export class AgentWorker {
         retired ??= await findKeylessAgent(legacy, registration.agentId, this.#migration);
     }
     if (retired) await retireKeylessAgent(retired, this.#agentId, wallet.address, this.#migration);
+    // An agent registered earlier (or elsewhere) is switched over to notifications;
+    // one this runner just registered asked for them at registration.
+    if (this.#deps.webhookUrl && !this.#selfRegistered) await this.#useWebhook(this.#agentId!);
     if (this.#tenure) await this.#raiseFence(this.#agentId!, this.#tenure.epoch);
     else if (this.#deps.checkForeignHeartbeats) await this.#checkForeignHeartbeat(this.#agentId!);
     await this.#restoreTotals(this.#agentId!);
     if (this.#lifetime.signal.aborted || this.#state !== "registering") return;
     this.#setState("running");
     this.#telemetry.started(this.#agentId!);
-    void this.heartbeat();
-    this.#heartbeatTimer = setInterval(() => void this.heartbeat(), this.#deps.heartbeatIntervalMs);
-    this.#heartbeatTimer.unref();
+    // Spread over the interval, so that many agents do not heartbeat together.
+    const interval = this.#deps.heartbeatIntervalMs;
+    this.#scheduleHeartbeats(Math.floor(Math.random() * Math.min(interval, 10_000)));
+    this.#unsubscribeRecovery = this.#deps.health?.onRecovered(() => {
+      // After an outage: resume within a few seconds, each agent at its own moment.
+      if (this.#state === "running") this.#scheduleHeartbeats(this.#deps.health!.recoveryDelay());
+    });
+  }
+
+  /** The first heartbeat after `delayMs`, then one every interval. */
+  #scheduleHeartbeats(delayMs: number): void {
+    this.#stopHeartbeats();
+    this.#heartbeatDelay = setTimeout(() => {
+      void this.heartbeat();
+      this.#heartbeatTimer = setInterval(
+        () => void this.heartbeat(),
+        this.#deps.heartbeatIntervalMs,
+      );
+      this.#heartbeatTimer.unref();
+    }, delayMs);
+    this.#heartbeatDelay.unref();
+  }
+
+  #stopHeartbeats(): void {
+    clearTimeout(this.#heartbeatDelay);
+    clearInterval(this.#heartbeatTimer);
+  }
+
+  async #useWebhook(agentId: string): Promise<void> {
+    const fields = { webhook_url: this.#deps.webhookUrl };
+    // Signed in as the heartbeat is: the service lets only the agent's owner change it.
+    const signer = this.#heartbeatSigner();
+    try {
+      if (signer)
+        await this.#deps.sessions.withSession(signer, (token) =>
+          this.#deps.client.updateAgent(agentId, fields, token),
+        );
+      else await this.#deps.client.updateAgent(agentId, fields);
+    } catch (error) {
+      // Polling still finds every job; notifications only make it quicker.
+      this.#telemetry.warn("could not point the agent's webhook_url at this runner", error);
+    }
   }
 
   /** Retries a start-up step (a ledger read) with backoff until it works or the worker stops. */
@@ -310,6 +359,9 @@ export class AgentWorker {
   async heartbeat(status?: "offline"): Promise<void> {
     const agentId = this.#agentId;
     if (!agentId) return;
+    // Paused while the marketplace is down: the runner's one probe finds when it is back.
+    const health = this.#deps.health;
+    if (health && !health.up && status !== "offline") return;
     const busy = this.#inFlight.size >= this.#maxConcurrent;
     const body = {
       status: status ?? (busy ? ("busy" as const) : ("available" as const)),
@@ -327,8 +379,10 @@ export class AgentWorker {
           this.#deps.client.heartbeat(agentId, body, undefined, token),
         );
       else await this.#deps.client.heartbeat(agentId, body);
+      health?.ok();
       this.#telemetry.heartbeatSent(body.status);
     } catch (error) {
+      health?.failed(error);
       if (isOwnershipError(error)) {
         // A configuration error (AGENT_OWNER_ID or the wallet is not this agent's): said once, not retried.
         this.#ownershipRefused = true;
@@ -419,19 +473,30 @@ export class AgentWorker {
     }
   }
 
-  /** Decides on each biddable job once: gates, ledger, evaluation, one bid. */
-  async considerJobs(jobs: Job[], feed: JobFeed): Promise<void> {
+  /** Decides on each biddable job once (gates, ledger, evaluation); returns the bids to place. */
+  async decideBids(
+    jobs: Job[],
+    feed: JobFeed,
+    known: RoundBids,
+    complete = false,
+  ): Promise<BidIntent[]> {
     const agentId = this.#agentId;
-    if (!agentId || !this.#bidding) return;
-    await this.#bidder.consider(jobs, feed, {
-      agentId,
-      config: this.#spec.config,
-      accepting: () => this.#bidding,
-      ...(this.#tenure ? { epoch: this.#tenure.epoch } : {}),
-      fenced: () => this.abandon("the ledger refused a bid: a newer lease epoch exists"),
-      evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
-      price: (job, decision) => this.#price(job, decision),
-    });
+    if (!agentId || !this.#bidding) return [];
+    return this.#bidder.decide(
+      jobs,
+      feed,
+      {
+        agentId,
+        config: this.#spec.config,
+        accepting: () => this.#bidding,
+        ...(this.#tenure ? { epoch: this.#tenure.epoch } : {}),
+        fenced: () => this.abandon("the ledger refused a bid: a newer lease epoch exists"),
+        evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
+        price: (job, decision) => this.#price(job, decision),
+      },
+      known,
+      complete,
+    );
   }
 
   /** Starts executing jobs assigned to this agent, up to its concurrency limit. */
@@ -519,7 +584,8 @@ export class AgentWorker {
     }
     const wasRunning = this.#state === "running";
     this.#setState("draining");
-    clearInterval(this.#heartbeatTimer);
+    this.#stopHeartbeats();
+    this.#unsubscribeRecovery?.();
     if (!wasRunning) this.#lifetime.abort(new Error("worker stopped"));
     const pending = [...this.#inFlight.values()];
     if (pending.length > 0) {

@@ -2,8 +2,9 @@ import type { AgentConfig } from "../agents/types.ts";
 import type { MarketplaceClient } from "../marketplace/client.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { Job } from "../marketplace/schemas.ts";
+import { mapBounded } from "../pool.ts";
 import { isStaleEpoch, type StaleEpochError } from "../state/fence.ts";
-import type { Ledger } from "../state/types.ts";
+import type { BidRecord, Ledger } from "../state/types.ts";
 import { type BidDecision, decideBid, type PlaceDecision } from "./bid-decision.ts";
 import type { JobFeed } from "./job-feed.ts";
 import type { AgentTelemetry } from "./telemetry.ts";
@@ -20,6 +21,96 @@ export interface BidderDeps {
   evaluationTimeoutMs: number;
   /** Aborted when the worker is forced to stop. */
   lifetime: AbortSignal;
+}
+
+/** A bid decided in a round, to be placed with the round's others. */
+export interface BidIntent {
+  job: Job;
+  decision: PlaceDecision;
+  agentId: string;
+  /** The agent as it was when the bid was decided: its lease epoch, fence callback, gate. */
+  agent: BidderAgent;
+  feed: JobFeed;
+  bidder: Bidder;
+}
+
+/** Bids of a round under way at once (the shared HTTP pool has 16 connections). */
+export const BID_CONCURRENCY = 16;
+
+/**
+ * Places a round's bids: concurrently through a bounded pool, then one ledger write
+ * for all that the marketplace took (one SQLite transaction, one MongoDB bulkWrite).
+ * A bid placed but not recorded is still known: the marketplace's bid list is checked
+ * before any bid on the job after a restart.
+ */
+export async function placeRound(
+  intents: readonly BidIntent[],
+  ledger: Pick<Ledger, "recordBids" | "recordBid">,
+  concurrency = BID_CONCURRENCY,
+): Promise<number> {
+  const sent = await mapBounded(intents, concurrency, async (intent) => {
+    const bidId = await intent.bidder.send(intent);
+    return bidId === undefined ? undefined : { intent, bidId };
+  });
+  const placed = sent.filter((s): s is { intent: BidIntent; bidId: string } => s !== undefined);
+  if (placed.length === 0) return 0;
+  const record = ({ intent, bidId }: { intent: BidIntent; bidId: string }): BidRecord => ({
+    agentId: intent.agentId,
+    jobId: intent.job.job_id,
+    bidId,
+    priceUsd: intent.decision.priceUsd,
+    ...(intent.agent.epoch !== undefined ? { epoch: intent.agent.epoch } : {}),
+  });
+  try {
+    await ledger.recordBids(placed.map(record));
+  } catch (error) {
+    if (isStaleEpoch(error)) {
+      // The batch is all or nothing: one agent lost its lease meanwhile. Each bid is
+      // recorded alone, so only the fenced agents lose their records (and are dropped).
+      await Promise.all(placed.map((p) => recordOne(ledger, p.intent, record(p))));
+    } else {
+      for (const { intent } of placed) intent.bidder.unrecorded(intent, error);
+    }
+  }
+  for (const { intent, bidId } of placed) intent.bidder.placed(intent, bidId);
+  return placed.length;
+}
+
+async function recordOne(
+  ledger: Pick<Ledger, "recordBid">,
+  intent: BidIntent,
+  { agentId, jobId, bidId, priceUsd, epoch }: BidRecord,
+): Promise<void> {
+  try {
+    await ledger.recordBid(agentId, jobId, { bidId, priceUsd }, epoch);
+  } catch (error) {
+    if (isStaleEpoch(error)) intent.agent.fenced?.(error);
+    else intent.bidder.unrecorded(intent, error);
+  }
+}
+
+/**
+ * The ledger's bids on a round's jobs, looked up once for every agent, and only if an
+ * agent gets as far as asking (a poll without new jobs asks nothing).
+ */
+export class RoundBids {
+  readonly #ledger: Pick<Ledger, "bidsOn">;
+  readonly #jobIds: string[];
+  #loaded: Promise<Map<string, Set<string>>> | undefined;
+
+  constructor(ledger: Pick<Ledger, "bidsOn">, jobIds: string[]) {
+    this.#ledger = ledger;
+    this.#jobIds = jobIds;
+  }
+
+  async hasBid(agentId: string, jobId: string): Promise<boolean> {
+    this.#loaded ??= this.#ledger.bidsOn(this.#jobIds);
+    // A failed look-up is not kept: the next agent asks again.
+    this.#loaded.catch(() => {
+      this.#loaded = undefined;
+    });
+    return (await this.#loaded).get(jobId)?.has(agentId) ?? false;
+  }
 }
 
 /** What the bidder needs of its agent at the moment it decides. */
@@ -58,29 +149,60 @@ export class Bidder {
     this.#decided.clear();
   }
 
-  /** Decides on the jobs of one poll, waiting for that at most about one poll interval. */
-  async consider(jobs: Job[], feed: JobFeed, agent: BidderAgent): Promise<void> {
+  /**
+   * Decides on the jobs of one poll and returns the bids to place (the caller places a
+   * round's bids together). Waits for the decisions at most about one poll interval, so
+   * that one agent's slow evaluator holds up no other agent: what is decided after that
+   * is dropped, and those jobs are decided again at a later poll.
+   */
+  async decide(
+    jobs: Job[],
+    feed: JobFeed,
+    agent: BidderAgent,
+    known: Pick<RoundBids, "hasBid">,
+    complete = false,
+  ): Promise<BidIntent[]> {
     // A round still under way (a slow or hung evaluateJob) keeps its jobs; this poll's
     // are seen again at the next one.
-    if (this.#round) return;
-    const round = this.#considerAll(jobs, feed, agent).finally(() => {
+    if (this.#round) return [];
+    if (complete) this.#forgetGone(jobs);
+    const intents: BidIntent[] = [];
+    let open = true;
+    const round = this.#decideAll(jobs, feed, agent, known, (intent) => {
+      if (open) intents.push(intent);
+    }).finally(() => {
       this.#round = undefined;
     });
     this.#round = round;
-    // So that one agent's slow evaluator holds up no other agent.
     let timer: NodeJS.Timeout | undefined;
     const cutoff = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#deps.pollIntervalMs);
     });
     await Promise.race([round, cutoff]).finally(() => clearTimeout(timer));
+    open = false;
+    return intents;
   }
 
-  async #considerAll(jobs: Job[], feed: JobFeed, agent: BidderAgent): Promise<void> {
+  /** Jobs no longer listed take no bids: what was decided about them is dropped (bounded state). */
+  #forgetGone(listed: Job[]): void {
+    const ids = new Set(listed.map((job) => job.job_id));
+    for (const jobId of this.#decided) if (!ids.has(jobId)) this.#decided.delete(jobId);
+    for (const jobId of this.#attempts.keys()) if (!ids.has(jobId)) this.#attempts.delete(jobId);
+  }
+
+  async #decideAll(
+    jobs: Job[],
+    feed: JobFeed,
+    agent: BidderAgent,
+    known: Pick<RoundBids, "hasBid">,
+    bid: (intent: BidIntent) => void,
+  ): Promise<void> {
     for (const job of jobs) {
       if (!agent.accepting()) return;
       if (this.#decided.has(job.job_id)) continue;
       try {
-        await this.#consider(job, feed, agent);
+        const decision = await this.#decideOne(job, feed, agent, known);
+        if (decision) bid({ job, decision, agentId: agent.agentId, agent, feed, bidder: this });
       } catch (error) {
         if (isStaleEpoch(error)) {
           agent.fenced?.(error);
@@ -92,21 +214,33 @@ export class Bidder {
     }
   }
 
-  async #consider(job: Job, feed: JobFeed, agent: BidderAgent): Promise<void> {
+  /** The bid to place on a job, if any; a skip is recorded here. */
+  async #decideOne(
+    job: Job,
+    feed: JobFeed,
+    agent: BidderAgent,
+    known: Pick<RoundBids, "hasBid">,
+  ): Promise<PlaceDecision | undefined> {
     const { telemetry, ledger } = this.#deps;
     if (!this.#attempts.has(job.job_id)) telemetry.jobSeen();
     const decision = await decideBid({
       job,
       config: agent.config,
-      hasBid: () => ledger.hasBid(agent.agentId, job.job_id),
+      hasBid: () => known.hasBid(agent.agentId, job.job_id),
       evaluate: (signal) => agent.evaluate(job, signal),
       evaluationTimeoutMs: this.#deps.evaluationTimeoutMs,
       lifetime: this.#deps.lifetime,
     });
-    if (!decision) return; // stopping
-    if (decision.kind === "skip") return this.#skip(job, decision);
+    if (!decision) return undefined; // stopping
+    if (decision.kind === "skip") {
+      this.#skip(job, decision);
+      return undefined;
+    }
     const priced = await agent.price(job, decision);
-    if (priced.kind === "skip") return this.#skip(job, priced);
+    if (priced.kind === "skip") {
+      this.#skip(job, priced);
+      return undefined;
+    }
 
     // An earlier attempt whose outcome was unknown may have landed, and another runner
     // of the same owner may have bid: the marketplace's bid list says.
@@ -118,25 +252,24 @@ export class Bidder {
         agent.epoch,
       );
       telemetry.bidFound(job, priced.priceUsd);
-      return this.#skip(job, {
+      this.#skip(job, {
         kind: "skip",
         reason: "already_bid",
         detail: "the marketplace already lists a bid of this agent",
       });
+      return undefined;
     }
-    // Fencing: the ledger refuses (StaleEpochError) once a newer holder has the agent,
-    // and the lease must still have time left at the moment the bid goes out.
-    if (agent.epoch !== undefined) await ledger.fenceJob(agent.agentId, job.job_id, agent.epoch);
-    if (!agent.accepting()) return;
-    await this.#place(job, priced, feed, agent);
+    return priced;
   }
 
-  async #place(
-    job: Job,
-    decision: PlaceDecision,
-    feed: JobFeed,
-    agent: BidderAgent,
-  ): Promise<void> {
+  /**
+   * Sends one bid; returns its id, or undefined after recording why it failed. Fencing:
+   * the ledger refuses (StaleEpochError) once a newer holder has the agent, and the lease
+   * must still have time left at the moment the bid goes out.
+   */
+  async send(intent: BidIntent): Promise<string | undefined> {
+    const { job, decision, agent, feed } = intent;
+    if (!(await this.#fence(intent)) || !agent.accepting()) return undefined;
     const { telemetry } = this.#deps;
     const { agentId } = agent;
     const attempts = (this.#attempts.get(job.job_id) ?? 0) + 1;
@@ -149,15 +282,7 @@ export class Bidder {
         estimated_time_seconds: Math.round(decision.estimatedTimeMinutes * 60),
         approach_summary: decision.approach,
       });
-      await this.#deps.ledger.recordBid(
-        agentId,
-        job.job_id,
-        { bidId: bid.bid_id, priceUsd: decision.priceUsd },
-        agent.epoch,
-      );
-      feed.noteBid(job.job_id, agentId);
-      this.#decided.add(job.job_id);
-      telemetry.bidPlaced(job, bid.bid_id, decision);
+      return bid.bid_id;
     } catch (error) {
       // A refused bid (4xx) is final. An unknown outcome (5xx, timeout) may have landed:
       // the bid list is fetched again before the next attempt.
@@ -175,7 +300,38 @@ export class Bidder {
         telemetry.bidAttemptFailed();
       }
       telemetry.error("bid failed", error, job.job_id);
+      return undefined;
     }
+  }
+
+  /** Stamps the job with the agent's lease epoch before its bid goes out; false: not sent. */
+  async #fence({ job, agent }: BidIntent): Promise<boolean> {
+    if (agent.epoch === undefined) return true;
+    try {
+      await this.#deps.ledger.fenceJob(agent.agentId, job.job_id, agent.epoch);
+      return true;
+    } catch (error) {
+      if (isStaleEpoch(error)) {
+        agent.fenced?.(error);
+      } else {
+        // The job stays undecided: it is tried again at the next poll.
+        this.#deps.telemetry.bidAttemptFailed();
+        this.#deps.telemetry.error("bid decision failed", error, job.job_id);
+      }
+      return false;
+    }
+  }
+
+  /** A bid the marketplace took (and the ledger recorded, or tried to). */
+  placed(intent: BidIntent, bidId: string): void {
+    intent.feed.noteBid(intent.job.job_id, intent.agentId);
+    this.#decided.add(intent.job.job_id);
+    this.#deps.telemetry.bidPlaced(intent.job, bidId, intent.decision);
+  }
+
+  /** The ledger could not record a round's bids: said once per agent; the bids stand. */
+  unrecorded(intent: BidIntent, error: unknown): void {
+    this.#deps.telemetry.error("ledger write of a bid failed", error, intent.job.job_id);
   }
 
   #skip(job: Job, decision: Extract<BidDecision, { kind: "skip" }>): void {

@@ -2,65 +2,134 @@ import type { Logger } from "../logger.ts";
 import type { MarketplaceClient, RejectedJob } from "../marketplace/client.ts";
 import type { Job } from "../marketplace/schemas.ts";
 import type { Metrics } from "../metrics.ts";
+import type { Ledger } from "../state/types.ts";
 
-/** Job statuses that still take bids. */
-const BIDDABLE = ["posted", "bidding"] as const;
 /** Attempts per listing within one poll: one quick retry for a blip; the next poll does the rest. */
 const LISTING_ATTEMPTS = 2;
+/**
+ * A job of ours that left `posted` without being assigned (awaiting the poster's
+ * approval, negotiating, or cancelled) still awaits an award: it is looked for among
+ * assigned jobs at every poll, and given up on after an hour.
+ */
+const LIMBO_MAX_MS = 3_600_000;
 
 export interface FeedPage {
-  /** Jobs that take bids, newest listing. */
+  /** Jobs that take bids (`posted`: the real service never sets `bidding`). */
   biddable: Job[];
-  /** Jobs assigned to anyone; each worker picks its own. */
+  /** Jobs assigned to anyone, listed only when one of ours may be among them; each worker picks its own. */
   assigned: Job[];
+  /** True when `biddable` is the whole listing (a poll), not one job of a notification. */
+  complete?: boolean;
+}
+
+export interface JobFeedOptions {
+  client: MarketplaceClient;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Where bids placed before a restart are found, so their awards are not missed. */
+  ledger?: Pick<Ledger, "bidsOn">;
+  /** The marketplace ids of this runner's agents. */
+  ourAgents?: () => ReadonlySet<string>;
+  now?: () => number;
+}
+
+interface Watched {
+  /** Seen assigned to one of our agents: it leaves the watch once it is no longer assigned. */
+  ours: boolean;
+  /** When it was first missing from both listings, if it is. */
+  limboSince?: number;
 }
 
 /**
- * The shared job feed: one listing per status per poll serves every agent, and the
- * bid list of a new job is fetched once for all agents (to find bids of ours that
- * the ledger does not know, e.g. placed by another runner of the same owner).
+ * The shared job feed: one `posted` listing per poll serves every agent, the bid list
+ * of a new job is fetched once for all agents (to find bids of ours the ledger does
+ * not know, e.g. placed by another runner of the same owner), and the `assigned`
+ * listing is asked for only when it can hold news for us: at the first poll, when a
+ * job we bid on left `posted`, while a job of ours is still assigned, or after a hint.
  */
 export class JobFeed {
   readonly #client: MarketplaceClient;
   readonly #logger: Logger;
   readonly #metrics: Metrics | undefined;
+  readonly #ledger: Pick<Ledger, "bidsOn"> | undefined;
+  readonly #ourAgents: () => ReadonlySet<string>;
+  /** Our agents as of the last assigned listing. */
+  #listedFor: ReadonlySet<string> = new Set();
+  readonly #now: () => number;
   readonly #bidders = new Map<string, Promise<Set<string>>>();
   readonly #reportedRejects = new Set<string>();
+  /** Jobs with a bid of ours whose award is not known yet, or assigned to one of ours. */
+  readonly #watched = new Map<string, Watched>();
+  /** Job ids of the last `posted` listing. */
+  #posted = new Set<string>();
+  #firstPoll = true;
+  #hinted = false;
 
-  constructor(client: MarketplaceClient, logger: Logger, metrics?: Metrics) {
-    this.#client = client;
-    this.#logger = logger;
-    this.#metrics = metrics;
+  constructor(options: JobFeedOptions) {
+    this.#client = options.client;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#ledger = options.ledger;
+    this.#ourAgents = options.ourAgents ?? (() => new Set());
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** How many jobs the feed keeps an eye on for an award (for tests and status). */
+  get watching(): number {
+    return this.#watched.size;
   }
 
   /** One poll. Throws when the marketplace cannot be listed (the caller backs off). */
-  async poll(signal?: AbortSignal): Promise<FeedPage> {
-    // One listing first: while the marketplace is down a poll costs that listing's few
-    // attempts, not a few per status. The poll loop is the retry beyond that.
-    const assigned = await this.#client.listJobs({ status: "assigned" }, signal, {
-      maxAttempts: LISTING_ATTEMPTS,
+  async poll(signal?: AbortSignal, options: { attempts?: number } = {}): Promise<FeedPage> {
+    const posted = await this.#client.listJobs({ status: "posted" }, signal, {
+      maxAttempts: options.attempts ?? LISTING_ATTEMPTS,
     });
-    const biddable = await Promise.all(
-      BIDDABLE.map((status) =>
-        this.#client.listJobs({ status }, signal, { maxAttempts: LISTING_ATTEMPTS }),
-      ),
-    );
-    const seen = new Map<string, Job>();
-    for (const listing of biddable) {
-      this.#report(listing.rejected);
-      for (const job of listing.jobs) seen.set(job.job_id, job);
-    }
-    this.#report(assigned.rejected);
+    this.#report(posted.rejected);
+    const ids = new Set(posted.jobs.map((job) => job.job_id));
+    await this.#watchBidsFromLedger([...ids].filter((id) => !this.#posted.has(id)));
+    this.#posted = ids;
     // Forget bid lists of jobs that no longer take bids.
-    for (const jobId of this.#bidders.keys()) if (!seen.has(jobId)) this.#bidders.delete(jobId);
-    return { biddable: [...seen.values()], assigned: assigned.jobs };
+    for (const jobId of this.#bidders.keys()) if (!ids.has(jobId)) this.#bidders.delete(jobId);
+
+    let assigned: Job[] = [];
+    if (this.#assignedMayHaveNews()) {
+      const listing = await this.#client.listJobs({ status: "assigned" }, signal, {
+        maxAttempts: LISTING_ATTEMPTS,
+      });
+      this.#report(listing.rejected);
+      this.#firstPoll = false;
+      this.#hinted = false;
+      this.#listedFor = new Set(this.#ourAgents());
+      assigned = listing.jobs;
+      this.#settle(assigned);
+    }
+    return { biddable: posted.jobs, assigned, complete: true };
+  }
+
+  /**
+   * A hint (a `job.assigned` notification) that a job may have been assigned to one of
+   * our agents: the next poll lists assigned jobs. Only a hint: nothing is trusted.
+   */
+  hintAssigned(_jobId: string): void {
+    // The next listing finds the job if it is ours, and watches it from then on.
+    this.#hinted = true;
   }
 
   /** Agent ids that have bid on a job, fetched once per job and shared. */
   bidders(jobId: string): Promise<Set<string>> {
     let pending = this.#bidders.get(jobId);
     if (!pending) {
-      pending = this.#client.listBids(jobId).then((bids) => new Set(bids.map((b) => b.agent_id)));
+      pending = this.#client.listBids(jobId).then((bids) => {
+        const agents = new Set(bids.map((b) => b.agent_id));
+        const ours = this.#ourAgents();
+        for (const agent of agents) {
+          if (ours.has(agent)) {
+            this.#watch(jobId);
+            break;
+          }
+        }
+        return agents;
+      });
       // A failed fetch is not cached: the next agent or poll asks again.
       pending.catch(() => this.#bidders.delete(jobId));
       this.#bidders.set(jobId, pending);
@@ -73,12 +142,71 @@ export class JobFeed {
     this.#bidders.delete(jobId);
   }
 
-  /** Records our own bid so later checks within this process see it without a request. */
+  /** Records our own bid: later checks see it without a request, and its award is watched for. */
   noteBid(jobId: string, agentId: string): void {
+    this.#watch(jobId);
     void this.#bidders
       .get(jobId)
       ?.then((set) => set.add(agentId))
       .catch(() => undefined);
+  }
+
+  #watch(jobId: string): void {
+    if (!this.#watched.has(jobId)) this.#watched.set(jobId, { ours: false });
+  }
+
+  /** New jobs of the listing that the ledger says we bid on (before a restart). */
+  async #watchBidsFromLedger(newIds: string[]): Promise<void> {
+    if (!this.#ledger || newIds.length === 0) return;
+    try {
+      for (const jobId of (await this.#ledger.bidsOn(newIds)).keys()) this.#watch(jobId);
+    } catch (error) {
+      // Without the ledger's word, look at the assigned jobs rather than miss an award.
+      this.#hinted = true;
+      this.#logger.warn({ err: error }, "ledger: could not look up earlier bids");
+    }
+  }
+
+  #assignedMayHaveNews(): boolean {
+    if (this.#firstPoll || this.#hinted) return true;
+    // An agent of ours not there at the last listing (started late, claimed from another
+    // replica after a failover or hand-over) may hold awards from before.
+    for (const agentId of this.#ourAgents()) if (!this.#listedFor.has(agentId)) return true;
+    for (const [jobId, watched] of this.#watched) {
+      if (watched.ours) return true;
+      if (this.#posted.has(jobId)) continue;
+      return true;
+    }
+    return false;
+  }
+
+  /** Updates the watch from an assigned listing. */
+  #settle(assigned: Job[]): void {
+    const ours = this.#ourAgents();
+    const assignedTo = new Map(assigned.map((job) => [job.job_id, job.assigned_agent_id]));
+    for (const job of assigned) {
+      if (job.assigned_agent_id && ours.has(job.assigned_agent_id)) {
+        this.#watched.set(job.job_id, { ours: true });
+      }
+    }
+    const now = this.#now();
+    for (const [jobId, watched] of this.#watched) {
+      if (this.#posted.has(jobId)) continue;
+      const agent = assignedTo.get(jobId);
+      if (agent !== undefined) {
+        // Someone else's award: nothing more to wait for.
+        if (!(agent && ours.has(agent))) this.#watched.delete(jobId);
+        continue;
+      }
+      // Neither posted nor assigned: ours is done, or it waits elsewhere for a while.
+      if (watched.ours) {
+        this.#watched.delete(jobId);
+      } else if (watched.limboSince === undefined) {
+        watched.limboSince = now;
+      } else if (now - watched.limboSince >= LIMBO_MAX_MS) {
+        this.#watched.delete(jobId);
+      }
+    }
   }
 
   #report(rejected: RejectedJob[]): void {

@@ -15,12 +15,20 @@ export class Registrar {
   readonly #client: MarketplaceClient;
   readonly #ownerId: string;
   readonly #defaultModel: string;
+  readonly #webhookUrl: string | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(client: MarketplaceClient, ownerId: string, defaultModel: string) {
+  /** With `webhookUrl`, agents register for webhook notifications (and still poll). */
+  constructor(
+    client: MarketplaceClient,
+    ownerId: string,
+    defaultModel: string,
+    webhookUrl?: string,
+  ) {
     this.#client = client;
     this.#ownerId = ownerId;
     this.#defaultModel = defaultModel;
+    this.#webhookUrl = webhookUrl;
   }
 
   /** Registers the agent under its wallet (idempotent by wallet on the marketplace). */
@@ -38,7 +46,9 @@ export class Registrar {
             config.description ?? `${config.name} (${config.agent_type}), run by bazaar-runner`,
           owner_id: this.#ownerId,
           wallet_address: walletAddress,
-          execution_mode: "self_hosted",
+          ...(this.#webhookUrl
+            ? { execution_mode: "webhook" as const, webhook_url: this.#webhookUrl }
+            : { execution_mode: "self_hosted" as const }),
           provider: "fireworks",
           model: config.model ?? this.#defaultModel,
           base_rate_usd: config.base_rate_usd,

@@ -4,7 +4,6 @@ import { registerAllExecutors } from "../agents/plugins.ts";
 import { hasExecutor } from "../agents/registry.ts";
 import type { RunnerConfig } from "../config/env.ts";
 import { createConfigSource } from "../config-sources/index.ts";
-import { connectMongo } from "../config-sources/mongo.ts";
 import type { ConfigSource } from "../config-sources/types.ts";
 import { createLlmClient } from "../llm/client.ts";
 import type { LlmClient } from "../llm/types.ts";
@@ -24,10 +23,12 @@ import { AgentWallets } from "../wallet/agent-wallets.ts";
 import { resolveWalletSetup, type WalletSetup } from "../wallet/setup.ts";
 import type { AgentWorker } from "./agent-worker.ts";
 import { DecisionLog } from "./decision-log.ts";
-import { JobFeed } from "./job-feed.ts";
+import { MarketplaceHealth } from "./health.ts";
+import { type FeedPage, JobFeed } from "./job-feed.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { MoneyWatch } from "./money-watch.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
+import { pollIntervalFor, type WebhookHint, webhookUrl } from "./push.ts";
 import { Registrar } from "./registrar.ts";
 import { SpendCaps } from "./spend-caps.ts";
 import { StatusTracker } from "./status-tracker.ts";
@@ -39,6 +40,9 @@ import type {
   StatusSource,
 } from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
+
+/** A second notification of the same event and job within this time is not followed again. */
+const HINT_DEDUPE_MS = 30_000;
 
 export interface RunnerOptions {
   config: RunnerConfig;
@@ -88,6 +92,13 @@ export class Runner implements StatusSource {
   #marketplaceReachable = false;
   #lastMarketplaceOk: string | null = null;
   #pollLoop: Promise<void> | undefined;
+  readonly #health: MarketplaceHealth;
+  #lastHintAt = 0;
+  #dispatching: Promise<void> = Promise.resolve();
+  /** Hints followed recently, by event and job: the job is fetched once for all agents. */
+  readonly #hinted = new Map<string, number>();
+  /** The marketplace ids of the running agents, worked out once per poll. */
+  #agentIds: Set<string> | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -114,7 +125,14 @@ export class Runner implements StatusSource {
     this.#mongo = parts.mongo;
     this.#stateLock = parts.stateLock;
     this.#embedded = options.embeddedMarketplace ?? false;
-    this.#feed = new JobFeed(this.client, this.#log, this.metrics);
+    this.#health = new MarketplaceHealth({ maxProbeDelayMs: this.config.heartbeatIntervalMs });
+    this.#feed = new JobFeed({
+      client: this.client,
+      logger: this.#log,
+      metrics: this.metrics,
+      ledger: this.ledger,
+      ourAgents: () => this.#ourAgentIds(),
+    });
     this.#outbox = new Outbox({
       client: this.client,
       ledger: this.ledger,
@@ -140,13 +158,20 @@ export class Runner implements StatusSource {
         client: this.client,
         llm: this.llm,
         ledger: this.ledger,
-        registrar: new Registrar(this.client, this.config.ownerId, this.config.defaultModel),
+        registrar: new Registrar(
+          this.client,
+          this.config.ownerId,
+          this.config.defaultModel,
+          webhookUrl(this.config.publicUrl),
+        ),
+        webhookUrl: webhookUrl(this.config.publicUrl),
         outbox: this.#outbox,
         tracker: this.tracker,
         decisions: this.#decisions,
         logger: this.#log,
         metrics: this.metrics,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        health: this.#health,
         pollIntervalMs: this.config.pollIntervalMs,
         defaultModel: this.config.defaultModel,
         llmPrices: this.config.llmPrices,
@@ -238,6 +263,7 @@ export class Runner implements StatusSource {
         );
         // Ledger and lease calls fail fast while MongoDB is away: connectMongo gives
         // server selection 5 s (the driver's default is 30 s).
+        const { connectMongo } = await import("../config-sources/mongo-connect.ts");
         mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
       }
       ledger =
@@ -313,17 +339,26 @@ export class Runner implements StatusSource {
     this.#pollLoop = this.#poll();
   }
 
+  /**
+   * The one poll loop. While the marketplace is down the poll is the runner's single
+   * probe (one attempt, backing off up to the heartbeat interval); the first answer
+   * ends the outage and the jobs of that poll are dispatched at once.
+   */
   async #poll(): Promise<void> {
     let failures = 0;
     while (!this.#stop.signal.aborted) {
       const endTimer = this.metrics.pollDuration.startTimer();
+      this.#agentIds = undefined;
       try {
-        const page = await this.#feed.poll(this.#stop.signal);
+        const page = await this.#feed.poll(this.#stop.signal, {
+          attempts: this.#health.up ? undefined : 1,
+        });
         if (failures > 0) this.#log.info({ failures }, "marketplace reachable again");
         failures = 0;
+        this.#health.ok();
         this.#marketplaceReachable = true;
         this.#lastMarketplaceOk = new Date().toISOString();
-        await this.#supervisor.dispatch(page, this.#feed);
+        await this.#dispatch(page);
         await this.#money.poll(this.#stop.signal).catch((error: unknown) => {
           if (!this.#stop.signal.aborted)
             this.#log.debug(
@@ -335,6 +370,7 @@ export class Runner implements StatusSource {
       } catch (error) {
         if (this.#stop.signal.aborted) break;
         failures++;
+        this.#health.failed(error);
         this.#marketplaceReachable = false;
         // Said once per outage, not at every retry.
         if (failures === 1)
@@ -343,17 +379,74 @@ export class Runner implements StatusSource {
             "marketplace unreachable; backing off",
           );
       }
-      // During an outage back off, but never longer than one poll interval.
-      const wait =
-        failures === 0
-          ? this.config.pollIntervalMs
+      const wait = this.#health.up
+        ? failures === 0
+          ? this.#pollInterval()
           : backoffDelay(failures, {
               baseMs: 500,
               capMs: this.config.pollIntervalMs,
               jitter: "equal",
-            });
+            })
+        : this.#health.probeDelay();
       await sleep(wait, this.#stop.signal).catch(() => undefined);
     }
+  }
+
+  /** One dispatch at a time (polls and hints), so no job is taken up twice. */
+  #dispatch(page: FeedPage): Promise<void> {
+    const run = this.#dispatching.then(() => this.#supervisor.dispatch(page, this.#feed));
+    this.#dispatching = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whether the agent id is one of this runner's running agents. */
+  isOurAgent(agentId: string): boolean {
+    return this.#ourAgentIds().has(agentId);
+  }
+
+  /**
+   * A webhook notification: a hint, never a fact. The job is fetched from the API (once
+   * per job and event for a while, however many agents were notified) and acted on as
+   * the API shows it: a posted job is decided at once, a job assigned to one of ours is
+   * taken up at once.
+   */
+  hint(hint: WebhookHint): void {
+    this.#lastHintAt = Date.now();
+    if (!this.#health.up || this.#stop.signal.aborted) return;
+    // job.assigned and bid.selected say the same thing: one fetch for both.
+    const key = `${hint.event === "job.posted" ? "posted" : "assigned"}|${hint.jobId}`;
+    const now = Date.now();
+    if ((this.#hinted.get(key) ?? 0) > now - HINT_DEDUPE_MS) return;
+    if (this.#hinted.size >= 10_000) this.#hinted.clear();
+    this.#hinted.set(key, now);
+    void this.#actOnHint(hint.jobId).catch((error: unknown) => {
+      this.#log.debug(
+        { jobId: hint.jobId, problem: errorMessage(error) },
+        "webhook hint not followed",
+      );
+    });
+  }
+
+  async #actOnHint(jobId: string): Promise<void> {
+    const { bids: _bids, ...job } = await this.client.getJob(jobId, this.#stop.signal);
+    if (job.status === "posted") {
+      await this.#dispatch({ biddable: [job], assigned: [] });
+    } else if (job.status === "assigned" && job.assigned_agent_id) {
+      if (!this.isOurAgent(job.assigned_agent_id)) return;
+      this.#feed.hintAssigned(job.job_id);
+      await this.#dispatch({ biddable: [], assigned: [job] });
+    }
+  }
+
+  #pollInterval(): number {
+    return pollIntervalFor(this.config.pollIntervalMs, this.#lastHintAt, Date.now());
+  }
+
+  #ourAgentIds(): ReadonlySet<string> {
+    this.#agentIds ??= new Set(
+      this.#supervisor.workers.flatMap((w) => (w.agentId ? [w.agentId] : [])),
+    );
+    return this.#agentIds;
   }
 
   /** Keeps the per-agent result counters and the timeline in step with the outbox. */

@@ -3,6 +3,7 @@ import type { AgentSpec, ConfigIssue, ConfigSnapshot } from "../config-sources/t
 import type { Logger } from "../logger.ts";
 import { errorMessage } from "../secrets.ts";
 import { AgentWorker, type WorkerDeps } from "./agent-worker.ts";
+import { placeRound, RoundBids } from "./bidder.ts";
 import type { FeedPage, JobFeed } from "./job-feed.ts";
 import type { Tenure } from "./tenure.ts";
 
@@ -190,15 +191,24 @@ export class Supervisor {
     return done;
   }
 
-  /** Hands one poll's jobs to every running worker; one worker's trouble stays its own. */
+  /**
+   * Hands one poll's jobs to every running worker (one worker's trouble stays its own),
+   * then places the round's bids together: concurrently, with one ledger write.
+   */
   async dispatch(page: FeedPage, feed: JobFeed): Promise<void> {
     this.updateGauge();
-    await Promise.allSettled(
+    const known = new RoundBids(
+      this.#deps.ledger,
+      page.biddable.map((job) => job.job_id),
+    );
+    const decided = await Promise.allSettled(
       this.workers.map(async (worker) => {
         await worker.takeAssigned(page.assigned);
-        await worker.considerJobs(page.biddable, feed);
+        return worker.decideBids(page.biddable, feed, known, page.complete);
       }),
     );
+    const intents = decided.flatMap((d) => (d.status === "fulfilled" ? d.value : []));
+    if (intents.length > 0) await placeRound(intents, this.#deps.ledger);
   }
 
   /** Stops every worker: no more bids, in-flight jobs finish within the grace period. */

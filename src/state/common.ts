@@ -1,8 +1,15 @@
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { isStaleEpoch } from "./fence.ts";
-import type { AgentTotals, Ledger, LedgerEntry, LedgerResult, OfferAnswer } from "./types.ts";
+import { checkEpoch, isStaleEpoch } from "./fence.ts";
+import type {
+  AgentTotals,
+  BidRecord,
+  Ledger,
+  LedgerEntry,
+  LedgerResult,
+  OfferAnswer,
+} from "./types.ts";
 
 /** Options every backend accepts. */
 export interface LedgerCommonOptions {
@@ -24,6 +31,7 @@ export const ledgerResultSchema = z.object({
 /** The write methods; each is counted in `bazaar_runner_ledger_operations_total`. */
 export const WRITE_OPERATIONS = [
   "recordBid",
+  "recordBids",
   "recordWon",
   "startExecution",
   "recordResult",
@@ -135,6 +143,22 @@ export function checkPrice(priceUsd: number): void {
     throw new RangeError("ledger: bid price must be a finite, non-negative number");
 }
 
+/** Adds one (job, agent) pair to a `bidsOn` answer. */
+export function addBidder(map: Map<string, Set<string>>, jobId: string, agentId: string): void {
+  const agents = map.get(jobId);
+  if (agents) agents.add(agentId);
+  else map.set(jobId, new Set([agentId]));
+}
+
+/** Checks a round's bids before any is written. */
+export function checkBids(bids: readonly BidRecord[]): void {
+  for (const bid of bids) {
+    checkKey(bid.agentId, bid.jobId);
+    checkPrice(bid.priceUsd);
+    checkEpoch(bid.epoch);
+  }
+}
+
 export function checkEpochMs(value: number): void {
   if (!Number.isSafeInteger(value) || value < 0)
     throw new RangeError("ledger: nextSubmitAt must be epoch milliseconds");
@@ -198,6 +222,11 @@ export function instrument(
     hasBid: (agentId, jobId) => backend.hasBid(agentId, jobId),
     recordBid: (agentId, jobId, bid, epoch) =>
       write("recordBid", agentId, jobId, () => backend.recordBid(agentId, jobId, bid, epoch)),
+    recordBids: (bids) =>
+      write("recordBids", `${bids.length} agents`, `${bids.length} bids`, () =>
+        backend.recordBids(bids),
+      ),
+    bidsOn: (jobIds) => backend.bidsOn(jobIds),
     recordWon: (agentId, jobId, epoch) =>
       write("recordWon", agentId, jobId, () => backend.recordWon(agentId, jobId, epoch)),
     startExecution: (agentId, jobId, epoch) =>

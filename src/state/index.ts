@@ -1,12 +1,10 @@
 import { join } from "node:path";
 import type { MongoClient } from "mongodb";
 import type { LedgerCommonOptions } from "./common.ts";
-import { openMongoLedger } from "./mongo-ledger.ts";
 import { openSqliteLedger } from "./sqlite-ledger.ts";
 import type { Ledger } from "./types.ts";
 
 export { createMemoryLedger } from "./memory-ledger.ts";
-export { openMongoLedger } from "./mongo-ledger.ts";
 export { openSqliteLedger } from "./sqlite-ledger.ts";
 export type { Ledger, LedgerEntry, LedgerResult, LedgerSummary } from "./types.ts";
 
@@ -22,8 +20,13 @@ export interface OpenLedgerOptions extends LedgerCommonOptions {
 /** The runner's ledger: MongoDB when a client is given, else `${stateDir}/ledger.sqlite`. */
 export async function openLedger(options: OpenLedgerOptions): Promise<Ledger> {
   const { stateDir, mongoClient, mongoDbName, ...common } = options;
+  // The MongoDB driver is loaded only when a client is given.
   const ledger = mongoClient
-    ? await openMongoLedger({ ...common, client: mongoClient, dbName: mongoDbName })
+    ? await (await import("./mongo-ledger.ts")).openMongoLedger({
+        ...common,
+        client: mongoClient,
+        dbName: mongoDbName,
+      })
     : openSqliteLedger({ ...common, path: join(stateDir, "ledger.sqlite") });
   options.logger?.info({ backend: ledger.backend }, "ledger opened");
   return ledger;

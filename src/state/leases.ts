@@ -1,5 +1,4 @@
 import type { Collection, Document, MongoClient } from "mongodb";
-import { MongoServerError } from "mongodb";
 import { z } from "zod";
 
 /**
@@ -126,7 +125,7 @@ export function openLeaseStore(options: LeaseStoreOptions): LeaseStore {
         return doc === null ? undefined : toLease(doc);
       } catch (error) {
         // The document exists and did not match: another replica holds it, live.
-        if (error instanceof MongoServerError && error.code === 11000) return undefined;
+        if (isDuplicateKey(error)) return undefined;
         throw error;
       }
     },
@@ -193,4 +192,9 @@ export function holdingsByReplica(
       counts.set(lease.holder, (counts.get(lease.holder) ?? 0) + 1);
   }
   return [...counts].map(([id, agents]) => ({ id, agents })).sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+/** A duplicate-key error (11000), told by its code so the driver is not loaded just for this. */
+function isDuplicateKey(error: unknown): boolean {
+  return typeof error === "object" && error !== null && "code" in error && error.code === 11000;
 }

@@ -1,4 +1,6 @@
 import {
+  addBidder,
+  checkBids,
   checkDay,
   checkEpochMs,
   checkKey,
@@ -52,6 +54,16 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
     if (closed) throw new Error("ledger: closed");
   };
 
+  /** Throws StaleEpochError when a newer epoch exists for the agent or the entry. */
+  const checkFence = (agentId: string, jobId: string, epoch: number | undefined): void => {
+    if (epoch === undefined) return;
+    const newest = Math.max(
+      fences.get(agentId) ?? 0,
+      entries.get(keyOf(agentId, jobId))?.epoch ?? 0,
+    );
+    if (newest > epoch) throw new StaleEpochError(agentId, epoch, newest);
+  };
+
   /** Finds or creates the entry, applies the change, and stamps it (with the epoch, if fenced). */
   const upsert = (
     agentId: string,
@@ -63,10 +75,7 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
     checkKey(agentId, jobId);
     checkEpoch(epoch);
     const key = keyOf(agentId, jobId);
-    if (epoch !== undefined) {
-      const newest = Math.max(fences.get(agentId) ?? 0, entries.get(key)?.epoch ?? 0);
-      if (newest > epoch) throw new StaleEpochError(agentId, epoch, newest);
-    }
+    checkFence(agentId, jobId, epoch);
     const now = iso();
     const entry = entries.get(key) ?? {
       agentId,
@@ -102,6 +111,33 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
         },
         epoch,
       );
+    },
+    async recordBids(bids) {
+      open();
+      checkBids(bids);
+      // Every fence first: one stale entry writes none.
+      for (const bid of bids) checkFence(bid.agentId, bid.jobId, bid.epoch);
+      for (const bid of bids) {
+        upsert(
+          bid.agentId,
+          bid.jobId,
+          (entry, now) => {
+            entry.bidId = bid.bidId;
+            entry.bidPriceUsd = bid.priceUsd;
+            entry.bidAt = now;
+          },
+          bid.epoch,
+        );
+      }
+    },
+    async bidsOn(jobIds) {
+      open();
+      const wanted = new Set(jobIds);
+      const found = new Map<string, Set<string>>();
+      for (const entry of entries.values())
+        if (entry.bidAt !== undefined && wanted.has(entry.jobId))
+          addBidder(found, entry.jobId, entry.agentId);
+      return found;
     },
     async recordWon(agentId, jobId, epoch) {
       upsert(

@@ -1,6 +1,8 @@
 import {
+  type AnyBulkWriteOperation,
   type Collection,
   type Document,
+  MongoBulkWriteError,
   type MongoClient,
   MongoServerError,
   type UpdateFilter,
@@ -8,6 +10,8 @@ import {
 } from "mongodb";
 import { z } from "zod";
 import {
+  addBidder,
+  checkBids,
   checkDay,
   checkEpochMs,
   checkKey,
@@ -25,7 +29,7 @@ import {
   totalsOf,
 } from "./common.ts";
 import { checkEpoch, StaleEpochError } from "./fence.ts";
-import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
+import type { BidRecord, Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
 export interface MongoLedgerOptions extends LedgerCommonOptions {
   /** Owned by the runner: the ledger never closes it. */
@@ -163,6 +167,8 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
   await coll.createIndexes([
     { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
     { key: { accepted_at: 1, closed_at: 1, result_at: 1 }, name: "pending_results" },
+    // For a round's one look-up of the bids on its jobs.
+    { key: { job_id: 1 }, name: "job_bids" },
   ]);
   await wallets.createIndexes([
     { key: { agent_key: 1 }, name: "agent_key_unique", unique: true },
@@ -239,6 +245,36 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       coll.updateOne(filter, u, { upsert: true, writeConcern: DURABLE }),
     );
 
+  /**
+   * Throws StaleEpochError when a newer epoch exists for any fenced bid, on its agent's
+   * fence or on its entry (two queries for the round): then none of the round is written.
+   */
+  const checkFences = async (bids: readonly BidRecord[]): Promise<void> => {
+    const fenced = bids.filter((bid) => bid.epoch !== undefined);
+    if (fenced.length === 0) return;
+    const lowest = new Map<string, number>();
+    for (const { agentId, epoch = 0 } of fenced)
+      lowest.set(agentId, Math.min(epoch, lowest.get(agentId) ?? epoch));
+    for await (const fence of fences.find({ _id: { $in: [...lowest.keys()] } })) {
+      const epoch = lowest.get(fence._id) ?? 0;
+      if (fence.epoch > epoch) throw new StaleEpochError(fence._id, epoch, fence.epoch);
+    }
+    const newer = await coll.findOne(
+      {
+        $or: fenced.map((bid) => ({
+          agent_id: bid.agentId,
+          job_id: bid.jobId,
+          epoch: { $gt: bid.epoch },
+        })),
+      },
+      { projection: { agent_id: 1, job_id: 1, epoch: 1 } },
+    );
+    if (newer) {
+      const bid = fenced.find((b) => b.agentId === newer.agent_id && b.jobId === newer.job_id);
+      throw new StaleEpochError(newer.agent_id, bid?.epoch ?? 0, newer.epoch ?? 0);
+    }
+  };
+
   const backend: LedgerBackend = {
     backend: "mongo",
     async hasBid(agentId, jobId) {
@@ -259,6 +295,65 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         }),
         epoch,
       );
+    },
+    async recordBids(bids) {
+      open();
+      checkBids(bids);
+      if (bids.length === 0) return;
+      await checkFences(bids);
+      const now = new Date(clock());
+      const operations: AnyBulkWriteOperation<LedgerDoc>[] = bids.map((bid) => {
+        const key = { agent_id: bid.agentId, job_id: bid.jobId };
+        const set = {
+          bid_id: bid.bidId,
+          bid_price_usd: bid.priceUsd,
+          bid_at: now,
+          updated_at: now,
+        };
+        return {
+          updateOne:
+            bid.epoch === undefined
+              ? { filter: key, update: { $set: set }, upsert: true }
+              : {
+                  // As in `write`: a newer epoch on the entry makes the upsert collide.
+                  filter: { ...key, epoch: { $not: { $gt: bid.epoch } } },
+                  update: { $set: { ...set, epoch: bid.epoch } },
+                  upsert: true,
+                },
+        };
+      });
+      // One round trip for the round: unordered, so one failed record holds up no other.
+      const run = () => coll.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
+      try {
+        await run();
+      } catch (err) {
+        // Racing upserts of a new key can collide on the unique index; the writes are
+        // idempotent, so the round is sent again once.
+        const duplicates =
+          err instanceof MongoBulkWriteError &&
+          (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).every(
+            (e) => e.code === 11000,
+          );
+        if (!duplicates) throw err;
+        try {
+          await run();
+        } catch (again) {
+          // A collision left after the retry: a newer holder stamped the entry meanwhile.
+          if (again instanceof MongoBulkWriteError) await checkFences(bids);
+          throw again;
+        }
+      }
+    },
+    async bidsOn(jobIds) {
+      open();
+      const found = new Map<string, Set<string>>();
+      if (jobIds.length === 0) return found;
+      const docs = coll.find(
+        { job_id: { $in: [...jobIds] }, bid_at: { $ne: null } },
+        { projection: { _id: 0, job_id: 1, agent_id: 1 } },
+      );
+      for await (const doc of docs) addBidder(found, doc.job_id, doc.agent_id);
+      return found;
     },
     async recordWon(agentId, jobId, epoch) {
       // $min keeps the first time the job was seen won.

@@ -3,6 +3,8 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { z } from "zod";
 import {
+  addBidder,
+  checkBids,
   checkDay,
   checkEpochMs,
   checkKey,
@@ -225,6 +227,14 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
     return undefined;
   };
 
+  const writeBid = (agentId: string, jobId: string, bid: { bidId: string; priceUsd: number }) =>
+    upsert(
+      agentId,
+      jobId,
+      (now) => ({ bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now }),
+      "bid_id = excluded.bid_id, bid_price_usd = excluded.bid_price_usd, bid_at = excluded.bid_at",
+    );
+
   /** Runs `body` in one IMMEDIATE transaction (the write lock first, so no reader goes stale). */
   const transaction = <T>(body: () => T): T => {
     db.exec("BEGIN IMMEDIATE");
@@ -247,23 +257,26 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
   ): T => {
     checkEpoch(epoch);
     if (epoch === undefined) return write();
-    return transaction(() => {
-      const newest =
-        z.object({ n: z.number().nullable() }).parse(
-          stmt(
-            `SELECT max(coalesce((SELECT epoch FROM fences WHERE agent_id = :a), 0),
-                          coalesce((SELECT epoch FROM ledger WHERE agent_id = :a AND job_id = :j), 0)) AS n`,
-          ).get({ a: agentId, j: jobId }),
-        ).n ?? 0;
-      if (newest > epoch) throw new StaleEpochError(agentId, epoch, newest);
-      const value = write();
-      stmt("UPDATE ledger SET epoch = ? WHERE agent_id = ? AND job_id = ?").run(
-        epoch,
-        agentId,
-        jobId,
-      );
-      return value;
-    });
+    return transaction(() => fencedWrite(agentId, jobId, epoch, write));
+  };
+
+  /** The fence check, the write and the epoch stamp, inside the caller's transaction. */
+  const fencedWrite = <T>(agentId: string, jobId: string, epoch: number, write: () => T): T => {
+    const newest =
+      z.object({ n: z.number().nullable() }).parse(
+        stmt(
+          `SELECT max(coalesce((SELECT epoch FROM fences WHERE agent_id = :a), 0),
+                        coalesce((SELECT epoch FROM ledger WHERE agent_id = :a AND job_id = :j), 0)) AS n`,
+        ).get({ a: agentId, j: jobId }),
+      ).n ?? 0;
+    if (newest > epoch) throw new StaleEpochError(agentId, epoch, newest);
+    const value = write();
+    stmt("UPDATE ledger SET epoch = ? WHERE agent_id = ? AND job_id = ?").run(
+      epoch,
+      agentId,
+      jobId,
+    );
+    return value;
   };
 
   const count = (where: string): number =>
@@ -281,14 +294,38 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
     },
     async recordBid(agentId, jobId, bid, epoch) {
       checkPrice(bid.priceUsd);
-      fenced(agentId, jobId, epoch, () =>
-        upsert(
-          agentId,
-          jobId,
-          (now) => ({ bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now }),
-          "bid_id = excluded.bid_id, bid_price_usd = excluded.bid_price_usd, bid_at = excluded.bid_at",
-        ),
-      );
+      fenced(agentId, jobId, epoch, () => writeBid(agentId, jobId, bid));
+    },
+    async recordBids(bids) {
+      checkBids(bids);
+      if (bids.length === 0) return;
+      // One transaction: one fsync for the round instead of one per bid, and one stale
+      // entry (StaleEpochError) rolls back the others.
+      transaction(() => {
+        for (const bid of bids) {
+          const write = () => writeBid(bid.agentId, bid.jobId, bid);
+          if (bid.epoch === undefined) write();
+          else fencedWrite(bid.agentId, bid.jobId, bid.epoch, write);
+        }
+      });
+    },
+    async bidsOn(jobIds) {
+      const found = new Map<string, Set<string>>();
+      const pair = z.object({ job_id: z.string(), agent_id: z.string() });
+      // In chunks, well under SQLite's limit of bound parameters.
+      for (let i = 0; i < jobIds.length; i += 500) {
+        const chunk = jobIds.slice(i, i + 500);
+        const rows = db
+          .prepare(
+            `SELECT job_id, agent_id FROM ledger WHERE bid_at IS NOT NULL AND job_id IN (${chunk.map(() => "?").join(", ")})`,
+          )
+          .all(...chunk);
+        for (const row of rows) {
+          const { job_id, agent_id } = pair.parse(row);
+          addBidder(found, job_id, agent_id);
+        }
+      }
+      return found;
     },
     async recordWon(agentId, jobId, epoch) {
       fenced(agentId, jobId, epoch, () =>

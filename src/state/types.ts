@@ -51,6 +51,16 @@ export interface LedgerSummary {
   closed: number;
 }
 
+/** One bid of a round, for `recordBids`. */
+export interface BidRecord {
+  agentId: string;
+  jobId: string;
+  bidId: string;
+  priceUsd: number;
+  /** The bidding agent's lease epoch (replicas only): the write is fenced like `recordBid`'s. */
+  epoch?: number;
+}
+
 /** How the runner answered one counter-offer on one of its bids. */
 export interface OfferAnswer {
   agentId: string;
@@ -99,6 +109,14 @@ export interface Ledger {
     bid: { bidId: string; priceUsd: number },
     epoch?: number,
   ): Promise<void>;
+  /**
+   * The bids of one round in one write (one SQLite transaction, one MongoDB bulkWrite):
+   * every record is checked first, and bad input writes nothing. Fenced like `recordBid`, entry by entry
+   * (those with an epoch): one stale entry (StaleEpochError) writes none.
+   */
+  recordBids(bids: readonly BidRecord[]): Promise<void>;
+  /** The agents with a bid on record, for each of these jobs that has any (one query). */
+  bidsOn(jobIds: readonly string[]): Promise<Map<string, Set<string>>>;
   recordWon(agentId: string, jobId: string, epoch?: number): Promise<void>;
   /** Marks execution started and returns how many times it has been started, this one included. */
   startExecution(agentId: string, jobId: string, epoch?: number): Promise<number>;

@@ -204,3 +204,106 @@ describe("roundTo", () => {
     expect(roundTo(0.0564, 3)).toBe(0.056);
   });
 });
+
+/** The rule as one regular expression per keyword (the earlier implementation). */
+function referenceMatch(table: Record<string, number>, text: string): string[] {
+  const word = "[\\p{L}\\p{N}_]";
+  const found = new Map<string, string>();
+  for (const keyword of Object.keys(table)) {
+    const tokens = keyword
+      .toLowerCase()
+      .split(/[\s-]+/)
+      .filter((t) => t.length > 0);
+    const canonical = tokens.join(" ");
+    if (found.has(canonical) || tokens.length === 0) continue;
+    const body = tokens.map((t) => t.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("[\\s-]+");
+    const plural = /\p{L}$/u.test(canonical) ? "(?:e?s)?" : "";
+    if (new RegExp(`(?<!${word})${body}${plural}(?!${word})`, "iu").test(text))
+      found.set(canonical, keyword.trim());
+  }
+  return [...found.values()].sort();
+}
+
+describe("compileKeywords: one scan agrees with the per-keyword rule", () => {
+  it("on random texts of keywords, plurals, punctuation, hyphens and other scripts", () => {
+    const table = {
+      api: 0.7,
+      apis: 0.6,
+      "time series": 0.9,
+      "c++": 0.5,
+      "n+1": 0.8,
+      ".net": 0.4,
+      "big-o": 0.7,
+      ci: 0.9,
+      index: 0.5,
+      "rest api": 0.8,
+      café: 0.3,
+      "ci/cd": 0.6,
+      bus: 0.2,
+    };
+    const pieces = [
+      "api",
+      "APIs",
+      "apies",
+      "time",
+      "series",
+      "Series",
+      "c",
+      "c++",
+      "C++x",
+      "n+1",
+      "N+12",
+      ".net",
+      "asp.net",
+      ".NETs",
+      "big",
+      "o",
+      "O",
+      "bigo",
+      "ci",
+      "ci/cd",
+      "ci_cd",
+      "decision",
+      "index",
+      "indexes",
+      "rest",
+      "REST",
+      "café",
+      "cafés",
+      "naïve",
+      "日本",
+      "buses",
+      "(",
+      ")",
+      ",",
+      ".",
+      "/",
+      "_",
+      "+",
+      "\u00a0",
+      "x",
+      "1",
+      "é",
+    ];
+    const separators = [" ", "-", "  ", " - ", "\n", "", "", "\t"];
+    let seed = 12345;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const matcher = compileKeywords(table);
+    for (let round = 0; round < 3000; round++) {
+      let text = "";
+      const length = 1 + next(8);
+      for (let i = 0; i < length; i++) {
+        text += pieces[next(pieces.length)] ?? "";
+        text += separators[next(separators.length)] ?? "";
+      }
+      const got = matcher
+        .match(text)
+        .map((m) => m.keyword)
+        .sort();
+      expect({ text, got }).toEqual({ text, got: referenceMatch(table, text) });
+    }
+  });
+});

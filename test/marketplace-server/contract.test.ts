@@ -413,7 +413,8 @@ describe("bids", () => {
     const body = obj(res.json);
     expect(body.status).toBe("submitted");
     expect(str(body.bid_id)).toMatch(ID.bid);
-    expect(await job(jobId)).toMatchObject({ status: "bidding", bid_count: 1 });
+    // The real service never sets `bidding`: a job with bids stays `posted`.
+    expect(await job(jobId)).toMatchObject({ status: "posted", bid_count: 1 });
   });
 
   it("a bid sent as a JSON body without query parameters is FastAPI's 422", async () => {
@@ -497,7 +498,7 @@ describe("bids", () => {
     const bidsOf = async (jobId: string) =>
       obj((await a.req("GET", `/api/jobs/${jobId}/bids`)).json).bids as Record<string, unknown>[];
     expect((await bidsOf(low)).find((b) => b.bid_id === lowBid)?.status).toBe("pending");
-    expect((await job(low)).status).toBe("bidding");
+    expect((await job(low)).status).toBe("posted");
     expect((await bidsOf(high)).find((b) => b.bid_id === highBid)?.status).toBe(
       "awaiting_approval",
     );
@@ -509,7 +510,7 @@ describe("bids", () => {
     const jobId = await postJob(a);
     await placeBidOk(a, jobId, { agent_id: agentId });
     await placeBidOk(a, jobId, { agent_id: agentId, price_usd: 0.9 });
-    expect(await job(jobId)).toMatchObject({ status: "bidding", bid_count: 2 });
+    expect(await job(jobId)).toMatchObject({ status: "posted", bid_count: 2 });
   });
 
   describe("bidding rules: a broken rule is a 400 with a detail", () => {

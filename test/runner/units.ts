@@ -6,6 +6,7 @@ import { createMetrics } from "../../src/metrics.ts";
 import { DecisionLog } from "../../src/runner/decision-log.ts";
 import { StatusTracker } from "../../src/runner/status-tracker.ts";
 import { AgentTelemetry } from "../../src/runner/telemetry.ts";
+import type { BidRecord, Ledger } from "../../src/state/types.ts";
 
 /** A marketplace job as a listing would give it, with these fields changed. */
 export function job(fields: Partial<Job> = {}): Job {
@@ -48,4 +49,18 @@ export function telemetryFixture(config: AgentConfig = agentConfig()) {
     defaultModel: "test-model",
   });
   return { tracker, metrics, decisions, telemetry };
+}
+
+/** The ledger, keeping each round that `recordBids` was given. */
+export function recordingRounds(ledger: Ledger): { ledger: Ledger; rounds: BidRecord[][] } {
+  const rounds: BidRecord[][] = [];
+  const recording: Ledger = {
+    ...ledger,
+    backend: ledger.backend,
+    recordBids: (bids) => {
+      rounds.push([...bids]);
+      return ledger.recordBids(bids);
+    },
+  };
+  return { ledger: recording, rounds };
 }

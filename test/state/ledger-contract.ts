@@ -71,6 +71,54 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       expect(entry?.result).toBeUndefined();
     });
 
+    it("records a round of bids in one call, each as recordBid would", async () => {
+      await ledger.recordBid("a1", "j0", { bidId: "b0", priceUsd: 0.5 });
+      await ledger.recordBids([
+        { agentId: "a1", jobId: "j1", bidId: "b1", priceUsd: 1.25 },
+        { agentId: "a2", jobId: "j1", bidId: "b2", priceUsd: 2 },
+        { agentId: "a1", jobId: "j2", bidId: "b3", priceUsd: 0 },
+      ]);
+      expect(await ledger.hasBid("a1", "j1")).toBe(true);
+      expect(await ledger.hasBid("a2", "j1")).toBe(true);
+      expect(await ledger.hasBid("a2", "j2")).toBe(false);
+      expect(await ledger.get("a2", "j1")).toMatchObject({ bidId: "b2", bidPriceUsd: 2 });
+      expect(await ledger.get("a1", "j2")).toMatchObject({ bidId: "b3", bidPriceUsd: 0 });
+      expect((await ledger.summary()).bids).toBe(4);
+      await ledger.recordBids([]);
+      expect((await ledger.summary()).entries).toBe(4);
+    });
+
+    it("writes no bid of a round that holds a bad record", async () => {
+      await expect(
+        ledger.recordBids([
+          { agentId: "a1", jobId: "j1", bidId: "b1", priceUsd: 1 },
+          { agentId: "a2", jobId: "j1", bidId: "b2", priceUsd: -1 },
+        ]),
+      ).rejects.toThrow(/price/);
+      await expect(
+        ledger.recordBids([{ agentId: "", jobId: "j1", bidId: "b1", priceUsd: 1 }]),
+      ).rejects.toThrow(/agentId/);
+      expect((await ledger.summary()).entries).toBe(0);
+    });
+
+    it("tells which agents have a bid on each job, in one call", async () => {
+      expect(await ledger.bidsOn([])).toEqual(new Map());
+      await ledger.recordBids([
+        { agentId: "a1", jobId: "j1", bidId: "b1", priceUsd: 1 },
+        { agentId: "a2", jobId: "j1", bidId: "b2", priceUsd: 1 },
+        { agentId: "a2", jobId: "j3", bidId: "b3", priceUsd: 1 },
+      ]);
+      await ledger.recordResult("a1", "j2", RESULT); // an entry without a bid
+      expect(await ledger.bidsOn(["j1", "j2", "j3", "j4"])).toEqual(
+        new Map([
+          ["j1", new Set(["a1", "a2"])],
+          ["j3", new Set(["a2"])],
+        ]),
+      );
+      const many = Array.from({ length: 1200 }, (_, i) => `x${i}`);
+      expect(await ledger.bidsOn([...many, "j3"])).toEqual(new Map([["j3", new Set(["a2"])]]));
+    });
+
     it("records a win once, keeping the first time and the bid", async () => {
       await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 2 });
       await ledger.recordWon("a1", "j1");
@@ -416,6 +464,37 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect((await ledger.get("a1", "j1"))?.result).toStrictEqual(RESULT);
       });
 
+      it("fences a round of bids entry by entry; one stale entry writes none of the round", async () => {
+        await ledger.raiseFence("a1", 2);
+        await ledger.fenceJob("a2", "j2", 3);
+        await ledger.recordBids([
+          { agentId: "a1", jobId: "j1", bidId: "b1", priceUsd: 1, epoch: 2 },
+          { agentId: "a2", jobId: "j1", bidId: "b2", priceUsd: 1, epoch: 1 },
+          { agentId: "a3", jobId: "j1", bidId: "b3", priceUsd: 1 },
+        ]);
+        expect(await ledger.get("a1", "j1")).toMatchObject({ bidId: "b1", epoch: 2 });
+        expect(await ledger.get("a2", "j1")).toMatchObject({ bidId: "b2", epoch: 1 });
+        expect((await ledger.get("a3", "j1"))?.epoch).toBeUndefined();
+        // a1's fence (2) and a2's entry on j2 (3) are both newer than these bids.
+        await expect(
+          ledger.recordBids([
+            { agentId: "a3", jobId: "j3", bidId: "b4", priceUsd: 1 },
+            { agentId: "a1", jobId: "j3", bidId: "b5", priceUsd: 1, epoch: 1 },
+          ]),
+        ).rejects.toEqual(stale(1, 2));
+        await expect(
+          ledger.recordBids([
+            { agentId: "a2", jobId: "j3", bidId: "b6", priceUsd: 1, epoch: 2 },
+            { agentId: "a2", jobId: "j2", bidId: "b7", priceUsd: 1, epoch: 2 },
+          ]),
+        ).rejects.toEqual(stale(2, 3));
+        expect(await ledger.bidsOn(["j2", "j3"])).toEqual(new Map());
+        expect((await ledger.get("a2", "j2"))?.bidId).toBeUndefined();
+        await expect(
+          ledger.recordBids([{ agentId: "a1", jobId: "j4", bidId: "b8", priceUsd: 1, epoch: -1 }]),
+        ).rejects.toThrow(/epoch/);
+      });
+
       it("refuses to lower a fence", async () => {
         await ledger.raiseFence("a1", 3);
         await ledger.raiseFence("a1", 3);
@@ -478,6 +557,8 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect(await counted("markAccepted", "ok")).toBe(1);
         expect(await counted("recordBid", "error")).toBe(1);
         expect(await counted("recordBid", "ok")).toBe(0);
+        await measured.recordBids([{ agentId: "m1", jobId: "j3", bidId: "b", priceUsd: 1 }]);
+        expect(await counted("recordBids", "ok")).toBe(1);
         expect(await metricValue(metrics, "bazaar_runner_outbox_pending")).toBe(1);
 
         await measured.closeResult("m1", "j2", "404");

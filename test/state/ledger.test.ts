@@ -225,6 +225,38 @@ describe("mongo ledger", () => {
     await (await openMongoLedger({ client, dbName, collection })).close();
   });
 
+  it("writes a round of bids as one unordered, majority-journaled update command", async () => {
+    const monitored = new MongoClient(server?.uri ?? "", { monitorCommands: true });
+    const updates: Array<Record<string, unknown>> = [];
+    monitored.on("commandStarted", (event) => {
+      if (event.commandName === "update") updates.push(event.command);
+    });
+    try {
+      const ledger = await openMongoLedger({
+        client: monitored,
+        dbName,
+        collection: freshCollection(),
+      });
+      const bids = Array.from({ length: 50 }, (_, i) => ({
+        agentId: `a${i % 5}`,
+        jobId: `j${i}`,
+        bidId: `b${i}`,
+        priceUsd: 1,
+      }));
+      await ledger.recordBids(bids);
+      expect(updates).toHaveLength(1);
+      expect(updates[0]).toMatchObject({
+        ordered: false,
+        writeConcern: { w: "majority", j: true },
+      });
+      expect(updates[0]?.updates).toHaveLength(50);
+      expect((await ledger.summary()).bids).toBe(50);
+      await ledger.close();
+    } finally {
+      await monitored.close();
+    }
+  });
+
   it("stores one snake_case document per (agent, job) with real dates", async () => {
     const collection = freshCollection();
     const ledger = await openMongoLedger({ client, dbName, collection });

@@ -69,6 +69,21 @@ describe("the state-dir lock (no MongoDB)", { timeout: 90_000 }, () => {
         `bazaar-runner: RUNNER_STATE_DIR is in use: ${lockPath} is held by pid ${first.child.pid}; run one runner per state directory, or share agents between replicas through MongoDB`,
       ]);
 
+      // Heartbeats start at a random moment within the interval (at most 10 s in): the
+      // warning needs one to have been sent before the kill.
+      const surface = await first.waitForLog(
+        "the HTTP surface",
+        (l) => l.msg === "health, metrics and dashboard listening",
+        20_000,
+      );
+      await waitFor(
+        "a heartbeat of the first runner",
+        async () =>
+          /bazaar_runner_heartbeats_total\{[^}]*outcome="ok"[^}]*\} [1-9]/.test(
+            await (await fetch(`${String(surface.url)}/metrics`)).text(),
+          ) || undefined,
+        { timeoutMs: 30_000 },
+      );
       await first.kill9();
       const third = launch();
       await third.waitForLog("the third runner", (l) => l.msg === "agent running", 20_000);
