@@ -21,7 +21,11 @@ export type ToolOutcome<T> =
   | { ok: true; value: T; ms: number }
   | { ok: false; error: string; ms: number };
 
-const ENTRY = new URL("./worker-entry.ts", import.meta.url);
+// Beside this module: the .ts source under test, the compiled .js under `npm start` (dist/).
+const ENTRY = new URL(
+  import.meta.url.endsWith(".ts") ? "./worker-entry.ts" : "./worker-entry.js",
+  import.meta.url,
+);
 
 export function runTool<N extends ToolName>(
   tool: N,
