@@ -167,16 +167,22 @@ export class JobFeed {
     }
   }
 
+  /**
+   * A job with a bid of ours, award not known, missing from the last `posted` listing:
+   * countered (`negotiating`, `awaiting_approval`), awarded, or withdrawn.
+   */
+  get bidLeftPosted(): boolean {
+    for (const [jobId, watched] of this.#watched)
+      if (!watched.ours && !this.#posted.has(jobId)) return true;
+    return false;
+  }
+
   #assignedMayHaveNews(): boolean {
-    if (this.#firstPoll || this.#hinted) return true;
+    if (this.#firstPoll || this.#hinted || this.bidLeftPosted) return true;
     // An agent of ours not there at the last listing (started late, claimed from another
     // replica after a failover or hand-over) may hold awards from before.
     for (const agentId of this.#ourAgents()) if (!this.#listedFor.has(agentId)) return true;
-    for (const [jobId, watched] of this.#watched) {
-      if (watched.ours) return true;
-      if (this.#posted.has(jobId)) continue;
-      return true;
-    }
+    for (const watched of this.#watched.values()) if (watched.ours) return true;
     return false;
   }
 

@@ -17,18 +17,30 @@ export interface MoneyWatchDeps {
   ledger: Ledger;
   logger: Logger;
   workers: () => AgentWorker[];
+  /**
+   * Whether a job we bid on may be in negotiation: a counter-offer moves a job out of
+   * `posted` (the job feed's `bidLeftPosted`).
+   */
+  offersPossible: () => boolean;
 }
 
 /**
  * Once per poll: finds counter-offers on this runner's bids through the `negotiating`
  * and `awaiting_approval` listings (two requests, plus one per listed job this runner
  * bid on, never one per bid), lets each bidding agent answer, and reads back what the
- * marketplace paid for jobs whose results it accepted.
+ * marketplace paid for jobs whose results it accepted. The listings are asked for only
+ * when they can hold news: for an agent they were not yet asked for (bids from before a
+ * restart or another replica's), while the last ones held a job we bid on, and when a
+ * job we bid on left `posted`.
  */
 export class MoneyWatch {
   readonly #deps: MoneyWatchDeps;
   /** Jobs whose successful result the marketplace took: job id → agent id, until paid. */
   readonly #awaitingPayment = new Map<string, string>();
+  /** The agents the last negotiation listings were asked for. */
+  #listedFor = new Set<string>();
+  /** The last negotiation listings held a job this runner bid on. */
+  #negotiating = false;
 
   constructor(deps: MoneyWatchDeps) {
     this.#deps = deps;
@@ -40,14 +52,20 @@ export class MoneyWatch {
   }
 
   async poll(signal?: AbortSignal): Promise<void> {
-    await this.#negotiations(signal);
+    const workers = this.#deps.workers().filter((w) => w.agentId !== undefined);
+    const newAgent = workers.some((w) => !this.#listedFor.has(w.agentId!));
+    if (newAgent || this.#negotiating || this.#deps.offersPossible()) {
+      this.#negotiating = await this.#negotiations(workers, signal);
+      this.#listedFor = new Set(workers.map((w) => w.agentId!));
+    }
     if (this.#awaitingPayment.size > 0) await this.#payments(signal);
   }
 
-  async #negotiations(signal?: AbortSignal): Promise<void> {
+  /** Answers the offers of listed jobs this runner bid on; true when there was one. */
+  async #negotiations(workers: AgentWorker[], signal?: AbortSignal): Promise<boolean> {
     const { client, ledger } = this.#deps;
-    const workers = this.#deps.workers().filter((w) => w.agentId !== undefined);
-    if (workers.length === 0) return;
+    if (workers.length === 0) return false;
+    let ours = false;
     const listings = await Promise.all(
       NEGOTIATION_LISTINGS.map((status) => client.listJobs({ status }, signal)),
     );
@@ -58,6 +76,7 @@ export class MoneyWatch {
         if (entry?.bidAt) bidders.push(worker);
       }
       if (bidders.length === 0) continue;
+      ours = true;
       let full: JobWithBids;
       try {
         full = await client.getJob(job.job_id, signal);
@@ -70,6 +89,7 @@ export class MoneyWatch {
       }
       for (const worker of bidders) await worker.answerOffers(full);
     }
+    return ours;
   }
 
   async #payments(signal?: AbortSignal): Promise<void> {

@@ -152,6 +152,7 @@ export class Runner implements StatusSource {
       ledger: this.ledger,
       logger: this.#log,
       workers: () => this.#supervisor.workers,
+      offersPossible: () => this.#feed.bidLeftPosted,
     });
     this.#supervisor = new Supervisor(
       {

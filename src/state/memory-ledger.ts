@@ -20,8 +20,9 @@ import type { Ledger, LedgerEntry, LedgerSummary, OfferAnswer } from "./types.ts
 
 /** Orders pending results oldest first, ties broken by key so every backend agrees. */
 export function comparePending(a: LedgerEntry, b: LedgerEntry): number {
-  const at = (a.resultAt ?? "").localeCompare(b.resultAt ?? "");
-  if (at !== 0) return at;
+  // ISO times compare as strings; localeCompare would load ICU's collator (about 9 MB).
+  const [x, y] = [a.resultAt ?? "", b.resultAt ?? ""];
+  if (x !== y) return x < y ? -1 : 1;
   if (a.agentId !== b.agentId) return a.agentId < b.agentId ? -1 : 1;
   return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
 }

@@ -1,5 +1,8 @@
 import { mnemonicToSeedSync, validateMnemonic } from "@scure/bip39";
-import { type Address, getAddress, isAddress, toHex } from "viem";
+// Addresses through ox (viem's own core): `viem`'s main entry loads some 360 modules,
+// about 7 MB of a runner's memory, for two functions.
+import * as Address from "ox/Address";
+import * as Hex from "ox/Hex";
 import { english, generateMnemonic, type HDAccount, HDKey, hdKeyToAccount } from "viem/accounts";
 import { registerSecret } from "../secrets.ts";
 
@@ -46,7 +49,7 @@ export class HdWallet {
       account = hdKeyToAccount(this.#root, { path: agentKeyPath(index) });
       const key = account.getHdKey().privateKey;
       if (key) {
-        const hex = toHex(key);
+        const hex = Hex.fromBytes(key);
         registerSecret(hex);
         registerSecret(hex.slice(2));
       }
@@ -57,9 +60,9 @@ export class HdWallet {
 }
 
 /** The checksummed form of an address, or undefined when it is not a 20-byte hex address. */
-export function checksummed(address: string | null | undefined): Address | undefined {
-  if (!address || !isAddress(address, { strict: false })) return undefined;
-  return getAddress(address);
+export function checksummed(address: string | null | undefined): Address.Address | undefined {
+  if (!address || !Address.validate(address, { strict: false })) return undefined;
+  return Address.checksum(address);
 }
 
 export function sameAddress(a: string | null | undefined, b: string | null | undefined): boolean {

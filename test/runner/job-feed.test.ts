@@ -11,9 +11,11 @@ import type { Ledger } from "../../src/state/types.ts";
 import {
   type Api,
   api,
+  POSTER,
   placeBidOk,
   postJob,
   registerAgent,
+  signIn,
 } from "../support/marketplace-requests.ts";
 
 /**
@@ -130,6 +132,30 @@ describe("JobFeed listings", () => {
     expect((await pollListings(feed)).listings).toEqual(["posted", "assigned"]);
     expect(feed.watching).toBe(0);
     expect((await pollListings(feed)).listings).toEqual(["posted"]);
+  });
+
+  it("says when a job we bid on left posted: a counter-offer moves it to negotiating", async () => {
+    const jobId = await postJob(a);
+    const feed = newFeed();
+    await feed.poll();
+    expect(feed.bidLeftPosted).toBe(false);
+    const bidId = await placeBidOk(a, jobId, { agent_id: ours });
+    feed.noteBid(jobId, ours);
+    await feed.poll();
+    // Bid on but still posted: no offer can wait on it, so the money watch lists nothing.
+    expect(feed.bidLeftPosted).toBe(false);
+
+    const countered = await a.req(
+      "POST",
+      `/api/bids/${bidId}/counter`,
+      { new_price: 0.5, message: "Less?", by: "poster" },
+      await signIn(a, POSTER),
+    );
+    expect(countered.status).toBe(200);
+    const polled = await pollListings(feed);
+    expect(polled.page.biddable).toEqual([]);
+    expect(feed.bidLeftPosted).toBe(true);
+    expect(polled.listings).toEqual(["posted", "assigned"]);
   });
 
   it("stops watching a job awarded to another agent after one listing", async () => {
