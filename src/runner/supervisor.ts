@@ -2,10 +2,11 @@ import type { AgentConfig } from "../agents/types.ts";
 import type { AgentSpec, ConfigIssue, ConfigSnapshot } from "../config-sources/types.ts";
 import type { Logger } from "../logger.ts";
 import { errorMessage } from "../secrets.ts";
-import { AgentWorker, type WorkerDeps } from "./agent-worker.ts";
+import { AgentWorker } from "./agent-worker.ts";
 import { placeRound, RoundBids } from "./bidder.ts";
 import type { FeedPage, JobFeed } from "./job-feed.ts";
 import type { Tenure } from "./tenure.ts";
+import type { WorkerDeps } from "./worker-deps.ts";
 
 /** Fields whose change needs a fresh worker (after its in-flight jobs finish). */
 const RESTART_FIELDS: Array<keyof AgentConfig> = ["agent_type"];

@@ -1,12 +1,20 @@
+import { onTestFinished } from "vitest";
 import { type AgentConfig, AgentConfigSchema } from "../../src/agents/types.ts";
 import type { AgentSpec } from "../../src/config-sources/types.ts";
-import { silentLogger } from "../../src/logger.ts";
+import { type Logger, silentLogger } from "../../src/logger.ts";
+import { Sessions } from "../../src/marketplace/auth.ts";
 import { type Job, JobSchema } from "../../src/marketplace/schemas.ts";
 import { createMetrics } from "../../src/metrics.ts";
 import { DecisionLog } from "../../src/runner/decision-log.ts";
 import { StatusTracker } from "../../src/runner/status-tracker.ts";
 import { AgentTelemetry } from "../../src/runner/telemetry.ts";
+import { createMemoryLedger } from "../../src/state/memory-ledger.ts";
 import type { BidRecord, Ledger } from "../../src/state/types.ts";
+import { AgentWallets } from "../../src/wallet/agent-wallets.ts";
+import { HdWallet } from "../../src/wallet/keys.ts";
+import { type ClientMarket, startClientMarket } from "../support/client-market.ts";
+import { type Api, api } from "../support/raw-http.ts";
+import { SECRET_TEST_MNEMONIC } from "../support/test-secrets.ts";
 
 /** A marketplace job as a listing would give it, with these fields changed. */
 export function job(fields: Partial<Job> = {}): Job {
@@ -37,7 +45,10 @@ export function spec(config: AgentConfig = agentConfig()): AgentSpec {
 }
 
 /** One agent's telemetry over a fresh tracker, metrics registry and decision log. */
-export function telemetryFixture(config: AgentConfig = agentConfig()) {
+export function telemetryFixture(
+  config: AgentConfig = agentConfig(),
+  logger: Logger = silentLogger(),
+) {
   const tracker = new StatusTracker();
   const metrics = createMetrics({ processMetrics: false });
   const decisions = new DecisionLog();
@@ -45,7 +56,7 @@ export function telemetryFixture(config: AgentConfig = agentConfig()) {
     tracker,
     metrics,
     decisions,
-    logger: silentLogger(),
+    logger,
     defaultModel: "test-model",
   });
   return { tracker, metrics, decisions, telemetry };
@@ -63,4 +74,37 @@ export function recordingRounds(ledger: Ledger): { ledger: Ledger; rounds: BidRe
     },
   };
   return { ledger: recording, rounds };
+}
+
+/**
+ * The embedded marketplace and the real client, with what a worker's units keep state
+ * and sign in with: a memory ledger, keys from the test mnemonic, sign-in sessions.
+ */
+export interface WorkerMarket extends ClientMarket {
+  ledger: Ledger;
+  wallets: AgentWallets;
+  sessions: Sessions;
+  /** Raw requests, as the marketplace's other users make them. */
+  api: Api;
+}
+
+/** Called within a test: the market is closed when the test finishes. */
+export async function startWorkerMarket(prefix: string): Promise<WorkerMarket> {
+  const market = await startClientMarket(prefix);
+  onTestFinished(() => market.close());
+  const ledger = createMemoryLedger();
+  const hd = new HdWallet(SECRET_TEST_MNEMONIC);
+  const setup = {
+    hd,
+    mnemonic: "env" as const,
+    devMnemonicFile: undefined,
+    payoutWallet: undefined,
+  };
+  return {
+    ...market,
+    ledger,
+    wallets: new AgentWallets(setup, ledger, "unit_owner"),
+    sessions: new Sessions({ transport: market.client.transport }),
+    api: api(market.market.url),
+  };
 }

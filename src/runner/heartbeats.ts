@@ -1,0 +1,133 @@
+import { isOwnershipError, type Signer } from "../marketplace/auth.ts";
+import { isMarketplaceError } from "../marketplace/errors.ts";
+import type { AgentWallet, AgentWallets } from "../wallet/agent-wallets.ts";
+import { checkSpendCap } from "./agent-pricing.ts";
+import type { AgentTelemetry } from "./telemetry.ts";
+import type { WorkerAgent, WorkerDeps } from "./worker-deps.ts";
+
+/** One sign-in per owner when AGENT_OWNER_ID is a wallet the runner holds; else per agent wallet. */
+export function sessionSigner(
+  wallets: Pick<AgentWallets, "ownerAccount">,
+  wallet: AgentWallet | undefined,
+): Signer | undefined {
+  return wallets.ownerAccount ?? wallet?.account;
+}
+
+export interface HeartbeatsOptions {
+  deps: Pick<
+    WorkerDeps,
+    "client" | "sessions" | "wallets" | "health" | "spendCaps" | "heartbeatIntervalMs"
+  >;
+  telemetry: AgentTelemetry;
+  /** Jobs in flight and the agent's concurrency limit: its status and free capacity. */
+  load: () => { inFlight: number; maxConcurrent: number };
+  /** A 404 on a heartbeat (not an offline one): the marketplace lost the agent. */
+  unknownAgent: (agentId: string) => Promise<void>;
+  /** The first heartbeat's place in its spread (default Math.random). */
+  random?: () => number;
+}
+
+/**
+ * One agent's heartbeats: the timer (spread so that many agents do not heartbeat
+ * together, resumed after a marketplace outage) and sending each one, signed in as
+ * the agent's owner. After each, the spend caps are checked, so the dashboard shows a
+ * reached cap even while there is nothing to bid on.
+ */
+export class Heartbeats {
+  readonly #agent: WorkerAgent;
+  readonly #o: HeartbeatsOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #delay: NodeJS.Timeout | undefined;
+  #unsubscribeRecovery: (() => void) | undefined;
+  /** Set after a 403 "You don't own this agent": heartbeats go without a token from then on. */
+  #ownershipRefused = false;
+
+  constructor(agent: WorkerAgent, options: HeartbeatsOptions) {
+    this.#agent = agent;
+    this.#o = options;
+  }
+
+  get ownershipRefused(): boolean {
+    return this.#ownershipRefused;
+  }
+
+  /** Heartbeats from now on: the first within the interval (at most 10 s), then one every interval. */
+  start(): void {
+    const { deps } = this.#o;
+    const random = this.#o.random ?? Math.random;
+    this.#schedule(Math.floor(random() * Math.min(deps.heartbeatIntervalMs, 10_000)));
+    const health = deps.health;
+    // After an outage: resume within a few seconds, each agent at its own moment.
+    this.#unsubscribeRecovery = health?.onRecovered(() => this.#schedule(health.recoveryDelay()));
+  }
+
+  /** No more timed heartbeats (an explicit send still goes). */
+  close(): void {
+    this.#stopTimers();
+    this.#unsubscribeRecovery?.();
+    this.#unsubscribeRecovery = undefined;
+  }
+
+  /** The first heartbeat after `delayMs`, then one every interval. */
+  #schedule(delayMs: number): void {
+    this.#stopTimers();
+    this.#delay = setTimeout(() => {
+      void this.send();
+      this.#timer = setInterval(() => void this.send(), this.#o.deps.heartbeatIntervalMs);
+      this.#timer.unref();
+    }, delayMs);
+    this.#delay.unref();
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#delay);
+    clearInterval(this.#timer);
+  }
+
+  /** Sends one heartbeat: the agent's status and capacity, or `offline` when it stops. */
+  async send(status?: "offline"): Promise<void> {
+    const agentId = this.#agent.agentId;
+    if (!agentId) return;
+    const { deps, telemetry } = this.#o;
+    // Paused while the marketplace is down: the runner's one probe finds when it is back.
+    const health = deps.health;
+    if (health && !health.up && status !== "offline") return;
+    const { inFlight, maxConcurrent } = this.#o.load();
+    const busy = inFlight >= maxConcurrent;
+    const body = {
+      status: status ?? (busy ? ("busy" as const) : ("available" as const)),
+      current_capacity: Math.max(0, maxConcurrent - inFlight),
+      metadata: {
+        runner: "bazaar-runner",
+        agent_type: this.#agent.spec.config.agent_type,
+        jobs_in_flight: inFlight,
+      },
+    };
+    const signer = this.#ownershipRefused
+      ? undefined
+      : sessionSigner(deps.wallets, this.#agent.wallet);
+    try {
+      if (signer)
+        await deps.sessions.withSession(signer, (token) =>
+          deps.client.heartbeat(agentId, body, undefined, token),
+        );
+      else await deps.client.heartbeat(agentId, body);
+      health?.ok();
+      telemetry.heartbeatSent(body.status);
+    } catch (error) {
+      health?.failed(error);
+      if (isOwnershipError(error)) {
+        // A configuration error (AGENT_OWNER_ID or the wallet is not this agent's): said once, not retried.
+        this.#ownershipRefused = true;
+        telemetry.configurationError(
+          `the marketplace says the signed-in wallet ${signer?.address} does not own agent ${agentId}; check AGENT_OWNER_ID and the agent's wallet_address — heartbeats continue unauthenticated and negotiation is off`,
+        );
+        return;
+      }
+      telemetry.heartbeatFailed(error);
+      if (isMarketplaceError(error, 404) && status !== "offline")
+        await this.#o.unknownAgent(agentId);
+    }
+    if (status !== "offline") void checkSpendCap(deps.spendCaps, this.#agent.spec.key, telemetry);
+  }
+}
