@@ -36,9 +36,13 @@ function jobView(job: JobDoc): Record<string, unknown> {
   return view;
 }
 
-/** Whether the agent asked to be notified. */
+/**
+ * Whether the agent asked to be notified. As on the real service, a webhook_url is what
+ * counts, whatever the execution_mode: an agent registered as `self_hosted` and given a
+ * webhook_url later by `PUT /api/agents/{id}` is notified too.
+ */
 export function wantsWebhooks(agent: AgentDoc): agent is AgentDoc & { webhook_url: string } {
-  return agent.execution_mode === "webhook" && Boolean(agent.webhook_url);
+  return Boolean(agent.webhook_url);
 }
 
 /**

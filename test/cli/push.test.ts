@@ -1,15 +1,25 @@
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { builtinAgentConfigs } from "../../src/agents/builtin.ts";
+import type { AgentConfig } from "../../src/agents/types.ts";
 import { type App, startApp } from "../../src/cli/start.ts";
 import { loadConfig } from "../../src/config/env.ts";
-import { createLogger } from "../../src/logger.ts";
+import { createLogger, type Logger } from "../../src/logger.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
 import { WEBHOOK_PATH } from "../../src/runner/push.ts";
 import { SCHEMA_JOB } from "../support/fixtures.ts";
 import { LogCapture } from "../support/log-capture.ts";
-import { award, counterSum, waitForBid, waitForResult } from "../support/market-helpers.ts";
-import { api } from "../support/marketplace-requests.ts";
+import {
+  award,
+  counterSum,
+  pollsPass,
+  runningAgents,
+  waitForBid,
+  waitForResult,
+} from "../support/market-helpers.ts";
+import { api, newAccount, registerAgent } from "../support/marketplace-requests.ts";
 import { postJob } from "../support/runner-harness.ts";
 import { waitFor } from "../support/wait.ts";
 import { closedPort, tempDir } from "./cli.ts";
@@ -23,22 +33,25 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
   let market: RunningMarketplace;
   let app: App | undefined;
   let metrics: Metrics;
-  const logger = createLogger({ level: "info", destination: new LogCapture(), pretty: false });
+  let logs: LogCapture;
+  let logger: Logger;
 
   beforeEach(async () => {
     dir = await tempDir("bazaar-push-");
     market = await startMarketplace({ port: 0, dbPath: ":memory:" });
-    metrics = createMetrics({ processMetrics: false });
+    logs = new LogCapture();
+    logger = createLogger({ level: "info", destination: logs, pretty: false });
   });
   afterEach(async () => {
-    await app?.stop();
-    app = undefined;
+    await stop();
     await market.close();
     await dir.cleanup();
   });
 
+  /** A runner on the test's state directory, with fresh metrics (a restart counts anew). */
   async function start(env: Record<string, string> = {}): Promise<App> {
     const port = await closedPort();
+    metrics = createMetrics({ processMetrics: false });
     app = await startApp({
       config: loadConfig({
         BAZAAR_API_URL: market.url,
@@ -58,7 +71,56 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
     return app;
   }
 
+  async function stop(): Promise<void> {
+    await app?.stop();
+    app = undefined;
+  }
+
   const listings = () => counterSum(metrics.marketplaceRequests, { route: "GET /api/jobs" });
+  const requests = (route: string) => counterSum(metrics.marketplaceRequests, { route });
+  const agentDoc = async (agentId: string) =>
+    (await api(market.url).req("GET", `/api/agents/${agentId}`)).json as Record<string, unknown>;
+  /** Where the marketplace is to notify the running app's agents. */
+  const endpoint = (running: App) =>
+    `${running.httpUrl.replace("localhost", "127.0.0.1")}${WEBHOOK_PATH}`;
+  const SWITCH_FAILED = "could not point the agent's webhook_url at this runner";
+  const switchWarnings = () => logs.entries().filter((e) => e.msg === SWITCH_FAILED);
+
+  /**
+   * Posts a job, awards the agent's bid and waits for its result, counting listings: the
+   * poll interval is long, so none may explain the bid or the work, only notifications.
+   */
+  async function bidAndDeliverWithoutPolling(agentId: string): Promise<void> {
+    await waitFor("the first poll", async () => ((await listings()) >= 1 ? true : undefined));
+    const before = await listings();
+    const jobId = await postJob(market.url, SCHEMA_JOB);
+    const bid = await waitForBid(market.url, jobId, agentId);
+    await award(market.url, jobId, bid.bid_id);
+    const done = await waitForResult(market.url, jobId);
+    expect(done.result?.executed_by).toBe(agentId);
+    expect(await listings()).toBe(before);
+    expect(await counterSum(metrics.webhooks, { outcome: "accepted" })).toBeGreaterThanOrEqual(2);
+  }
+
+  async function writeAgents(file: string, configs: AgentConfig[]): Promise<void> {
+    await writeFile(file, JSON.stringify(configs));
+  }
+
+  /** A first run without PUBLIC_URL: the agents register for polling. Their ids by name. */
+  async function registerForPolling(
+    env: Record<string, string>,
+    count: number,
+  ): Promise<Record<string, string>> {
+    const polling = await start({ ...env, PUBLIC_URL: "" });
+    const ids = await runningAgents(polling.runner, count);
+    for (const id of Object.values(ids))
+      expect(await agentDoc(id)).toMatchObject({
+        execution_mode: "self_hosted",
+        webhook_url: null,
+      });
+    await stop();
+    return ids;
+  }
 
   it("registers agents for webhooks, bids on a posted job and does an awarded one without polling", async () => {
     const running = await start();
@@ -68,22 +130,96 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
       );
       return w?.agentId;
     });
-    const a = api(market.url);
-    const doc = (await a.req("GET", `/api/agents/${agentId}`)).json as Record<string, unknown>;
-    expect(doc).toMatchObject({
+    expect(await agentDoc(agentId)).toMatchObject({
       execution_mode: "webhook",
-      webhook_url: `${running.httpUrl.replace("localhost", "127.0.0.1")}${WEBHOOK_PATH}`,
+      webhook_url: endpoint(running),
     });
-    // Let the first poll finish, then count listings: none may explain what follows.
-    await waitFor("the first poll", async () => ((await listings()) >= 1 ? true : undefined));
-    const before = await listings();
-
-    const jobId = await postJob(market.url, SCHEMA_JOB);
-    const bid = await waitForBid(market.url, jobId, agentId);
-    await award(market.url, jobId, bid.bid_id);
-    const done = await waitForResult(market.url, jobId);
-    expect(done.result?.executed_by).toBe(agentId);
-    expect(await listings()).toBe(before);
-    expect(await counterSum(metrics.webhooks, { outcome: "accepted" })).toBeGreaterThanOrEqual(2);
+    await bidAndDeliverWithoutPolling(agentId);
   });
+
+  it("a restart with PUBLIC_URL gets the built-in agents back by wallet, registered for notifications", async () => {
+    const ids = await registerForPolling({}, 3);
+    // No agent_id is kept for them: registering again is idempotent by wallet (its
+    // index is in the state directory's ledger) and re-applies mode and webhook_url.
+    const pushed = await start();
+    expect(await runningAgents(pushed.runner, 3)).toEqual(ids);
+    expect((await api(market.url).req("GET", "/api/agents")).json).toMatchObject({ count: 3 });
+    for (const id of Object.values(ids))
+      expect(await agentDoc(id)).toMatchObject({
+        execution_mode: "webhook",
+        webhook_url: endpoint(pushed),
+      });
+    expect(switchWarnings()).toEqual([]);
+    await bidAndDeliverWithoutPolling(ids.SchemaArchitect!);
+  });
+
+  it("switches agents registered earlier for polling (agent_id in AGENTS_FILE) over with PUT, as their owner", async () => {
+    const agentsFile = join(dir.path, "agents.json");
+    const configs = builtinAgentConfigs();
+    await writeAgents(agentsFile, configs);
+    const ids = await registerForPolling({ AGENTS_FILE: agentsFile }, configs.length);
+
+    // The operator pins the agent_ids (as MongoDB's write-back would), then sets PUBLIC_URL.
+    await writeAgents(
+      agentsFile,
+      configs.map((c) => ({ ...c, agent_id: ids[c.name] })),
+    );
+    const pushed = await start({ AGENTS_FILE: agentsFile });
+    expect(await runningAgents(pushed.runner, configs.length)).toEqual(ids);
+    expect(await requests("POST /api/agents/register")).toBe(0);
+    expect(await requests("PUT /api/agents/:id")).toBe(configs.length);
+    for (const id of Object.values(ids))
+      expect(await agentDoc(id)).toMatchObject({ webhook_url: endpoint(pushed) });
+    expect(switchWarnings()).toEqual([]);
+    await bidAndDeliverWithoutPolling(ids.SchemaArchitect!);
+  });
+
+  it.each([
+    {
+      refusal: "401: a payout-only wallet_address, nothing to sign with",
+      pinWallet: true,
+      problem: /Authentication required/,
+    },
+    {
+      refusal: "403: the runner's own wallet does not own the agent",
+      pinWallet: false,
+      problem: /You don't own this agent/,
+    },
+  ])(
+    "keeps polling for an agent it may not switch ($refusal), warning once",
+    async ({ pinWallet, problem }) => {
+      const owner = newAccount();
+      const agentId = await registerAgent(api(market.url), {
+        name: "ForeignArchitect",
+        owner_id: owner.address,
+        wallet_address: owner.address,
+        capabilities: { schema_design: 0.96 },
+      });
+      const agentsFile = join(dir.path, "agents.json");
+      const [schema] = builtinAgentConfigs();
+      await writeAgents(agentsFile, [
+        {
+          ...schema!,
+          name: "ForeignArchitect",
+          agent_id: agentId,
+          ...(pinWallet ? { wallet_address: owner.address } : {}),
+        },
+      ]);
+
+      const running = await start({ AGENTS_FILE: agentsFile, AGENT_POLL_INTERVAL: "0.5" });
+      await runningAgents(running.runner, 1);
+      expect(switchWarnings()).toEqual([
+        expect.objectContaining({ problem: expect.stringMatching(problem) }),
+      ]);
+      expect(await agentDoc(agentId)).toMatchObject({ webhook_url: null });
+
+      // Found at a poll instead of by a notification.
+      const jobId = await postJob(market.url, SCHEMA_JOB);
+      await waitForBid(market.url, jobId, agentId);
+      await pollsPass(running.runner, 2);
+      expect(switchWarnings()).toHaveLength(1);
+      expect(await requests("PUT /api/agents/:id")).toBe(1);
+      expect(await counterSum(metrics.webhooks)).toBe(0);
+    },
+  );
 });

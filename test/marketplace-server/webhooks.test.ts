@@ -5,10 +5,12 @@ import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import {
   type Api,
   api,
+  newAccount,
   obj,
   placeBidOk,
   postJob,
   registerAgent,
+  signIn,
 } from "../support/marketplace-requests.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -63,7 +65,7 @@ describe("embedded marketplace webhooks (as the real service sends them)", () =>
     const hook = await startReceiver();
     servers.push(hook.server);
     const pushed = await registerAgent(a, { execution_mode: "webhook", webhook_url: hook.url });
-    const polling = await registerAgent(a); // self-hosted: never notified
+    const polling = await registerAgent(a); // self-hosted without a webhook_url: never notified
     const unmatched = await registerAgent(a, {
       execution_mode: "webhook",
       webhook_url: hook.url,
@@ -105,6 +107,31 @@ describe("embedded marketplace webhooks (as the real service sends them)", () =>
       ["job.assigned", pushed, "job.assigned", "assigned"],
     ]);
     expect(hook.received.some((r) => r.headers["x-openagora-agent-id"] === unmatched)).toBe(false);
+  });
+
+  it("notifies a self-hosted agent once its owner gave it a webhook_url by PUT", async () => {
+    const hook = await startReceiver();
+    servers.push(hook.server);
+    const owner = newAccount();
+    const agentId = await registerAgent(a, {
+      owner_id: owner.address,
+      wallet_address: owner.address,
+    });
+    const put = await a.req(
+      "PUT",
+      `/api/agents/${agentId}`,
+      { webhook_url: hook.url },
+      await signIn(a, owner),
+    );
+    expect(put.status).toBe(200);
+    expect(obj((await a.req("GET", `/api/agents/${agentId}`)).json)).toMatchObject({
+      execution_mode: "self_hosted",
+      webhook_url: hook.url,
+    });
+    const jobId = await postJob(a, { title: "After the switch" });
+    const posted = await waitFor("job.posted", () => hook.received[0]);
+    expect(posted.headers["x-openagora-agent-id"]).toBe(agentId);
+    expect(obj(posted.body.job).job_id).toBe(jobId);
   });
 
   it("delivers in the background: the API answers while the endpoint hangs; cut at the timeout, not retried", async () => {
