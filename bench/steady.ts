@@ -7,11 +7,12 @@
  * from its TypeScript sources, as its `npm start` did.
  *
  *   npm run bench:steady -- [--agents 3,30,300] [--bids-at 300] [--window 30] [--warmup 10]
- *                           [--big 10000] [--versions previous,current]
+ *                           [--big 10000] [--versions previous,current] [--phases steady,bids]
  *
  * With --bids-at N, the N-agent run then gets 10 jobs every agent bids on (N × 10
  * bids) and is measured again. --big N adds a run of N agents from AGENTS_FILE at
- * poll 30 s, heartbeat 60 s.
+ * poll 30 s, heartbeat 60 s. `--phases bids` measures the N-agent run only after its
+ * bids (the one-hour flatness run: `--agents 300 --phases bids --warmup 60 --window 3600`).
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "10" },
     big: { type: "string", default: "0" },
     versions: { type: "string", default: "previous,current" },
+    phases: { type: "string", default: "steady,bids" },
   },
 });
 const WINDOW_S = Number(values.window);
@@ -34,6 +36,7 @@ const WARMUP_S = Number(values.warmup);
 const BIDS_AT = Number(values["bids-at"]);
 const BIG = Number(values.big);
 const JOBS_FOR_BIDS = 10;
+const PHASES = new Set(values.phases.split(","));
 
 interface Window {
   rssMb: number;
@@ -52,6 +55,11 @@ async function measure(runner: RunnerChild, counts: Counts, agents: number): Pro
   const samples: number[] = [];
   while (Date.now() - t0 < WINDOW_S * 1000) {
     samples.push(runner.rssMb());
+    // A long window (the flatness run) shows its course every five minutes.
+    if (WINDOW_S >= 600 && samples.length % 300 === 0)
+      console.log(
+        `  ${samples.length} s into the window: RSS ${median(samples.slice(-10)).toFixed(0)} MB`,
+      );
     await sleep(1000);
   }
   const minutes = (Date.now() - t0) / 60_000;
@@ -93,8 +101,9 @@ async function run(version: Version, agents: number, pollS: number, heartbeatS: 
     );
     const startup = `all heartbeating ${(upMs / 1000).toFixed(1)} s after start`;
     const base = { version: version.name, agents };
-    rows.push({ ...base, phase: "steady", startup, w: await measure(runner, counts, agents) });
-    if (agents !== BIDS_AT) return;
+    if (PHASES.has("steady"))
+      rows.push({ ...base, phase: "steady", startup, w: await measure(runner, counts, agents) });
+    if (agents !== BIDS_AT || !PHASES.has("bids")) return;
     const before = counts.bidsOk;
     for (let i = 0; i < JOBS_FOR_BIDS; i++) await postJobTo(market);
     const bidMs = await waitUntil(

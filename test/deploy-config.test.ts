@@ -53,6 +53,23 @@ describe("deployments bind every interface", { timeout: 120_000 }, () => {
     expect(env.PORT).toBe("8080");
   });
 
+  it("the image, Railway and npm start give node the same flags", async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as {
+      scripts: { start: string };
+    };
+    const railway = JSON.parse(await readFile(join(ROOT, "railway.json"), "utf8")) as {
+      deploy: { startCommand: string };
+    };
+    const dockerfile = await readFile(join(ROOT, "Dockerfile"), "utf8");
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+    const flags = (command: string) => command.split(/\s+/).filter((p) => /^--[a-z]/.test(p));
+    const npmFlags = flags(pkg.scripts.start);
+    // The memory figures in bench/RESULTS.md are measured with these flags.
+    expect(npmFlags).toEqual(["--max-semi-space-size=2", "--optimize-for-size"]);
+    expect(flags(railway.deploy.startCommand.replace(/\\?"/g, " "))).toEqual(npmFlags);
+    expect(cmd.filter((p) => p.startsWith("--"))).toEqual(npmFlags);
+  });
+
   it("railway.json's start command binds 0.0.0.0 (warning once), unless HOST is set", async () => {
     const railway = JSON.parse(await readFile(join(ROOT, "railway.json"), "utf8")) as {
       deploy: { startCommand: string };
