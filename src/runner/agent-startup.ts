@@ -19,6 +19,7 @@ export interface StartupDeps {
     | "onRegistered"
     | "webhookUrl"
     | "checkForeignHeartbeats"
+    | "keyless"
     | "heartbeatIntervalMs"
   >;
   telemetry: AgentTelemetry;
@@ -46,7 +47,7 @@ export async function startAgent(agent: WorkerAgent, s: StartupDeps): Promise<st
   if (!wallet) return undefined;
   agent.wallet = wallet;
   telemetry.walletResolved(wallet);
-  const migration = { client: deps.client, ledger: deps.ledger, telemetry };
+  const migration = { client: deps.client, ledger: deps.ledger, telemetry, keyless: deps.keyless };
   const legacy = deps.wallets.legacyAddress(agent.spec.config.name);
   const migrating = !sameAddress(wallet.address, legacy);
   let retired: string | undefined;

@@ -40,6 +40,7 @@ import type {
   StatusSource,
 } from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
+import { KeylessAgents } from "./wallet-migration.ts";
 
 /** A second notification of the same event and job within this time is not followed again. */
 const HINT_DEDUPE_MS = 30_000;
@@ -192,6 +193,7 @@ export class Runner implements StatusSource {
               })
           : undefined,
         checkForeignHeartbeats: !parts.mongo,
+        keyless: new KeylessAgents(this.client),
       },
       this.config.shutdownGraceMs,
       { leased: parts.mongo !== undefined },

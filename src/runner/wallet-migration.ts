@@ -14,6 +14,49 @@ export interface MigrationDeps {
   client: MarketplaceClient;
   ledger: Ledger;
   telemetry: AgentTelemetry;
+  keyless: KeylessAgents;
+}
+
+/** How long one listing of the marketplace's agents answers look-ups (start-up and a little more). */
+const LISTING_KEPT_MS = 300_000;
+
+/**
+ * The marketplace's agents by wallet, listed once and shared by every worker. Agents
+ * under a keyless address were registered by earlier versions, before this start, so
+ * one listing finds them all; a listing per newly registered agent made starting N
+ * agents cost N listings of up to N agents each.
+ */
+export class KeylessAgents {
+  readonly #client: MarketplaceClient;
+  #byWallet: Promise<Map<string, string[]>> | undefined;
+
+  constructor(client: MarketplaceClient) {
+    this.#client = client;
+  }
+
+  /** Ids of the agents registered under `wallet` (any case). Throws when the listing fails. */
+  async registeredUnder(wallet: string): Promise<string[]> {
+    if (!this.#byWallet) {
+      const listing = this.#client.listAgents().then((agents) => {
+        const byWallet = new Map<string, string[]>();
+        for (const a of agents) {
+          const key = a.wallet_address?.toLowerCase();
+          if (key) byWallet.set(key, [...(byWallet.get(key) ?? []), a.agent_id]);
+        }
+        // Released after start-up: the map holds every agent of the marketplace.
+        setTimeout(() => {
+          if (this.#byWallet === listing) this.#byWallet = undefined;
+        }, LISTING_KEPT_MS).unref();
+        return byWallet;
+      });
+      // A failed listing is not kept: the next look-up asks again.
+      listing.catch(() => {
+        if (this.#byWallet === listing) this.#byWallet = undefined;
+      });
+      this.#byWallet = listing;
+    }
+    return (await this.#byWallet).get(wallet.toLowerCase()) ?? [];
+  }
 }
 
 /** Whether the configured agent id was registered under the keyless address. */
@@ -33,9 +76,7 @@ export async function findKeylessAgent(
   deps: MigrationDeps,
 ): Promise<string | undefined> {
   try {
-    const agents = await deps.client.listAgents();
-    return agents.find((a) => a.agent_id !== currentId && sameAddress(a.wallet_address, legacy))
-      ?.agent_id;
+    return (await deps.keyless.registeredUnder(legacy)).find((id) => id !== currentId);
   } catch (error) {
     deps.telemetry.error(
       "could not look for an agent registered with the old keyless wallet",

@@ -13,6 +13,7 @@ import type { Outbox } from "./outbox.ts";
 import type { Registrar, Registration } from "./registrar.ts";
 import type { SpendCaps } from "./spend-caps.ts";
 import type { StatusTracker } from "./status-tracker.ts";
+import type { KeylessAgents } from "./wallet-migration.ts";
 
 /** What every agent worker is given by the runner (shared by all of them). */
 export interface WorkerDeps {
@@ -56,6 +57,8 @@ export interface WorkerDeps {
    * heartbeat and warn when someone else heartbeated it within the last interval.
    */
   checkForeignHeartbeats?: boolean;
+  /** One listing of the marketplace's agents, shared, for the keyless-wallet migration. */
+  keyless: KeylessAgents;
 }
 
 /**

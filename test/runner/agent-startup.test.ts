@@ -6,6 +6,7 @@ import { startAgent } from "../../src/runner/agent-startup.ts";
 import { Registrar, type Registration } from "../../src/runner/registrar.ts";
 import { AgentRegistration } from "../../src/runner/registration.ts";
 import { Tenure } from "../../src/runner/tenure.ts";
+import { KeylessAgents } from "../../src/runner/wallet-migration.ts";
 import type { WorkerAgent } from "../../src/runner/worker-deps.ts";
 import { obj, registerAgent } from "../support/marketplace-requests.ts";
 import { LogCapture } from "../support/runner-harness.ts";
@@ -60,6 +61,7 @@ function starting(
     webhookUrl: options.webhookUrl,
     checkForeignHeartbeats: options.checkForeignHeartbeats,
     heartbeatIntervalMs: 60_000,
+    keyless: new KeylessAgents(client),
   };
   const registration = new AgentRegistration(agent, {
     deps,

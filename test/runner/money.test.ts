@@ -5,7 +5,7 @@ import { ConfigError } from "../../src/config/env.ts";
 import type { Runner } from "../../src/runner/runner.ts";
 import { legacyDerivedWallet } from "../../src/wallet/legacy.ts";
 import { SCHEMA_JOB } from "../support/fixtures.ts";
-import { award, waitForBid } from "../support/market-helpers.ts";
+import { award, counterSum, waitForBid } from "../support/market-helpers.ts";
 import { newAccount, POSTER, registerAgent } from "../support/marketplace-requests.ts";
 import { api as rawApi } from "../support/raw-http.ts";
 import { type Harness, startHarness } from "../support/runner-harness.ts";
@@ -211,6 +211,10 @@ describe("wallets and sign-in", () => {
       harness.logs.entries().filter((e) => String(e.msg).includes(`${oldId} → ${worker.agentId}`));
     await waitFor("the operator told", () => (told().length === 1 ? true : undefined));
     expect(runner.recentEvents().some((e) => e.kind === "wallet")).toBe(true);
+    // Three agents registered anew; the marketplace's agents were listed once for all.
+    expect(await counterSum(runner.metrics.marketplaceRequests, { route: "GET /api/agents" })).toBe(
+      1,
+    );
 
     await runner.stop();
     const again = await harness.startRunner();
