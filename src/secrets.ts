@@ -4,10 +4,26 @@
  * served or thrown across a boundary.
  */
 const secrets = new Set<string>();
+/** Length of the prefix secrets are indexed by; also the shortest secret. */
+const PREFIX = 4;
+/** Secrets by their first PREFIX characters, longest first within a prefix. */
+const byPrefix = new Map<string, string[]>();
+/**
+ * Up to this many secrets, text is searched for each in turn; beyond it (a derived key
+ * per agent: 10,000 agents hold 20,000), text is scanned once against the prefix index,
+ * since a search per secret made every log line cost the number of agents.
+ */
+const FEW = 16;
 
 /** Registers a secret value; short values are ignored so that scrubbing stays meaningful. */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 4) secrets.add(value);
+  if (!value || value.length < PREFIX || secrets.has(value)) return;
+  secrets.add(value);
+  const key = value.slice(0, PREFIX);
+  const bucket = byPrefix.get(key) ?? [];
+  bucket.push(value);
+  bucket.sort((a, b) => b.length - a.length);
+  byPrefix.set(key, bucket);
 }
 
 /** Registers the password of a connection URI (mongodb://USER:PASSWORD@HOST/...). */
@@ -25,11 +41,33 @@ const BEARER = /(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
 
 /** Returns text with every registered secret, URI password and bearer token replaced. */
 export function scrub(text: string): string {
+  const out = secrets.size <= FEW ? eachSecret(text) : indexScan(text);
+  return out.replace(URI_PASSWORD, "$1[REDACTED]$3").replace(BEARER, "$1[REDACTED]");
+}
+
+function eachSecret(text: string): string {
   let out = text;
   for (const secret of secrets) {
     if (out.includes(secret)) out = out.split(secret).join("[REDACTED]");
   }
-  return out.replace(URI_PASSWORD, "$1[REDACTED]$3").replace(BEARER, "$1[REDACTED]");
+  return out;
+}
+
+/** One pass over the text: at each position, the longest secret starting there. */
+function indexScan(text: string): string {
+  let out = "";
+  let from = 0;
+  for (let i = 0; i + PREFIX <= text.length; ) {
+    const hit = byPrefix.get(text.slice(i, i + PREFIX))?.find((s) => text.startsWith(s, i));
+    if (hit === undefined) {
+      i++;
+      continue;
+    }
+    out += `${text.slice(from, i)}[REDACTED]`;
+    i += hit.length;
+    from = i;
+  }
+  return from === 0 ? text : out + text.slice(from);
 }
 
 /** A URI fit for logs: the password replaced. */

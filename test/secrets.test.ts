@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startMarketplace } from "../src/marketplace-server/index.ts";
-import { errorMessage, redactUri, registerUriSecrets, scrub } from "../src/secrets.ts";
+import {
+  errorMessage,
+  redactUri,
+  registerSecret,
+  registerUriSecrets,
+  scrub,
+} from "../src/secrets.ts";
 import { startTestLlmServer, type TestLlmServer } from "./support/llm-server.ts";
 import {
   award,
@@ -132,6 +138,22 @@ describe("secrets, in process", () => {
     );
     expect(scrub("Authorization: Bearer abcdefgh12345678")).toBe(
       "Authorization: Bearer [REDACTED]",
+    );
+  });
+
+  it("scrub hides every one of thousands of secrets (a key per agent) in one pass", () => {
+    const keys = Array.from({ length: 2000 }, (_, i) => (i * 7919).toString(16).padStart(64, "ab"));
+    for (const key of keys) {
+      registerSecret(`0x${key}`);
+      registerSecret(key);
+    }
+    const [first, second, last] = [keys[0], keys[999], keys[1999]];
+    const text = `key 0x${first} then ${second}${second}, and at the end ${last}`;
+    expect(scrub(text)).toBe("key [REDACTED] then [REDACTED][REDACTED], and at the end [REDACTED]");
+    // What holds no secret comes back as it was; the fixed rules still apply.
+    expect(scrub("nothing to hide in 0xabab")).toBe("nothing to hide in 0xabab");
+    expect(scrub(`mongodb://u:${PASSWORD}@db/x Bearer abcdefgh12345678`)).toBe(
+      "mongodb://u:[REDACTED]@db/x Bearer [REDACTED]",
     );
   });
 });

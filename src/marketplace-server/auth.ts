@@ -85,11 +85,7 @@ export class AuthService {
     const wallet = await this.#checkSignature(body.wallet, body.signature, body.nonce);
     const now = this.#now();
     const token = randomBytes(32).toString("base64url");
-    const agent = this.#store
-      .listAgents()
-      .find(
-        (a) => a.wallet_address.toLowerCase() === wallet || a.owner_id.toLowerCase() === wallet,
-      );
+    const agent = this.#store.findAgentOwnedBy(wallet);
     this.#money.insertSession({
       token,
       wallet,

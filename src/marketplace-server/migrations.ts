@@ -130,6 +130,10 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX job_files_job ON job_files (job_id);
   `,
+  // 5: sign-in finds the agent a wallet owns without listing every agent.
+  `
+  CREATE INDEX agents_owner ON agents (lower(owner_id));
+  `,
 ];
 
 /** Brings the database to the latest schema; returns the version it ends at. */

@@ -343,8 +343,9 @@ export class MarketplaceRules {
   // --- bids ---
 
   listBids(jobId: string): BidListing {
-    const names = new Map(this.store.listAgents().map((a) => [a.agent_id, a]));
-    const bids = this.store.listBids(jobId).map((bid) => {
+    const listed = this.store.listBids(jobId);
+    const names = this.store.agentsById(listed.map((bid) => bid.agent_id));
+    const bids = listed.map((bid) => {
       const agent = names.get(bid.agent_id);
       return {
         ...bid,

@@ -213,6 +213,24 @@ export class MarketplaceStore {
     return row ? AgentRow.parse(row) : null;
   }
 
+  /** The first agent (by registration) whose wallet or owner id is this wallet, any case. */
+  findAgentOwnedBy(wallet: string): AgentDoc | null {
+    const row = this.db
+      .prepare(
+        "SELECT * FROM agents WHERE lower(wallet_address) = lower(?) OR lower(owner_id) = lower(?) ORDER BY seq LIMIT 1",
+      )
+      .get(wallet, wallet);
+    return row ? AgentRow.parse(row) : null;
+  }
+
+  /** The agents of these ids that exist, by id: one query, not a listing of every agent. */
+  agentsById(ids: readonly string[]): Map<string, AgentDoc> {
+    const rows = this.db
+      .prepare("SELECT * FROM agents WHERE agent_id IN (SELECT value FROM json_each(?))")
+      .all(JSON.stringify([...new Set(ids)]));
+    return new Map(rows.map((r) => AgentRow.parse(r)).map((a) => [a.agent_id, a]));
+  }
+
   listAgents(): AgentDoc[] {
     return this.db
       .prepare("SELECT * FROM agents ORDER BY seq")

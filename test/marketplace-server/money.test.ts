@@ -5,6 +5,7 @@ import {
   type Api,
   api,
   newAccount,
+  newWallet,
   obj,
   POSTER,
   placeBidOk,
@@ -83,6 +84,19 @@ describe("sign-in", () => {
       expect(after.json).toEqual({ detail: AUTH_REQUIRED });
       expect(after.headers.get("www-authenticate")).toBe("Bearer");
     }
+  });
+
+  it("verify: the session's agent is the first the wallet owns, by owner id too", async () => {
+    const owner = newAccount();
+    const first = await registerAgent(a, { owner_id: owner.address, wallet_address: newWallet() });
+    await registerAgent(a, { owner_id: owner.address, wallet_address: newWallet() });
+    const auth = await signIn(a, owner);
+    expect(obj((await a.req("GET", "/api/auth/me", undefined, auth)).json)).toMatchObject({
+      wallet: owner.address.toLowerCase(),
+      agent_id: first,
+    });
+    const stranger = await signIn(a, newAccount());
+    expect(obj((await a.req("GET", "/api/auth/me", undefined, stranger)).json).agent_id).toBe(null);
   });
 
   it("verify: 401 for another key's signature, and a nonce is good for one verification", async () => {
