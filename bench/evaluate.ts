@@ -75,6 +75,8 @@ function makeJobs(count: number): Job[] {
       required_capabilities: [],
       min_capability_score: 0.7,
       status: "posted",
+      // What the client's schema gives a job that lists none (the tools read it).
+      attachments: [],
     } as unknown as Job;
   });
 }

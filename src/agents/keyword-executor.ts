@@ -8,6 +8,12 @@ import {
 } from "./keyword-evaluator.ts";
 import type { Evaluation, ExecutorContext, TaskResult } from "./types.ts";
 
+/** Each job's tool boost per executor class (see #toolBoost). */
+const toolBoosts = new WeakMap<
+  Job,
+  Map<typeof KeywordAgentExecutor, ConfidenceBoost | undefined>
+>();
+
 /**
  * The shape of the built-in agents: bids by the weighted keyword table (the agent
  * config's `keywords` replaces the class's), executes with one LLM call.
@@ -37,12 +43,23 @@ export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
       ctx.agent.base_rate_usd,
       job.budget_usd,
       this.kind.minutesRule,
-      this.toolsCanWork(job),
+      this.#toolBoost(job),
     );
     // Told apart from other declines in the decision log ("no keyword").
     return evaluation.confidence === 0 && !evaluation.canComplete
       ? { ...evaluation, noMatch: true }
       : evaluation;
+  }
+
+  /** toolsCanWork once per (job, executor class): agents of one kind share it, as they share the keyword scan. */
+  #toolBoost(job: Job): ConfidenceBoost | undefined {
+    let byKind = toolBoosts.get(job);
+    if (!byKind) {
+      byKind = new Map();
+      toolBoosts.set(job, byKind);
+    }
+    if (!byKind.has(this.kind)) byKind.set(this.kind, this.toolsCanWork(job));
+    return byKind.get(this.kind);
   }
 
   /**

@@ -19,6 +19,31 @@ const graphqlJob = makeJob({
 });
 
 describe("KeywordAgentExecutor.evaluateJob", () => {
+  it("looks at a job's data once per job and agent kind, however many agents decide on it", async () => {
+    let looks = 0;
+    class CountingHunter extends AnomalyHunterExecutor {
+      protected override toolsCanWork(job: Parameters<AnomalyHunterExecutor["evaluateJob"]>[0]) {
+        looks++;
+        return super.toolsCanWork(job);
+      }
+    }
+    const agent = makeAgent({ agent_type: "anomaly_hunter" });
+    const job = makeJob({
+      title: "Find anomalies in this series",
+      description: `\`\`\`csv\nday,value\n${Array.from({ length: 30 }, (_, i) => `${i + 1},${i === 20 ? 95 : 10 + (i % 3)}`).join("\n")}\n\`\`\``,
+      required_capabilities: [],
+    });
+    const agents = Array.from({ length: 5 }, () => new CountingHunter(agent));
+    const evaluations = await Promise.all(
+      agents.map((a) => a.evaluateJob(job, makeContext(agent))),
+    );
+    expect(looks).toBe(1);
+    // Every agent still gets the boost its tools earn on that data.
+    for (const e of evaluations) expect(e.reasoning).toMatch(/its tools read 1 numeric series/);
+    await agents[0]!.evaluateJob({ ...job }, makeContext(agent)); // another listing's copy
+    expect(looks).toBe(2);
+  });
+
   it("bids with the built-in table and the config's base rate", async () => {
     const agent = makeAgent({ base_rate_usd: 0.04 });
     const e = await new SchemaArchitectExecutor(agent).evaluateJob(graphqlJob, makeContext(agent));

@@ -1,7 +1,7 @@
 import type { Job } from "../../marketplace/schemas.ts";
 import type { ConfidenceBoost, MinutesRule } from "../keyword-evaluator.ts";
 import { ToolAgentExecutor } from "../tool-agent.ts";
-import { EVALUATION_SCAN_CHARS, extractFromText, listedAttachments } from "../tools/inputs.ts";
+import { blocksForBidding, listedAttachments } from "../tools/inputs.ts";
 import { parseSeries } from "../tools/series.ts";
 import type { ExecutorContext, TaskResult } from "../types.ts";
 import { ANOMALY_HUNTER_KEYWORDS } from "./keywords.ts";
@@ -25,7 +25,7 @@ export class AnomalyHunterExecutor extends ToolAgentExecutor {
   static override minutesRule: MinutesRule = { minMinutes: 2, maxMinutes: 8 };
 
   protected override toolsCanWork(job: Job): ConfidenceBoost | undefined {
-    const { blocks } = extractFromText(job.description ?? "", undefined, EVALUATION_SCAN_CHARS);
+    const blocks = blocksForBidding(job);
     const { series } = parseSeries(blocks);
     if (series.length > 0) {
       return {

@@ -2,7 +2,7 @@ import type { Job } from "../../marketplace/schemas.ts";
 import type { ConfidenceBoost } from "../keyword-evaluator.ts";
 import { type LlmPart, ToolAgentExecutor } from "../tool-agent.ts";
 import { checkCitedLines, maskSecret } from "../tools/code-findings.ts";
-import { EVALUATION_SCAN_CHARS, extractFromText, listedAttachments } from "../tools/inputs.ts";
+import { blocksForBidding, listedAttachments } from "../tools/inputs.ts";
 import type { ExecutorContext, TaskResult } from "../types.ts";
 import { CODE_REVIEWER_KEYWORDS } from "./keywords.ts";
 import { CODE_REVIEWER_PROMPT } from "./prompt.ts";
@@ -25,7 +25,7 @@ export class CodeReviewerExecutor extends ToolAgentExecutor {
   static override temperature = 0.3;
 
   protected override toolsCanWork(job: Job): ConfidenceBoost | undefined {
-    const { blocks } = extractFromText(job.description ?? "", undefined, EVALUATION_SCAN_CHARS);
+    const blocks = blocksForBidding(job);
     const code = blocks.filter((b) => !DATA_LANGUAGES.has(b.language));
     if (code.length > 0) {
       return {

@@ -1,7 +1,7 @@
 import type { Job } from "../../marketplace/schemas.ts";
 import type { ConfidenceBoost } from "../keyword-evaluator.ts";
 import { type LlmPart, ToolAgentExecutor } from "../tool-agent.ts";
-import { EVALUATION_SCAN_CHARS, extractFromText, listedAttachments } from "../tools/inputs.ts";
+import { blocksForBidding, extractFromText, listedAttachments } from "../tools/inputs.ts";
 import { fence } from "../tools/markdown.ts";
 import { type ArtefactCheck, artefactKindOf, sampleSets } from "../tools/schema-samples.ts";
 import type { ExecutorContext, TaskResult } from "../types.ts";
@@ -22,7 +22,7 @@ export class SchemaArchitectExecutor extends ToolAgentExecutor {
   static override temperature = 0.4;
 
   protected override toolsCanWork(job: Job): ConfidenceBoost | undefined {
-    const { blocks } = extractFromText(job.description ?? "", undefined, EVALUATION_SCAN_CHARS);
+    const blocks = blocksForBidding(job);
     const samples = sampleSets(blocks).length;
     const specs = blocks.filter((b) => artefactKindOf(b) !== undefined).length;
     if (samples + specs > 0) {

@@ -210,6 +210,23 @@ export function extractFromText(
   return { blocks: collector.blocks, notes: collector.notes };
 }
 
+/** Each job's description blocks for bidding, extracted once and shared by every agent. */
+const descriptionBlocks = new WeakMap<object, InputBlock[]>();
+
+/**
+ * The blocks of the first EVALUATION_SCAN_CHARS of a job's description (the bid
+ * decision's look at its data), extracted once per job object: the agents deciding on
+ * one listing share it, as they share the keyword scan.
+ */
+export function blocksForBidding(job: { description?: string | null }): InputBlock[] {
+  let blocks = descriptionBlocks.get(job);
+  if (!blocks) {
+    blocks = extractFromText(job.description ?? "", undefined, EVALUATION_SCAN_CHARS).blocks;
+    descriptionBlocks.set(job, blocks);
+  }
+  return blocks;
+}
+
 /** A file attached to the job, as the marketplace lists it. */
 export interface AttachedFile {
   file_id: string;
