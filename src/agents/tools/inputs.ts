@@ -119,10 +119,13 @@ function classifyParagraph(text: string): string | undefined {
       }
     }
   }
+  // At most 10 % of the tokens may be other than numbers; prose fails within a few words.
+  if (!/\d/.test(trimmed)) return undefined;
   const tokens = trimmed.split(/[\s,;]+/).filter((t) => t !== "");
-  if (tokens.length >= 8 && tokens.filter((t) => NUMBER.test(t)).length >= tokens.length * 0.9)
-    return "numbers";
-  return undefined;
+  if (tokens.length < 8) return undefined;
+  let others = 0;
+  for (const token of tokens) if (!NUMBER.test(token) && ++others > tokens.length * 0.1) break;
+  return others <= tokens.length * 0.1 ? "numbers" : undefined;
 }
 
 /** Three or more lines with the same (non-zero) count of one delimiter. */
