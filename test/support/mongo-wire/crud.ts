@@ -38,8 +38,8 @@ function collectionName(request: CommandRequest, value: unknown): string {
   return value;
 }
 
-function docsOf(request: CommandRequest, name: string): Doc[] {
-  return request.state.store.get(request.db, name)?.all() ?? [];
+function docsOf(request: CommandRequest, name: string, filter?: Doc): Doc[] {
+  return request.state.store.get(request.db, name)?.candidates(filter) ?? [];
 }
 
 function writeErrorOf(index: number, error: unknown): Doc {
@@ -61,7 +61,7 @@ const findSchema = z.looseObject({
 const find: CommandHandler = (request) => {
   const cmd = parseCommand(findSchema, request);
   const name = collectionName(request, cmd.find);
-  const docs = queryDocs(docsOf(request, name), cmd.filter ?? {}, {
+  const docs = queryDocs(docsOf(request, name, cmd.filter), cmd.filter ?? {}, {
     ...(cmd.sort ? { sort: cmd.sort } : {}),
     ...(cmd.skip ? { skip: cmd.skip } : {}),
     ...(cmd.limit ? { limit: cmd.limit } : {}),
@@ -180,7 +180,7 @@ const update: CommandHandler = (request) => {
         );
       }
       const existing = state.store.get(request.db, name);
-      const matches = queryDocs(existing?.all() ?? [], statement.q, {
+      const matches = queryDocs(existing?.candidates(statement.q) ?? [], statement.q, {
         ...(statement.sort ? { sort: statement.sort } : {}),
         ...(statement.multi ? {} : { limit: 1 }),
       });
@@ -236,7 +236,7 @@ const remove: CommandHandler = (request) => {
         );
       }
       const matches = queryDocs(
-        collection?.all() ?? [],
+        collection?.candidates(statement.q) ?? [],
         statement.q,
         statement.limit === 1 ? { limit: 1 } : {},
       );
@@ -284,7 +284,7 @@ const findAndModify: CommandHandler = (request) => {
   const project = (doc: Doc | null): Doc | null =>
     doc && cmd.fields ? (queryDocs([doc], {}, { projection: cmd.fields })[0] ?? null) : doc;
   const existing = state.store.get(request.db, name);
-  const match = queryDocs(existing?.all() ?? [], query, {
+  const match = queryDocs(existing?.candidates(query) ?? [], query, {
     ...(cmd.sort ? { sort: cmd.sort } : {}),
     limit: 1,
   })[0];
@@ -327,7 +327,7 @@ const countSchema = z.looseObject({
 const count: CommandHandler = (request) => {
   const cmd = parseCommand(countSchema, request);
   const name = collectionName(request, cmd.count);
-  const docs = queryDocs(docsOf(request, name), cmd.query ?? {}, {
+  const docs = queryDocs(docsOf(request, name, cmd.query), cmd.query ?? {}, {
     ...(cmd.skip ? { skip: cmd.skip } : {}),
     ...(cmd.limit ? { limit: cmd.limit } : {}),
   });
@@ -343,7 +343,7 @@ const distinctSchema = z.looseObject({
 const distinct: CommandHandler = (request) => {
   const cmd = parseCommand(distinctSchema, request);
   const name = collectionName(request, cmd.distinct);
-  const docs = queryDocs(docsOf(request, name), cmd.query ?? {});
+  const docs = queryDocs(docsOf(request, name, cmd.query), cmd.query ?? {});
   const seen = new Map<string, unknown>();
   for (const doc of docs) {
     const value = getPath(doc, cmd.key);

@@ -100,6 +100,30 @@ describe("mongo wire server: driver operations", () => {
     expect(pong.operationTime).toBeDefined();
   });
 
+  it("queries through a unique compound index answer as a scan would", async () => {
+    const entries = client.db(dbName).collection("entries");
+    await entries.createIndex({ agent: 1, job: 1 }, { unique: true });
+    await entries.insertMany([
+      { agent: "a", job: "j1", epoch: 2 },
+      { agent: "a", job: "j2", epoch: 1 },
+      { agent: "b", job: "j1" },
+    ]);
+    // The key plus a condition: the condition still decides (a fenced upsert collides).
+    const fenced = { agent: "a", job: "j1", epoch: { $not: { $gt: 1 } } };
+    expect(await entries.findOne(fenced)).toBeNull();
+    await expect(
+      entries.updateOne(fenced, { $set: { epoch: 1 } }, { upsert: true }),
+    ).rejects.toMatchObject({ code: 11000 });
+    const open = { agent: "a", job: "j2", epoch: { $not: { $gt: 1 } } };
+    expect((await entries.updateOne(open, { $set: { bid: "x" } })).modifiedCount).toBe(1);
+    // A pattern on a key field is no key: every document is looked at.
+    expect(await entries.countDocuments({ agent: /^[ab]$/, job: "j1" })).toBe(2);
+    expect(await entries.findOne({ agent: "b", job: "j1" })).toMatchObject({ agent: "b" });
+    expect(await entries.findOne({ agent: "c", job: "j1" })).toBeNull();
+    expect((await entries.deleteOne({ agent: "a", job: "j2" })).deletedCount).toBe(1);
+    expect(await entries.countDocuments({})).toBe(2);
+  });
+
   it("inserts and finds with filter, sort, limit and projection", async () => {
     const people = client.db(dbName).collection("people");
     const one = await people.insertOne({ name: "ada", age: 36, tags: ["math"] });

@@ -42,6 +42,31 @@ export class Collection {
     return [...this.docs.values()];
   }
 
+  /**
+   * The documents a filter can match. When it gives a plain value for every field of a
+   * unique index, that index finds the one candidate, as a real server's index scan
+   * would; else every document (the query still decides which match). Without this,
+   * each keyed update scanned the whole collection, which made bulk writes quadratic.
+   */
+  candidates(filter: Doc | undefined): Doc[] {
+    if (filter) {
+      for (const index of this.indexes) {
+        const owners = index.name === "_id_" ? undefined : this.uniqueKeys.get(index.name);
+        if (!owners || index.partialFilterExpression) continue;
+        const values = Object.keys(index.key).map((field) => filter[field]);
+        if (!values.every(isScalar)) continue;
+        const owner = owners.get(valueKey(values));
+        const doc = owner === undefined ? undefined : this.docs.get(owner);
+        return doc ? [doc] : [];
+      }
+      if (isScalar(filter._id)) {
+        const doc = this.getById(filter._id);
+        return doc ? [doc] : [];
+      }
+    }
+    return this.all();
+  }
+
   getById(id: unknown): Doc | undefined {
     return this.docs.get(valueKey(id));
   }
@@ -121,6 +146,15 @@ export class Collection {
       { keyPattern: { ...index.key }, keyValue },
     );
   }
+}
+
+/** A value an equality filter compares as a whole: no operator document, array, pattern or null. */
+function isScalar(value: unknown): boolean {
+  if (value === undefined || value === null || Array.isArray(value)) return false;
+  if (typeof value !== "object") return true;
+  if (value instanceof RegExp || (value as { _bsontype?: string })._bsontype === "BSONRegExp")
+    return false;
+  return Object.keys(value).every((key) => !key.startsWith("$"));
 }
 
 /** The comparable key of `doc` in a unique index, or undefined when the index does not cover it. */
