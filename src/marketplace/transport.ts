@@ -196,11 +196,13 @@ export class MarketplaceTransport {
     };
   }
 
-  /** Sends the request and reads the answer. Throws only when the caller's signal aborted. */
+  /**
+   * Sends the request and reads the answer. Throws only when the caller's signal aborted.
+   * The time limit is undici's own (headers, then body, each within `timeoutMs`): its
+   * shared coarse timer costs nothing per request, where an `AbortSignal.timeout` per
+   * request kept a timer, a weak reference and a finalizer alive for the whole period.
+   */
   async #send(options: CallBase<unknown>, method: Method, url: URL): Promise<Answer | Failed> {
-    const signal = options.signal
-      ? AbortSignal.any([options.signal, AbortSignal.timeout(this.#timeoutMs)])
-      : AbortSignal.timeout(this.#timeoutMs);
     try {
       const response = await request(url, {
         dispatcher: this.#dispatcher,
@@ -208,9 +210,11 @@ export class MarketplaceTransport {
         headers: requestHeaders(options),
         body:
           options.form ?? (options.json === undefined ? undefined : JSON.stringify(options.json)),
-        signal,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
       });
-      const text = await readLimited(response.body, this.#maxBodyBytes);
+      const text = await readBody(response, this.#maxBodyBytes);
       return { ok: true, status: response.statusCode, headers: response.headers, text };
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason ?? error;
@@ -222,7 +226,7 @@ export class MarketplaceTransport {
           retryable: false,
         };
       }
-      const timedOut = signal.aborted;
+      const timedOut = isTimeout(error);
       return {
         ok: false,
         message: timedOut
@@ -320,16 +324,34 @@ function parseBody<T>(
 
 class BodyTooLarge extends Error {}
 
-async function readLimited(
-  body: AsyncIterable<Uint8Array> & { destroy(): void },
-  limit: number,
-): Promise<string> {
+/** undici's stable codes for a request past its headers or body time limit. */
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
+}
+
+/**
+ * The body as text, at most `limit` bytes. A body whose length is announced and within
+ * the limit is read whole (the parser stops at that length); else it is read chunk by
+ * chunk, counted, and given up on past the limit.
+ */
+async function readBody(response: Dispatcher.ResponseData, limit: number): Promise<string> {
+  const length = Number(response.headers["content-length"]);
+  if (Number.isSafeInteger(length) && length >= 0) {
+    if (length > limit) {
+      // Destroyed unread: the abort it reports has no reader to go to.
+      response.body.once("error", () => {});
+      response.body.destroy();
+      throw new BodyTooLarge();
+    }
+    return response.body.text();
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of body) {
+  for await (const chunk of response.body) {
     size += chunk.byteLength;
     if (size > limit) {
-      body.destroy();
+      response.body.destroy();
       throw new BodyTooLarge();
     }
     chunks.push(chunk);

@@ -187,7 +187,7 @@ export class AgentWorker {
     return this.#bidder.decide(
       jobs,
       feed,
-      {
+      () => ({
         agentId,
         config: this.#agent.spec.config,
         accepting: () => this.#bidding,
@@ -198,7 +198,7 @@ export class AgentWorker {
           const capped = await checkSpendCap(this.#deps.spendCaps, this.key, this.#telemetry);
           return priceBid(job, decision, capped, this.floorFor(job));
         },
-      },
+      }),
       known,
       complete,
     );

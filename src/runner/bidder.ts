@@ -45,10 +45,11 @@ export const BID_CONCURRENCY = 16;
  */
 export async function placeRound(
   intents: readonly BidIntent[],
-  ledger: Pick<Ledger, "recordBids" | "recordBid">,
+  ledger: Pick<Ledger, "recordBids" | "recordBid" | "fenceJobs">,
   concurrency = BID_CONCURRENCY,
 ): Promise<number> {
-  const sent = await mapBounded(intents, concurrency, async (intent) => {
+  const sendable = await fenceRound(intents, ledger);
+  const sent = await mapBounded(sendable, concurrency, async (intent) => {
     const bidId = await intent.bidder.send(intent);
     return bidId === undefined ? undefined : { intent, bidId };
   });
@@ -74,6 +75,41 @@ export async function placeRound(
   }
   for (const { intent, bidId } of placed) intent.bidder.placed(intent, bidId);
   return placed.length;
+}
+
+/**
+ * Replicas: each job is stamped with its agent's lease epoch before the bid goes out, in
+ * one ledger write for the round. Returns the intents that may be sent: not those of an
+ * agent a newer holder has (fenced), nor any fenced one while the ledger cannot be
+ * written (those jobs are decided again at the next poll).
+ */
+async function fenceRound(
+  intents: readonly BidIntent[],
+  ledger: Pick<Ledger, "fenceJobs">,
+): Promise<readonly BidIntent[]> {
+  const leased = intents.filter((intent) => intent.agent.epoch !== undefined);
+  if (leased.length === 0) return intents;
+  let refusals: Awaited<ReturnType<Ledger["fenceJobs"]>>;
+  try {
+    refusals = await ledger.fenceJobs(
+      leased.map(({ agentId, job, agent }) => ({
+        agentId,
+        jobId: job.job_id,
+        epoch: agent.epoch ?? 0,
+      })),
+    );
+  } catch (error) {
+    for (const intent of leased) intent.bidder.unfenced(intent, error);
+    return intents.filter((intent) => intent.agent.epoch === undefined);
+  }
+  const refused = new Set<BidIntent>();
+  refusals.forEach((refusal, i) => {
+    const intent = leased[i];
+    if (!refusal || !intent) return;
+    refused.add(intent);
+    intent.agent.fenced?.(refusal);
+  });
+  return refused.size === 0 ? intents : intents.filter((intent) => !refused.has(intent));
 }
 
 async function recordOne(
@@ -151,14 +187,15 @@ export class Bidder {
 
   /**
    * Decides on the jobs of one poll and returns the bids to place (the caller places a
-   * round's bids together). Waits for the decisions at most about one poll interval, so
-   * that one agent's slow evaluator holds up no other agent: what is decided after that
-   * is dropped, and those jobs are decided again at a later poll.
+   * round's bids together); `agentNow` gives the agent as it is, asked only when there
+   * is a job to decide. Waits for the decisions at most about one poll interval, so that
+   * one agent's slow evaluator holds up no other agent: what is decided after that is
+   * dropped, and those jobs are decided again at a later poll.
    */
   async decide(
     jobs: Job[],
     feed: JobFeed,
-    agent: BidderAgent,
+    agentNow: () => BidderAgent,
     known: Pick<RoundBids, "hasBid">,
     complete = false,
   ): Promise<BidIntent[]> {
@@ -166,6 +203,9 @@ export class Bidder {
     // are seen again at the next one.
     if (this.#round) return [];
     if (complete) this.#forgetGone(jobs);
+    // Most polls bring nothing new: nothing is built for them (10,000 agents poll together).
+    if (jobs.every((job) => this.#decided.has(job.job_id))) return [];
+    const agent = agentNow();
     const intents: BidIntent[] = [];
     let open = true;
     const round = this.#decideAll(jobs, feed, agent, known, (intent) => {
@@ -263,13 +303,13 @@ export class Bidder {
   }
 
   /**
-   * Sends one bid; returns its id, or undefined after recording why it failed. Fencing:
-   * the ledger refuses (StaleEpochError) once a newer holder has the agent, and the lease
-   * must still have time left at the moment the bid goes out.
+   * Sends one bid (its job already stamped with the lease epoch, with replicas); returns
+   * its id, or undefined after recording why it failed. The lease must still have time
+   * left at the moment the bid goes out.
    */
   async send(intent: BidIntent): Promise<string | undefined> {
     const { job, decision, agent, feed } = intent;
-    if (!(await this.#fence(intent)) || !agent.accepting()) return undefined;
+    if (!agent.accepting()) return undefined;
     const { telemetry } = this.#deps;
     const { agentId } = agent;
     const attempts = (this.#attempts.get(job.job_id) ?? 0) + 1;
@@ -304,22 +344,10 @@ export class Bidder {
     }
   }
 
-  /** Stamps the job with the agent's lease epoch before its bid goes out; false: not sent. */
-  async #fence({ job, agent }: BidIntent): Promise<boolean> {
-    if (agent.epoch === undefined) return true;
-    try {
-      await this.#deps.ledger.fenceJob(agent.agentId, job.job_id, agent.epoch);
-      return true;
-    } catch (error) {
-      if (isStaleEpoch(error)) {
-        agent.fenced?.(error);
-      } else {
-        // The job stays undecided: it is tried again at the next poll.
-        this.#deps.telemetry.bidAttemptFailed();
-        this.#deps.telemetry.error("bid decision failed", error, job.job_id);
-      }
-      return false;
-    }
+  /** The ledger could not stamp the job with the lease epoch: no bid; decided again at the next poll. */
+  unfenced(intent: BidIntent, error: unknown): void {
+    this.#deps.telemetry.bidAttemptFailed();
+    this.#deps.telemetry.error("bid decision failed", error, intent.job.job_id);
   }
 
   /** A bid the marketplace took (and the ledger recorded, or tried to). */

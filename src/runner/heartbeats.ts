@@ -16,28 +16,33 @@ export function sessionSigner(
 export interface HeartbeatsOptions {
   deps: Pick<
     WorkerDeps,
-    "client" | "sessions" | "wallets" | "health" | "spendCaps" | "heartbeatIntervalMs"
+    | "client"
+    | "sessions"
+    | "wallets"
+    | "health"
+    | "spendCaps"
+    | "heartbeatIntervalMs"
+    | "heartbeatClock"
   >;
   telemetry: AgentTelemetry;
   /** Jobs in flight and the agent's concurrency limit: its status and free capacity. */
   load: () => { inFlight: number; maxConcurrent: number };
   /** A 404 on a heartbeat (not an offline one): the marketplace lost the agent. */
   unknownAgent: (agentId: string) => Promise<void>;
-  /** The first heartbeat's place in its spread (default Math.random). */
+  /** The place in its spread of the first heartbeat and of the agent's moment (default Math.random). */
   random?: () => number;
 }
 
 /**
- * One agent's heartbeats: the timer (spread so that many agents do not heartbeat
- * together, resumed after a marketplace outage) and sending each one, signed in as
- * the agent's owner. After each, the spend caps are checked, so the dashboard shows a
- * reached cap even while there is nothing to bid on.
+ * One agent's heartbeats: their moments on the runner's heartbeat clock (spread so that
+ * many agents do not heartbeat together, resumed after a marketplace outage) and sending
+ * each one, signed in as the agent's owner. After each, the spend caps are checked, so
+ * the dashboard shows a reached cap even while there is nothing to bid on.
  */
 export class Heartbeats {
   readonly #agent: WorkerAgent;
   readonly #o: HeartbeatsOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #delay: NodeJS.Timeout | undefined;
+  #stopBeats: (() => void) | undefined;
   #unsubscribeRecovery: (() => void) | undefined;
   /** Set after a 403 "You don't own this agent": heartbeats go without a token from then on. */
   #ownershipRefused = false;
@@ -51,7 +56,11 @@ export class Heartbeats {
     return this.#ownershipRefused;
   }
 
-  /** Heartbeats from now on: the first within the interval (at most 10 s), then one every interval. */
+  /**
+   * Heartbeats from now on: the first within the interval (at most 10 s); the second
+   * half an interval to an interval later, which spreads agents started together over
+   * the interval; then one every interval.
+   */
   start(): void {
     const { deps } = this.#o;
     const random = this.#o.random ?? Math.random;
@@ -68,20 +77,18 @@ export class Heartbeats {
     this.#unsubscribeRecovery = undefined;
   }
 
-  /** The first heartbeat after `delayMs`, then one every interval. */
+  /** The first heartbeat after `delayMs`, then one every interval, the second sooner to spread. */
   #schedule(delayMs: number): void {
     this.#stopTimers();
-    this.#delay = setTimeout(() => {
-      void this.send();
-      this.#timer = setInterval(() => void this.send(), this.#o.deps.heartbeatIntervalMs);
-      this.#timer.unref();
-    }, delayMs);
-    this.#delay.unref();
+    const { heartbeatIntervalMs: interval, heartbeatClock } = this.#o.deps;
+    const random = this.#o.random ?? Math.random;
+    const thenMs = Math.floor(interval * (1 - random() / 2));
+    this.#stopBeats = heartbeatClock.every(delayMs, thenMs, interval, () => void this.send());
   }
 
   #stopTimers(): void {
-    clearTimeout(this.#delay);
-    clearInterval(this.#timer);
+    this.#stopBeats?.();
+    this.#stopBeats = undefined;
   }
 
   /** Sends one heartbeat: the agent's status and capacity, or `offline` when it stops. */

@@ -24,6 +24,7 @@ import { resolveWalletSetup, type WalletSetup } from "../wallet/setup.ts";
 import type { AgentWorker } from "./agent-worker.ts";
 import { DecisionLog } from "./decision-log.ts";
 import { MarketplaceHealth } from "./health.ts";
+import { HeartbeatClock, heartbeatTickMs } from "./heartbeat-clock.ts";
 import { type FeedPage, JobFeed } from "./job-feed.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { MoneyWatch } from "./money-watch.ts";
@@ -94,6 +95,7 @@ export class Runner implements StatusSource {
   #lastMarketplaceOk: string | null = null;
   #pollLoop: Promise<void> | undefined;
   readonly #health: MarketplaceHealth;
+  readonly #heartbeatClock: HeartbeatClock;
   #lastHintAt = 0;
   #dispatching: Promise<void> = Promise.resolve();
   /** Hints followed recently, by event and job: the job is fetched once for all agents. */
@@ -127,6 +129,9 @@ export class Runner implements StatusSource {
     this.#stateLock = parts.stateLock;
     this.#embedded = options.embeddedMarketplace ?? false;
     this.#health = new MarketplaceHealth({ maxProbeDelayMs: this.config.heartbeatIntervalMs });
+    this.#heartbeatClock = new HeartbeatClock({
+      tickMs: heartbeatTickMs(this.config.heartbeatIntervalMs),
+    });
     this.#feed = new JobFeed({
       client: this.client,
       logger: this.#log,
@@ -173,6 +178,7 @@ export class Runner implements StatusSource {
         logger: this.#log,
         metrics: this.metrics,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        heartbeatClock: this.#heartbeatClock,
         health: this.#health,
         pollIntervalMs: this.config.pollIntervalMs,
         defaultModel: this.config.defaultModel,
@@ -545,6 +551,7 @@ export class Runner implements StatusSource {
     this.#stop.abort();
     await this.#pollLoop;
     await this.#supervisor.stopAll();
+    this.#heartbeatClock.close();
     await this.#outbox.flush();
     await this.#outbox.close();
     // The agents drained: their leases go now, so other replicas take them at once.

@@ -9,6 +9,7 @@ import type { Ledger } from "../state/types.ts";
 import type { AgentWallet, AgentWallets } from "../wallet/agent-wallets.ts";
 import type { DecisionLog } from "./decision-log.ts";
 import type { MarketplaceHealth } from "./health.ts";
+import type { HeartbeatClock } from "./heartbeat-clock.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Registrar, Registration } from "./registrar.ts";
 import type { SpendCaps } from "./spend-caps.ts";
@@ -28,6 +29,8 @@ export interface WorkerDeps {
   /** Where each agent's per-job decisions are kept for GET /api/decisions. */
   decisions?: DecisionLog;
   heartbeatIntervalMs: number;
+  /** The one timer of every agent's heartbeats. */
+  heartbeatClock: HeartbeatClock;
   /** PUBLIC_URL's webhook endpoint: an agent registered before is pointed at it. */
   webhookUrl?: string;
   /** The shared view of the marketplace's health: no heartbeats while it is down. */

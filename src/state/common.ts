@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { checkEpoch, isStaleEpoch } from "./fence.ts";
+import { checkEpoch, isStaleEpoch, type StaleEpochError } from "./fence.ts";
 import type {
   AgentTotals,
   BidRecord,
@@ -42,7 +42,7 @@ export const WRITE_OPERATIONS = [
   "addSpend",
   "recordOfferAnswer",
   "noteOnce",
-  "fenceJob",
+  "fenceJobs",
   "raiseFence",
 ] as const;
 export type WriteOperation = (typeof WRITE_OPERATIONS)[number];
@@ -186,6 +186,15 @@ export function instrument(
     }
   };
 
+  /** Fencing at work, not a failure of the ledger: the caller lost the agent's lease. */
+  const staleEpoch = (operation: WriteOperation, err: StaleEpochError, jobId?: string): void => {
+    metrics?.ledgerOperations.inc({ operation, outcome: "stale_epoch" });
+    logger?.warn(
+      { backend: backend.backend, operation, agentId: err.agentId, jobId, problem: err.message },
+      "ledger write refused: a newer lease epoch exists",
+    );
+  };
+
   const write = async <T>(
     operation: WriteOperation,
     agentId: string,
@@ -197,12 +206,7 @@ export function instrument(
       value = await run();
     } catch (err) {
       if (isStaleEpoch(err)) {
-        // Fencing at work, not a failure of the ledger: the caller lost the agent's lease.
-        metrics?.ledgerOperations.inc({ operation, outcome: "stale_epoch" });
-        logger?.warn(
-          { backend: backend.backend, operation, agentId, jobId, problem: err.message },
-          "ledger write refused: a newer lease epoch exists",
-        );
+        staleEpoch(operation, err, jobId);
         throw err;
       }
       metrics?.ledgerOperations.inc({ operation, outcome: "error" });
@@ -235,8 +239,19 @@ export function instrument(
       write("recordResult", agentId, jobId, () =>
         backend.recordResult(agentId, jobId, result, epoch),
       ),
-    fenceJob: (agentId, jobId, epoch) =>
-      write("fenceJob", agentId, jobId, () => backend.fenceJob(agentId, jobId, epoch)),
+    fenceJobs: async (stamps) => {
+      const refusals = await write(
+        "fenceJobs",
+        `${stamps.length} agents`,
+        `${stamps.length} jobs`,
+        () => backend.fenceJobs(stamps),
+      );
+      // Each refused stamp is fencing at work, counted and said as a refused fenceJob is.
+      refusals.forEach((refusal, i) => {
+        if (refusal) staleEpoch("fenceJobs", refusal, stamps[i]?.jobId);
+      });
+      return refusals;
+    },
     raiseFence: (agentId, epoch) =>
       write("raiseFence", agentId, "*", () => backend.raiseFence(agentId, epoch)),
     markAccepted: (agentId, jobId) =>

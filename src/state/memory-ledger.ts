@@ -15,7 +15,7 @@ import {
   type LedgerCommonOptions,
   totalsOf,
 } from "./common.ts";
-import { checkEpoch, StaleEpochError } from "./fence.ts";
+import { checkEpoch, isStaleEpoch, StaleEpochError } from "./fence.ts";
 import type { Ledger, LedgerEntry, LedgerSummary, OfferAnswer } from "./types.ts";
 
 /** Orders pending results oldest first, ties broken by key so every backend agrees. */
@@ -173,8 +173,20 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
         epoch,
       );
     },
-    async fenceJob(agentId, jobId, epoch) {
-      upsert(agentId, jobId, () => {}, epoch);
+    async fenceJobs(stamps) {
+      for (const { agentId, jobId, epoch } of stamps) {
+        checkKey(agentId, jobId);
+        checkEpoch(epoch);
+      }
+      return stamps.map(({ agentId, jobId, epoch }) => {
+        try {
+          upsert(agentId, jobId, () => {}, epoch);
+          return undefined;
+        } catch (err) {
+          if (isStaleEpoch(err)) return err;
+          throw err;
+        }
+      });
     },
     async raiseFence(agentId, epoch) {
       open();

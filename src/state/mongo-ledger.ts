@@ -29,7 +29,7 @@ import {
   totalsOf,
 } from "./common.ts";
 import { checkEpoch, StaleEpochError } from "./fence.ts";
-import type { BidRecord, Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
+import type { BidRecord, JobStamp, Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
 export interface MongoLedgerOptions extends LedgerCommonOptions {
   /** Owned by the runner: the ledger never closes it. */
@@ -275,6 +275,37 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
     }
   };
 
+  /**
+   * One bulkWrite of epoch stamps (those at `indices`), fenced on each entry as `write` is;
+   * returns the indices whose upsert collided on the unique index (E11000): a newer epoch
+   * on the entry, or a racing insert of the same new key.
+   */
+  const stampEntries = async (
+    stamps: readonly JobStamp[],
+    indices: readonly number[],
+  ): Promise<number[]> => {
+    const now = new Date(clock());
+    const operations: AnyBulkWriteOperation<LedgerDoc>[] = indices.map((i) => {
+      const { agentId, jobId, epoch } = stamps[i] as JobStamp;
+      return {
+        updateOne: {
+          filter: { agent_id: agentId, job_id: jobId, epoch: { $not: { $gt: epoch } } },
+          update: { $set: { updated_at: now, epoch } },
+          upsert: true,
+        },
+      };
+    });
+    try {
+      await coll.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
+      return [];
+    } catch (err) {
+      if (!(err instanceof MongoBulkWriteError)) throw err;
+      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      if (errors.length === 0 || !errors.every((e) => e.code === 11000)) throw err;
+      return errors.map((e) => indices[e.index] as number);
+    }
+  };
+
   const backend: LedgerBackend = {
     backend: "mongo",
     async hasBid(agentId, jobId) {
@@ -383,8 +414,52 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       if (doc === null) throw new Error("ledger: startExecution upsert returned no document");
       return toEntry(doc).executionAttempts;
     },
-    async fenceJob(agentId, jobId, epoch) {
-      await upsert(agentId, jobId, (now) => ({ $set: { updated_at: now } }), epoch);
+    async fenceJobs(stamps) {
+      open();
+      for (const { agentId, jobId, epoch } of stamps) {
+        checkKey(agentId, jobId);
+        checkEpoch(epoch);
+      }
+      const refusals: (StaleEpochError | undefined)[] = stamps.map(() => undefined);
+      if (stamps.length === 0) return refusals;
+      // One query for the agents' fences: a stamp under an older epoch is refused unwritten.
+      const agents = [...new Set(stamps.map((stamp) => stamp.agentId))];
+      const fenceOf = new Map<string, number>();
+      for await (const fence of fences.find({ _id: { $in: agents } }))
+        fenceOf.set(fence._id, fence.epoch);
+      let pending: number[] = [];
+      stamps.forEach(({ agentId, epoch }, i) => {
+        const fence = fenceOf.get(agentId) ?? 0;
+        if (fence > epoch) refusals[i] = new StaleEpochError(agentId, epoch, fence);
+        else pending.push(i);
+      });
+      // One bulkWrite for the rest; what collided is sent once more (a racing insert),
+      // then what still collides is looked up: a newer epoch on the entry refuses it.
+      for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++)
+        pending = await stampEntries(stamps, pending);
+      if (pending.length === 0) return refusals;
+      const entries = await coll
+        .find(
+          {
+            $or: pending.map((i) => ({
+              agent_id: stamps[i]?.agentId,
+              job_id: stamps[i]?.jobId,
+            })),
+          },
+          { projection: { agent_id: 1, job_id: 1, epoch: 1 } },
+        )
+        .toArray();
+      for (const i of pending) {
+        const { agentId, jobId, epoch } = stamps[i] as JobStamp;
+        const entry = entries.find((e) => e.agent_id === agentId && e.job_id === jobId);
+        const current = entry?.epoch ?? 0;
+        if (current <= epoch)
+          throw new Error(
+            `ledger: stamping agent ${agentId}'s entry for job ${jobId} collided twice with no newer epoch`,
+          );
+        refusals[i] = new StaleEpochError(agentId, epoch, current);
+      }
+      return refusals;
     },
     async raiseFence(agentId, epoch) {
       open();

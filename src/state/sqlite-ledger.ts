@@ -21,7 +21,7 @@ import {
   offerAnswerSchema,
   totalsOf,
 } from "./common.ts";
-import { checkEpoch, StaleEpochError } from "./fence.ts";
+import { checkEpoch, isStaleEpoch, StaleEpochError } from "./fence.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
 export interface SqliteLedgerOptions extends LedgerCommonOptions {
@@ -360,9 +360,23 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         ),
       );
     },
-    async fenceJob(agentId, jobId, epoch) {
-      fenced(agentId, jobId, epoch, () =>
-        upsert(agentId, jobId, () => ({}), "agent_id = excluded.agent_id"),
+    async fenceJobs(stamps) {
+      for (const { agentId, jobId, epoch } of stamps) {
+        checkKey(agentId, jobId);
+        checkEpoch(epoch);
+      }
+      return transaction(() =>
+        stamps.map(({ agentId, jobId, epoch }) => {
+          try {
+            fencedWrite(agentId, jobId, epoch, () =>
+              upsert(agentId, jobId, () => ({}), "agent_id = excluded.agent_id"),
+            );
+            return undefined;
+          } catch (err) {
+            if (isStaleEpoch(err)) return err;
+            throw err;
+          }
+        }),
       );
     },
     async raiseFence(agentId, epoch) {

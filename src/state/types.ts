@@ -2,6 +2,7 @@
  * The durable ledger: per (agent, job), what the runner has done, so that a restart
  * bids nothing twice, executes a won job once, and never loses or resends a result.
  */
+import type { StaleEpochError } from "./fence.ts";
 
 export interface LedgerResult {
   success: boolean;
@@ -49,6 +50,13 @@ export interface LedgerSummary {
   failed: number;
   /** Results the outbox gave up on (refused for good); also counted in `failed`. */
   closed: number;
+}
+
+/** A job to stamp with its agent's lease epoch, for `fenceJobs`. */
+export interface JobStamp {
+  agentId: string;
+  jobId: string;
+  epoch: number;
 }
 
 /** One bid of a round, for `recordBids`. */
@@ -123,10 +131,13 @@ export interface Ledger {
   /** Writes the result down. Must be durable before the result is submitted. */
   recordResult(agentId: string, jobId: string, result: LedgerResult, epoch?: number): Promise<void>;
   /**
-   * Stamps the entry with the epoch before an act outside the ledger (placing a bid):
-   * succeeds only while no newer epoch exists for the agent.
+   * Stamps each entry with its epoch before an act outside the ledger (placing a round's
+   * bids), in one write (one SQLite transaction; with MongoDB one fence query and one
+   * bulkWrite). Each stamp is answered alone, in order: `undefined` when stamped, its
+   * StaleEpochError when a newer epoch exists for the agent. Bad input writes nothing;
+   * any other failure throws.
    */
-  fenceJob(agentId: string, jobId: string, epoch: number): Promise<void>;
+  fenceJobs(stamps: readonly JobStamp[]): Promise<(StaleEpochError | undefined)[]>;
   /**
    * A new lease holder's first write: raises the agent's fence to `epoch` and stamps the
    * agent's open entries with it, so no write under an older epoch lands afterwards.

@@ -1,5 +1,14 @@
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Agent } from "undici";
 import { describe, expect, it } from "vitest";
-import { type CallOptions, fillRoute } from "../../src/marketplace/transport.ts";
+import { z } from "zod";
+import type { MarketplaceError } from "../../src/marketplace/errors.ts";
+import {
+  type CallOptions,
+  fillRoute,
+  MarketplaceTransport,
+} from "../../src/marketplace/transport.ts";
 
 describe("route templates", () => {
   it("fills each :name with its value, URL-encoded, and splits off the method", () => {
@@ -33,5 +42,92 @@ describe("route templates", () => {
       "GET /api/jobs/:id",
       "GET /api/jobs",
     ]);
+  });
+});
+
+describe("answers read from a loopback server", () => {
+  /** A server answering every request with `reply`; the transport's pool is closed after. */
+  async function withServer(
+    reply: (res: ServerResponse) => void,
+    body: (transport: MarketplaceTransport) => Promise<void>,
+    options: { maxBodyBytes?: number; timeoutMs?: number } = {},
+  ): Promise<void> {
+    const server = createServer((_req, res) => reply(res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const dispatcher = new Agent();
+    try {
+      await body(
+        new MarketplaceTransport({
+          baseUrl: `http://127.0.0.1:${port}`,
+          dispatcher,
+          maxAttempts: 1,
+          ...options,
+        }),
+      );
+    } finally {
+      await dispatcher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+  const list = (transport: MarketplaceTransport) =>
+    transport.call({ route: "GET /api/jobs", schema: z.array(z.number()) }).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error: error as MarketplaceError }),
+    );
+
+  it("reads a body of announced length and one sent in chunks", async () => {
+    await withServer(
+      (res) => res.setHeader("content-type", "application/json").end("[1,2,3]"),
+      async (transport) => expect(await list(transport)).toEqual({ value: [1, 2, 3] }),
+    );
+    await withServer(
+      (res) => {
+        res.setHeader("content-type", "application/json");
+        res.write("[1,");
+        setTimeout(() => res.end("2]"), 20);
+      },
+      async (transport) => expect(await list(transport)).toEqual({ value: [1, 2] }),
+    );
+  });
+
+  it("refuses a body past maxBodyBytes, announced or counted as it arrives", async () => {
+    const big = JSON.stringify(Array.from({ length: 100 }, (_, i) => i));
+    for (const chunked of [false, true]) {
+      await withServer(
+        (res) => {
+          if (!chunked) return res.end(big);
+          res.write(big.slice(0, 100));
+          res.end(big.slice(100));
+        },
+        async (transport) => {
+          const { error } = (await list(transport)) as { error: MarketplaceError };
+          expect(error.kind).toBe("invalid-response");
+          expect(error.message).toMatch(/answer larger than 64 bytes/);
+        },
+        { maxBodyBytes: 64 },
+      );
+    }
+  });
+
+  it("gives up on headers or a body that do not come within timeoutMs", async () => {
+    await withServer(
+      () => {},
+      async (transport) => {
+        const { error } = (await list(transport)) as { error: MarketplaceError };
+        expect(error.kind).toBe("timeout");
+        expect(error.message).toMatch(/no answer within 100 ms/);
+      },
+      { timeoutMs: 100 },
+    );
+    await withServer(
+      (res) => res.write("[1,"),
+      async (transport) => {
+        const { error } = (await list(transport)) as { error: MarketplaceError };
+        expect(error.kind).toBe("timeout");
+      },
+      { timeoutMs: 100 },
+    );
   });
 });

@@ -8,7 +8,7 @@ import { JobFeed } from "../../src/runner/job-feed.ts";
 import type { StaleEpochError } from "../../src/state/fence.ts";
 import { createMemoryLedger } from "../../src/state/memory-ledger.ts";
 import type { Ledger } from "../../src/state/types.ts";
-import { getJob } from "../support/market-helpers.ts";
+import { counterSum, getJob } from "../support/market-helpers.ts";
 import { api, postJob, registerAgent } from "../support/marketplace-requests.ts";
 import { agentConfig, job, recordingRounds, telemetryFixture } from "./units.ts";
 
@@ -41,11 +41,11 @@ describe("fenced bid rounds", () => {
     await pool.close();
   });
 
-  const intent = (agentId: string, epoch: number): BidIntent => {
+  const intent = (agentId: string, epoch: number, fixture = telemetryFixture()): BidIntent => {
     const bidder = new Bidder({
       client,
       ledger,
-      telemetry: telemetryFixture().telemetry,
+      telemetry: fixture.telemetry,
       pollIntervalMs: 1000,
       evaluationTimeoutMs: 1000,
       lifetime: lifetime.signal,
@@ -104,5 +104,35 @@ describe("fenced bid rounds", () => {
     expect(await ledger.get(kept, jobId)).toMatchObject({ epoch: 1, bidPriceUsd: 1 });
     expect(await ledger.hasBid(lost, jobId)).toBe(false);
     expect((await getJob(market.url, jobId)).bids).toHaveLength(2);
+  });
+
+  it("stamps a round's jobs in one ledger call before any bid goes out; while it cannot, no leased bid goes", async () => {
+    const [kept, other] = ids as [string, string];
+    const stamped: number[] = [];
+    let down = false;
+    const counting: Ledger = {
+      ...ledger,
+      backend: ledger.backend,
+      fenceJobs: async (stamps) => {
+        stamped.push(stamps.length);
+        if (down) throw new Error("ledger unreachable");
+        // Every stamp is on record before the marketplace sees a bid.
+        expect((await getJob(market.url, jobId)).bids).toEqual([]);
+        return ledger.fenceJobs(stamps);
+      },
+    };
+    down = true;
+    const seen = telemetryFixture();
+    expect(await placeRound([intent(kept, 1, seen), intent(other, 1)], counting)).toBe(0);
+    expect(stamped).toEqual([2]);
+    expect((await getJob(market.url, jobId)).bids).toEqual([]);
+    expect(fenced).toEqual([]);
+    // Counted as a failed attempt: the job stays undecided and is tried at the next poll.
+    expect(await counterSum(seen.metrics.bids, { outcome: "error" })).toBe(1);
+
+    down = false;
+    expect(await placeRound([intent(kept, 1), intent(other, 1)], counting)).toBe(2);
+    expect(stamped).toEqual([2, 2]);
+    expect(await ledger.get(kept, jobId)).toMatchObject({ epoch: 1, bidPriceUsd: 1 });
   });
 });

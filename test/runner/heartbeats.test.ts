@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { MarketplaceError } from "../../src/marketplace/errors.ts";
 import { MarketplaceHealth } from "../../src/runner/health.ts";
+import { HeartbeatClock } from "../../src/runner/heartbeat-clock.ts";
 import { Heartbeats } from "../../src/runner/heartbeats.ts";
 import { SpendCaps } from "../../src/runner/spend-caps.ts";
 import type { WorkerAgent } from "../../src/runner/worker-deps.ts";
@@ -44,8 +45,11 @@ async function heartbeating(
   const fixture = telemetryFixture(config);
   const lost: string[] = [];
   const load = options.load ?? { inFlight: 0, maxConcurrent: 2 };
+  const clock = new HeartbeatClock({ tickMs: 20 });
+  onTestFinished(() => clock.close());
   const heartbeats = new Heartbeats(agent, {
     deps: {
+      heartbeatClock: clock,
       client: market.client,
       sessions: market.sessions,
       wallets: market.wallets,

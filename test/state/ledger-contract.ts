@@ -426,10 +426,15 @@ export function ledgerContract(name: string, open: OpenLedger): void {
     describe("fencing by lease epoch", () => {
       const stale = (epoch: number, current: number) =>
         expect.objectContaining({ name: "StaleEpochError", epoch, current });
+      /** One stamp, its refusal thrown. */
+      const fenceJob = async (l: Ledger, agentId: string, jobId: string, epoch: number) => {
+        const [refusal] = await l.fenceJobs([{ agentId, jobId, epoch }]);
+        if (refusal) throw refusal;
+      };
 
       it("stamps fenced writes with their epoch", async () => {
         await ledger.raiseFence("a1", 1);
-        await ledger.fenceJob("a1", "j1", 1);
+        await fenceJob(ledger, "a1", "j1", 1);
         expect((await ledger.get("a1", "j1"))?.epoch).toBe(1);
         expect(await ledger.hasBid("a1", "j1")).toBe(false);
         await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 }, 1);
@@ -444,7 +449,7 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 }, 1);
         await ledger.raiseFence("a1", 2);
         const refused = [
-          ledger.fenceJob("a1", "j2", 1),
+          fenceJob(ledger, "a1", "j2", 1),
           ledger.recordBid("a1", "j2", { bidId: "b2", priceUsd: 1 }, 1),
           ledger.recordWon("a1", "j1", 1),
           ledger.startExecution("a1", "j1", 1),
@@ -466,7 +471,7 @@ export function ledgerContract(name: string, open: OpenLedger): void {
 
       it("fences a round of bids entry by entry; one stale entry writes none of the round", async () => {
         await ledger.raiseFence("a1", 2);
-        await ledger.fenceJob("a2", "j2", 3);
+        await fenceJob(ledger, "a2", "j2", 3);
         await ledger.recordBids([
           { agentId: "a1", jobId: "j1", bidId: "b1", priceUsd: 1, epoch: 2 },
           { agentId: "a2", jobId: "j1", bidId: "b2", priceUsd: 1, epoch: 1 },
@@ -495,6 +500,36 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         ).rejects.toThrow(/epoch/);
       });
 
+      it("stamps a round's jobs in one call, each refused or stamped on its own", async () => {
+        await ledger.raiseFence("a1", 2);
+        await fenceJob(ledger, "a2", "j2", 3);
+        const refusals = await ledger.fenceJobs([
+          { agentId: "a1", jobId: "j1", epoch: 2 },
+          { agentId: "a1", jobId: "j9", epoch: 1 },
+          { agentId: "a2", jobId: "j1", epoch: 1 },
+          { agentId: "a2", jobId: "j2", epoch: 2 },
+          { agentId: "a3", jobId: "j1", epoch: 0 },
+        ]);
+        expect(refusals).toEqual([undefined, stale(1, 2), undefined, stale(2, 3), undefined]);
+        expect((await ledger.get("a1", "j1"))?.epoch).toBe(2);
+        expect(await ledger.get("a1", "j9")).toBeUndefined();
+        expect((await ledger.get("a2", "j1"))?.epoch).toBe(1);
+        expect((await ledger.get("a2", "j2"))?.epoch).toBe(3);
+        expect((await ledger.get("a3", "j1"))?.epoch).toBe(0);
+        // Stamping again under the same epoch is no conflict; bad input writes nothing.
+        expect(await ledger.fenceJobs([{ agentId: "a1", jobId: "j1", epoch: 2 }])).toEqual([
+          undefined,
+        ]);
+        await expect(
+          ledger.fenceJobs([
+            { agentId: "a4", jobId: "j1", epoch: 1 },
+            { agentId: "a4", jobId: "j2", epoch: -1 },
+          ]),
+        ).rejects.toThrow(/epoch/);
+        expect(await ledger.get("a4", "j1")).toBeUndefined();
+        expect(await ledger.fenceJobs([])).toEqual([]);
+      });
+
       it("refuses to lower a fence", async () => {
         await ledger.raiseFence("a1", 3);
         await ledger.raiseFence("a1", 3);
@@ -503,10 +538,10 @@ export function ledgerContract(name: string, open: OpenLedger): void {
 
       it("never lets an older epoch overwrite an entry a newer one wrote", async () => {
         // The newer holder wrote before the fence reached this entry's reader.
-        await ledger.fenceJob("a1", "j1", 5);
-        await expect(ledger.fenceJob("a1", "j1", 4)).rejects.toEqual(stale(4, 5));
+        await fenceJob(ledger, "a1", "j1", 5);
+        await expect(fenceJob(ledger, "a1", "j1", 4)).rejects.toEqual(stale(4, 5));
         await expect(ledger.startExecution("a1", "j1", 4)).rejects.toBeInstanceOf(StaleEpochError);
-        await ledger.fenceJob("a1", "j2", 4);
+        await fenceJob(ledger, "a1", "j2", 4);
         expect((await ledger.get("a1", "j1"))?.epoch).toBe(5);
       });
 
@@ -526,10 +561,10 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         const measured = await open({ now, metrics });
         try {
           await measured.raiseFence("m1", 2);
-          await expect(measured.fenceJob("m1", "j1", 1)).rejects.toBeInstanceOf(StaleEpochError);
+          await expect(fenceJob(measured, "m1", "j1", 1)).rejects.toBeInstanceOf(StaleEpochError);
           expect(
             await metricValue(metrics, "bazaar_runner_ledger_operations_total", {
-              operation: "fenceJob",
+              operation: "fenceJobs",
               outcome: "stale_epoch",
             }),
           ).toBe(1);

@@ -43,28 +43,48 @@ export class Collection {
   }
 
   /**
-   * The documents a filter can match. When it gives a plain value for every field of a
-   * unique index, that index finds the one candidate, as a real server's index scan
-   * would; else every document (the query still decides which match). Without this,
-   * each keyed update scanned the whole collection, which made bulk writes quadratic.
+   * The documents a filter can match. A plain value for every field of a unique index,
+   * an `_id` or an `_id: { $in: [...] }`, or a top-level `$or` whose every clause is one
+   * of those: the index finds the candidates, as a real server's index scan would; else
+   * every document (the query still decides which match). Without this, each keyed
+   * update scanned the whole collection, which made bulk writes quadratic.
    */
   candidates(filter: Doc | undefined): Doc[] {
-    if (filter) {
-      for (const index of this.indexes) {
-        const owners = index.name === "_id_" ? undefined : this.uniqueKeys.get(index.name);
-        if (!owners || index.partialFilterExpression) continue;
-        const values = Object.keys(index.key).map((field) => filter[field]);
-        if (!values.every(isScalar)) continue;
-        const owner = owners.get(valueKey(values));
-        const doc = owner === undefined ? undefined : this.docs.get(owner);
-        return doc ? [doc] : [];
+    return (filter && this.indexed(filter)) ?? this.all();
+  }
+
+  /** The candidates an index finds for `filter`, or undefined when no index applies. */
+  private indexed(filter: Doc): Doc[] | undefined {
+    const clauses = filter.$or;
+    if (Array.isArray(clauses) && clauses.length > 0) {
+      const found = new Map<string, Doc>();
+      for (const clause of clauses) {
+        const docs = isDoc(clause) ? this.indexed(clause) : undefined;
+        if (!docs) return undefined;
+        for (const doc of docs) found.set(valueKey(doc._id), doc);
       }
-      if (isScalar(filter._id)) {
-        const doc = this.getById(filter._id);
-        return doc ? [doc] : [];
-      }
+      return [...found.values()];
     }
-    return this.all();
+    for (const index of this.indexes) {
+      const owners = index.name === "_id_" ? undefined : this.uniqueKeys.get(index.name);
+      if (!owners || index.partialFilterExpression) continue;
+      const values = Object.keys(index.key).map((field) => filter[field]);
+      if (!values.every(isScalar)) continue;
+      const owner = owners.get(valueKey(values));
+      const doc = owner === undefined ? undefined : this.docs.get(owner);
+      return doc ? [doc] : [];
+    }
+    const id = filter._id;
+    const ids = isScalar(id)
+      ? [id]
+      : isDoc(id) && Object.keys(id).length === 1
+        ? id.$in
+        : undefined;
+    if (!Array.isArray(ids) || !ids.every(isScalar)) return undefined;
+    return ids.flatMap((value): Doc[] => {
+      const doc = this.getById(value);
+      return doc ? [doc] : [];
+    });
   }
 
   getById(id: unknown): Doc | undefined {
@@ -222,4 +242,8 @@ function validateNamespace(db: string, name: string): void {
   if (name === "" || name.includes("$") || name.startsWith(".")) {
     throw new CommandError(ErrorCode.InvalidNamespace, `Invalid collection name: ${db}.${name}`);
   }
+}
+
+function isDoc(value: unknown): value is Doc {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
