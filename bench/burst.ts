@@ -4,12 +4,16 @@
  * ledger and with the MongoDB ledger; the previous version with SQLite), beside a bare
  * HTTP client (undici, concurrency 16) placing the same 3,000 bids against the same
  * marketplace in the same run. Target: ≤ 1.5 × the bare client + one poll interval;
- * the MongoDB ledger within 1.25 × the SQLite one.
+ * the MongoDB ledger within 1.25 × the SQLite one. Each runner takes several bursts and
+ * the median is compared: a burst includes the wait for the next poll (0 to one
+ * interval), which alone can double one burst's figure. With the stand-in, the MongoDB
+ * commands the runner sent during the bursts are printed too.
  *
- *   npm run bench:burst -- [--agents 300] [--jobs 10] [--poll 2]
+ *   npm run bench:burst -- [--agents 300] [--jobs 10] [--poll 2] [--bursts 5]
  *
  * MongoDB is MONGODB_TEST_URI when set, else the project's loopback wire-protocol
- * server (test/support/mongo-wire), which journals nothing: read its figure as the
+ * server (test/support/mongo-wire) in a process of its own, as a real server would be
+ * (bench/support/mongo-child.ts). It journals nothing: read its figure as the
  * cost of the round trips, not of a real server's disk.
  */
 import { readFileSync } from "node:fs";
@@ -18,9 +22,10 @@ import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
 import { Agent, request } from "undici";
 import { mapBounded } from "../src/pool.ts";
-import { mongoTestUri, uniqueDbName } from "../test/support/mongo-wire/index.ts";
+import { uniqueDbName } from "../test/support/mongo-wire/index.ts";
 import { postJobTo, waitUntil, writeAgentsFile } from "./support/market.ts";
-import { sleep } from "./support/runner-child.ts";
+import { type MongoTarget, startMongoTarget } from "./support/mongo-child.ts";
+import { median, sleep } from "./support/runner-child.ts";
 import { compareVersions, type Version, withRunner } from "./support/session.ts";
 
 const { values } = parseArgs({
@@ -28,6 +33,7 @@ const { values } = parseArgs({
     agents: { type: "string", default: "300" },
     jobs: { type: "string", default: "10" },
     poll: { type: "string", default: "2" },
+    bursts: { type: "string", default: "5" },
     runs: { type: "string", default: "previous-sqlite,current-sqlite,current-mongo" },
   },
 });
@@ -35,11 +41,29 @@ const AGENTS = Number(values.agents);
 const JOBS = Number(values.jobs);
 const POLL_S = Number(values.poll);
 const BIDS = AGENTS * JOBS;
+const BURSTS = Number(values.bursts);
 
 interface Result {
   name: string;
+  /** The median burst. */
   runnerMs: number;
+  bursts: number[];
   bareMs: number;
+  /** MongoDB commands the runner sent during the burst (the stand-in counts them). */
+  commands?: string;
+}
+
+/** What was added to the stand-in's command counts since `before`, e.g. "find 12, update 4". */
+function commandsSince(
+  before: Record<string, number> | undefined,
+  after: Record<string, number> | undefined,
+): string | undefined {
+  if (!before || !after) return undefined;
+  return Object.entries(after)
+    .map(([name, count]) => [name, count - (before[name] ?? 0)] as const)
+    .filter(([, count]) => count > 0)
+    .map(([name, count]) => `${name} ${count}`)
+    .join(", ");
 }
 
 /** The bare client: the same bids, 16 at a time, over one keep-alive pool. */
@@ -68,13 +92,13 @@ async function bareClient(url: string, jobIds: string[], agentIds: string[]): Pr
 }
 
 async function run(name: string, version: Version, ledger: "sqlite" | "mongo") {
-  let mongo: Awaited<ReturnType<typeof mongoTestUri>> | undefined;
+  let mongo: MongoTarget | undefined;
   const setup = async (dir: string): Promise<Record<string, string>> => {
     const file = join(dir, "agents.json");
     writeAgentsFile(file, AGENTS);
     if (ledger === "sqlite") return { AGENTS_FILE: file };
     // With MONGODB_URI the agents come from bazaar.agents, and the ledger goes there too.
-    mongo = await mongoTestUri();
+    mongo = await startMongoTarget();
     const db = uniqueDbName("burst");
     const client = new MongoClient(mongo.uri);
     const docs = JSON.parse(readFileSync(file, "utf8")) as object[];
@@ -90,18 +114,26 @@ async function run(name: string, version: Version, ledger: "sqlite" | "mongo") {
     return await withRunner(version, { env, setup }, async ({ market, counts, url, runner }) => {
       await waitUntil("agents heartbeating", () => counts.heartbeatAgents.size >= AGENTS, 600_000);
       await sleep(2 * POLL_S * 1000);
-      const before = counts.bidsOk;
-      const started = performance.now();
-      for (let i = 0; i < JOBS; i++) await postJobTo(market);
-      await waitUntil(`${BIDS} bids`, () => counts.bidsOk - before >= BIDS, 600_000);
-      const runnerMs = performance.now() - started;
+      // Each burst waits for a poll at a different moment of its interval: the median
+      // of several is read, not one draw of that wait.
+      const commandsBefore = await mongo?.counts();
+      const bursts: number[] = [];
+      for (let b = 0; b < BURSTS; b++) {
+        const before = counts.bidsOk;
+        const started = performance.now();
+        for (let i = 0; i < JOBS; i++) await postJobTo(market);
+        await waitUntil(`${BIDS} bids`, () => counts.bidsOk - before >= BIDS, 600_000);
+        bursts.push(performance.now() - started);
+        await sleep(Math.random() * POLL_S * 1000);
+      }
+      const commands = commandsSince(commandsBefore, await mongo?.counts());
       await runner.stop();
 
       const agentIds = market.store.listAgents().map((a) => a.agent_id);
       const jobIds: string[] = [];
       for (let i = 0; i < JOBS; i++) jobIds.push(await postJobTo(market));
       const bareMs = await bareClient(url, jobIds, agentIds.slice(0, AGENTS));
-      return { name, runnerMs, bareMs };
+      return { name, runnerMs: median(bursts), bursts, bareMs, commands };
     });
   } finally {
     await mongo?.close();
@@ -123,18 +155,20 @@ await compareVersions(async ({ previous, current }) => {
     if (result) results.push(result);
   }
   console.log(
-    `\nburst: ${AGENTS} agents, ${JOBS} new jobs, ${BIDS} bids; poll ${POLL_S} s; bare client = undici at concurrency 16, same marketplace, same run`,
+    `\nburst: ${AGENTS} agents, ${JOBS} new jobs, ${BIDS} bids, ${BURSTS} times per runner (median; each waits for a poll at another moment); poll ${POLL_S} s; bare client = undici at concurrency 16, same marketplace, same run`,
   );
   console.log(
-    "| runner | posting → all bids placed | bare client | target (1.5 × bare + poll) | ratio to bare |",
+    "| runner | posting → all bids placed (median) | each burst | bare client | target (1.5 × bare + poll) | ratio to bare |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: |");
+  console.log("| --- | ---: | --- | ---: | ---: | ---: |");
   for (const r of results) {
     const target = 1.5 * r.bareMs + POLL_S * 1000;
     console.log(
-      `| ${r.name} | ${(r.runnerMs / 1000).toFixed(2)} s | ${(r.bareMs / 1000).toFixed(2)} s | ${(target / 1000).toFixed(2)} s | ${(r.runnerMs / r.bareMs).toFixed(2)} |`,
+      `| ${r.name} | ${(r.runnerMs / 1000).toFixed(2)} s | ${r.bursts.map((ms) => (ms / 1000).toFixed(2)).join(", ")} | ${(r.bareMs / 1000).toFixed(2)} s | ${(target / 1000).toFixed(2)} s | ${(r.runnerMs / r.bareMs).toFixed(2)} |`,
     );
   }
+  for (const r of results)
+    if (r.commands) console.log(`MongoDB commands during the burst (${r.name}): ${r.commands}`);
   const sqlite = results.find((r) => r.name === "current, SQLite ledger");
   const mongo = results.find((r) => r.name === "current, MongoDB ledger");
   if (sqlite && mongo)

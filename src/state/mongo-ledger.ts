@@ -259,19 +259,23 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       const epoch = lowest.get(fence._id) ?? 0;
       if (fence.epoch > epoch) throw new StaleEpochError(fence._id, epoch, fence.epoch);
     }
-    const newer = await coll.findOne(
+    // One query over the round's agents × jobs (index bounds on the unique key, not a
+    // clause per bid: an $or of thousands of clauses costs a server thousands of plans),
+    // each entry found then compared with its own bid's epoch.
+    const wanted = new Map(fenced.map((bid) => [`${bid.agentId}\n${bid.jobId}`, bid.epoch ?? 0]));
+    const lowestEpoch = Math.min(...lowest.values());
+    const entries = coll.find(
       {
-        $or: fenced.map((bid) => ({
-          agent_id: bid.agentId,
-          job_id: bid.jobId,
-          epoch: { $gt: bid.epoch },
-        })),
+        agent_id: { $in: [...lowest.keys()] },
+        job_id: { $in: [...new Set(fenced.map((bid) => bid.jobId))] },
+        epoch: { $gt: lowestEpoch },
       },
-      { projection: { agent_id: 1, job_id: 1, epoch: 1 } },
+      { projection: { _id: 0, agent_id: 1, job_id: 1, epoch: 1 } },
     );
-    if (newer) {
-      const bid = fenced.find((b) => b.agentId === newer.agent_id && b.jobId === newer.job_id);
-      throw new StaleEpochError(newer.agent_id, bid?.epoch ?? 0, newer.epoch ?? 0);
+    for await (const entry of entries) {
+      const epoch = wanted.get(`${entry.agent_id}\n${entry.job_id}`);
+      if (epoch !== undefined && (entry.epoch ?? 0) > epoch)
+        throw new StaleEpochError(entry.agent_id, epoch, entry.epoch ?? 0);
     }
   };
 
