@@ -5,6 +5,7 @@ import { checkEpoch, isStaleEpoch, type StaleEpochError } from "./fence.ts";
 import type {
   AgentTotals,
   BidRecord,
+  JobStamp,
   Ledger,
   LedgerEntry,
   LedgerResult,
@@ -78,6 +79,29 @@ export function checkUsd(usd: number): void {
 export function checkName(what: string, value: string): void {
   if (typeof value !== "string" || value.length === 0)
     throw new TypeError(`ledger: ${what} must be a non-empty string`);
+}
+
+/**
+ * `fenceJobs` for a backend that stamps one entry at a time (inside its transaction):
+ * every stamp checked first, then each stamped, its StaleEpochError kept in its place.
+ */
+export function stampEach(
+  stamps: readonly JobStamp[],
+  stamp: (stamp: JobStamp) => void,
+): (StaleEpochError | undefined)[] {
+  for (const { agentId, jobId, epoch } of stamps) {
+    checkKey(agentId, jobId);
+    checkEpoch(epoch);
+  }
+  return stamps.map((one) => {
+    try {
+      stamp(one);
+      return undefined;
+    } catch (err) {
+      if (isStaleEpoch(err)) return err;
+      throw err;
+    }
+  });
 }
 
 /** Writes that change how many results are pending. */

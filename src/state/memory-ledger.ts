@@ -13,9 +13,10 @@ import {
   instrument,
   type LedgerBackend,
   type LedgerCommonOptions,
+  stampEach,
   totalsOf,
 } from "./common.ts";
-import { checkEpoch, isStaleEpoch, StaleEpochError } from "./fence.ts";
+import { checkEpoch, StaleEpochError } from "./fence.ts";
 import type { Ledger, LedgerEntry, LedgerSummary, OfferAnswer } from "./types.ts";
 
 /** Orders pending results oldest first, ties broken by key so every backend agrees. */
@@ -174,18 +175,8 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
       );
     },
     async fenceJobs(stamps) {
-      for (const { agentId, jobId, epoch } of stamps) {
-        checkKey(agentId, jobId);
-        checkEpoch(epoch);
-      }
-      return stamps.map(({ agentId, jobId, epoch }) => {
-        try {
-          upsert(agentId, jobId, () => {}, epoch);
-          return undefined;
-        } catch (err) {
-          if (isStaleEpoch(err)) return err;
-          throw err;
-        }
+      return stampEach(stamps, ({ agentId, jobId, epoch }) => {
+        upsert(agentId, jobId, () => {}, epoch);
       });
     },
     async raiseFence(agentId, epoch) {

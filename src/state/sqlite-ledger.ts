@@ -19,9 +19,10 @@ import {
   type LedgerCommonOptions,
   ledgerResultSchema,
   offerAnswerSchema,
+  stampEach,
   totalsOf,
 } from "./common.ts";
-import { checkEpoch, isStaleEpoch, StaleEpochError } from "./fence.ts";
+import { checkEpoch, StaleEpochError } from "./fence.ts";
 import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
 
 export interface SqliteLedgerOptions extends LedgerCommonOptions {
@@ -361,22 +362,12 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
       );
     },
     async fenceJobs(stamps) {
-      for (const { agentId, jobId, epoch } of stamps) {
-        checkKey(agentId, jobId);
-        checkEpoch(epoch);
-      }
       return transaction(() =>
-        stamps.map(({ agentId, jobId, epoch }) => {
-          try {
-            fencedWrite(agentId, jobId, epoch, () =>
-              upsert(agentId, jobId, () => ({}), "agent_id = excluded.agent_id"),
-            );
-            return undefined;
-          } catch (err) {
-            if (isStaleEpoch(err)) return err;
-            throw err;
-          }
-        }),
+        stampEach(stamps, ({ agentId, jobId, epoch }) =>
+          fencedWrite(agentId, jobId, epoch, () =>
+            upsert(agentId, jobId, () => ({}), "agent_id = excluded.agent_id"),
+          ),
+        ),
       );
     },
     async raiseFence(agentId, epoch) {
