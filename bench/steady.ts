@@ -42,6 +42,9 @@ interface Window {
   rssMb: number;
   growthPct: number;
   cpuPct: number;
+  /** The CPU % of the main thread and of V8's helper threads (collector, compilers). */
+  mainPct: number;
+  v8WorkersPct: number;
   requestsPerAgentMinute: number;
   heartbeatsPerAgentMinute: number;
   listingsPerMinute: number;
@@ -51,6 +54,7 @@ async function measure(runner: RunnerChild, counts: Counts, agents: number): Pro
   await sleep(WARMUP_S * 1000);
   const start = { ...counts };
   const cpu0 = runner.cpuSeconds();
+  const threads0 = runner.cpuSecondsByThread();
   const t0 = Date.now();
   const samples: number[] = [];
   while (Date.now() - t0 < WINDOW_S * 1000) {
@@ -64,12 +68,17 @@ async function measure(runner: RunnerChild, counts: Counts, agents: number): Pro
   }
   const minutes = (Date.now() - t0) / 60_000;
   const cpu = runner.cpuSeconds() - cpu0;
+  const threads1 = runner.cpuSecondsByThread();
+  const threadPct = (name: string) =>
+    (((threads1.get(name) ?? 0) - (threads0.get(name) ?? 0)) / (minutes * 60)) * 100;
   const first = median(samples.slice(0, 3));
   const last = median(samples.slice(-3));
   return {
     rssMb: median(samples),
     growthPct: ((last - first) / first) * 100,
     cpuPct: (cpu / (minutes * 60)) * 100,
+    mainPct: threadPct("MainThread"),
+    v8WorkersPct: threadPct("V8Worker"),
     requestsPerAgentMinute: (counts.total - start.total) / agents / minutes,
     heartbeatsPerAgentMinute: (counts.heartbeats - start.heartbeats) / agents / minutes,
     listingsPerMinute: (counts.listings - start.listings) / minutes,
@@ -133,12 +142,12 @@ await compareVersions(async ({ previous, current }) => {
     `\nsteady runner, window ${WINDOW_S} s after ${WARMUP_S} s warm-up (poll 2 s, heartbeat 4 s; the ${BIG || "big"}-agent run poll 30 s, heartbeat 60 s)`,
   );
   console.log(
-    "| agents | phase | version | RSS MB | RSS growth in window | CPU % of a core | requests / agent / min | heartbeats / agent / min | listings / min | note |",
+    "| agents | phase | version | RSS MB | RSS growth in window | CPU % of a core (main thread / V8 helpers) | requests / agent / min | heartbeats / agent / min | listings / min | note |",
   );
   console.log("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const r of rows) {
     console.log(
-      `| ${r.agents} | ${r.phase} | ${r.version} | ${r.w.rssMb.toFixed(0)} | ${r.w.growthPct.toFixed(1)} % | ${r.w.cpuPct.toFixed(1)} | ${r.w.requestsPerAgentMinute.toFixed(1)} | ${r.w.heartbeatsPerAgentMinute.toFixed(1)} | ${r.w.listingsPerMinute.toFixed(1)} | ${r.startup} |`,
+      `| ${r.agents} | ${r.phase} | ${r.version} | ${r.w.rssMb.toFixed(0)} | ${r.w.growthPct.toFixed(1)} % | ${r.w.cpuPct.toFixed(1)} (${r.w.mainPct.toFixed(1)} / ${r.w.v8WorkersPct.toFixed(1)}) | ${r.w.requestsPerAgentMinute.toFixed(1)} | ${r.w.heartbeatsPerAgentMinute.toFixed(1)} | ${r.w.listingsPerMinute.toFixed(1)} | ${r.startup} |`,
     );
   }
   console.log(

@@ -3,7 +3,7 @@
  * the previous version's sources, each sampled for RSS and CPU from /proc.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -61,6 +61,26 @@ export class RunnerChild {
     const stat = readFileSync(`/proc/${this.pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  }
+
+  /**
+   * CPU seconds by thread name: `MainThread` (JavaScript, and the collector's share on
+   * it), `V8Worker` (the collector's and compilers' helper threads), libuv's pool.
+   */
+  cpuSecondsByThread(): Map<string, number> {
+    const byName = new Map<string, number>();
+    for (const task of readdirSync(`/proc/${this.pid}/task`)) {
+      try {
+        const name = readFileSync(`/proc/${this.pid}/task/${task}/comm`, "utf8").trim();
+        const stat = readFileSync(`/proc/${this.pid}/task/${task}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+        byName.set(name, (byName.get(name) ?? 0) + seconds);
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+    return byName;
   }
 
   async stop(): Promise<void> {

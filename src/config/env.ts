@@ -182,7 +182,10 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
   },
   AGENT_OWNER_ID: { meaning: "Owner of the agents the runner registers." },
   AGENT_POLL_INTERVAL: { meaning: "Seconds between job polls." },
-  AGENT_HEARTBEAT_INTERVAL: { meaning: "Seconds between heartbeats of one agent." },
+  AGENT_HEARTBEAT_INTERVAL: {
+    meaning:
+      "Seconds between heartbeats of one agent. Agents are spread over the interval; their moments are rounded to a second (a quarter of a shorter interval) so that one timer sends each second's heartbeats together.",
+  },
   AGENT_RELOAD_INTERVAL: { meaning: "Seconds between full config reloads." },
   AGENT_PLUGINS: { meaning: "Comma-separated modules that register more executors." },
   SHUTDOWN_GRACE_PERIOD: {
