@@ -11,7 +11,10 @@ export interface TransportOptions {
   dispatcher: Dispatcher;
   metrics?: Metrics;
   logger?: Logger;
-  /** Per-attempt timeout. */
+  /**
+   * Per attempt: the answer's headers, then each stretch of its body, within this
+   * (default 15 s). Connecting has the dispatcher's own limit.
+   */
   timeoutMs?: number;
   /** Attempts for retryable failures (connection errors, 5xx, 429). */
   maxAttempts?: number;
