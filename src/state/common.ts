@@ -81,6 +81,14 @@ export function checkName(what: string, value: string): void {
     throw new TypeError(`ledger: ${what} must be a non-empty string`);
 }
 
+/** Every stamp of a `fenceJobs` call checked before any is written: bad input writes nothing. */
+export function checkStamps(stamps: readonly JobStamp[]): void {
+  for (const { agentId, jobId, epoch } of stamps) {
+    checkKey(agentId, jobId);
+    checkEpoch(epoch);
+  }
+}
+
 /**
  * `fenceJobs` for a backend that stamps one entry at a time (inside its transaction):
  * every stamp checked first, then each stamped, its StaleEpochError kept in its place.
@@ -89,10 +97,7 @@ export function stampEach(
   stamps: readonly JobStamp[],
   stamp: (stamp: JobStamp) => void,
 ): (StaleEpochError | undefined)[] {
-  for (const { agentId, jobId, epoch } of stamps) {
-    checkKey(agentId, jobId);
-    checkEpoch(epoch);
-  }
+  checkStamps(stamps);
   return stamps.map((one) => {
     try {
       stamp(one);

@@ -17,6 +17,7 @@ import {
   checkKey,
   checkName,
   checkPrice,
+  checkStamps,
   checkUsd,
   cleanOfferAnswer,
   cleanResult,
@@ -182,6 +183,13 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
   ]);
   await notes.createIndexes([{ key: { key: 1 }, name: "key_unique", unique: true }]);
   const isDuplicate = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
+  /** The operations of a bulk write that failed only on duplicate keys (E11000); else undefined. */
+  const duplicateIndices = (err: unknown): number[] | undefined => {
+    if (!(err instanceof MongoBulkWriteError)) return undefined;
+    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    if (errors.length === 0 || !errors.every((e) => e.code === 11000)) return undefined;
+    return errors.map((e) => e.index);
+  };
   let closed = false;
 
   const fences: Collection<FenceDoc> = options.client
@@ -303,10 +311,9 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       await coll.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
       return [];
     } catch (err) {
-      if (!(err instanceof MongoBulkWriteError)) throw err;
-      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-      if (errors.length === 0 || !errors.every((e) => e.code === 11000)) throw err;
-      return errors.map((e) => indices[e.index] as number);
+      const collided = duplicateIndices(err);
+      if (!collided) throw err;
+      return collided.map((index) => indices[index] as number);
     }
   };
 
@@ -364,12 +371,7 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       } catch (err) {
         // Racing upserts of a new key can collide on the unique index; the writes are
         // idempotent, so the round is sent again once.
-        const duplicates =
-          err instanceof MongoBulkWriteError &&
-          (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).every(
-            (e) => e.code === 11000,
-          );
-        if (!duplicates) throw err;
+        if (!duplicateIndices(err)) throw err;
         try {
           await run();
         } catch (again) {
@@ -420,10 +422,7 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
     },
     async fenceJobs(stamps) {
       open();
-      for (const { agentId, jobId, epoch } of stamps) {
-        checkKey(agentId, jobId);
-        checkEpoch(epoch);
-      }
+      checkStamps(stamps);
       const refusals: (StaleEpochError | undefined)[] = stamps.map(() => undefined);
       if (stamps.length === 0) return refusals;
       // One query for the agents' fences: a stamp under an older epoch is refused unwritten.
