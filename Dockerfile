@@ -52,4 +52,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 
 # node is PID 1 and handles SIGTERM itself (graceful drain, default 30 s): give it time
 # with `docker stop -t 40`. Never start through npm, which exits at once on SIGTERM.
-CMD ["node", "--max-semi-space-size=2", "--optimize-for-size", "dist/cli/main.js", "start"]
+CMD ["node", "--max-semi-space-size=2", "--optimize-for-size", "--liftoff-only", "--no-concurrent-recompilation", "dist/cli/main.js", "start"]

@@ -167,7 +167,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     spendCapReached: new Gauge({
       name: "bazaar_runner_spend_cap_reached",
-      help: "1 while a daily spend cap stops the agent from bidding",
+      help: "1 while a daily spend cap stops the agent from bidding, else 0 (absent while no cap is set)",
       labelNames: ["agent"],
       registers,
     }),

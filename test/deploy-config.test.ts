@@ -65,7 +65,12 @@ describe("deployments bind every interface", { timeout: 120_000 }, () => {
     const flags = (command: string) => command.split(/\s+/).filter((p) => /^--[a-z]/.test(p));
     const npmFlags = flags(pkg.scripts.start);
     // The memory figures in bench/RESULTS.md are measured with these flags.
-    expect(npmFlags).toEqual(["--max-semi-space-size=2", "--optimize-for-size"]);
+    expect(npmFlags).toEqual([
+      "--max-semi-space-size=2",
+      "--optimize-for-size",
+      "--liftoff-only",
+      "--no-concurrent-recompilation",
+    ]);
     expect(flags(railway.deploy.startCommand.replace(/\\?"/g, " "))).toEqual(npmFlags);
     expect(cmd.filter((p) => p.startsWith("--"))).toEqual(npmFlags);
   });

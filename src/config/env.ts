@@ -184,7 +184,7 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
   AGENT_POLL_INTERVAL: { meaning: "Seconds between job polls." },
   AGENT_HEARTBEAT_INTERVAL: {
     meaning:
-      "Seconds between heartbeats of one agent. Agents are spread over the interval; their moments are rounded to a second (a quarter of a shorter interval) so that one timer sends each second's heartbeats together.",
+      "Seconds between heartbeats of one agent. Agents are spread over the interval; their moments are rounded to 100 ms (a quarter of a shorter interval) so that one timer sends each tick's heartbeats together.",
   },
   AGENT_RELOAD_INTERVAL: { meaning: "Seconds between full config reloads." },
   AGENT_PLUGINS: { meaning: "Comma-separated modules that register more executors." },

@@ -1,9 +1,10 @@
-import { type Dispatcher, type FormData, request } from "undici";
+import type { Dispatcher, FormData } from "undici";
 import type { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, parseRetryAfter, sleep } from "../retry.ts";
 import { errorMessage } from "../secrets.ts";
+import { BodyTooLarge, dispatchForText, type RawAnswer } from "./dispatch.ts";
 import { MarketplaceError, type MarketplaceErrorKind } from "./errors.ts";
 
 export interface TransportOptions {
@@ -82,11 +83,8 @@ interface Failed {
 }
 
 /** An answer as it came: status, headers and body text. */
-interface Answer {
+interface Answer extends RawAnswer {
   ok: true;
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
 }
 
 /** One attempt's outcome: the checked body, or an error and whether to try again. */
@@ -103,6 +101,9 @@ const REGISTRATION_WAIT = /wait (\d+(?:\.\d+)?) seconds?/i;
  */
 export class MarketplaceTransport {
   readonly baseUrl: string;
+  /** `baseUrl` split as undici dispatches: scheme, host and port; then the path prefix. */
+  readonly #origin: string;
+  readonly #basePath: string;
   readonly #dispatcher: Dispatcher;
   readonly #metrics: Metrics | undefined;
   readonly #logger: Logger | undefined;
@@ -115,6 +116,9 @@ export class MarketplaceTransport {
 
   constructor(options: TransportOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    const base = new URL(this.baseUrl);
+    this.#origin = base.origin;
+    this.#basePath = base.pathname.replace(/\/+$/, "");
     this.#dispatcher = options.dispatcher;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
@@ -131,12 +135,9 @@ export class MarketplaceTransport {
     const rateLimitAttempts = options.rateLimitAttempts ?? maxAttempts;
     const params: Partial<Record<string, string>> = options.params ?? {};
     const { method, path } = fillRoute(options.route, params);
-    const url = new URL(this.baseUrl + path);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    }
+    const target = this.#basePath + path + queryString(options.query);
     for (let attempt = 1; ; attempt++) {
-      const result = await this.#once(options, method, url, attempt);
+      const result = await this.#once(options, method, target, attempt);
       if (result.ok) return result.value;
       const limit = result.error.status === 429 ? rateLimitAttempts : maxAttempts;
       if (!result.retryable || attempt >= limit || options.signal?.aborted) throw result.error;
@@ -162,11 +163,11 @@ export class MarketplaceTransport {
   async #once<T>(
     options: CallBase<T>,
     method: Method,
-    url: URL,
+    target: string,
     attempt: number,
   ): Promise<Attempt<T>> {
     const started = performance.now();
-    const sent = await this.#send(options, method, url);
+    const sent = await this.#send(options, method, target);
     const outcome = sent.ok
       ? (classifyStatus(sent) ?? parseBody(sent, options.schema, options.text))
       : sent;
@@ -205,26 +206,33 @@ export class MarketplaceTransport {
    * shared coarse timer costs nothing per request, where an `AbortSignal.timeout` per
    * request kept a timer, a weak reference and a finalizer alive for the whole period.
    */
-  async #send(options: CallBase<unknown>, method: Method, url: URL): Promise<Answer | Failed> {
+  async #send(
+    options: CallBase<unknown>,
+    method: Method,
+    target: string,
+  ): Promise<Answer | Failed> {
     try {
-      const response = await request(url, {
-        dispatcher: this.#dispatcher,
-        method,
-        headers: requestHeaders(options),
-        body:
-          options.form ?? (options.json === undefined ? undefined : JSON.stringify(options.json)),
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      const text = await readBody(response, this.#maxBodyBytes);
-      return { ok: true, status: response.statusCode, headers: response.headers, text };
+      const answer = await dispatchForText(
+        this.#dispatcher,
+        {
+          origin: this.#origin,
+          path: target,
+          method,
+          headers: requestHeaders(options),
+          body: options.form ?? (options.json === undefined ? null : JSON.stringify(options.json)),
+          headersTimeout: this.#timeoutMs,
+          bodyTimeout: this.#timeoutMs,
+        },
+        this.#maxBodyBytes,
+        options.signal,
+      );
+      return { ok: true, ...answer };
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason ?? error;
       if (error instanceof BodyTooLarge) {
         return {
           ok: false,
-          message: `answer larger than ${this.#maxBodyBytes} bytes`,
+          message: error.message,
           kind: "invalid-response",
           retryable: false,
         };
@@ -325,41 +333,10 @@ function parseBody<T>(
   return { ok: true, status, value: parsed.data };
 }
 
-class BodyTooLarge extends Error {}
-
 /** undici's stable codes for a request past its headers or body time limit. */
 function isTimeout(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
-}
-
-/**
- * The body as text, at most `limit` bytes. A body whose length is announced and within
- * the limit is read whole (the parser stops at that length); else it is read chunk by
- * chunk, counted, and given up on past the limit.
- */
-async function readBody(response: Dispatcher.ResponseData, limit: number): Promise<string> {
-  const length = Number(response.headers["content-length"]);
-  if (Number.isSafeInteger(length) && length >= 0) {
-    if (length > limit) {
-      // Destroyed unread: the abort it reports has no reader to go to.
-      response.body.once("error", () => {});
-      response.body.destroy();
-      throw new BodyTooLarge();
-    }
-    return response.body.text();
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    size += chunk.byteLength;
-    if (size > limit) {
-      response.body.destroy();
-      throw new BodyTooLarge();
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** FastAPI errors are `{"detail": "..."}` or `{"detail": [{loc, msg, type}]}`. */
@@ -390,6 +367,17 @@ function parseDetail(text: string): string | undefined {
 
 const truncate = (text: string, max: number) =>
   text.length > max ? `${text.slice(0, max)}…` : text;
+
+/** `?key=value&…` of the defined entries, form-encoded as a URL's search parameters are; or "". */
+function queryString(query: CallBase<unknown>["query"]): string {
+  if (query === undefined) return "";
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text === "" ? "" : `?${text}`;
+}
 
 /** Accept JSON; a JSON body's content type; the session token as a bearer. */
 function requestHeaders(options: CallBase<unknown>): Record<string, string> {

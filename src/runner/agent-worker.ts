@@ -175,15 +175,18 @@ export class AgentWorker {
     });
   }
 
-  /** Decides on each biddable job once (gates, ledger, evaluation); returns the bids to place. */
-  async decideBids(
+  /**
+   * Decides on each biddable job once (gates, ledger, evaluation); resolves with the bids
+   * to place, or is undefined when this agent has nothing to decide (see Bidder.decide).
+   */
+  decideBids(
     jobs: Job[],
     feed: JobFeed,
     known: RoundBids,
-    complete = false,
-  ): Promise<BidIntent[]> {
+    listed?: ReadonlySet<string>,
+  ): Promise<BidIntent[]> | undefined {
     const agentId = this.#agent.agentId;
-    if (!agentId || !this.#bidding) return [];
+    if (!agentId || !this.#bidding) return undefined;
     return this.#bidder.decide(
       jobs,
       feed,
@@ -200,19 +203,29 @@ export class AgentWorker {
         },
       }),
       known,
-      complete,
+      listed,
     );
   }
 
-  /** Starts executing jobs assigned to this agent, up to its concurrency limit. */
-  async takeAssigned(jobs: Job[]): Promise<void> {
+  /**
+   * Starts executing jobs assigned to this agent, up to its concurrency limit; undefined
+   * when no listed job is newly this agent's.
+   */
+  takeAssigned(jobs: Job[]): Promise<void> | undefined {
     // Called after each poll that reached the marketplace: a registration waiting
     // out an outage goes now.
     this.#registration.wake();
     const agentId = this.#agent.agentId;
-    if (!agentId || !this.#accepting) return;
+    if (!agentId || !this.#accepting) return undefined;
+    const mine = jobs.filter(
+      (job) => job.assigned_agent_id === agentId && !this.#inFlight.has(job.job_id),
+    );
+    return mine.length === 0 ? undefined : this.#take(agentId, mine);
+  }
+
+  async #take(agentId: string, jobs: Job[]): Promise<void> {
     for (const job of jobs) {
-      if (job.assigned_agent_id !== agentId || this.#inFlight.has(job.job_id)) continue;
+      if (this.#inFlight.has(job.job_id)) continue;
       if (this.#inFlight.size >= this.#maxConcurrent) break;
       const entry = await this.#deps.ledger.get(agentId, job.job_id);
       if (entry?.result) continue; // produced already: the outbox delivers it

@@ -186,26 +186,38 @@ export class Bidder {
   }
 
   /**
-   * Decides on the jobs of one poll and returns the bids to place (the caller places a
-   * round's bids together); `agentNow` gives the agent as it is, asked only when there
-   * is a job to decide. Waits for the decisions at most about one poll interval, so that
-   * one agent's slow evaluator holds up no other agent: what is decided after that is
-   * dropped, and those jobs are decided again at a later poll.
+   * Decides on the jobs of one poll and resolves with the bids to place (the caller
+   * places a round's bids together); `agentNow` gives the agent as it is, asked only when
+   * there is a job to decide. Waits for the decisions at most about one poll interval, so
+   * that one agent's slow evaluator holds up no other agent: what is decided after that
+   * is dropped, and those jobs are decided again at a later poll.
+   *
+   * Undefined, synchronously, when there is nothing to decide: most polls bring nothing
+   * new and 10,000 agents hear each one, so nothing is built for it (no promise, no
+   * timer). `listed`, the job ids of a complete listing (one set for the whole round),
+   * lets the bidder forget the jobs no longer listed.
    */
-  async decide(
+  decide(
     jobs: Job[],
     feed: JobFeed,
     agentNow: () => BidderAgent,
     known: Pick<RoundBids, "hasBid">,
-    complete = false,
-  ): Promise<BidIntent[]> {
+    listed?: ReadonlySet<string>,
+  ): Promise<BidIntent[]> | undefined {
     // A round still under way (a slow or hung evaluateJob) keeps its jobs; this poll's
     // are seen again at the next one.
-    if (this.#round) return [];
-    if (complete) this.#forgetGone(jobs);
-    // Most polls bring nothing new: nothing is built for them (10,000 agents poll together).
-    if (jobs.every((job) => this.#decided.has(job.job_id))) return [];
-    const agent = agentNow();
+    if (this.#round) return undefined;
+    if (listed) this.#forgetGone(listed);
+    if (jobs.every((job) => this.#decided.has(job.job_id))) return undefined;
+    return this.#decideRound(jobs, feed, agentNow(), known);
+  }
+
+  async #decideRound(
+    jobs: Job[],
+    feed: JobFeed,
+    agent: BidderAgent,
+    known: Pick<RoundBids, "hasBid">,
+  ): Promise<BidIntent[]> {
     const intents: BidIntent[] = [];
     let open = true;
     const round = this.#decideAll(jobs, feed, agent, known, (intent) => {
@@ -224,10 +236,9 @@ export class Bidder {
   }
 
   /** Jobs no longer listed take no bids: what was decided about them is dropped (bounded state). */
-  #forgetGone(listed: Job[]): void {
-    const ids = new Set(listed.map((job) => job.job_id));
-    for (const jobId of this.#decided) if (!ids.has(jobId)) this.#decided.delete(jobId);
-    for (const jobId of this.#attempts.keys()) if (!ids.has(jobId)) this.#attempts.delete(jobId);
+  #forgetGone(listed: ReadonlySet<string>): void {
+    for (const jobId of this.#decided) if (!listed.has(jobId)) this.#decided.delete(jobId);
+    for (const jobId of this.#attempts.keys()) if (!listed.has(jobId)) this.#attempts.delete(jobId);
   }
 
   async #decideAll(

@@ -2,12 +2,15 @@
  * One timer for every agent's heartbeats. Each agent keeps its own moment in the
  * interval (so they stay spread over it, never all at once), but moments are rounded
  * to the clock's tick, so the heartbeats of one tick go out in one turn of the event
- * loop. With 10,000 agents and a 60 s interval that is one wake-up a second for about
- * 170 heartbeats instead of 170 wake-ups, each with its own timer: measured, the main
- * thread's CPU fell by nearly half (bench/RESULTS.md).
+ * loop. With 10,000 agents and a 60 s interval that is ten wake-ups a second for about
+ * 17 heartbeats each, instead of 170 wake-ups, each with its own timer (the main
+ * thread's CPU fell by nearly half). The tick is short on purpose: at one second, 170
+ * heartbeats went out together and waited together for the pool's 16 connections, so
+ * their requests outlived young-generation collections, were promoted, and brought a
+ * full collection every 5 to 7 s (bench/RESULTS.md).
  */
 export interface HeartbeatClockOptions {
-  /** The rounding of every moment (default 1 s). */
+  /** The rounding of every moment (default 100 ms). */
   tickMs?: number;
   now?: () => number;
 }
@@ -20,9 +23,11 @@ interface Beat {
   beat: () => void;
 }
 
-/** The tick for heartbeats every `intervalMs`: a second, or a quarter of a shorter interval. */
+const DEFAULT_TICK_MS = 100;
+
+/** The tick for heartbeats every `intervalMs`: 100 ms, or a quarter of a shorter interval. */
 export function heartbeatTickMs(intervalMs: number): number {
-  return Math.max(10, Math.min(1000, Math.floor(intervalMs / 4)));
+  return Math.max(10, Math.min(DEFAULT_TICK_MS, Math.floor(intervalMs / 4)));
 }
 
 export class HeartbeatClock {
@@ -36,7 +41,7 @@ export class HeartbeatClock {
   #done: number;
 
   constructor(options: HeartbeatClockOptions = {}) {
-    this.#tickMs = options.tickMs ?? 1000;
+    this.#tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.#now = options.now ?? Date.now;
     this.#done = this.#tickOf(this.#now()) - 1;
   }

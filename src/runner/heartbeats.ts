@@ -135,6 +135,7 @@ export class Heartbeats {
       if (isMarketplaceError(error, 404) && status !== "offline")
         await this.#o.unknownAgent(agentId);
     }
-    if (status !== "offline") void checkSpendCap(deps.spendCaps, this.#agent.spec.key, telemetry);
+    if (status !== "offline" && deps.spendCaps.enabled)
+      void checkSpendCap(deps.spendCaps, this.#agent.spec.key, telemetry);
   }
 }

@@ -3,7 +3,7 @@ import type { AgentSpec, ConfigIssue, ConfigSnapshot } from "../config-sources/t
 import type { Logger } from "../logger.ts";
 import { errorMessage } from "../secrets.ts";
 import { AgentWorker } from "./agent-worker.ts";
-import { placeRound, RoundBids } from "./bidder.ts";
+import { type BidIntent, placeRound, RoundBids } from "./bidder.ts";
 import type { FeedPage, JobFeed } from "./job-feed.ts";
 import type { Tenure } from "./tenure.ts";
 import type { WorkerDeps } from "./worker-deps.ts";
@@ -194,22 +194,47 @@ export class Supervisor {
 
   /**
    * Hands one poll's jobs to every running worker (one worker's trouble stays its own),
-   * then places the round's bids together: concurrently, with one ledger write.
+   * then places the round's bids together: concurrently, with one ledger write. A worker
+   * with nothing to do answers synchronously, so a poll that brings nothing new costs
+   * 10,000 agents a loop, not 10,000 promises.
    */
   async dispatch(page: FeedPage, feed: JobFeed): Promise<void> {
     this.updateGauge();
-    const known = new RoundBids(
-      this.#deps.ledger,
-      page.biddable.map((job) => job.job_id),
-    );
-    const decided = await Promise.allSettled(
-      this.workers.map(async (worker) => {
-        await worker.takeAssigned(page.assigned);
-        return worker.decideBids(page.biddable, feed, known, page.complete);
-      }),
-    );
-    const intents = decided.flatMap((d) => (d.status === "fulfilled" ? d.value : []));
+    const jobIds = page.biddable.map((job) => job.job_id);
+    const known = new RoundBids(this.#deps.ledger, jobIds);
+    const listed = page.complete ? new Set(jobIds) : undefined;
+    const working: AgentWorker[] = [];
+    const pending: Promise<BidIntent[] | undefined>[] = [];
+    for (const worker of this.workers) {
+      try {
+        const taking = worker.takeAssigned(page.assigned);
+        const deciding = taking
+          ? taking.then(() => worker.decideBids(page.biddable, feed, known, listed))
+          : worker.decideBids(page.biddable, feed, known, listed);
+        if (deciding) {
+          working.push(worker);
+          pending.push(deciding);
+        }
+      } catch (error) {
+        this.#roundFailed(worker, error);
+      }
+    }
+    if (pending.length === 0) return;
+    const decided = await Promise.allSettled(pending);
+    const intents: BidIntent[] = [];
+    decided.forEach((d, i) => {
+      if (d.status === "fulfilled") intents.push(...(d.value ?? []));
+      else this.#roundFailed(working[i] as AgentWorker, d.reason);
+    });
     if (intents.length > 0) await placeRound(intents, this.#deps.ledger);
+  }
+
+  /** One worker's part of a poll failed; the others went on. */
+  #roundFailed(worker: AgentWorker, error: unknown): void {
+    this.#log.error(
+      { agent: worker.spec.config.name, problem: errorMessage(error) },
+      "an agent's part of a poll failed; the other agents went on",
+    );
   }
 
   /** Stops every worker: no more bids, in-flight jobs finish within the grace period. */

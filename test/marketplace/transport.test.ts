@@ -1,4 +1,4 @@
-import { createServer, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Agent } from "undici";
 import { describe, expect, it } from "vitest";
@@ -48,18 +48,18 @@ describe("route templates", () => {
 describe("answers read from a loopback server", () => {
   /** A server answering every request with `reply`; the transport's pool is closed after. */
   async function withServer(
-    reply: (res: ServerResponse) => void,
+    reply: (res: ServerResponse, req: IncomingMessage) => void,
     body: (transport: MarketplaceTransport) => Promise<void>,
-    options: { maxBodyBytes?: number; timeoutMs?: number } = {},
+    options: { maxBodyBytes?: number; timeoutMs?: number; basePath?: string } = {},
   ): Promise<void> {
-    const server = createServer((_req, res) => reply(res));
+    const server = createServer((req, res) => reply(res, req));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     const dispatcher = new Agent();
     try {
       await body(
         new MarketplaceTransport({
-          baseUrl: `http://127.0.0.1:${port}`,
+          baseUrl: `http://127.0.0.1:${port}${options.basePath ?? ""}`,
           dispatcher,
           maxAttempts: 1,
           ...options,
@@ -128,6 +128,50 @@ describe("answers read from a loopback server", () => {
         expect(error.kind).toBe("timeout");
       },
       { timeoutMs: 100 },
+    );
+  });
+
+  it("sends the path under the base URL's own path, with the defined query entries", async () => {
+    const seen: string[] = [];
+    await withServer(
+      (res, req) => {
+        seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+        res.setHeader("content-type", "application/json").end("[]");
+      },
+      async (transport) => {
+        await transport.call({
+          route: "GET /api/agents/:id/jobs",
+          params: { id: "a b" },
+          query: { status: "posted", limit: 5, skip: undefined, q: "x&y z" },
+          schema: z.array(z.number()),
+          token: "session-token",
+        });
+        await list(transport);
+      },
+      { basePath: "/market/" },
+    );
+    expect(seen).toEqual([
+      "GET /market/api/agents/a%20b/jobs?status=posted&limit=5&q=x%26y+z Bearer session-token",
+      "GET /market/api/jobs undefined",
+    ]);
+  });
+
+  it("gives up with the caller's reason when its signal aborts, before or during the call", async () => {
+    await withServer(
+      () => {},
+      async (transport) => {
+        const reason = new Error("closing");
+        const call = (signal: AbortSignal) =>
+          transport
+            .call({ route: "GET /api/jobs", schema: z.array(z.number()), signal })
+            .catch((error: unknown) => error);
+        expect(await call(AbortSignal.abort(reason))).toBe(reason);
+        const controller = new AbortController();
+        const pending = call(controller.signal);
+        setTimeout(() => controller.abort(reason), 50);
+        expect(await pending).toBe(reason);
+      },
+      { timeoutMs: 60_000 },
     );
   });
 });

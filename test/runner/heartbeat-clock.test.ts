@@ -88,10 +88,10 @@ describe("HeartbeatClock", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it("ticks every second, or a quarter of a shorter interval", () => {
-    expect(heartbeatTickMs(60_000)).toBe(1000);
-    expect(heartbeatTickMs(4_000)).toBe(1000);
-    expect(heartbeatTickMs(1_000)).toBe(250);
+  it("ticks every 100 ms, or a quarter of a shorter interval", () => {
+    expect(heartbeatTickMs(60_000)).toBe(100);
+    expect(heartbeatTickMs(4_000)).toBe(100);
+    expect(heartbeatTickMs(200)).toBe(50);
     expect(heartbeatTickMs(1)).toBe(10);
   });
 });
