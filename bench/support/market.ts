@@ -16,6 +16,8 @@ export interface Counts {
   bidsOk: number;
   /** When each job got its first bid (performance.now() of the bench process). */
   firstBidAt: Map<string, number>;
+  /** When each listing of jobs (`GET /api/jobs`) arrived, in order (performance.now()). */
+  listingTimes: number[];
 }
 
 export async function startCountingMarketplace() {
@@ -28,6 +30,7 @@ export async function startCountingMarketplace() {
     heartbeatAgents: new Set(),
     bidsOk: 0,
     firstBidAt: new Map(),
+    listingTimes: [],
   };
   market.app.addHook("onRequest", async (request) => {
     counts.total++;
@@ -36,7 +39,10 @@ export async function startCountingMarketplace() {
       counts.heartbeats++;
       counts.heartbeatAgents.add(path.split("/")[3] ?? "");
     } else if (request.method === "POST" && path.endsWith("/bids")) counts.bids++;
-    else if (request.method === "GET" && path === "/api/jobs") counts.listings++;
+    else if (request.method === "GET" && path === "/api/jobs") {
+      counts.listings++;
+      counts.listingTimes.push(performance.now());
+    }
   });
   market.app.addHook("onResponse", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";

@@ -351,11 +351,14 @@ export class Runner implements StatusSource {
   /**
    * The one poll loop. While the marketplace is down the poll is the runner's single
    * probe (one attempt, backing off up to the heartbeat interval); the first answer
-   * ends the outage and the jobs of that poll are dispatched at once.
+   * ends the outage and the jobs of that poll are dispatched at once. Polls start one
+   * interval apart, however long a poll's round took (its bids, its ledger writes), and
+   * never closer.
    */
   async #poll(): Promise<void> {
     let failures = 0;
     while (!this.#stop.signal.aborted) {
+      const started = Date.now();
       const endTimer = this.metrics.pollDuration.startTimer();
       this.#agentIds = undefined;
       try {
@@ -390,7 +393,7 @@ export class Runner implements StatusSource {
       }
       const wait = this.#health.up
         ? failures === 0
-          ? this.#pollInterval()
+          ? Math.max(0, this.#pollInterval() - (Date.now() - started))
           : backoffDelay(failures, {
               baseMs: 500,
               capMs: this.config.pollIntervalMs,

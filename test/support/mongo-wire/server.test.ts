@@ -220,6 +220,47 @@ describe("mongo wire server: driver operations", () => {
     });
   });
 
+  it("a $set of top-level fields keeps existing fields in place and appends new ones", async () => {
+    const rows = client.db(dbName).collection<{ _id: string; [field: string]: unknown }>("rows");
+    await rows.insertOne({ _id: "r", a: 1, b: { c: 2 }, d: 3 });
+    await rows.updateOne({ _id: "r" }, { $set: { b: { c: 5 }, e: new Date(0), a: "x" } });
+    const row = await rows.findOne({ _id: "r" });
+    expect(row).toEqual({ _id: "r", a: "x", b: { c: 5 }, d: 3, e: new Date(0) });
+    expect(Object.keys(row ?? {})).toEqual(["_id", "a", "b", "d", "e"]);
+    await rows.updateOne(
+      { _id: "s" },
+      { $set: { a: 1 }, $setOnInsert: { created: true } },
+      { upsert: true },
+    );
+    await rows.updateOne(
+      { _id: "s" },
+      { $set: { a: 2 }, $setOnInsert: { created: false } },
+      { upsert: true },
+    );
+    expect(await rows.findOne({ _id: "s" })).toEqual({ _id: "s", a: 2, created: true });
+  });
+
+  it("updates the array element a filter matched through a positional $ path", async () => {
+    const carts = client
+      .db(dbName)
+      .collection<{ _id: string; items: { k: number; v: string }[] }>("carts");
+    await carts.insertOne({
+      _id: "c",
+      items: [
+        { k: 1, v: "a" },
+        { k: 2, v: "b" },
+      ],
+    });
+    await carts.updateOne({ _id: "c", "items.k": 2 }, { $set: { "items.$.v": "changed" } });
+    expect(await carts.findOne({ _id: "c" })).toEqual({
+      _id: "c",
+      items: [
+        { k: 1, v: "a" },
+        { k: 2, v: "changed" },
+      ],
+    });
+  });
+
   it("deletes one and many", async () => {
     const items = client.db(dbName).collection("items");
     await items.insertMany([{ k: 1 }, { k: 1 }, { k: 2 }, { k: 3 }]);

@@ -224,6 +224,32 @@ export interface UpdateOptions {
   inserting?: boolean;
 }
 
+/** Whether the operators are one `$set` of top-level fields (see topLevelFields). */
+function onlyTopLevelSet(operators: Doc): boolean {
+  const keys = Object.keys(operators);
+  return keys.length === 1 && keys[0] === "$set" && topLevelFields(operators.$set);
+}
+
+/**
+ * Whether `fields` is a non-empty object of plain top-level field names: no dotted path,
+ * no `$`, no `_id`, and none a JavaScript object would order before the others (digits).
+ */
+function topLevelFields(fields: unknown): fields is Doc {
+  if (!isPlainObject(fields)) return false;
+  const keys = Object.keys(fields);
+  return keys.length > 0 && keys.every((key) => PLAIN_FIELD.test(key) && key !== "_id");
+}
+
+const PLAIN_FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Whether any path of the update operators has a positional `$` segment (`a.$.b`). */
+function usesPositional(operators: Doc): boolean {
+  return Object.values(operators).some(
+    (fields) =>
+      isPlainObject(fields) && Object.keys(fields).some((path) => path.split(".").includes("$")),
+  );
+}
+
 /** Whether `update` is a replacement document (rather than operators or a pipeline). */
 export function isReplacement(update: UpdateSpec): update is Doc {
   if (Array.isArray(update)) return false;
@@ -273,13 +299,22 @@ export function applyUpdate(
   }
   const { $setOnInsert, ...operators } = update as Doc;
   const after = cloneDoc(before);
+  const setOnInsert = options.inserting && isPlainObject($setOnInsert) ? $setOnInsert : undefined;
+  if (onlyTopLevelSet(operators) && (!setOnInsert || topLevelFields(setOnInsert))) {
+    // The ledger's writes (thousands in a burst) are `$set`s of top-level fields: assigned
+    // here as mingo would, without the operator tables it builds for every document.
+    Object.assign(after, cloneDoc(operators.$set as Doc), setOnInsert && cloneDoc(setOnInsert));
+    return { after: idFirst(after), kind: "update" };
+  }
   try {
     if (Object.keys(operators).length > 0) {
       mingoUpdate(
         after,
         operators as Modifier<Doc>,
         options.arrayFilters,
-        options.inserting ? undefined : options.filter,
+        // The filter matters only to a positional `$` path (the element it matched); the
+        // document is matched already, and mingo compiles a filter it is given each time.
+        options.inserting || !usesPositional(operators) ? undefined : options.filter,
         { cloneMode: "deep" },
       );
     }
