@@ -39,7 +39,13 @@ export function dispatchForText(
       reject(signal.reason);
       return;
     }
-    dispatcher.dispatch(options, new TextCollector(limit, resolve, reject, signal));
+    const collector = new TextCollector(limit, resolve, reject, signal);
+    try {
+      dispatcher.dispatch(options, collector);
+    } catch (error) {
+      // Refused before it started (an invalid option): settled like any failure.
+      collector.fail(error);
+    }
   });
 }
 
@@ -52,10 +58,10 @@ class TextCollector implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   #settled = false;
   readonly #onAbort: (() => void) | undefined;
-  readonly limit: number;
-  readonly resolve: (answer: RawAnswer) => void;
-  readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
+  readonly #limit: number;
+  readonly #resolve: (answer: RawAnswer) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly #signal: AbortSignal | undefined;
 
   constructor(
     limit: number,
@@ -63,10 +69,10 @@ class TextCollector implements Dispatcher.DispatchHandler {
     reject: (error: unknown) => void,
     signal: AbortSignal | undefined,
   ) {
-    this.limit = limit;
-    this.resolve = resolve;
-    this.reject = reject;
-    this.signal = signal;
+    this.#limit = limit;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#signal = signal;
     if (signal) {
       this.#onAbort = () => this.#controller?.abort(signal.reason);
       signal.addEventListener("abort", this.#onAbort, { once: true });
@@ -75,7 +81,7 @@ class TextCollector implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.signal?.aborted) controller.abort(this.signal.reason);
+    if (this.#signal?.aborted) controller.abort(this.#signal.reason);
   }
 
   onResponseStart(
@@ -86,15 +92,15 @@ class TextCollector implements Dispatcher.DispatchHandler {
     this.#status = status;
     this.#headers = headers;
     const length = Number(headers["content-length"]);
-    if (Number.isSafeInteger(length) && length > this.limit) {
-      controller.abort(new BodyTooLarge(this.limit));
+    if (Number.isSafeInteger(length) && length > this.#limit) {
+      controller.abort(new BodyTooLarge(this.#limit));
     }
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.#size += chunk.byteLength;
-    if (this.#size > this.limit) {
-      controller.abort(new BodyTooLarge(this.limit));
+    if (this.#size > this.#limit) {
+      controller.abort(new BodyTooLarge(this.#limit));
       return;
     }
     this.#chunks.push(chunk);
@@ -106,18 +112,23 @@ class TextCollector implements Dispatcher.DispatchHandler {
         ? (this.#chunks[0] as Buffer).toString("utf8")
         : Buffer.concat(this.#chunks).toString("utf8");
     this.#settle();
-    this.resolve({ status: this.#status, headers: this.#headers, text });
+    this.#resolve({ status: this.#status, headers: this.#headers, text });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.fail(error);
+  }
+
+  /** Rejects with the caller's reason when its signal aborted, else with `error`. */
+  fail(error: unknown): void {
     this.#settle();
-    this.reject(this.signal?.aborted ? this.signal.reason : error);
+    this.#reject(this.#signal?.aborted ? this.#signal.reason : error);
   }
 
   #settle(): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#chunks = [];
-    if (this.#onAbort) this.signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
   }
 }

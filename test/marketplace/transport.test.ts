@@ -156,6 +156,24 @@ describe("answers read from a loopback server", () => {
     ]);
   });
 
+  it("fails a request undici refuses (an invalid header value) without sending it", async () => {
+    let requests = 0;
+    await withServer(
+      (res) => {
+        requests++;
+        res.end("[]");
+      },
+      async (transport) => {
+        const error = await transport
+          .call({ route: "GET /api/jobs", schema: z.array(z.number()), token: "bad\nvalue" })
+          .catch((e: unknown) => e as MarketplaceError);
+        expect(error).toMatchObject({ kind: "network" });
+        expect((error as MarketplaceError).message).toMatch(/invalid authorization header/);
+      },
+    );
+    expect(requests).toBe(0);
+  });
+
   it("gives up with the caller's reason when its signal aborts, before or during the call", async () => {
     await withServer(
       () => {},
