@@ -57,6 +57,8 @@ export async function checkSpendCap(
   agentKey: string,
   telemetry: AgentTelemetry,
 ): Promise<string | null> {
+  // No cap set: nothing to look up, nothing to show (the gauge stays absent).
+  if (!spendCaps.enabled) return null;
   const reached = await spendCaps.check(agentKey).catch(() => null);
   telemetry.spendCap(reached);
   return reached;

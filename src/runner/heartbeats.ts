@@ -135,7 +135,6 @@ export class Heartbeats {
       if (isMarketplaceError(error, 404) && status !== "offline")
         await this.#o.unknownAgent(agentId);
     }
-    if (status !== "offline" && deps.spendCaps.enabled)
-      void checkSpendCap(deps.spendCaps, this.#agent.spec.key, telemetry);
+    if (status !== "offline") void checkSpendCap(deps.spendCaps, this.#agent.spec.key, telemetry);
   }
 }

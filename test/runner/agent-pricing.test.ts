@@ -99,6 +99,27 @@ describe("checkSpendCap", () => {
     expect(telemetry.stats.view.spendCapReached).toBe(false);
   });
 
+  it("with no cap set, looks nothing up and leaves the gauge absent", async () => {
+    const ledger = createMemoryLedger();
+    let lookups = 0;
+    const counting = {
+      addSpend: ledger.addSpend,
+      spendOn: async (day: string, agent?: string) => {
+        lookups++;
+        return ledger.spendOn(day, agent);
+      },
+    };
+    const { telemetry, metrics } = telemetryFixture();
+    const caps = new SpendCaps(counting, { agentCapUsd: undefined, runnerCapUsd: undefined });
+    expect(await checkSpendCap(caps, "file:CodeReviewer", telemetry)).toBeNull();
+    expect(lookups).toBe(0);
+    expect((await metrics.spendCapReached.get()).values).toEqual([]);
+    const capped = new SpendCaps(counting, { agentCapUsd: 1, runnerCapUsd: undefined });
+    await checkSpendCap(capped, "file:CodeReviewer", telemetry);
+    expect(lookups).toBe(1);
+    expect((await metrics.spendCapReached.get()).values).toHaveLength(1);
+  });
+
   it("counts a ledger that cannot answer as room left", async () => {
     const ledger = createMemoryLedger();
     const failing = {
