@@ -203,7 +203,6 @@ export class Supervisor {
     const jobIds = page.biddable.map((job) => job.job_id);
     const known = new RoundBids(this.#deps.ledger, jobIds);
     const listed = page.complete ? new Set(jobIds) : undefined;
-    const working: AgentWorker[] = [];
     const pending: Promise<BidIntent[] | undefined>[] = [];
     for (const worker of this.workers) {
       try {
@@ -211,30 +210,23 @@ export class Supervisor {
         const deciding = taking
           ? taking.then(() => worker.decideBids(page.biddable, feed, known, listed))
           : worker.decideBids(page.biddable, feed, known, listed);
-        if (deciding) {
-          working.push(worker);
-          pending.push(deciding);
-        }
+        if (deciding) pending.push(deciding.catch((error) => this.#roundFailed(worker, error)));
       } catch (error) {
         this.#roundFailed(worker, error);
       }
     }
     if (pending.length === 0) return;
-    const decided = await Promise.allSettled(pending);
-    const intents: BidIntent[] = [];
-    decided.forEach((d, i) => {
-      if (d.status === "fulfilled") intents.push(...(d.value ?? []));
-      else this.#roundFailed(working[i] as AgentWorker, d.reason);
-    });
+    const intents = (await Promise.all(pending)).flatMap((decided) => decided ?? []);
     if (intents.length > 0) await placeRound(intents, this.#deps.ledger);
   }
 
-  /** One worker's part of a poll failed; the others went on. */
-  #roundFailed(worker: AgentWorker, error: unknown): void {
+  /** One worker's part of a poll failed (it places no bids); the others went on. */
+  #roundFailed(worker: AgentWorker, error: unknown): undefined {
     this.#log.error(
       { agent: worker.spec.config.name, problem: errorMessage(error) },
       "an agent's part of a poll failed; the other agents went on",
     );
+    return undefined;
   }
 
   /** Stops every worker: no more bids, in-flight jobs finish within the grace period. */

@@ -6,12 +6,11 @@ import * as Hex from "ox/Hex";
 import { english, generateMnemonic, type HDAccount, HDKey, hdKeyToAccount } from "viem/accounts";
 import { registerSecret } from "../secrets.ts";
 
-/** The chain every agent key is a child of: Ethereum coin type, account 0, external chain. */
+/**
+ * The BIP-44 chain every agent key is a child of (Ethereum coin type, account 0,
+ * external chain): agent `i`'s key is at m/44'/60'/0'/0/i.
+ */
 const AGENT_CHAIN_PATH = "m/44'/60'/0'/0";
-
-/** BIP-44 path of agent `index`'s key. */
-export const agentKeyPath = (index: number): `m/44'/60'/0'/0/${number}` =>
-  `${AGENT_CHAIN_PATH}/${index}`;
 
 /** A mnemonic that is not a valid BIP-39 English phrase. The message never quotes it. */
 export class MnemonicError extends Error {
@@ -54,8 +53,8 @@ export class HdWallet {
       throw new RangeError(`wallet index must be an integer from 0 to 2^31-1, got ${index}`);
     let account = this.#accounts.get(index);
     if (!account) {
-      // A path is read from the node it is given, so "m/i" of the chain is agentKeyPath(i);
-      // viem's type expects a path from the root.
+      // A path is read from the node it is given, so "m/i" of the chain is
+      // m/44'/60'/0'/0/i; viem's type expects a path from the root.
       const fromChain = `m/${index}` as `m/44'/60'/${string}`;
       account = hdKeyToAccount(this.#chain, { path: fromChain });
       const key = account.getHdKey().privateKey;
