@@ -13,12 +13,14 @@ import {
 import { firstBatchReply, takeBatch, wireCursorId } from "./cursors.ts";
 import { cloneDoc, getPath, valueKey } from "./docs.ts";
 import { asCommandError, CommandError, type Doc, ErrorCode } from "./errors.ts";
+import type { Collection } from "./store.ts";
 import {
   applyUpdate,
   deleteDoc,
   insertDoc,
   isReplacement,
   prepareInsert,
+  type QueryOptions,
   queryDocs,
   replaceDoc,
   upsertDoc,
@@ -38,8 +40,18 @@ function collectionName(request: CommandRequest, value: unknown): string {
   return value;
 }
 
-function docsOf(request: CommandRequest, name: string, filter?: Doc): Doc[] {
-  return request.state.store.get(request.db, name)?.candidates(filter) ?? [];
+/** The documents a filter matches: an index finds the candidates where one applies. */
+function matching(
+  collection: Collection | undefined,
+  filter: Doc | undefined,
+  options: QueryOptions = {},
+): Doc[] {
+  const { docs, rest } = collection?.select(filter) ?? { docs: [], rest: filter ?? {} };
+  return queryDocs(docs, rest, options);
+}
+
+function collectionOf(request: CommandRequest, name: string): Collection | undefined {
+  return request.state.store.get(request.db, name);
 }
 
 function writeErrorOf(index: number, error: unknown): Doc {
@@ -61,7 +73,7 @@ const findSchema = z.looseObject({
 const find: CommandHandler = (request) => {
   const cmd = parseCommand(findSchema, request);
   const name = collectionName(request, cmd.find);
-  const docs = queryDocs(docsOf(request, name, cmd.filter), cmd.filter ?? {}, {
+  const docs = matching(collectionOf(request, name), cmd.filter, {
     ...(cmd.sort ? { sort: cmd.sort } : {}),
     ...(cmd.skip ? { skip: cmd.skip } : {}),
     ...(cmd.limit ? { limit: cmd.limit } : {}),
@@ -180,7 +192,7 @@ const update: CommandHandler = (request) => {
         );
       }
       const existing = state.store.get(request.db, name);
-      const matches = queryDocs(existing?.candidates(statement.q) ?? [], statement.q, {
+      const matches = matching(existing, statement.q, {
         ...(statement.sort ? { sort: statement.sort } : {}),
         ...(statement.multi ? {} : { limit: 1 }),
       });
@@ -235,11 +247,7 @@ const remove: CommandHandler = (request) => {
           "The limit field in delete objects must be 0 or 1.",
         );
       }
-      const matches = queryDocs(
-        collection?.candidates(statement.q) ?? [],
-        statement.q,
-        statement.limit === 1 ? { limit: 1 } : {},
-      );
+      const matches = matching(collection, statement.q, statement.limit === 1 ? { limit: 1 } : {});
       for (const doc of matches) {
         deleteDoc(request.state, collection!, doc);
         n += 1;
@@ -284,7 +292,7 @@ const findAndModify: CommandHandler = (request) => {
   const project = (doc: Doc | null): Doc | null =>
     doc && cmd.fields ? (queryDocs([doc], {}, { projection: cmd.fields })[0] ?? null) : doc;
   const existing = state.store.get(request.db, name);
-  const match = queryDocs(existing?.candidates(query) ?? [], query, {
+  const match = matching(existing, query, {
     ...(cmd.sort ? { sort: cmd.sort } : {}),
     limit: 1,
   })[0];
@@ -327,7 +335,7 @@ const countSchema = z.looseObject({
 const count: CommandHandler = (request) => {
   const cmd = parseCommand(countSchema, request);
   const name = collectionName(request, cmd.count);
-  const docs = queryDocs(docsOf(request, name, cmd.query), cmd.query ?? {}, {
+  const docs = matching(collectionOf(request, name), cmd.query, {
     ...(cmd.skip ? { skip: cmd.skip } : {}),
     ...(cmd.limit ? { limit: cmd.limit } : {}),
   });
@@ -343,7 +351,7 @@ const distinctSchema = z.looseObject({
 const distinct: CommandHandler = (request) => {
   const cmd = parseCommand(distinctSchema, request);
   const name = collectionName(request, cmd.distinct);
-  const docs = queryDocs(docsOf(request, name, cmd.query), cmd.query ?? {});
+  const docs = matching(collectionOf(request, name), cmd.query);
   const seen = new Map<string, unknown>();
   for (const doc of docs) {
     const value = getPath(doc, cmd.key);

@@ -14,7 +14,15 @@ export function cloneValue(value: unknown): unknown {
 
 /** A string that is equal for equal BSON values (numbers compare by value, as the server does). */
 export function valueKey(value: unknown): string {
-  return EJSON.stringify({ v: value === undefined ? null : value }, { relaxed: true });
+  const v = value === undefined ? null : value;
+  // Strings, booleans and null (alone or in an array) are their own EJSON: plain JSON
+  // gives the same text without EJSON's walk, which index keys pay on every write.
+  if (isJsonKey(v) || (Array.isArray(v) && v.every(isJsonKey))) return JSON.stringify({ v });
+  return EJSON.stringify({ v }, { relaxed: true });
+}
+
+function isJsonKey(value: unknown): boolean {
+  return value === null || typeof value === "string" || typeof value === "boolean";
 }
 
 export function valuesEqual(a: unknown, b: unknown): boolean {

@@ -124,6 +124,47 @@ describe("mongo wire server: driver operations", () => {
     expect(await entries.countDocuments({})).toBe(2);
   });
 
+  it("queries through any index with equality or $in lists answer as a scan would", async () => {
+    const bids = client.db(dbName).collection("bids");
+    await bids.createIndex({ job: 1 });
+    await bids.createIndex({ agent: 1, job: 1 }, { unique: true });
+    await bids.insertMany([
+      { agent: "a", job: "j1", bid: "x", n: 1 },
+      { agent: "b", job: "j1", bid: null, n: 2 },
+      { agent: "a", job: "j2", bid: "y", n: 3 },
+      { agent: "c", job: "j3", bid: "z", n: 1.5 },
+    ]);
+    const agentsOf = async (filter: Document) =>
+      (await bids.find(filter).toArray()).map((d) => `${d.agent}/${d.job}`).sort();
+    // The round's look-up: a list of jobs, a condition the index does not decide.
+    expect(await agentsOf({ job: { $in: ["j1", "j2", "j9"] }, bid: { $ne: null } })).toEqual([
+      "a/j1",
+      "a/j2",
+    ]);
+    // Both fields of the compound index as lists; a further condition still decides.
+    expect(await agentsOf({ agent: { $in: ["a", "b"] }, job: { $in: ["j1", "j3"] } })).toEqual([
+      "a/j1",
+      "b/j1",
+    ]);
+    expect(await agentsOf({ agent: { $in: ["a", "b"] }, job: "j1", n: { $gt: 1 } })).toEqual([
+      "b/j1",
+    ]);
+    expect(await agentsOf({ job: { $eq: "j3" }, n: { $in: [1.5] } })).toEqual(["c/j3"]);
+    expect(await agentsOf({ job: { $in: [] } })).toEqual([]);
+    // Writes move documents between keys; a deleted one is gone from the index.
+    await bids.updateMany({ job: { $in: ["j2"] } }, { $set: { job: "j3" } });
+    expect(await agentsOf({ job: "j3" })).toEqual(["a/j3", "c/j3"]);
+    await bids.deleteOne({ agent: "c", job: { $in: ["j3"] } });
+    expect(await agentsOf({ job: { $in: ["j3", "j2"] } })).toEqual(["a/j3"]);
+    // An array in an indexed field matches by element: the index is no longer a lookup.
+    await bids.insertOne({ agent: "d", job: ["j1", "j3"] });
+    expect(await agentsOf({ job: "j1" })).toEqual(["a/j1", "b/j1", "d/j1,j3"]);
+    expect(await agentsOf({ job: { $in: ["j3"] } })).toEqual(["a/j3", "d/j1,j3"]);
+    await expect(bids.insertOne({ agent: "a", job: "j1" })).rejects.toMatchObject({ code: 11000 });
+    await bids.dropIndexes();
+    expect(await agentsOf({ agent: "a", job: { $in: ["j1", "j3"] } })).toEqual(["a/j1", "a/j3"]);
+  });
+
   it("inserts and finds with filter, sort, limit and projection", async () => {
     const people = client.db(dbName).collection("people");
     const one = await people.insertOne({ name: "ada", age: 36, tags: ["math"] });

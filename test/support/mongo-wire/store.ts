@@ -1,4 +1,4 @@
-import { UUID } from "bson";
+import { ObjectId, UUID } from "bson";
 import { Query } from "mingo";
 import { cloneDoc, getPath, valueKey } from "./docs.ts";
 import { CommandError, type Doc, ErrorCode } from "./errors.ts";
@@ -17,6 +17,22 @@ export interface IndexSpec {
 
 const ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: "_id_" };
 
+/** An index's entries: each key and the documents (`valueKey(_id)`) under it. */
+interface IndexEntries {
+  keys: Map<string, Set<string>>;
+  /** A document holds an array in an indexed field: one value no longer means one key. */
+  multikey: boolean;
+}
+
+/** What an index lookup found: the candidates, and the filter left to test on them. */
+export interface Selection {
+  docs: Doc[];
+  rest: Doc;
+}
+
+/** Keys one lookup may visit (the product of its `$in` lists); beyond it, a scan. */
+const MAX_LOOKUP_KEYS = 100_000;
+
 export class Collection {
   readonly db: string;
   readonly name: string;
@@ -25,8 +41,8 @@ export class Collection {
   /** Keyed by `valueKey(_id)`; a Map keeps insertion (natural) order across replacements. */
   readonly docs = new Map<string, Doc>();
   readonly indexes: IndexSpec[] = [{ ...ID_INDEX }];
-  /** Per unique index (other than _id): index key -> owning document's `valueKey(_id)`. */
-  private readonly uniqueKeys = new Map<string, Map<string, string>>();
+  /** Per index other than _id: its keys, kept as documents are stored and removed. */
+  private readonly entries = new Map<string, IndexEntries>();
 
   constructor(db: string, name: string, options: Doc = {}) {
     this.db = db;
@@ -43,48 +59,78 @@ export class Collection {
   }
 
   /**
-   * The documents a filter can match. A plain value for every field of a unique index,
-   * an `_id` or an `_id: { $in: [...] }`, or a top-level `$or` whose every clause is one
-   * of those: the index finds the candidates, as a real server's index scan would; else
-   * every document (the query still decides which match). Without this, each keyed
+   * The documents a filter can match, and what of the filter the query must still test.
+   * Equality or `$in` on every field of an index, an `_id` or an `_id: { $in: [...] }`,
+   * or a top-level `$or` whose every clause is one of those: the index finds the
+   * candidates, as a real server's index scan would; else every document. Conditions an
+   * index decided exactly (strings and ObjectIds) are left out of `rest`: mingo's `$in`
+   * builds a set of its list for every document it tests. Without the index, each keyed
    * update scanned the whole collection, which made bulk writes quadratic.
    */
-  candidates(filter: Doc | undefined): Doc[] {
-    return (filter && this.indexed(filter)) ?? this.all();
+  select(filter: Doc | undefined): Selection {
+    const query = filter ?? {};
+    const found = filter && this.indexed(filter);
+    if (!found) return { docs: this.all(), rest: query };
+    if (found.decided.length === 0) return { docs: found.docs, rest: query };
+    const rest = { ...query };
+    for (const field of found.decided) delete rest[field];
+    return { docs: found.docs, rest };
   }
 
-  /** The candidates an index finds for `filter`, or undefined when no index applies. */
-  private indexed(filter: Doc): Doc[] | undefined {
+  /** The candidates an index finds for `filter` and the fields it decided; undefined when none applies. */
+  private indexed(filter: Doc): { docs: Doc[]; decided: string[] } | undefined {
     const clauses = filter.$or;
     if (Array.isArray(clauses) && clauses.length > 0) {
       const found = new Map<string, Doc>();
       for (const clause of clauses) {
-        const docs = isDoc(clause) ? this.indexed(clause) : undefined;
+        const docs = isDoc(clause) ? this.indexed(clause)?.docs : undefined;
         if (!docs) return undefined;
         for (const doc of docs) found.set(valueKey(doc._id), doc);
       }
-      return [...found.values()];
+      return { docs: [...found.values()], decided: [] };
     }
+    return this.byId(filter) ?? this.byIndex(filter);
+  }
+
+  /** Looks up the widest usable index whose every field the filter gives values for. */
+  private byIndex(filter: Doc): { docs: Doc[]; decided: string[] } | undefined {
+    let best: { entries: IndexEntries; fields: string[]; values: unknown[][] } | undefined;
     for (const index of this.indexes) {
-      const owners = index.name === "_id_" ? undefined : this.uniqueKeys.get(index.name);
-      if (!owners || index.partialFilterExpression) continue;
-      const values = Object.keys(index.key).map((field) => filter[field]);
-      if (!values.every(isScalar)) continue;
-      const owner = owners.get(valueKey(values));
-      const doc = owner === undefined ? undefined : this.docs.get(owner);
-      return doc ? [doc] : [];
+      const entries = this.entries.get(index.name);
+      if (!entries || !usable(index, entries)) continue;
+      const fields = Object.keys(index.key);
+      if (best && best.fields.length >= fields.length) continue;
+      const values: unknown[][] = [];
+      for (const field of fields) {
+        const allowed = equalityValues(filter[field]);
+        if (!allowed) break;
+        values.push(allowed);
+      }
+      if (values.length === fields.length) best = { entries, fields, values };
     }
-    const id = filter._id;
-    const ids = isScalar(id)
-      ? [id]
-      : isDoc(id) && Object.keys(id).length === 1
-        ? id.$in
-        : undefined;
-    if (!Array.isArray(ids) || !ids.every(isScalar)) return undefined;
-    return ids.flatMap((value): Doc[] => {
+    if (!best) return undefined;
+    const { entries, fields, values } = best;
+    if (values.reduce((keys, list) => keys * list.length, 1) > MAX_LOOKUP_KEYS) return undefined;
+    const owners = new Set<string>();
+    for (const combination of product(values)) {
+      for (const owner of entries.keys.get(valueKey(combination)) ?? []) owners.add(owner);
+    }
+    const docs = [...owners].flatMap((owner): Doc[] => {
+      const doc = this.docs.get(owner);
+      return doc ? [doc] : [];
+    });
+    return { docs, decided: values.flat().every(isExact) ? fields : [] };
+  }
+
+  /** `_id`, or `_id: { $in: [...] }`: the primary key finds the candidates. */
+  private byId(filter: Doc): { docs: Doc[]; decided: string[] } | undefined {
+    const ids = equalityValues(filter._id);
+    if (!ids) return undefined;
+    const docs = ids.flatMap((value): Doc[] => {
       const doc = this.getById(value);
       return doc ? [doc] : [];
     });
+    return { docs, decided: ids.every(isExact) ? ["_id"] : [] };
   }
 
   getById(id: unknown): Doc | undefined {
@@ -97,11 +143,10 @@ export class Collection {
     const idKey = valueKey(doc._id);
     if (this.docs.has(idKey) && idKey !== self) throw this.duplicate(this.indexes[0]!, doc);
     for (const index of this.indexes) {
-      const owners = this.uniqueKeys.get(index.name);
-      const key = owners ? indexKey(index, doc) : undefined;
-      if (key === undefined) continue;
-      const owner = owners?.get(key);
-      if (owner !== undefined && owner !== self) throw this.duplicate(index, doc);
+      if (!index.unique) continue;
+      const key = this.entries.has(index.name) ? indexKey(index, doc) : undefined;
+      const owners = key === undefined ? undefined : this.entries.get(index.name)?.keys.get(key);
+      for (const owner of owners ?? []) if (owner !== self) throw this.duplicate(index, doc);
     }
   }
 
@@ -112,10 +157,7 @@ export class Collection {
     if (old) this.unindex(old, idKey);
     const stored = cloneDoc(doc);
     this.docs.set(idKey, stored);
-    for (const index of this.indexes) {
-      const key = this.uniqueKeys.has(index.name) ? indexKey(index, stored) : undefined;
-      if (key !== undefined) this.uniqueKeys.get(index.name)?.set(key, idKey);
-    }
+    for (const index of this.indexes) this.index(index, stored, idKey);
     return stored;
   }
 
@@ -128,29 +170,52 @@ export class Collection {
 
   /** Adds an index; a unique one is refused (E11000) when existing documents collide. */
   addIndex(index: IndexSpec): void {
-    if (index.unique && index.name !== "_id_") {
-      const owners = new Map<string, string>();
-      for (const [idKey, doc] of this.docs) {
-        const key = indexKey(index, doc);
-        if (key === undefined) continue;
-        if (owners.has(key)) throw this.duplicate(index, doc);
-        owners.set(key, idKey);
+    if (index.name !== "_id_") {
+      this.entries.set(index.name, { keys: new Map(), multikey: false });
+      try {
+        for (const [idKey, doc] of this.docs) {
+          if (index.unique) this.checkUniqueIn(index, doc);
+          this.index(index, doc, idKey);
+        }
+      } catch (error) {
+        this.entries.delete(index.name);
+        throw error;
       }
-      this.uniqueKeys.set(index.name, owners);
     }
     this.indexes.push(index);
   }
 
   dropIndex(index: IndexSpec): void {
     this.indexes.splice(this.indexes.indexOf(index), 1);
-    this.uniqueKeys.delete(index.name);
+    this.entries.delete(index.name);
+  }
+
+  private checkUniqueIn(index: IndexSpec, doc: Doc): void {
+    const key = indexKey(index, doc);
+    if (key !== undefined && this.entries.get(index.name)?.keys.has(key)) {
+      throw this.duplicate(index, doc);
+    }
+  }
+
+  private index(index: IndexSpec, doc: Doc, idKey: string): void {
+    const entries = this.entries.get(index.name);
+    const key = entries ? indexKey(index, doc) : undefined;
+    if (!entries || key === undefined) return;
+    const owners = entries.keys.get(key);
+    if (owners) owners.add(idKey);
+    else entries.keys.set(key, new Set([idKey]));
+    if (!entries.multikey) {
+      entries.multikey = Object.keys(index.key).some((field) => Array.isArray(getPath(doc, field)));
+    }
   }
 
   private unindex(doc: Doc, idKey: string): void {
     for (const index of this.indexes) {
-      const owners = this.uniqueKeys.get(index.name);
-      const key = owners ? indexKey(index, doc) : undefined;
-      if (key !== undefined && owners?.get(key) === idKey) owners?.delete(key);
+      const entries = this.entries.get(index.name);
+      const key = entries ? indexKey(index, doc) : undefined;
+      const owners = key === undefined ? undefined : entries?.keys.get(key);
+      owners?.delete(idKey);
+      if (owners?.size === 0) entries?.keys.delete(key as string);
     }
   }
 
@@ -166,6 +231,46 @@ export class Collection {
       { keyPattern: { ...index.key }, keyValue },
     );
   }
+}
+
+/**
+ * The values an equality condition allows: a plain value, `{ $eq: v }` or `{ $in: [...] }`
+ * of plain values; undefined for any other condition (or none).
+ */
+function equalityValues(condition: unknown): unknown[] | undefined {
+  if (isScalar(condition)) return [condition];
+  if (!isDoc(condition)) return undefined;
+  const operators = Object.keys(condition);
+  if (operators.length !== 1) return undefined;
+  const [operator] = operators;
+  if (operator === "$eq" && isScalar(condition.$eq)) return [condition.$eq];
+  const list = condition.$in;
+  if (operator === "$in" && Array.isArray(list) && list.every(isScalar)) return list;
+  return undefined;
+}
+
+/** A value whose index key equals another's exactly when a query's equality would. */
+function isExact(value: unknown): boolean {
+  return typeof value === "string" || value instanceof ObjectId;
+}
+
+/** Every combination taking one value from each list, in order. */
+function* product(lists: unknown[][], prefix: unknown[] = []): Generator<unknown[]> {
+  if (prefix.length === lists.length) {
+    yield prefix;
+    return;
+  }
+  for (const value of lists[prefix.length] ?? []) yield* product(lists, [...prefix, value]);
+}
+
+/** Whether lookups may use an index: keys of top-level fields, no arrays, every document covered. */
+function usable(index: IndexSpec, entries: IndexEntries): boolean {
+  return (
+    !entries.multikey &&
+    !index.partialFilterExpression &&
+    !index.collation &&
+    Object.keys(index.key).every((field) => !field.includes("."))
+  );
 }
 
 /** A value an equality filter compares as a whole: no operator document, array, pattern or null. */
