@@ -126,26 +126,50 @@ async function recordOne(
 }
 
 /**
- * The ledger's bids on a round's jobs, looked up once for every agent, and only if an
- * agent gets as far as asking (a poll without new jobs asks nothing).
+ * The ledger's bids on the jobs a round decides, looked up once for every agent. Only the
+ * jobs some agent is about to decide are looked up: a listing keeps a job `posted` while
+ * it takes bids, so most listed jobs were decided at earlier polls, and their bids (up to
+ * one per agent) would be read again each round for nothing. A poll without new jobs
+ * asks nothing.
  */
 export class RoundBids {
   readonly #ledger: Pick<Ledger, "bidsOn">;
-  readonly #jobIds: string[];
-  #loaded: Promise<Map<string, Set<string>>> | undefined;
+  /** Jobs an agent will decide that no look-up covers yet. */
+  readonly #wanted = new Set<string>();
+  /** Each job's look-up, once started. */
+  readonly #loads = new Map<string, Promise<Map<string, Set<string>>>>();
 
-  constructor(ledger: Pick<Ledger, "bidsOn">, jobIds: string[]) {
+  constructor(ledger: Pick<Ledger, "bidsOn">) {
     this.#ledger = ledger;
-    this.#jobIds = jobIds;
+  }
+
+  /**
+   * Notes the jobs an agent is about to decide, before it asks about any: every agent
+   * hears a poll before the first asks, so one look-up covers the round.
+   */
+  want(jobIds: Iterable<string>): void {
+    for (const jobId of jobIds) if (!this.#loads.has(jobId)) this.#wanted.add(jobId);
   }
 
   async hasBid(agentId: string, jobId: string): Promise<boolean> {
-    this.#loaded ??= this.#ledger.bidsOn(this.#jobIds);
-    // A failed look-up is not kept: the next agent asks again.
-    this.#loaded.catch(() => {
-      this.#loaded = undefined;
+    let load = this.#loads.get(jobId);
+    if (!load) {
+      this.#wanted.add(jobId);
+      load = this.#load();
+    }
+    return (await load).get(jobId)?.has(agentId) ?? false;
+  }
+
+  /** One look-up of every job wanted so far; a failed one is forgotten, so the next ask retries. */
+  #load(): Promise<Map<string, Set<string>>> {
+    const jobIds = [...this.#wanted];
+    this.#wanted.clear();
+    const load = this.#ledger.bidsOn(jobIds);
+    for (const jobId of jobIds) this.#loads.set(jobId, load);
+    load.catch(() => {
+      for (const jobId of jobIds) if (this.#loads.get(jobId) === load) this.#loads.delete(jobId);
     });
-    return (await this.#loaded).get(jobId)?.has(agentId) ?? false;
+    return load;
   }
 }
 
@@ -201,7 +225,7 @@ export class Bidder {
     jobs: Job[],
     feed: JobFeed,
     agentNow: () => BidderAgent,
-    known: Pick<RoundBids, "hasBid">,
+    known: Pick<RoundBids, "hasBid" | "want">,
     listed?: ReadonlySet<string>,
   ): Promise<BidIntent[]> | undefined {
     // A round still under way (a slow or hung evaluateJob) keeps its jobs; this poll's
@@ -209,7 +233,9 @@ export class Bidder {
     if (this.#round) return undefined;
     if (listed) this.#forgetGone(listed);
     if (jobs.every((job) => this.#decided.has(job.job_id))) return undefined;
-    return this.#decideRound(jobs, feed, agentNow(), known);
+    const fresh = jobs.filter((job) => !this.#decided.has(job.job_id));
+    known.want(fresh.map((job) => job.job_id));
+    return this.#decideRound(fresh, feed, agentNow(), known);
   }
 
   async #decideRound(

@@ -200,9 +200,8 @@ export class Supervisor {
    */
   async dispatch(page: FeedPage, feed: JobFeed): Promise<void> {
     this.updateGauge();
-    const jobIds = page.biddable.map((job) => job.job_id);
-    const known = new RoundBids(this.#deps.ledger, jobIds);
-    const listed = page.complete ? new Set(jobIds) : undefined;
+    const known = new RoundBids(this.#deps.ledger);
+    const listed = page.complete ? new Set(page.biddable.map((job) => job.job_id)) : undefined;
     const pending: Promise<BidIntent[] | undefined>[] = [];
     for (const worker of this.workers) {
       try {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createMetrics } from "../../src/metrics.ts";
+import { RoundBids } from "../../src/runner/bidder.ts";
 import { Runner } from "../../src/runner/runner.ts";
 import { createMemoryLedger } from "../../src/state/memory-ledger.ts";
 import { getJob, runningAgents } from "../support/market-helpers.ts";
@@ -47,5 +48,89 @@ describe("bid rounds", () => {
       expect(await ledger.hasBid(id, a!)).toBe(true);
       expect(await ledger.hasBid(id, b!)).toBe(true);
     }
+  });
+
+  it("leaves out the jobs every agent decided at an earlier poll", async () => {
+    h = await startHarness();
+    const ledger = createMemoryLedger();
+    const asked: string[][] = [];
+    runner = await Runner.start({
+      config: h.config,
+      logger: h.logger,
+      metrics: createMetrics({ processMetrics: false }),
+      ledger: {
+        ...ledger,
+        backend: ledger.backend,
+        bidsOn: (jobIds) => {
+          asked.push([...jobIds]);
+          return ledger.bidsOn(jobIds);
+        },
+      },
+    });
+    await runningAgents(runner, 3);
+    const job = {
+      title: "Code review, GraphQL schema design and anomaly detection",
+      description: "A security code review, an OpenAPI schema, anomaly detection on a time series.",
+      budget_usd: 5,
+    };
+    const url = h.marketplace.url;
+    const first = await postJob(url, job);
+    await waitFor("three bids", async () =>
+      (await getJob(url, first!)).bids.length === 3 ? true : undefined,
+    );
+    const second = await postJob(url, job);
+    await waitFor("three more bids", async () =>
+      (await getJob(url, second!)).bids.length === 3 ? true : undefined,
+    );
+    // The first job is still listed (`posted`, with bids) when the second comes; every
+    // agent decided it, so the second's round looks up the second alone.
+    expect(asked.at(-1)).toEqual([second]);
+  });
+});
+
+describe("a round's look-up of the ledger's bids", () => {
+  /** A ledger whose `bidsOn` records the job ids of each call; `fail` makes the next call fail. */
+  function lookups(bids: Record<string, string[]> = {}) {
+    const calls: string[][] = [];
+    let fail = false;
+    const ledger = {
+      bidsOn: async (jobIds: readonly string[]) => {
+        calls.push([...jobIds]);
+        if (fail) {
+          fail = false;
+          throw new Error("ledger unreachable");
+        }
+        return new Map(
+          jobIds.flatMap((id) => (bids[id] ? [[id, new Set(bids[id])] as const] : [])),
+        );
+      },
+    };
+    return { ledger, calls, failNext: () => (fail = true) };
+  }
+
+  it("looks up once, only the jobs the agents said they would decide", async () => {
+    const { ledger, calls } = lookups({ j2: ["a1"] });
+    const known = new RoundBids(ledger);
+    known.want(["j1", "j2"]);
+    known.want(["j2", "j3"]);
+    expect(calls).toEqual([]); // nothing asked yet
+    expect(await known.hasBid("a1", "j2")).toBe(true);
+    expect(await known.hasBid("a2", "j2")).toBe(false);
+    expect(await known.hasBid("a1", "j3")).toBe(false);
+    expect(calls).toEqual([["j1", "j2", "j3"]]);
+    // A job nobody wanted is looked up on its own; one already covered is not again.
+    known.want(["j3", "j4"]);
+    expect(await known.hasBid("a1", "j4")).toBe(false);
+    expect(calls).toEqual([["j1", "j2", "j3"], ["j4"]]);
+  });
+
+  it("asks again after a failed look-up", async () => {
+    const { ledger, calls, failNext } = lookups({ j1: ["a1"] });
+    const known = new RoundBids(ledger);
+    known.want(["j1"]);
+    failNext();
+    await expect(known.hasBid("a1", "j1")).rejects.toThrow("ledger unreachable");
+    expect(await known.hasBid("a1", "j1")).toBe(true);
+    expect(calls).toEqual([["j1"], ["j1"]]);
   });
 });
