@@ -1,4 +1,4 @@
-import { BSON, EJSON } from "bson";
+import { BSON, EJSON, ObjectId } from "bson";
 import type { Doc } from "./errors.ts";
 
 /** Document helpers that respect BSON types (ObjectId, Date, Timestamp, Binary ...). */
@@ -15,9 +15,10 @@ export function cloneValue(value: unknown): unknown {
 /** A string that is equal for equal BSON values (numbers compare by value, as the server does). */
 export function valueKey(value: unknown): string {
   const v = value === undefined ? null : value;
-  // Strings, booleans and null (alone or in an array) are their own EJSON: plain JSON
-  // gives the same text without EJSON's walk, which index keys pay on every write.
+  // Strings, booleans and null (alone or in an array) are their own EJSON, and an
+  // ObjectId's is its hex: the same text without EJSON's walk, which every write pays.
   if (isJsonKey(v) || (Array.isArray(v) && v.every(isJsonKey))) return JSON.stringify({ v });
+  if (v instanceof ObjectId) return `{"v":{"$oid":"${v.toHexString()}"}}`;
   return EJSON.stringify({ v }, { relaxed: true });
 }
 

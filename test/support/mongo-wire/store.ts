@@ -203,7 +203,7 @@ export class Collection {
     if (!entries || key === undefined) return;
     const owners = entries.keys.get(key);
     if (owners) owners.add(idKey);
-    else entries.keys.set(key, new Set([idKey]));
+    else entries.keys.set(key, new Set<string>().add(idKey));
     if (!entries.multikey) {
       entries.multikey = Object.keys(index.key).some((field) => Array.isArray(getPath(doc, field)));
     }
