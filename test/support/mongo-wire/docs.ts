@@ -3,9 +3,51 @@ import type { Doc } from "./errors.ts";
 
 /** Document helpers that respect BSON types (ObjectId, Date, Timestamp, Binary ...). */
 
-/** A deep copy made through BSON itself, so every BSON type survives and nothing is shared. */
+/**
+ * A deep copy as a trip through BSON makes it: every BSON type survives, nothing is
+ * shared, an undefined field is dropped (null in an array). Documents of plain values
+ * (the usual kind) are copied directly; anything else goes through BSON itself.
+ */
 export function cloneDoc<T extends Doc>(doc: T): T {
-  return BSON.deserialize(BSON.serialize(doc, { ignoreUndefined: true })) as T;
+  const copy = plainCopy(doc);
+  return (
+    copy === NOT_PLAIN ? BSON.deserialize(BSON.serialize(doc, { ignoreUndefined: true })) : copy
+  ) as T;
+}
+
+const NOT_PLAIN = Symbol("not plain");
+
+/**
+ * A copy of a value made of plain objects and arrays, strings, numbers, booleans, null,
+ * valid Dates and ObjectIds (shared: nothing changes one in place); NOT_PLAIN for any
+ * other value, whose BSON form only BSON knows (Long, Decimal128, Binary, ...).
+ */
+function plainCopy(value: unknown): unknown {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return value;
+  if (value instanceof ObjectId) return value;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? NOT_PLAIN : new Date(value);
+  if (Array.isArray(value)) {
+    const copy: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i] === undefined ? null : plainCopy(value[i]);
+      if (item === NOT_PLAIN) return NOT_PLAIN;
+      copy[i] = item;
+    }
+    return copy;
+  }
+  if (!isPlainObject(value)) return NOT_PLAIN;
+  const copy: Doc = {};
+  for (const key of Object.keys(value)) {
+    // BSON refuses a NUL in a key, so must the copy; `__proto__` is an own field in BSON.
+    if (key.includes("\0") || key === "__proto__") return NOT_PLAIN;
+    const field = value[key];
+    if (field === undefined) continue;
+    const item = plainCopy(field);
+    if (item === NOT_PLAIN) return NOT_PLAIN;
+    copy[key] = item;
+  }
+  return copy;
 }
 
 export function cloneValue(value: unknown): unknown {

@@ -10,7 +10,9 @@ import {
 } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../wait.ts";
+import { cloneDoc } from "./docs.ts";
 import {
+  type Doc,
   type MongoTestTarget,
   type MongoWireServer,
   type MongoWireServerOptions,
@@ -763,3 +765,35 @@ function int32(value: number): Buffer {
   buf.writeInt32LE(value, 0);
   return buf;
 }
+
+describe("mongo wire server: stored copies", () => {
+  it("copies a document as a trip through BSON would", () => {
+    const id = new ObjectId();
+    const nullProto = Object.assign(Object.create(null), { x: 1 });
+    const docs: Doc[] = [
+      { _id: id, s: "é\u2028", n: 1, f: 1.5, neg: -0, big: 2 ** 40, b: true, z: null },
+      { at: new Date(1_700_000_000_000), nested: { list: [1, undefined, { a: undefined }] } },
+      { gone: undefined, nullProto, deep: [[["x"]]] },
+      { long: Long.fromNumber(7), bin: new BSON.Binary(Buffer.from("ab")), uuid: new UUID() },
+      { when: new Date(Number.NaN), inside: { dec: BSON.Decimal128.fromString("1.5") } },
+      JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}'),
+    ];
+    for (const doc of docs) {
+      const copy = cloneDoc(doc);
+      const viaBson = BSON.deserialize(BSON.serialize(doc, { ignoreUndefined: true }));
+      expect(BSON.serialize(copy)).toEqual(BSON.serialize(viaBson));
+      expect(copy).toEqual(viaBson);
+      expect(Object.keys(copy)).toEqual(Object.keys(viaBson));
+    }
+    // Nothing is shared but immutable values: changing the copy leaves the original.
+    const original = { a: { b: [1, { c: 2 }] }, at: new Date(0) };
+    const copy = cloneDoc(original);
+    (copy.a.b[1] as { c: number }).c = 3;
+    copy.at.setTime(5);
+    expect(original).toEqual({ a: { b: [1, { c: 2 }] }, at: new Date(0) });
+    expect(() => cloneDoc({ "bad\0key": 1 })).toThrow();
+    // BSON writes an invalid Date as the epoch; a list's undefined comes back null.
+    expect(cloneDoc({ w: new Date(Number.NaN) }).w).toEqual(new Date(0));
+    expect(cloneDoc({ l: [undefined] }).l).toEqual([null]);
+  });
+});

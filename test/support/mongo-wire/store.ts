@@ -255,12 +255,12 @@ function isExact(value: unknown): boolean {
 }
 
 /** Every combination taking one value from each list, in order. */
-function* product(lists: unknown[][], prefix: unknown[] = []): Generator<unknown[]> {
-  if (prefix.length === lists.length) {
-    yield prefix;
-    return;
+function product(lists: unknown[][]): unknown[][] {
+  let combinations: unknown[][] = [[]];
+  for (const list of lists) {
+    combinations = combinations.flatMap((prefix) => list.map((value) => [...prefix, value]));
   }
-  for (const value of lists[prefix.length] ?? []) yield* product(lists, [...prefix, value]);
+  return combinations;
 }
 
 /** Whether lookups may use an index: keys of top-level fields, no arrays, every document covered. */
