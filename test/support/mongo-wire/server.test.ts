@@ -167,6 +167,28 @@ describe("mongo wire server: driver operations", () => {
     expect(await agentsOf({ agent: "a", job: { $in: ["j1", "j3"] } })).toEqual(["a/j1", "a/j3"]);
   });
 
+  it("matches with query operators, nested clauses and aggregation expressions", async () => {
+    const items = client.db(dbName).collection("operators");
+    await items.insertMany([
+      { name: "a", qty: 5, limit: 3, tags: ["x", "y"], parts: [{ n: 1 }, { n: 7 }] },
+      { name: "b", qty: 1, limit: 3, tags: ["y"], parts: [{ n: 2 }] },
+      { name: "c", qty: 9, limit: 10, tags: [], parts: [] },
+    ]);
+    const names = async (filter: Document) =>
+      (await items.find(filter).toArray()).map((d) => d.name).sort();
+    expect(await names({ tags: { $size: 2 } })).toEqual(["a"]);
+    expect(await names({ tags: { $all: ["y"] }, name: { $regex: "^[ab]$" } })).toEqual(["a", "b"]);
+    expect(await names({ parts: { $elemMatch: { n: { $gt: 5 } } } })).toEqual(["a"]);
+    expect(await names({ qty: { $not: { $lt: 5 } } })).toEqual(["a", "c"]);
+    expect(await names({ $nor: [{ qty: 1 }, { name: "c" }] })).toEqual(["a"]);
+    // Expressions, at the top and nested in a clause.
+    expect(await names({ $expr: { $gt: ["$qty", "$limit"] } })).toEqual(["a"]);
+    expect(await names({ $or: [{ $expr: { $eq: ["$qty", 1] } }, { name: "c" }] })).toEqual([
+      "b",
+      "c",
+    ]);
+  });
+
   it("inserts and finds with filter, sort, limit and projection", async () => {
     const people = client.db(dbName).collection("people");
     const one = await people.insertOne({ name: "ada", age: 36, tags: ["math"] });

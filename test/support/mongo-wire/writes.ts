@@ -1,5 +1,8 @@
 import { ObjectId } from "bson";
 import { find, update as mingoUpdate, updateOne as mingoUpdateOne } from "mingo";
+import { Context } from "mingo/core";
+import * as queryOperators from "mingo/operators/query";
+import { Query as BareQuery } from "mingo/query";
 import type { Modifier, PipelineStage } from "mingo/updater";
 import type { ServerState } from "./context.ts";
 import {
@@ -28,7 +31,9 @@ export function queryDocs(source: Doc[], filter: Doc, options: QueryOptions = {}
   validateFilter(filter);
   if (source.length === 0) return [];
   try {
-    const cursor = find(source, filter);
+    const cursor = needsExpressions(filter)
+      ? find(source, filter)
+      : new BareQuery(filter, { context: QUERY_CONTEXT }).find<Doc>(source);
     const sort = { ...options.sort };
     delete sort.$natural;
     if (Object.keys(sort).length > 0) cursor.sort(sort as Record<string, 1 | -1>);
@@ -48,6 +53,24 @@ export function queryDocs(source: Doc[], filter: Doc, options: QueryOptions = {}
   } catch (error) {
     throw asCommandError(error);
   }
+}
+
+/**
+ * The query operators alone. mingo copies every operator table of its context for each
+ * query it compiles (each statement of a bulk write), and the expression tables are
+ * hundreds of entries a filter needs only for `$expr`, `$where` or `$jsonSchema`.
+ */
+const QUERY_CONTEXT = Context.init({ query: queryOperators });
+
+const EXPRESSION_KEYS = new Set(["$expr", "$where", "$jsonSchema"]);
+
+/** Whether a filter uses expressions anywhere (a top-level key, or inside $and/$or/$nor/$elemMatch/$not). */
+function needsExpressions(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(needsExpressions);
+  if (!isPlainObject(value)) return false;
+  return Object.entries(value).some(
+    ([key, inner]) => EXPRESSION_KEYS.has(key) || needsExpressions(inner),
+  );
 }
 
 const TOP_LEVEL_OPERATORS = new Set([
