@@ -69,7 +69,50 @@ function isJsonKey(value: unknown): boolean {
 }
 
 export function valuesEqual(a: unknown, b: unknown): boolean {
-  return valueKey(a) === valueKey(b);
+  return plainEqual(a, b) ?? valueKey(a) === valueKey(b);
+}
+
+/**
+ * valueKey equality, worked out directly for plain values (every stored document is
+ * compared so on each update); undefined when a value of another kind is inside.
+ */
+function plainEqual(a: unknown, b: unknown): boolean | undefined {
+  if (typeof a === "number" && typeof b === "number")
+    return a === b || (Number.isNaN(a) && Number.isNaN(b));
+  // (undefined stands for null at the top: left to valueKey)
+  if (typeof a === "string" || typeof a === "boolean" || a === null) {
+    return b === undefined ? undefined : a === b;
+  }
+  if (a instanceof Date && b instanceof Date) {
+    const [x, y] = [a.getTime(), b.getTime()];
+    return Number.isNaN(x) || Number.isNaN(y) ? undefined : x === y;
+  }
+  if (a instanceof ObjectId && b instanceof ObjectId) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) {
+      const same = plainEqual(a[i], b[i]);
+      if (same !== true) return same;
+    }
+    return true;
+  }
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const keys = Object.keys(a);
+    const others = Object.keys(b);
+    if (keys.length !== others.length) {
+      // EJSON writes an undefined field as null: left to valueKey.
+      const undefinedInside = (doc: Doc) => Object.values(doc).includes(undefined);
+      return undefinedInside(a) || undefinedInside(b) ? undefined : false;
+    }
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (key !== others[i]) return undefined;
+      const same = plainEqual(a[key], b[key]);
+      if (same !== true) return same;
+    }
+    return true;
+  }
+  return undefined;
 }
 
 export function isPlainObject(value: unknown): value is Doc {

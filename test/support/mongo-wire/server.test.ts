@@ -10,7 +10,7 @@ import {
 } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../wait.ts";
-import { cloneDoc } from "./docs.ts";
+import { cloneDoc, valueKey, valuesEqual } from "./docs.ts";
 import {
   type Doc,
   type MongoTestTarget,
@@ -814,6 +814,45 @@ describe("mongo wire server: stored copies", () => {
     copy.at.setTime(5);
     expect(original).toEqual({ a: { b: [1, { c: 2 }] }, at: new Date(0) });
     expect(() => cloneDoc({ "bad\0key": 1 })).toThrow();
+    // Equality as the documents' EJSON text has it, for plain values and others alike.
+    const id2 = new ObjectId();
+    const values: unknown[] = [
+      0,
+      -0,
+      1,
+      1.5,
+      Number.NaN,
+      Long.fromNumber(1),
+      "1",
+      "",
+      true,
+      false,
+      null,
+      undefined,
+      new Date(0),
+      new Date(1),
+      new Date(Number.NaN),
+      id,
+      id2,
+      new ObjectId(id.toHexString()),
+      [],
+      [1],
+      [1, 2],
+      [2, 1],
+      [undefined],
+      [null],
+      { a: 1, b: 2 },
+      { b: 2, a: 1 },
+      { a: 1 },
+      { a: 1, b: undefined },
+      { a: [{ d: new Date(5) }] },
+      { a: [{ d: new Date(5) }] },
+    ];
+    for (const a of values)
+      for (const b of values)
+        expect(valuesEqual(a, b), `${valueKey(a)} vs ${valueKey(b)}`).toBe(
+          valueKey(a) === valueKey(b),
+        );
     // BSON writes an invalid Date as the epoch; a list's undefined comes back null.
     expect(cloneDoc({ w: new Date(Number.NaN) }).w).toEqual(new Date(0));
     expect(cloneDoc({ l: [undefined] }).l).toEqual([null]);
