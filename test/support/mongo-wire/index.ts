@@ -19,8 +19,11 @@
  *   findAndModify, count, distinct, aggregate (mingo runs the stages) and `$changeStream` with
  *   resume tokens, updateLookup, pre-images from memory, blocking getMore (maxTimeMS, 1 s by
  *   default) and a bounded history (older tokens answer 286 ChangeStreamHistoryLost).
- *   Matching, projection, sorting and update operators are mingo's. Retried writes (same lsid
- *   and txnNumber) are answered from the first attempt, as a replica set does.
+ *   Matching, projection, sorting and update operators are mingo's; an index (any, by
+ *   equality or `$in` over all its fields) finds a filter's candidates first, as a server's
+ *   index scan would, so keyed writes and round look-ups do not scan the collection.
+ *   Retried writes (same lsid and txnNumber) are answered from the first attempt, as a
+ *   replica set does.
  * - Errors shaped like a real server's: unknown command 59 CommandNotFound, unknown stage 40324,
  *   duplicate key 11000 (with keyPattern/keyValue), missing cursor 43, and so on.
  * - Test controls: `stop()` (MongoDB goes away: listener closed, sockets destroyed), `start()`
@@ -29,7 +32,7 @@
  *   options `changeStreams`, `setName`, `historyLimit`. `uri` is a directConnection URI;
  *   `replicaSetUri` addresses the same server as replica set `rs0`.
  * Not implemented: authentication, compression, transactions' isolation and rollback, $out/$merge,
- * TTL expiry, geo and text search, collation, explain.
+ * TTL expiry, geo and text search, collation, `$jsonSchema`, explain.
  *
  * MongoDB suites get their URI from `mongoTestUri()`: with `MONGODB_TEST_URI` set they run
  * against that real server (e.g. a `mongo:7` replica set in CI) and no stand-in starts.
