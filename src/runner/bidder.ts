@@ -138,15 +138,14 @@ export class RoundBids {
   readonly #wanted = new Set<string>();
   /** Each job's look-up, once started. */
   readonly #loads = new Map<string, Promise<Map<string, Set<string>>>>();
+  /** The look-up asked for but not yet sent (it takes every job wanted until then). */
+  #next: Promise<Map<string, Set<string>>> | undefined;
 
   constructor(ledger: Pick<Ledger, "bidsOn">) {
     this.#ledger = ledger;
   }
 
-  /**
-   * Notes the jobs an agent is about to decide, before it asks about any: every agent
-   * hears a poll before the first asks, so one look-up covers the round.
-   */
+  /** Notes the jobs an agent is about to decide, before it asks about any. */
   want(jobIds: Iterable<string>): void {
     for (const jobId of jobIds) if (!this.#loads.has(jobId)) this.#wanted.add(jobId);
   }
@@ -155,19 +154,26 @@ export class RoundBids {
     let load = this.#loads.get(jobId);
     if (!load) {
       this.#wanted.add(jobId);
-      load = this.#load();
+      load = this.#next ??= this.#lookUp();
     }
     return (await load).get(jobId)?.has(agentId) ?? false;
   }
 
-  /** One look-up of every job wanted so far; a failed one is forgotten, so the next ask retries. */
-  #load(): Promise<Map<string, Set<string>>> {
-    const jobIds = [...this.#wanted];
-    this.#wanted.clear();
-    const load = this.#ledger.bidsOn(jobIds);
-    for (const jobId of jobIds) this.#loads.set(jobId, load);
+  /**
+   * One look-up of every job wanted, sent once the current turn ends: every agent hears a
+   * poll in one synchronous pass, so the agents after the first to ask have named their
+   * jobs by then. A failed look-up is forgotten: the next ask tries again.
+   */
+  #lookUp(): Promise<Map<string, Set<string>>> {
+    const load: Promise<Map<string, Set<string>>> = Promise.resolve().then(() => {
+      this.#next = undefined;
+      const jobIds = [...this.#wanted];
+      this.#wanted.clear();
+      for (const jobId of jobIds) this.#loads.set(jobId, load);
+      return this.#ledger.bidsOn(jobIds);
+    });
     load.catch(() => {
-      for (const jobId of jobIds) if (this.#loads.get(jobId) === load) this.#loads.delete(jobId);
+      for (const [jobId, covering] of this.#loads) if (covering === load) this.#loads.delete(jobId);
     });
     return load;
   }

@@ -124,6 +124,18 @@ describe("a round's look-up of the ledger's bids", () => {
     expect(calls).toEqual([["j1", "j2", "j3"], ["j4"]]);
   });
 
+  it("sends the look-up once every agent of the pass has named its jobs", async () => {
+    const { ledger, calls } = lookups({ j2: ["a2"] });
+    const known = new RoundBids(ledger);
+    // The first agent asks before the second has said what it will decide.
+    known.want(["j1"]);
+    const first = known.hasBid("a1", "j1");
+    known.want(["j2"]);
+    const second = known.hasBid("a2", "j2");
+    expect(await Promise.all([first, second])).toEqual([false, true]);
+    expect(calls).toEqual([["j1", "j2"]]);
+  });
+
   it("asks again after a failed look-up", async () => {
     const { ledger, calls, failNext } = lookups({ j1: ["a1"] });
     const known = new RoundBids(ledger);
