@@ -11,11 +11,12 @@ import { loadDotEnv } from "./env-file.ts";
 import { registerJobsCommands } from "./jobs.ts";
 import { registerMarketplaceCommand } from "./marketplace.ts";
 import { onShutdownSignal } from "./signals.ts";
-import { startApp } from "./start.ts";
 
 async function runStart(ctx: CliContext): Promise<void> {
   const config = ctx.config();
   const logger = createLogger({ level: config.logLevel });
+  // Loaded here, not at the top: `jobs`, `agents` and `doctor` need none of the runner.
+  const { startApp } = await import("./start.ts");
   const app = await startApp({ config, logger, fromDotEnv: ctx.fromDotEnv });
   // Process-level safety net: log and count, never die of a stray rejection.
   process.on("unhandledRejection", (reason) => {

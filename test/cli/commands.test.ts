@@ -9,7 +9,16 @@ import { JOB_STATUSES } from "../../src/marketplace/schemas.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
 import { api, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
-import { closedPort, lines, NO_RUNNER_URL, postedJobId, runCli, tempDir } from "./cli.ts";
+import {
+  closedPort,
+  lines,
+  MAIN,
+  NO_RUNNER_URL,
+  postedJobId,
+  runCli,
+  runProcess,
+  tempDir,
+} from "./cli.ts";
 
 /** One line on stderr, and no stack trace. */
 function expectOneCleanLine(stderr: string): string {
@@ -345,6 +354,24 @@ describe("bazaar-runner jobs / agents / marketplace", { timeout: 120_000 }, () =
     const first = lines(run.stderr)[0] ?? "";
     expect(first).toContain("'bogus' is invalid");
     for (const status of JOB_STATUSES) expect(first).toContain(status);
+  });
+
+  it("jobs commands load none of the runner", async () => {
+    const m = await market();
+    // A module hook that names, on stderr, each module of src/runner/ the process loads.
+    const trace = `import { registerHooks } from "node:module";
+registerHooks({ resolve(specifier, context, next) {
+  const found = next(specifier, context);
+  if (found.url.includes("/src/runner/")) process.stderr.write("loaded " + found.url + "\\n");
+  return found;
+} });`;
+    const run = await runProcess(
+      process.execPath,
+      [`--import=data:text/javascript,${encodeURIComponent(trace)}`, MAIN, "jobs", "list"],
+      { cwd: dir.path, env: { PATH: process.env.PATH ?? "", BAZAAR_API_URL: m.url } },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toContain("loaded ");
   });
 
   it("start --help lists every environment variable with its default", async () => {
