@@ -143,10 +143,11 @@ export class Collection {
     const idKey = valueKey(doc._id);
     if (this.docs.has(idKey) && idKey !== self) throw this.duplicate(this.indexes[0]!, doc);
     for (const index of this.indexes) {
-      if (!index.unique) continue;
-      const key = this.entries.has(index.name) ? indexKey(index, doc) : undefined;
-      const owners = key === undefined ? undefined : this.entries.get(index.name)?.keys.get(key);
-      for (const owner of owners ?? []) if (owner !== self) throw this.duplicate(index, doc);
+      const entries = index.unique ? this.entries.get(index.name) : undefined;
+      const key = entries ? indexKey(index, doc) : undefined;
+      for (const owner of (key !== undefined && entries?.keys.get(key)) || []) {
+        if (owner !== self) throw this.duplicate(index, doc);
+      }
     }
   }
 
