@@ -13,7 +13,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseTime } from "../src/marketplace-server/time.ts";
+import { parseTime } from "../src/contract/time.ts";
 import { api } from "../test/support/raw-http.ts";
 import { ReplicaCluster } from "../test/support/replica-cluster.ts";
 import { RunnerProcess } from "../test/support/runner-process.ts";

@@ -52,4 +52,8 @@ cpSync(join(src, "http", "dashboard"), join(dist, "http", "dashboard"), {
   recursive: true,
   filter: (path) => !path.endsWith(".ts"),
 });
+// The marketplace's poster page, likewise.
+cpSync(join(src, "marketplace-server", "poster"), join(dist, "marketplace-server", "poster"), {
+  recursive: true,
+});
 writeFileSync(stamp, `${new Date().toISOString()}\n`);

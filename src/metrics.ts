@@ -31,6 +31,9 @@ export interface Metrics {
   webhooks: Counter<"outcome">;
   leasesHeld: Gauge;
   leaseChanges: Counter<"reason">;
+  stakeLookups: Counter<"outcome">;
+  assignmentsRefused: Counter<"agent" | "reason">;
+  agentTampered: Counter<"agent" | "field">;
 }
 
 export interface MetricsOptions {
@@ -192,6 +195,24 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: "bazaar_runner_lease_changes_total",
       help: "Agent leases claimed, released (hand-over, shutdown) and lost, by reason",
       labelNames: ["reason"],
+      registers,
+    }),
+    stakeLookups: new Counter({
+      name: "bazaar_runner_stake_lookups_total",
+      help: "Jobs looked up one by one because no listing shows them (a bid, a win of ours), by what was found",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    assignmentsRefused: new Counter({
+      name: "bazaar_runner_assignments_refused_total",
+      help: "Jobs assigned to our agents that the runner will not execute (a bid not ours, a price below the floor), by agent and reason",
+      labelNames: ["agent", "reason"],
+      registers,
+    }),
+    agentTampered: new Counter({
+      name: "bazaar_runner_agent_tampered_total",
+      help: "Changes to our agents' marketplace documents the runner did not make (re-registration with their wallet, an unsigned PUT or DELETE), by agent and field; each is put back",
+      labelNames: ["agent", "field"],
       registers,
     }),
   };

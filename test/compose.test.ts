@@ -13,7 +13,7 @@ interface Service {
   image?: string;
   command?: string[];
   environment?: Record<string, string>;
-  ports?: string[];
+  ports?: Array<string | { host_ip?: string; published?: string | number; target?: number }>;
   depends_on?: Record<string, { condition: string }>;
 }
 
@@ -22,6 +22,28 @@ async function compose(): Promise<Record<string, Service>> {
   // `merge`: the runners share their settings through YAML merge keys (`<<: *runner`).
   return (parse(text, { merge: true }) as { services: Record<string, Service> }).services;
 }
+
+/**
+ * A `ports` entry's host address and port: `"8080"`, `"8081:8080"`,
+ * `"127.0.0.1:8081:8080"`, `"[::1]:8081:8080"` or the long form's `host_ip`/`published`.
+ * No address means every interface of the host.
+ */
+function published(entry: NonNullable<Service["ports"]>[number]): {
+  hostIp: string;
+  hostPort: string;
+} {
+  if (typeof entry !== "string") {
+    return { hostIp: entry.host_ip ?? "", hostPort: String(entry.published ?? "") };
+  }
+  const match = /^(?:(\[[^\]]+\]|[^:]+):)?(?:([^:]+):)?([^:]+)$/.exec(entry.split("/")[0] ?? "");
+  if (!match) return { hostIp: "", hostPort: "" };
+  const [, first, second, target] = match;
+  // Two parts are host port and container port; three add the address first.
+  if (second === undefined) return { hostIp: "", hostPort: first ?? target ?? "" };
+  return { hostIp: (first ?? "").replace(/^\[|\]$/g, ""), hostPort: second };
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 /** What the Dockerfile's last stage copies into the image (its COPY destinations). */
 async function imagePaths(): Promise<string[]> {
@@ -57,7 +79,7 @@ describe("compose.yaml", { timeout: 120_000 }, () => {
       expect(config.mongodbUri, name).toMatch(/replicaSet=rs0/);
       expect(config.bazaarApiUrl, name).toBe("http://marketplace:8000");
       ids.add(config.replicaId);
-      for (const port of service.ports ?? []) ports.add(port.split(":")[0] ?? "");
+      for (const port of service.ports ?? []) ports.add(published(port).hostPort);
       expect(Object.keys(service.depends_on ?? {}).sort(), name).toEqual([
         "marketplace",
         "mongo",
@@ -70,6 +92,42 @@ describe("compose.yaml", { timeout: 120_000 }, () => {
     for (const [name, service] of Object.entries(services))
       for (const dependency of Object.keys(service.depends_on ?? {}))
         expect(Object.keys(services), `${name} depends on ${dependency}`).toContain(dependency);
+  });
+
+  it("publishes no port beyond the host's loopback unless its dashboard needs a token", async () => {
+    // Issue 28: the dashboards (no DASHBOARD_TOKEN) and the marketplace (no login at
+    // all) were published on every interface of the host.
+    const services = await compose();
+    const entries = Object.entries(services).flatMap(([name, service]) =>
+      (service.ports ?? []).map((entry) => ({ name, service, ...published(entry) })),
+    );
+    expect(entries.map((p) => p.name).sort()).toEqual([
+      "marketplace",
+      "runner-1",
+      "runner-2",
+      "runner-3",
+    ]);
+    for (const { name, service, hostIp, hostPort } of entries) {
+      const guarded = name.startsWith("runner-") && Boolean(service.environment?.DASHBOARD_TOKEN);
+      expect(LOOPBACK.has(hostIp) || guarded, `${name} publishes ${hostPort} on "${hostIp}"`).toBe(
+        true,
+      );
+    }
+  });
+
+  it("reads each form of a ports entry", () => {
+    expect(published("8080")).toEqual({ hostIp: "", hostPort: "8080" });
+    expect(published("8081:8080")).toEqual({ hostIp: "", hostPort: "8081" });
+    expect(published("0.0.0.0:8081:8080")).toEqual({ hostIp: "0.0.0.0", hostPort: "8081" });
+    expect(published("127.0.0.1:8081:8080/tcp")).toEqual({
+      hostIp: "127.0.0.1",
+      hostPort: "8081",
+    });
+    expect(published("[::1]:8081:8080")).toEqual({ hostIp: "::1", hostPort: "8081" });
+    expect(published({ host_ip: "127.0.0.1", published: 8081, target: 8080 })).toEqual({
+      hostIp: "127.0.0.1",
+      hostPort: "8081",
+    });
   });
 
   it("runs, in each service built from the Dockerfile, a file the image holds", async () => {

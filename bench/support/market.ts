@@ -20,7 +20,12 @@ export interface Counts {
   listingTimes: number[];
 }
 
-export async function startCountingMarketplace() {
+export async function startCountingMarketplace(
+  options: {
+    /** Sees every request first (a bench's own counts). */
+    onRequest?: (method: string, url: string) => void;
+  } = {},
+) {
   const market = await createMarketplaceApp({ dbPath: ":memory:" });
   const counts: Counts = {
     total: 0,
@@ -33,6 +38,7 @@ export async function startCountingMarketplace() {
     listingTimes: [],
   };
   market.app.addHook("onRequest", async (request) => {
+    options.onRequest?.(request.method, request.url);
     counts.total++;
     const path = request.url.split("?")[0] ?? "";
     if (request.method === "POST" && path.endsWith("/heartbeat")) {

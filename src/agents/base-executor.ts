@@ -20,9 +20,12 @@ export const NO_LLM_OUTPUT =
 const OPEN_TAG = "<customer_task>";
 const CLOSE_TAG = "</customer_task>";
 
-/** Stops customer text from closing (or reopening) the delimited block early. */
+/**
+ * Stops customer text from closing (or reopening) the delimited block early. The
+ * slash takes its spaces with it: `<\s*\/?\s*` split a run of spaces two ways (quadratic).
+ */
 function neutralizeTags(text: string): string {
-  return text.replace(/<\s*(\/?)\s*customer_task\s*>/gi, "[$1customer_task]");
+  return text.replace(/<\s*(?:(\/)\s*)?customer_task\s*>/gi, "[$1customer_task]");
 }
 
 function truncate(text: string, max: number, what: string): string {

@@ -273,6 +273,14 @@ interface JobScan {
  */
 const scans = new Map<string, JobScan>();
 const MAX_CACHED_JOBS = 4096;
+/** The texts the cache holds, in characters: hostile long descriptions must not fill memory. */
+const MAX_CACHED_CHARS = 16_000_000;
+let cachedChars = 0;
+
+/** Characters of job text the scan cache holds now (for tests of its bound). */
+export function scanCacheChars(): number {
+  return cachedChars;
+}
 
 function scoreOf(found: KeywordMatch[]): Scored | null {
   if (found.length === 0) return null;
@@ -290,7 +298,12 @@ function jobScore(
 ): Scored | null {
   let scan = scans.get(job.title);
   if (!scan || scan.description !== job.description) {
-    if (scans.size >= MAX_CACHED_JOBS) scans.clear();
+    const chars = job.title.length + (job.description?.length ?? 0);
+    if (scans.size >= MAX_CACHED_JOBS || cachedChars + chars > MAX_CACHED_CHARS) {
+      scans.clear();
+      cachedChars = 0;
+    }
+    cachedChars += chars;
     scan = {
       description: job.description,
       atoms: textAtoms(`${job.title}\n${job.description ?? ""}`),

@@ -20,8 +20,9 @@ export type LlmPart =
 /** The model name a tools-only result is submitted with. */
 export const TOOLS_ONLY_MODEL = "deterministic-tools";
 
+/** Like base-executor's neutralizeTags: the slash takes its spaces with it (linear). */
 function neutralize(text: string): string {
-  return text.replace(/<\s*(\/?)\s*(customer_task|tool_findings)\s*>/gi, "[$1$2]");
+  return text.replace(/<\s*(?:(\/)\s*)?(customer_task|tool_findings)\s*>/gi, "[$1$2]");
 }
 
 export abstract class ToolAgentExecutor extends KeywordAgentExecutor {

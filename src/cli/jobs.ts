@@ -181,9 +181,10 @@ export function registerJobsCommands(program: Command, ctx: CliContext): void {
     .option("--description <text>", "what the job is (required)")
     .option("--budget <usd>", "budget in USD (required)", Number.parseFloat)
     .option("--capability <name>", "a required capability (repeatable)", collect, [])
+    // Not `<0x...>`: commander reads a name ending in "..." as a list of values.
     .option(
-      "--poster-wallet <0x...>",
-      "poster wallet (default: the address of the CLI's poster key)",
+      "--poster-wallet <address>",
+      "poster wallet, 0x + 40 hex (default: the address of the CLI's poster key)",
     )
     .option("--poster-id <id>", "poster id", "cli_poster")
     .option("--file <path>", "attach a file (repeatable)", collect, [])

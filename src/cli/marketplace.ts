@@ -31,6 +31,18 @@ export function registerMarketplaceCommand(program: Command, ctx: CliContext): v
       number("--registration-cooldown"),
       0,
     )
+    .option(
+      "--stale-after <seconds>",
+      "take an agent offline (and cancel its pending bids) after this long without a sign of life",
+      number("--stale-after"),
+      300,
+    )
+    .option(
+      "--sweep-every <seconds>",
+      "seconds between two sweeps for silent agents; 0 turns the sweep off",
+      number("--sweep-every"),
+      60,
+    )
     .action(
       async (opts: {
         port: number;
@@ -38,6 +50,8 @@ export function registerMarketplaceCommand(program: Command, ctx: CliContext): v
         db?: string;
         autoAward?: number;
         registrationCooldown: number;
+        staleAfter: number;
+        sweepEvery: number;
       }) => {
         const config = ctx.config();
         const logger = createLogger({ level: config.logLevel });
@@ -49,10 +63,25 @@ export function registerMarketplaceCommand(program: Command, ctx: CliContext): v
           dbPath,
           autoAwardSeconds: opts.autoAward,
           registrationCooldownSeconds: opts.registrationCooldown,
+          staleAgentSeconds: opts.staleAfter,
+          staleSweepSeconds: opts.sweepEvery,
           logger,
+          // Hosted execution (POST /api/jobs/{id}/execute) uses the runner's LLM settings.
+          hostedLlm: {
+            apiKey: config.fireworksApiKey,
+            baseUrl: config.llmBaseUrl,
+            model: config.defaultModel,
+            timeoutMs: config.llmTimeoutMs,
+          },
         });
         logger.info(
-          { url: marketplace.url, db: dbPath, autoAwardSeconds: opts.autoAward ?? null },
+          {
+            url: marketplace.url,
+            db: dbPath,
+            autoAwardSeconds: opts.autoAward ?? null,
+            staleAfterSeconds: opts.staleAfter,
+            sweepEverySeconds: opts.sweepEvery,
+          },
           "embedded AgentBazaar marketplace listening",
         );
         onShutdownSignal(async () => {

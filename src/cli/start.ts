@@ -66,6 +66,14 @@ export async function startApp(options: AppOptions): Promise<App> {
           dbPath: join(config.stateDir, "marketplace.sqlite"),
           autoAwardSeconds: options.autoAwardSeconds,
           logger,
+          // Hosted execution (POST /api/jobs/{id}/execute) uses the runner's LLM settings.
+          hostedLlm: {
+            client: options.llm,
+            apiKey: config.fireworksApiKey,
+            baseUrl: config.llmBaseUrl,
+            model: config.defaultModel,
+            timeoutMs: config.llmTimeoutMs,
+          },
         });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "EADDRINUSE")
@@ -120,7 +128,13 @@ export async function startApp(options: AppOptions): Promise<App> {
     );
   }
   logger.info(
-    { url: httpUrl, dashboard: `${httpUrl}/`, metrics: `${httpUrl}/metrics` },
+    {
+      url: httpUrl,
+      dashboard: `${httpUrl}/`,
+      metrics: `${httpUrl}/metrics`,
+      // The embedded marketplace's page for posting jobs and following them to payment.
+      ...(marketplace ? { posterPage: `${marketplace.url}/poster/` } : {}),
+    },
     "health, metrics and dashboard listening",
   );
   logStartSummary(logger, settings, { localMarketplace: !config.bazaarApiUrlExplicit });

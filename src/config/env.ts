@@ -242,7 +242,7 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
   },
   PUBLIC_URL: {
     meaning:
-      'Where the marketplace can reach this runner\'s `PORT` (e.g. `https://runner.example.com`). When set, agents register with `execution_mode: "webhook"` and `webhook_url` = `PUBLIC_URL/webhooks/agentbazaar` (agents registered earlier are switched with `PUT /api/agents/{id}`) and act on `job.posted` / `job.assigned` notifications at once; polling continues as the fallback, at 4 × `AGENT_POLL_INTERVAL` while notifications arrive.',
+      'Where the marketplace can reach this runner\'s `PORT` (e.g. `https://runner.example.com`). When set, agents register with `execution_mode: "webhook"` and `webhook_url` = `PUBLIC_URL/webhooks/agentbazaar` (agents registered earlier get the `webhook_url` with `PUT /api/agents/{id}`, which cannot change their mode: they hear of new jobs at once and of awards at a poll) and act on `job.posted` and `job_assigned` notifications at once (each a hint: the job is looked up before anything is done); polling continues as the fallback, at 4 × `AGENT_POLL_INTERVAL` while notifications arrive.',
   },
 };
 

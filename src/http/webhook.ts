@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { WEBHOOK_PATH, type WebhookHint } from "../runner/push.ts";
+import { ASSIGNED_EVENT, WEBHOOK_PATH, type WebhookHint } from "../runner/push.ts";
 
 export { WEBHOOK_PATH, type WebhookHint } from "../runner/push.ts";
 /** A notification is a small JSON object; anything larger is refused unread. */
@@ -21,11 +21,41 @@ export interface WebhookOptions {
   now?: () => number;
 }
 
-/** Only what a hint needs; the rest of the body is not trusted and not kept. */
-const NotificationSchema = z.looseObject({
+/**
+ * The two notifications the service sends; only what a hint needs is read, the rest of
+ * the body is not trusted and not kept.
+ * - `job.posted` (webhooks.py): `{event, job: {job_id, ...}}`, the agent named by the
+ *   X-OpenAgora-Agent-Id header.
+ * - `job_assigned` (bidding/submit.py): flat `{event, job_id, ..., agent_id}` with no
+ *   X-OpenAgora headers, so the agent is named by the body.
+ */
+const PostedSchema = z.looseObject({
   event: z.string().max(64),
   job: z.looseObject({ job_id: z.string().min(1).max(64) }),
 });
+const AssignedSchema = z.looseObject({
+  event: z.literal(ASSIGNED_EVENT),
+  job_id: z.string().min(1).max(64),
+  agent_id: z.string().min(1).max(64),
+});
+
+/** The hint a body gives, with the agent from the header or (flat form) the body; undefined if malformed. */
+function readNotification(
+  body: unknown,
+  header: string,
+): { event: string; jobId: string; agentId: string } | undefined {
+  const assigned = AssignedSchema.safeParse(body);
+  if (assigned.success)
+    return {
+      event: ASSIGNED_EVENT,
+      jobId: assigned.data.job_id,
+      agentId: header || assigned.data.agent_id,
+    };
+  const posted = PostedSchema.safeParse(body);
+  if (posted.success)
+    return { event: posted.data.event, jobId: posted.data.job.job_id, agentId: header };
+  return undefined;
+}
 
 /** Token buckets per source address, bounded in number. */
 class RateLimiter {
@@ -58,7 +88,8 @@ class RateLimiter {
 
 /**
  * The runner's webhook endpoint. The marketplace does not sign notifications, so each
- * is only a hint: the body is bounded and barely read, unknown agents are ignored,
+ * is only a hint: the body is bounded and barely read, unknown agents are ignored (a
+ * malformed body is refused before its agent is known),
  * each source address is rate-limited, the answer goes out at once, and the runner
  * looks the job up through the API before it acts.
  */
@@ -86,27 +117,29 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
       },
     },
     async (request, reply) => {
-      // The agent is named by the header the service sends (X-OpenAgora-Agent-Id).
+      // job.posted names the agent in X-OpenAgora-Agent-Id; job_assigned in its body.
       const header = request.headers["x-openagora-agent-id"];
-      const agentId = typeof header === "string" ? header : "";
+      let notice: ReturnType<typeof readNotification>;
+      try {
+        notice = readNotification(
+          JSON.parse(String(request.body ?? "")),
+          typeof header === "string" ? header : "",
+        );
+      } catch {
+        notice = undefined;
+      }
+      if (!notice) {
+        count("malformed");
+        opts.logger.warn({ ip: request.ip }, "malformed webhook notification ignored");
+        return reply.code(400).send({ error: "malformed" });
+      }
+      const { agentId } = notice;
       if (!opts.isKnownAgent(agentId)) {
         count("unknown_agent");
         return reply.code(202).send({ accepted: false });
       }
-      let parsed: z.infer<typeof NotificationSchema> | undefined;
-      try {
-        const result = NotificationSchema.safeParse(JSON.parse(String(request.body ?? "")));
-        if (result.success) parsed = result.data;
-      } catch {
-        parsed = undefined;
-      }
-      if (!parsed) {
-        count("malformed");
-        opts.logger.warn({ agentId, ip: request.ip }, "malformed webhook notification ignored");
-        return reply.code(400).send({ error: "malformed" });
-      }
       count("accepted");
-      const hint: WebhookHint = { event: parsed.event, agentId, jobId: parsed.job.job_id };
+      const hint: WebhookHint = { event: notice.event, agentId, jobId: notice.jobId };
       // After the answer: the marketplace waits for nothing the runner does.
       setImmediate(() => {
         try {
@@ -115,6 +148,10 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
           opts.logger.warn({ err: error, agentId }, "webhook hint handler failed");
         }
       });
+      // Always 202, never 200 with `output`: the service takes a 200 with `output` as the
+      // job's submission and completes the job with it. The runner submits a result only
+      // from its ledger (written before it is sent, so a restart neither loses nor repeats
+      // it) through `submit-result`, after looking the job up; an unsigned push is a hint.
       return reply.code(202).send({ accepted: true });
     },
   );

@@ -7,11 +7,11 @@ import {
   authMessage,
   CHALLENGE_LIFETIME_MS,
   SESSION_LIFETIME_MS,
-} from "../marketplace/money-schemas.ts";
+} from "../contract/auth.ts";
+import { isoTime, parseTime } from "../contract/time.ts";
 import { ApiError, badRequest } from "./errors.ts";
 import type { MoneyStore } from "./money-store.ts";
 import type { AgentDoc, MarketplaceStore } from "./store.ts";
-import { isoTime, parseTime } from "./time.ts";
 
 const WALLET = /^0x[0-9a-fA-F]{40}$/;
 const HEX_SIGNATURE = /^0x[0-9a-fA-F]+$/;
@@ -136,12 +136,28 @@ export class AuthService {
   me(token: string | undefined) {
     const session = token ? this.#money.getSession(token) : null;
     if (!session || parseTime(session.expires_at) <= this.#now()) throw authRequired();
-    return { wallet: session.wallet, agent_id: session.agent_id, expires_at: session.expires_at };
+    // api.py get_current_user: with the agent's document when the wallet owns one. The
+    // session's expiry is ours, beside them, for clients that renew before it.
+    const agent = session.agent_id ? this.#store.getAgent(session.agent_id) : null;
+    return {
+      wallet: session.wallet,
+      agent_id: session.agent_id,
+      authenticated: true,
+      ...(agent ? { agent } : {}),
+      expires_at: session.expires_at,
+    };
   }
 
-  logout(token: string | undefined) {
-    const ended = token ? this.#money.deleteSession(token) : false;
-    return { success: true, message: ended ? "Logged out" : "No active session" };
+  /** Ends the caller's session; 401 unless the caller is authenticated (api.py `require_auth`). */
+  async logout(header: string | undefined) {
+    const token = bearerToken(header);
+    const session = token ? this.#money.getSession(token) : null;
+    if (session && parseTime(session.expires_at) > this.#now()) {
+      this.#money.deleteSession(token ?? "");
+    } else if ((await this.walletOf(header)) === null) {
+      throw authRequired();
+    }
+    return { success: true, message: "Logged out" };
   }
 }
 

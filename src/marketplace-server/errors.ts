@@ -33,3 +33,14 @@ export class RequestValidationError extends Error {
 
 export const notFound = (what: string): ApiError => new ApiError(404, `${what} not found`);
 export const badRequest = (detail: string): ApiError => new ApiError(400, detail);
+
+/**
+ * What the real service fails on with an unhandled exception: answered as its bare 500
+ * (`Internal Server Error`, plain text), with the reason in our log, not in the answer.
+ */
+export class InternalError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "InternalError";
+  }
+}

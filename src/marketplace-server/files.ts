@@ -1,64 +1,80 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { extname } from "node:path";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { ApiError, badRequest, notFound, RequestValidationError } from "./errors.ts";
+import { ROUTES } from "../contract/routes.ts";
+import { isoTime } from "../contract/time.ts";
+import { badRequest, notFound, RequestValidationError } from "./errors.ts";
 import type { MarketplaceStore } from "./store.ts";
-import { isoTime, newId } from "./time.ts";
 
 /**
  * Files attached to jobs (marketplace-api.md, "Job files"): up to 10 per job, 50 MB
- * each, of the allowed types; the bytes live in SQLite next to the job, and the job's
- * `attachments` lists the same metadata as the file listing.
+ * each, of the service's allowed types; the bytes live in SQLite next to the job, and
+ * the job's `attachments` holds the service's full records (size in bytes there, a
+ * display string in the listing and the upload's answer).
  */
 
 export const MAX_FILES_PER_JOB = 10;
-export const MAX_FILE_BYTES = 50 * 1024 * 1024;
+export const MAX_FILE_MB = 50;
+export const MAX_FILE_BYTES = MAX_FILE_MB * 1024 * 1024;
 
-/** Allowed extensions by category, with the content type each is served with. */
+/**
+ * Allowed extensions by category (files.py `ALLOWED_EXTENSIONS`, in its category order),
+ * with the content type each is served with (a fixed table standing in for Python's
+ * `mimetypes`).
+ */
 const TYPES: Record<string, Record<string, string>> = {
   code: {
     ".py": "text/x-python",
+    ".pyi": "text/x-python",
+    ".pyx": "text/x-python",
+    ".pyd": "application/octet-stream",
     ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".cjs": "text/javascript",
     ".jsx": "text/javascript",
     ".ts": "text/x-typescript",
     ".tsx": "text/x-typescript",
-    ".java": "text/x-java",
-    ".go": "text/x-go",
-    ".rb": "text/x-ruby",
-    ".php": "text/x-php",
-    ".cs": "text/x-csharp",
-    ".c": "text/x-c",
-    ".h": "text/x-c",
-    ".cpp": "text/x-c++",
-    ".rs": "text/x-rust",
-    ".kt": "text/x-kotlin",
-    ".swift": "text/x-swift",
-    ".sql": "application/sql",
-    ".sh": "text/x-shellscript",
-    ".graphql": "application/graphql",
-  },
-  data: {
-    ".csv": "text/csv",
-    ".tsv": "text/tab-separated-values",
+    ".mjs": "text/javascript",
+    ".cjs": "text/javascript",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".css": "text/css",
+    ".scss": "text/x-scss",
+    ".sass": "text/x-sass",
+    ".less": "text/x-less",
     ".json": "application/json",
-    ".jsonl": "application/x-ndjson",
-    ".ndjson": "application/x-ndjson",
-    ".xml": "application/xml",
     ".yaml": "application/yaml",
     ".yml": "application/yaml",
-    ".log": "text/plain",
-    ".parquet": "application/vnd.apache.parquet",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-  },
-  document: {
-    ".txt": "text/plain",
+    ".toml": "application/toml",
+    ".xml": "application/xml",
+    ".sh": "text/x-shellscript",
+    ".bash": "text/x-shellscript",
+    ".zsh": "text/x-shellscript",
+    ".fish": "text/x-shellscript",
+    ".go": "text/x-go",
+    ".rs": "text/x-rust",
+    ".java": "text/x-java",
+    ".kt": "text/x-kotlin",
+    ".scala": "text/x-scala",
+    ".c": "text/x-c",
+    ".cpp": "text/x-c++",
+    ".h": "text/x-c",
+    ".hpp": "text/x-c++",
+    ".cs": "text/x-csharp",
+    ".rb": "text/x-ruby",
+    ".php": "text/x-php",
+    ".swift": "text/x-swift",
+    ".m": "text/x-objective-c",
+    ".mm": "text/x-objective-c++",
+    ".env": "text/plain",
+    ".ini": "text/plain",
+    ".cfg": "text/plain",
+    ".conf": "text/plain",
+    ".ipynb": "application/x-ipynb+json",
+    ".sql": "application/sql",
     ".md": "text/markdown",
-    ".pdf": "application/pdf",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".html": "text/html",
+    ".mdx": "text/markdown",
+    ".rst": "text/x-rst",
+    ".txt": "text/plain",
   },
   image: {
     ".png": "image/png",
@@ -67,8 +83,69 @@ const TYPES: Record<string, Record<string, string>> = {
     ".gif": "image/gif",
     ".webp": "image/webp",
     ".svg": "image/svg+xml",
+    ".ico": "image/vnd.microsoft.icon",
+    ".bmp": "image/bmp",
+  },
+  document: {
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".ppt": "application/vnd.ms-powerpoint",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+    ".rtf": "application/rtf",
+  },
+  data: {
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".parquet": "application/vnd.apache.parquet",
+    ".arrow": "application/vnd.apache.arrow.file",
+    ".feather": "application/octet-stream",
+    ".jsonl": "application/jsonl",
+    ".ndjson": "application/x-ndjson",
   },
 };
+
+/** A size as the service shows it (files.py `format_file_size`): "812 B", "3.4 KB", "1.2 MB". */
+export function formatFileSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${pyFixed1(bytes / 1024)} KB`;
+  return `${pyFixed1(bytes / (1024 * 1024))} MB`;
+}
+
+/**
+ * Python's `f"{x:.1f}"`. Both it and toFixed round the exact binary value; they differ
+ * on an exact tie (1280 bytes are 1.25 KB), which Python rounds to even ("1.2").
+ */
+function pyFixed1(x: number): string {
+  const tenths = x * 10;
+  const floor = Math.floor(tenths);
+  if (tenths - floor === 0.5) return ((floor % 2 === 0 ? floor : floor + 1) / 10).toFixed(1);
+  return x.toFixed(1);
+}
+
+/**
+ * A Content-Disposition for a download, as Starlette's FileResponse writes it: the plain
+ * `filename="…"` when the name needs no quoting, else `filename*=utf-8''…` (percent-
+ * encoded UTF-8), so that a name like `文件.csv` is a valid header.
+ */
+export function contentDisposition(filename: string): string {
+  const quoted = pyQuote(filename);
+  return quoted === filename
+    ? `attachment; filename="${filename}"`
+    : `attachment; filename*=utf-8''${quoted}`;
+}
+
+/** Python's `urllib.parse.quote` (safe "/"): encodeURIComponent, plus !'()* encoded, "/" kept. */
+function pyQuote(text: string): string {
+  return encodeURIComponent(text)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%2F/g, "/");
+}
 
 function classify(filename: string): { category: string; mimeType: string } | undefined {
   const ext = extname(filename).toLowerCase();
@@ -114,13 +191,28 @@ async function readUpload(
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === "FST_REQ_FILE_TOO_LARGE") {
-      throw new ApiError(413, `File too large (max ${MAX_FILE_BYTES / (1024 * 1024)} MB)`);
+      throw badRequest(`File exceeds maximum size of ${MAX_FILE_MB}MB`);
     }
     if (code === "FST_FILES_LIMIT") throw badRequest("One file per upload");
     throw error;
   }
   if (!file) throw missing("file");
   return { ...file, uploadedBy };
+}
+
+/** A job's attachment record, as the service keeps it on the job (files.py `JobAttachment`). */
+interface Attachment {
+  file_id: string;
+  job_id: string;
+  filename: string;
+  original_filename: string;
+  category: string;
+  mime_type: string;
+  size_bytes: number;
+  checksum_sha256: string;
+  uploaded_by: string;
+  uploaded_at: string;
+  storage_path: string;
 }
 
 export class JobFiles {
@@ -145,9 +237,10 @@ export class JobFiles {
       .map((row) => FileRow.parse(row));
   }
 
+  /** The listing, with `size` as the service shows it ("3.4 KB"). */
   list(jobId: string) {
     this.#requireJob(jobId);
-    const files = this.#list(jobId);
+    const files = this.#list(jobId).map((f) => ({ ...f, size: formatFileSize(f.size) }));
     return { job_id: jobId, count: files.length, files };
   }
 
@@ -165,54 +258,74 @@ export class JobFiles {
     };
   }
 
+  /** Stores an upload, with the service's checks and messages (api.py `upload_file_to_job`). */
   add(jobId: string, filename: string, bytes: Buffer, uploadedBy: string) {
     this.#requireJob(jobId);
     const name = filename.replace(/^.*[\\/]/, "").trim();
+    if (!name) throw badRequest("Filename required");
     const kind = classify(name);
-    if (!name || !kind) throw badRequest(`File type not allowed: ${name || "(no name)"}`);
-    if (bytes.byteLength > MAX_FILE_BYTES) throw new ApiError(413, "File too large (max 50 MB)");
-    const checksum = createHash("sha256").update(bytes).digest("hex");
-    const meta: FileMeta = {
-      file_id: newId("file"),
-      filename: name,
+    if (!kind) {
+      throw badRequest("File type not allowed. See /api/files/allowed-types for accepted formats.");
+    }
+    if (bytes.byteLength > MAX_FILE_BYTES) {
+      throw badRequest(`File exceeds maximum size of ${MAX_FILE_MB}MB`);
+    }
+    const fileId = `file_${randomBytes(6).toString("hex")}`;
+    const attachment: Attachment = {
+      file_id: fileId,
+      job_id: jobId,
+      filename: `${fileId}_${name}`,
+      original_filename: name,
       category: kind.category,
-      size: bytes.byteLength,
       mime_type: kind.mimeType,
+      size_bytes: bytes.byteLength,
+      checksum_sha256: createHash("sha256").update(bytes).digest("hex"),
+      uploaded_by: uploadedBy,
       uploaded_at: isoTime(this.#now()),
+      storage_path: `${jobId}/${fileId}_${name}`,
     };
     this.#store.transaction(() => {
-      if (this.#list(jobId).length >= MAX_FILES_PER_JOB) {
-        throw badRequest(`A job may have at most ${MAX_FILES_PER_JOB} files`);
+      const job = this.#store.getJob(jobId);
+      if (!job) throw notFound("Job");
+      if (job.attachments.length >= MAX_FILES_PER_JOB) {
+        throw badRequest(`Maximum ${MAX_FILES_PER_JOB} files per job`);
       }
       this.#store.db
         .prepare(
           "INSERT INTO job_files (file_id, job_id, filename, category, size, mime_type, checksum, uploaded_by, uploaded_at, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .run(
-          meta.file_id,
+          fileId,
           jobId,
-          meta.filename,
-          meta.category,
-          meta.size,
-          meta.mime_type,
-          checksum,
+          name,
+          attachment.category,
+          attachment.size_bytes,
+          attachment.mime_type,
+          attachment.checksum_sha256,
           uploadedBy,
-          meta.uploaded_at,
+          attachment.uploaded_at,
           bytes,
         );
-      this.#store.updateJob(jobId, { attachments: this.#list(jobId) });
+      this.#store.updateJob(jobId, { attachments: [...job.attachments, attachment] });
     });
-    const { uploaded_at: _at, ...answer } = meta;
-    return { ...answer, checksum };
+    return {
+      file_id: fileId,
+      filename: name,
+      category: attachment.category,
+      size: formatFileSize(attachment.size_bytes),
+      mime_type: attachment.mime_type,
+      checksum: attachment.checksum_sha256,
+    };
   }
 
+  /** api.py `get_allowed_file_types`: each category's extensions, sorted. */
   allowedTypes() {
     return {
-      categories: Object.fromEntries(
-        Object.entries(TYPES).map(([category, types]) => [category, Object.keys(types)]),
-      ),
-      max_file_size_bytes: MAX_FILE_BYTES,
+      max_file_size_mb: MAX_FILE_MB,
       max_files_per_job: MAX_FILES_PER_JOB,
+      allowed_extensions: Object.fromEntries(
+        Object.entries(TYPES).map(([category, types]) => [category, Object.keys(types).sort()]),
+      ),
     };
   }
 }
@@ -225,18 +338,23 @@ interface JobParams {
 }
 
 export function registerFileRoutes(app: FastifyInstance, files: JobFiles): void {
-  app.get("/api/files/allowed-types", async () => files.allowedTypes());
-  app.get<JobParams>("/api/jobs/:job_id/files", async (req) => files.list(req.params.job_id));
-  app.get<FileParams>("/api/jobs/:job_id/files/:file_id", async (req, reply) => {
+  app.get(ROUTES.allowedFileTypes.path, async () => files.allowedTypes());
+  app.get<JobParams>(ROUTES.listJobFiles.path, async (req) => files.list(req.params.job_id));
+  app.get<FileParams>(ROUTES.downloadJobFile.path, async (req, reply) => {
     const file = files.download(req.params.job_id, req.params.file_id);
     return reply
       .type(file.mimeType)
-      .header("content-disposition", `attachment; filename="${file.filename.replace(/"/g, "")}"`)
+      .header("content-disposition", contentDisposition(file.filename))
       .send(file.bytes);
   });
-  app.post<JobParams>("/api/jobs/:job_id/files", async (req) => {
+  app.post<JobParams>(ROUTES.uploadJobFile.path, async (req) => {
     const upload = await readUpload(req);
-    if (!upload.uploadedBy) throw missing("uploaded_by");
-    return files.add(req.params.job_id, upload.filename, upload.bytes, upload.uploadedBy);
+    // `uploaded_by` is a form field with a default on the service.
+    return files.add(
+      req.params.job_id,
+      upload.filename,
+      upload.bytes,
+      upload.uploadedBy ?? "anonymous",
+    );
   });
 }

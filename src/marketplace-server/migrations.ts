@@ -134,6 +134,61 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX agents_owner ON agents (lower(owner_id));
   `,
+  // 6: reputation on agents (reviews, hosted execution) and the human review of hosted work.
+  `
+  ALTER TABLE agents ADD COLUMN rating_avg REAL NOT NULL DEFAULT 0;
+  ALTER TABLE agents ADD COLUMN rating_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE agents ADD COLUMN jobs_failed INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE agents ADD COLUMN dispute_rate REAL NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN ai_quality_suggestion TEXT;
+  ALTER TABLE jobs ADD COLUMN human_review_decision TEXT;
+  ALTER TABLE jobs ADD COLUMN human_review_rating REAL;
+  ALTER TABLE jobs ADD COLUMN human_review_feedback TEXT;
+  ALTER TABLE jobs ADD COLUMN reviewed_by TEXT;
+  ALTER TABLE jobs ADD COLUMN reviewed_at TEXT;
+  `,
+  // 7: the stale-agent sweep's reason on cancelled bids; session tokens kept as SHA-256
+  // hashes (the clear-text sessions of earlier versions are dropped: sign in again);
+  // transactions in the service's shape (escrow at posting, release/refund rows later).
+  `
+  ALTER TABLE bids ADD COLUMN cancelled_reason TEXT;
+  DELETE FROM auth_sessions;
+  CREATE TABLE payment_transactions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    txn_id TEXT NOT NULL UNIQUE,
+    txn_type TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    bid_id TEXT,
+    payer_id TEXT NOT NULL,
+    payer_wallet TEXT NOT NULL,
+    payee_id TEXT,
+    payee_wallet TEXT,
+    amount_usd REAL NOT NULL,
+    amount_usdc REAL NOT NULL,
+    x402_payment_id TEXT,
+    x402_escrow_id TEXT,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    confirmed_at TEXT,
+    released_at TEXT
+  );
+  INSERT INTO payment_transactions
+    (txn_id, txn_type, job_id, payer_id, payer_wallet, payee_wallet, amount_usd, amount_usdc, status, created_at)
+    SELECT txn_id, kind, coalesce(job_id, ''), coalesce(payer, ''), coalesce(payer, ''), payee_wallet,
+           amount_usd, amount_usd, status, created_at
+    FROM transactions ORDER BY seq;
+  INSERT INTO payment_transactions
+    (txn_id, txn_type, job_id, payer_id, payer_wallet, amount_usd, amount_usdc, status, created_at, confirmed_at)
+    SELECT escrow_txn_id, 'escrow', job_id, poster_id, poster_wallet, budget_usd, budget_usd, 'escrowed',
+           created_at, created_at
+    FROM jobs
+    WHERE escrow_txn_id IS NOT NULL
+      AND escrow_txn_id NOT IN (SELECT txn_id FROM payment_transactions)
+    ORDER BY seq;
+  DROP TABLE transactions;
+  ALTER TABLE payment_transactions RENAME TO transactions;
+  CREATE INDEX transactions_job ON transactions (job_id);
+  `,
 ];
 
 /** Brings the database to the latest schema; returns the version it ends at. */

@@ -1,8 +1,13 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { MarketplaceStore } from "./store.ts";
 
 /** Sign-in and payment rows of the embedded marketplace (migration 3), over the same database. */
 
+/**
+ * A session as stored: `token` holds the SHA-256 of the bearer token, never the token
+ * itself, so the database file does not hand out sign-ins.
+ */
 const SessionRow = z.object({
   token: z.string(),
   wallet: z.string(),
@@ -12,19 +17,27 @@ const SessionRow = z.object({
 });
 export type SessionRow = z.output<typeof SessionRow>;
 
+/** A payment record in the service's shape (models.py `BazaarTransaction`). */
 const TransactionRow = z.object({
   txn_id: z.string(),
-  job_id: z.string().nullable(),
-  kind: z.string(),
-  payer: z.string().nullable(),
-  payee_wallet: z.string(),
+  txn_type: z.string(),
+  job_id: z.string(),
+  bid_id: z.string().nullable(),
+  payer_id: z.string(),
+  payer_wallet: z.string(),
+  payee_id: z.string().nullable(),
+  payee_wallet: z.string().nullable(),
   amount_usd: z.number(),
-  currency: z.string(),
-  chain_id: z.number(),
+  amount_usdc: z.number(),
+  x402_payment_id: z.string().nullable(),
+  x402_escrow_id: z.string().nullable(),
   status: z.string(),
   created_at: z.string(),
+  confirmed_at: z.string().nullable(),
+  released_at: z.string().nullable(),
 });
 export type TransactionDoc = z.output<typeof TransactionRow>;
+const TRANSACTION_COLUMNS = Object.keys(TransactionRow.shape);
 
 export class MoneyStore {
   readonly #store: MarketplaceStore;
@@ -59,43 +72,42 @@ export class MoneyStore {
     });
   }
 
+  /** Stores a session under the hash of its `token`. */
   insertSession(row: SessionRow): void {
     this.#db
       .prepare(
         "INSERT INTO auth_sessions (token, wallet, agent_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
       )
-      .run(row.token, row.wallet, row.agent_id, row.created_at, row.expires_at);
+      .run(tokenHash(row.token), row.wallet, row.agent_id, row.created_at, row.expires_at);
   }
 
+  /** The session of a bearer token (its `token` is the stored hash). */
   getSession(token: string): SessionRow | null {
-    const row = this.#db.prepare("SELECT * FROM auth_sessions WHERE token = ?").get(token);
+    const row = this.#db
+      .prepare("SELECT * FROM auth_sessions WHERE token = ?")
+      .get(tokenHash(token));
     return row ? SessionRow.parse(row) : null;
   }
 
   deleteSession(token: string): boolean {
-    return (
-      Number(this.#db.prepare("DELETE FROM auth_sessions WHERE token = ?").run(token).changes) > 0
-    );
+    const res = this.#db.prepare("DELETE FROM auth_sessions WHERE token = ?").run(tokenHash(token));
+    return Number(res.changes) > 0;
   }
 
   insertTransaction(doc: TransactionDoc): void {
+    const cols = TRANSACTION_COLUMNS;
     this.#db
       .prepare(
-        `INSERT INTO transactions (txn_id, job_id, kind, payer, payee_wallet, amount_usd, currency, chain_id, status, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO transactions (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
       )
-      .run(
-        doc.txn_id,
-        doc.job_id,
-        doc.kind,
-        doc.payer,
-        doc.payee_wallet,
-        doc.amount_usd,
-        doc.currency,
-        doc.chain_id,
-        doc.status,
-        doc.created_at,
-      );
+      .run(...cols.map((c) => doc[c as keyof TransactionDoc]));
+  }
+
+  /** Sets a transaction's status (and when it was released or refunded). */
+  settleTransaction(txnId: string, status: string, releasedAt: string): void {
+    this.#db
+      .prepare("UPDATE transactions SET status = ?, released_at = ? WHERE txn_id = ?")
+      .run(status, releasedAt, txnId);
   }
 
   getTransaction(txnId: string): TransactionDoc | null {
@@ -109,4 +121,9 @@ export class MoneyStore {
       .all(jobId)
       .map((r) => TransactionRow.parse(r));
   }
+}
+
+/** How a session token is kept in the database. */
+export function tokenHash(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
 }

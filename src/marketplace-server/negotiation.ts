@@ -1,7 +1,7 @@
+import { isoTime } from "../contract/time.ts";
 import { authRequired } from "./auth.ts";
 import { ApiError, badRequest, notFound } from "./errors.ts";
 import type { BidDoc, JobDoc, MarketplaceStore } from "./store.ts";
-import { isoTime } from "./time.ts";
 
 /** Bids (and counter-offers) at or above this price wait for the poster's approval. */
 export const APPROVAL_THRESHOLD = 10;
@@ -105,13 +105,19 @@ export class NegotiationRules {
     });
   }
 
+  /**
+   * Every bid awaiting approval, each with its `job` and `agent` (null when gone), as
+   * negotiate.py `get_pending_approvals` lists them.
+   */
   pendingApprovals() {
-    const approvals: BidDoc[] = [];
-    for (const job of this.#store.listJobs({ status: "awaiting_approval" })) {
-      for (const bid of this.#store.listBids(job.job_id))
-        if (bid.status === "awaiting_approval") approvals.push(bid);
-    }
-    return { approvals, count: approvals.length };
+    const bids = this.#store.bidsAwaitingApproval();
+    const agents = this.#store.agentsById(bids.map((b) => b.agent_id));
+    const jobs = new Map<string, JobDoc | null>();
+    const pending = bids.map((bid) => {
+      if (!jobs.has(bid.job_id)) jobs.set(bid.job_id, this.#store.getJob(bid.job_id));
+      return { ...bid, job: jobs.get(bid.job_id) ?? null, agent: agents.get(bid.agent_id) ?? null };
+    });
+    return { pending_approvals: pending, count: pending.length };
   }
 
   /** After approval or rejection the job shows the state of its remaining live bids. */

@@ -1,31 +1,83 @@
-import { badRequest, notFound } from "./errors.ts";
-import type { MoneyStore } from "./money-store.ts";
-import type { MarketplaceStore } from "./store.ts";
-import { isoTime, newId } from "./time.ts";
-
-/** A quality score at or above this releases the whole price; from 0.7 × it, half. */
-export const QUALITY_THRESHOLD = 0.8;
-/** USDC on Base, as the real service pays. */
-const CURRENCY = "USDC";
-const CHAIN_ID = 8453;
-
-/** What the poster's sign-off pays: the whole agreed price, half of it, or nothing. */
-export function payout(agreedPrice: number, qualityScore: number, success: boolean) {
-  if (success && qualityScore >= QUALITY_THRESHOLD)
-    return { decision: "accept", status: "released", amount: agreedPrice } as const;
-  if (success && qualityScore >= 0.7 * QUALITY_THRESHOLD)
-    return { decision: "partial", status: "partial", amount: round6(agreedPrice / 2) } as const;
-  return { decision: "reject", status: "refunded", amount: 0 } as const;
-}
-
-const round6 = (n: number) => Math.round(n * 1e6) / 1e6;
+import { randomBytes } from "node:crypto";
+import { isoTime } from "../contract/time.ts";
+import { InternalError, notFound } from "./errors.ts";
+import { newId } from "./ids.ts";
+import type { MoneyStore, TransactionDoc } from "./money-store.ts";
+import type { JobDoc, MarketplaceStore } from "./store.ts";
 
 /**
- * `complete?quality_score=`: releases the agreed price (the winning bid's final price)
- * from escrow to the assigned agent's wallet_address by the quality rule, refunds the
- * rest of the budget to the poster, and writes each movement down as a transaction.
- * No chain is touched: the embedded marketplace keeps the record only.
+ * Payments as the service makes them (payments/escrow.py, release.py, refund.py,
+ * execution/quality.py): an escrow transaction when a job is posted, and at sign-off a
+ * NEW release (or refund) transaction, the escrow's status following. No chain is
+ * touched: the x402 hashes are made up, as the service's simulated mode makes them.
  */
+
+/** The service's `quality_threshold` (config.py). */
+export const QUALITY_THRESHOLD = 0.7;
+
+/** The service's `check_quality_threshold`: what a quality score pays. */
+export function qualityDecision(score: number) {
+  const shown = score.toFixed(2);
+  if (score >= QUALITY_THRESHOLD) {
+    return {
+      passed: true,
+      action: "release_payment",
+      quality_score: score,
+      threshold: QUALITY_THRESHOLD,
+      message: `Quality score ${shown} meets threshold ${QUALITY_THRESHOLD}`,
+      requires_human_approval: true,
+    } as const;
+  }
+  if (score >= QUALITY_THRESHOLD * 0.7) {
+    return {
+      passed: false,
+      action: "partial_payment",
+      quality_score: score,
+      threshold: QUALITY_THRESHOLD,
+      payment_ratio: 0.5,
+      message: `Quality score ${shown} below threshold, partial payment suggested`,
+      requires_human_approval: true,
+    } as const;
+  }
+  return {
+    passed: false,
+    action: "refund",
+    quality_score: score,
+    threshold: QUALITY_THRESHOLD,
+    message: `Quality score ${shown} too low, refund suggested`,
+    requires_human_approval: true,
+  } as const;
+}
+
+/** A made-up x402 transaction hash of the service's simulated shape (0x + 56 hex). */
+const x402Hash = () => `0x${randomBytes(28).toString("hex")}`;
+
+/** The escrow transaction of a job being posted (no payee: the marketplace holds the money). */
+export function escrowTransaction(
+  job: Pick<JobDoc, "job_id" | "poster_id" | "poster_wallet" | "budget_usd">,
+  txnId: string,
+  at: string,
+): TransactionDoc {
+  return {
+    txn_id: txnId,
+    txn_type: "escrow",
+    job_id: job.job_id,
+    bid_id: null,
+    payer_id: job.poster_id,
+    payer_wallet: job.poster_wallet,
+    payee_id: null,
+    payee_wallet: null,
+    amount_usd: job.budget_usd,
+    amount_usdc: job.budget_usd,
+    x402_payment_id: null,
+    x402_escrow_id: x402Hash(),
+    status: "escrowed",
+    created_at: at,
+    confirmed_at: at,
+    released_at: null,
+  };
+}
+
 export class Payments {
   readonly #store: MarketplaceStore;
   readonly #money: MoneyStore;
@@ -37,82 +89,126 @@ export class Payments {
     this.#now = now;
   }
 
+  /**
+   * `complete?quality_score=`, as the service runs it: no sign-in and no status check.
+   * The job is set `completed` with the score first (that stays even when the payment
+   * then fails, as on the service); then the quality rule pays the winning bid's
+   * ORIGINAL price (or half, or refunds), and jobs_completed is left alone. What the
+   * service raises (unknown job, no escrow, no agent, an escrow already settled) is a
+   * 500 here too.
+   */
   complete(jobId: string, qualityScore: number) {
-    if (!(qualityScore >= 0 && qualityScore <= 1))
-      throw badRequest("quality_score must be between 0 and 1");
+    const now = isoTime(this.#now());
+    this.#store.updateJob(jobId, {
+      status: "completed",
+      quality_score: qualityScore,
+      completed_at: now,
+    });
     return this.#store.transaction(() => {
       const job = this.#store.getJob(jobId);
-      if (!job) throw notFound("Job");
-      if (job.quality_score !== null) throw badRequest(`Job ${jobId} has already been signed off`);
-      if (!job.result || !job.assigned_agent_id)
-        throw badRequest(
-          `Job ${jobId} has no submitted result to sign off (status: ${job.status})`,
-        );
-      const agent = this.#store.getAgent(job.assigned_agent_id);
-      const winning = job.winning_bid_id ? this.#store.getBid(job.winning_bid_id) : null;
-      const agreed = job.final_price_usd ?? winning?.final_price_usd ?? winning?.price_usd ?? 0;
-      const pay = payout(agreed, qualityScore, job.result.success && agent !== null);
-      const now = isoTime(this.#now());
-      const record = (txnId: string, kind: string, payee: string, amount: number, status: string) =>
-        this.#money.insertTransaction({
-          txn_id: txnId,
-          job_id: jobId,
-          kind,
-          payer: job.poster_wallet,
-          payee_wallet: payee,
-          amount_usd: round6(amount),
-          currency: CURRENCY,
-          chain_id: CHAIN_ID,
-          status,
-          created_at: now,
-        });
-      // The escrow's own transaction records the release: who was paid what, by its id on the job.
-      const txnId = job.escrow_txn_id ?? newId("txn");
-      record(txnId, "release", agent?.wallet_address ?? job.poster_wallet, pay.amount, pay.status);
-      const rest = job.budget_usd - pay.amount;
-      if (rest > 0) record(newId("txn"), "refund", job.poster_wallet, rest, "completed");
-      this.#store.updateJob(jobId, {
-        status: "completed",
-        quality_score: qualityScore,
-        completed_at: job.completed_at ?? now,
-      });
-      if (agent) {
-        this.#store.updateAgent(agent.agent_id, {
-          jobs_completed: agent.jobs_completed + 1,
-          total_earned_usd: round6(agent.total_earned_usd + pay.amount),
-        });
+      if (!job) throw new InternalError(`complete: job ${jobId} not found`);
+      const score = job.quality_score ?? 0;
+      const decision = qualityDecision(score);
+      const escrowId = job.escrow_txn_id;
+      if (!escrowId) throw new InternalError(`complete: no escrow found for job ${jobId}`);
+      const agentId = job.assigned_agent_id;
+      const agent = agentId ? this.#store.getAgent(agentId) : null;
+      if (!agentId || !agent) throw new InternalError(`complete: agent ${agentId} not found`);
+      const bid = job.winning_bid_id ? this.#store.getBid(job.winning_bid_id) : null;
+      const agreed = bid ? bid.price_usd : job.budget_usd;
+      const base = { job_id: jobId, quality_score: score, quality_decision: decision };
+      if (decision.action === "refund") {
+        const refund = this.refund(escrowId);
+        return {
+          ...base,
+          agreed_price: agreed,
+          payment_status: "refunded",
+          amount_paid: 0,
+          txn_id: refund?.txn_id ?? null,
+        };
       }
+      const amount =
+        decision.action === "partial_payment" ? agreed * decision.payment_ratio : agreed;
+      const release = this.release(escrowId, agentId, agent.wallet_address, amount);
       return {
-        job_id: jobId,
-        status: "completed",
-        quality_score: qualityScore,
-        quality_decision: pay.decision,
+        ...base,
         agreed_price: agreed,
-        payment_status: pay.status,
-        amount_paid: pay.amount,
-        txn_id: txnId,
+        payment_status: decision.action === "partial_payment" ? "partial" : "released",
+        amount_paid: amount,
+        txn_id: release.txn_id,
       };
     });
   }
 
-  /** A transaction; a job's escrow before its sign-off shows as `held`. */
-  transaction(txnId: string) {
+  /**
+   * Releases escrowed money to an agent (release.py `release_payment`): a new `release`
+   * transaction, the escrow `released`, the agent's total_earned_usd up by the amount.
+   * An amount of 0 releases the whole escrow, as the service's `amount or escrow` does.
+   */
+  release(escrowTxnId: string, payeeId: string, payeeWallet: string, amount: number) {
+    return this.#store.transaction(() => {
+      const escrow = this.#money.getTransaction(escrowTxnId);
+      if (!escrow) throw new InternalError(`Escrow transaction ${escrowTxnId} not found`);
+      if (escrow.status !== "escrowed") {
+        throw new InternalError(`Escrow is not active (status: ${escrow.status})`);
+      }
+      const paid = amount || escrow.amount_usd;
+      const now = isoTime(this.#now());
+      const txn: TransactionDoc = {
+        ...escrow,
+        txn_id: newId("txn"),
+        txn_type: "release",
+        payee_id: payeeId,
+        payee_wallet: payeeWallet,
+        amount_usd: paid,
+        amount_usdc: paid,
+        x402_payment_id: x402Hash(),
+        status: "released",
+        created_at: now,
+        confirmed_at: null,
+        released_at: now,
+      };
+      this.#money.insertTransaction(txn);
+      this.#money.settleTransaction(escrowTxnId, "released", now);
+      const agent = this.#store.getAgent(payeeId);
+      if (agent) {
+        this.#store.updateAgent(payeeId, { total_earned_usd: agent.total_earned_usd + paid });
+      }
+      return txn;
+    });
+  }
+
+  /**
+   * Refunds an escrow to its payer (refund.py `refund_payment`): a new `refund`
+   * transaction and the escrow `refunded`; null (nothing done) unless it is escrowed.
+   */
+  refund(escrowTxnId: string): TransactionDoc | null {
+    return this.#store.transaction(() => {
+      const escrow = this.#money.getTransaction(escrowTxnId);
+      if (escrow?.status !== "escrowed") return null;
+      const now = isoTime(this.#now());
+      const txn: TransactionDoc = {
+        ...escrow,
+        txn_id: newId("txn"),
+        txn_type: "refund",
+        payee_id: escrow.payer_id,
+        payee_wallet: escrow.payer_wallet,
+        x402_payment_id: x402Hash(),
+        status: "refunded",
+        created_at: now,
+        confirmed_at: null,
+        released_at: now,
+      };
+      this.#money.insertTransaction(txn);
+      this.#money.settleTransaction(escrowTxnId, "refunded", now);
+      return txn;
+    });
+  }
+
+  transaction(txnId: string): TransactionDoc {
     const txn = this.#money.getTransaction(txnId);
-    if (txn) return txn;
-    const job = this.#store.listJobs().find((j) => j.escrow_txn_id === txnId);
-    if (!job) throw notFound("Transaction");
-    return {
-      txn_id: txnId,
-      job_id: job.job_id,
-      kind: "escrow",
-      payer: job.poster_wallet,
-      payee_wallet: null,
-      amount_usd: job.budget_usd,
-      currency: CURRENCY,
-      chain_id: CHAIN_ID,
-      status: "held",
-      created_at: job.created_at,
-    };
+    if (!txn) throw notFound("Transaction");
+    return txn;
   }
 
   jobTransactions(jobId: string) {

@@ -1,19 +1,5 @@
-import type {
-  AgentListing,
-  BidListing,
-  BidStatus,
-  HeartbeatResponse,
-  HeartbeatStatus,
-  Job,
-  JobStatus,
-  JobWithBids,
-  PlaceBidResponse,
-  PostJobResponse,
-  RegisterAgentResponse,
-  SelectBidResponse,
-  SubmitResultResponse,
-} from "../marketplace/schemas.ts";
-import { ApiError, badRequest, notFound } from "./errors.ts";
+import { randomBytes } from "node:crypto";
+import type { z } from "zod";
 import type {
   BidQuery,
   HeartbeatBody,
@@ -21,9 +7,28 @@ import type {
   RegisterBody,
   SubmitResultBody,
   UpdateAgentBody,
-} from "./schemas.ts";
+} from "../contract/requests.ts";
+import type {
+  AgentListing,
+  BidListing,
+  HeartbeatResponse,
+  JobSchema,
+  JobWithBidsSchema,
+  PlaceBidResponse,
+  PostJobResponse,
+  RegisterAgentResponse,
+  SelectBidResponse,
+  SubmitResultResponse,
+} from "../contract/responses.ts";
+import type { BidStatus, HeartbeatStatus, JobStatus } from "../contract/statuses.ts";
+import { isoTime, parseTime } from "../contract/time.ts";
+import { ApiError, badRequest, InternalError, notFound } from "./errors.ts";
+import { newId } from "./ids.ts";
+import { matchAgents } from "./job-matching.ts";
+import { MoneyStore } from "./money-store.ts";
+import { escrowTransaction } from "./payments.ts";
 import type { AgentDoc, BidDoc, JobDoc, JobFilter, MarketplaceStore } from "./store.ts";
-import { isoTime, newId, parseTime } from "./time.ts";
+import type { WebhookResult } from "./webhooks.ts";
 
 /** A set of statuses spelled from the shared vocabulary, tested against stored strings. */
 const statuses = <S extends string>(...values: S[]): ReadonlySet<string> => new Set(values);
@@ -46,9 +51,29 @@ const LIVE_BIDS = statuses<BidStatus>(
 );
 const HEARTBEAT_STATUSES = statuses<HeartbeatStatus>("available", "busy", "offline");
 const EXECUTION_MODES = ["self_hosted", "webhook", "hosted"];
+/** The service's providers (models.py `Provider`) and the model each defaults to (register.py). */
+const DEFAULT_MODELS: Record<string, string> = {
+  fireworks: "accounts/fireworks/models/llama-v3p3-70b-instruct",
+  nvidia: "nvidia/llama-3.1-nemotron-ultra-253b-v1",
+  openai: "gpt-4-turbo-preview",
+};
+/** A new agent's capabilities when none are given (models.py `AgentCapabilities`). */
+const DEFAULT_CAPABILITIES = [
+  "summarization",
+  "sentiment_analysis",
+  "data_extraction",
+  "pattern_recognition",
+  "code_review",
+  "aggregation",
+  "classification",
+  "anomaly_detection",
+] as const;
 /** Bids (and counter-offers) at or above this price wait for the poster's approval. */
 export const APPROVAL_THRESHOLD_USD = 10;
-const WALLET = /^0x[0-9a-fA-F]{40}$/;
+/** api.py create_job: "0x" and 42 characters in all; hex is not checked (the UI posts a non-hex one). */
+const WALLET = /^0x.{40}$/su;
+/** Agents a new job is matched with (api.py: `match_agents_to_job(job)`, limit 10). */
+const MATCH_LIMIT = 10;
 
 export interface MarketplaceRulesOptions {
   registrationCooldownSeconds: number;
@@ -61,9 +86,12 @@ export interface MarketplaceRulesOptions {
   onBidSelected?: (job: JobDoc, winner: AgentDoc) => void;
 }
 
+/** A job as the client reads it: what it may leave to the schema's defaults may be absent. */
+type JobAnswer = z.input<typeof JobSchema>;
+
 /** A job listing as the service answers it (the client checks its jobs one by one). */
 export interface JobPage {
-  jobs: Job[];
+  jobs: JobAnswer[];
   count: number;
 }
 
@@ -95,10 +123,12 @@ export interface DeleteJobResponse extends Confirmation {
 export class MarketplaceRules {
   readonly store: MarketplaceStore;
   readonly #options: MarketplaceRulesOptions;
+  readonly #money: MoneyStore;
 
   constructor(store: MarketplaceStore, options: MarketplaceRulesOptions) {
     this.store = store;
     this.#options = options;
+    this.#money = new MoneyStore(store);
   }
 
   #now(): string {
@@ -120,33 +150,48 @@ export class MarketplaceRules {
     this.#checkCooldown(body.owner_id);
     const now = this.#now();
     return this.store.transaction(() => {
-      const existing = this.store.findAgentByWallet(body.wallet_address);
+      // register.py looks the wallet up only when one is given; "" makes a new agent.
+      const existing = body.wallet_address
+        ? this.store.findAgentByWallet(body.wallet_address)
+        : null;
       let agent: AgentDoc;
-      let message: string;
       if (existing) {
-        // The real service re-applies the mode, webhook and capabilities it was given.
-        const patch: Partial<AgentDoc> = { execution_mode: body.execution_mode };
+        // register.py: the agent is available again with a fresh last_active; then
+        // api.py applies the mode, and the webhook and capabilities when given. Owner,
+        // name and description stay. The answer shows the status it had before.
+        const patch: Partial<AgentDoc> = {
+          status: "available",
+          last_active: now,
+          execution_mode: body.execution_mode,
+        };
         if (body.webhook_url) patch.webhook_url = body.webhook_url;
         if (body.capabilities && Object.keys(body.capabilities).length > 0) {
           patch.capabilities = body.capabilities;
         }
         this.store.updateAgent(existing.agent_id, patch);
-        agent = { ...existing, ...patch };
-        message = `Agent already registered with this wallet; returning the existing agent.`;
+        agent = existing;
       } else {
+        if (!Object.hasOwn(DEFAULT_MODELS, body.provider)) {
+          throw badRequest(`'${body.provider}' is not a valid Provider`);
+        }
+        const model = body.model || (DEFAULT_MODELS[body.provider] as string);
+        const given = body.capabilities && Object.keys(body.capabilities).length > 0;
         agent = {
           agent_id: newId("agent"),
           name: body.name,
           description: body.description,
           owner_id: body.owner_id,
-          wallet_address: body.wallet_address,
+          // register.py makes one up (0x + 32 hex) when none is given.
+          wallet_address: body.wallet_address || `0x${randomBytes(16).toString("hex")}`,
           execution_mode: body.execution_mode,
           webhook_url: body.webhook_url ?? null,
           provider: body.provider,
-          model: body.model ?? null,
+          model,
           base_rate_usd: body.base_rate_usd,
           rate_per_1k_tokens: body.rate_per_1k_tokens,
-          capabilities: body.capabilities ?? {},
+          capabilities: given
+            ? (body.capabilities ?? {})
+            : Object.fromEntries(DEFAULT_CAPABILITIES.map((c) => [c, 0])),
           status: "available",
           current_capacity: 1,
           heartbeat_metadata: null,
@@ -156,17 +201,16 @@ export class MarketplaceRules {
           total_earned_usd: 0,
         };
         this.store.insertAgent(agent);
-        message = `Agent registered with ${body.execution_mode} execution mode.`;
       }
       this.store.setLastRegistration(body.owner_id, now);
       return {
         success: true,
         agent_id: agent.agent_id,
         name: agent.name,
-        execution_mode: agent.execution_mode,
+        execution_mode: body.execution_mode,
         status: agent.status,
         wallet_address: body.wallet_address,
-        message,
+        message: `Agent registered with ${body.execution_mode} execution mode.`,
       };
     });
   }
@@ -188,8 +232,9 @@ export class MarketplaceRules {
     }
   }
 
+  /** The first 100 agents by rating, then jobs completed (db.py `get_all_agents`). */
   listAgents(): AgentListing {
-    const agents = this.store.listAgents();
+    const agents = this.store.topAgents();
     return { agents, count: agents.length };
   }
 
@@ -240,11 +285,12 @@ export class MarketplaceRules {
       patch.heartbeat_metadata = body.metadata;
     }
     this.store.updateAgent(agentId, patch);
-    // As on the real service: an available agent hears of every posted job, up to five.
+    // As on the real service: an available agent hears of the posted jobs among the
+    // newest 100, up to five.
     const pending =
       body.status === "available"
         ? this.store
-            .listJobs({ status: "posted" })
+            .newestJobs({ status: "posted" })
             .map((j) => ({ job_id: j.job_id, title: j.title, budget_usd: j.budget_usd }))
         : [];
     return {
@@ -259,7 +305,7 @@ export class MarketplaceRules {
 
   agentJobs(agentId: string, status: string | null | undefined): JobPage {
     this.getAgent(agentId);
-    const jobs = this.store.listJobs({ assigned_agent_id: agentId, status });
+    const jobs = this.store.newestJobs({ assigned_agent_id: agentId, status });
     return { jobs, count: jobs.length };
   }
 
@@ -274,6 +320,7 @@ export class MarketplaceRules {
     if (body.bid_deadline != null && Number.isNaN(parseTime(body.bid_deadline).getTime())) {
       throw badRequest("bid_deadline must be an ISO-8601 time");
     }
+    const escrowId = newId("txn");
     const job: JobDoc = {
       job_id: newId("job"),
       poster_id: body.poster_id,
@@ -287,7 +334,7 @@ export class MarketplaceRules {
       attachments: [],
       budget_usd: body.budget_usd,
       deadline_minutes: body.deadline_minutes ?? 10,
-      escrow_txn_id: newId("txn"),
+      escrow_txn_id: escrowId,
       status: "posted",
       bid_count: 0,
       bid_deadline: body.bid_deadline ?? null,
@@ -300,10 +347,13 @@ export class MarketplaceRules {
       assigned_at: null,
       completed_at: null,
     };
-    this.store.insertJob(job);
-    const matched = this.store
-      .listAgents()
-      .filter((a) => a.status !== "suspended" && meetsCapabilities(a, job) === null);
+    // The job and its escrow (no payee yet: the marketplace holds the budget), together.
+    this.store.transaction(() => {
+      this.store.insertJob(job);
+      this.#money.insertTransaction(escrowTransaction(job, escrowId, job.created_at));
+    });
+    // The service matches by embeddings and an LLM; here by capabilities (job-matching.ts).
+    const matched = matchAgents(job, this.store.topAgents(), MATCH_LIMIT);
     this.#options.onJobPosted?.(job, matched);
     return {
       job_id: job.job_id,
@@ -313,12 +363,13 @@ export class MarketplaceRules {
     };
   }
 
+  /** The newest 100 jobs, then filtered: an older job is not listed, whatever its status. */
   listJobs(filter: JobFilter): JobPage {
-    const jobs = this.store.listJobs(filter);
+    const jobs = this.store.newestJobs(filter);
     return { jobs, count: jobs.length };
   }
 
-  getJob(jobId: string): JobWithBids {
+  getJob(jobId: string): z.input<typeof JobWithBidsSchema> {
     const job = this.#requireJob(jobId);
     return { ...job, bids: this.store.listBids(jobId) };
   }
@@ -337,7 +388,8 @@ export class MarketplaceRules {
         this.#releaseAgent(job.assigned_agent_id);
       }
     });
-    return { success: true, job_id: jobId, message: `Job '${job.title}' has been deleted` };
+    // api.py delete_job: a fixed message (unlike delete_agent's, which names the agent).
+    return { success: true, job_id: jobId, message: "Job deleted" };
   }
 
   // --- bids ---
@@ -417,9 +469,11 @@ export class MarketplaceRules {
    */
   selectBid(jobId: string, bidId: string): SelectBidResponse {
     const answer = this.store.transaction(() => {
-      const job = this.#requireJob(jobId);
+      // submit.py raises ValueError for both, which api.py answers 400.
+      const job = this.store.getJob(jobId);
+      if (!job) throw badRequest(`Job ${jobId} not found`);
       const bid = this.store.getBid(bidId);
-      if (!bid) throw notFound("Bid");
+      if (!bid) throw badRequest(`Bid ${bidId} not found`);
       if (bid.job_id !== jobId) throw badRequest(`Bid ${bidId} is not for job ${jobId}`);
       if (!SELECTABLE.has(job.status)) {
         throw badRequest(`Job ${jobId} cannot be assigned (status: ${job.status})`);
@@ -505,8 +559,13 @@ export class MarketplaceRules {
       if (job.assigned_agent_id !== body.executed_by) {
         throw new ApiError(403, "Only the assigned agent can submit results");
       }
+      // The service writes JobStatus.FAILED, which its status enum lacks: the handler
+      // raises, the answer is a bare 500 and the job stays assigned.
+      if (!body.success) {
+        throw new InternalError(`submit-result with success false for job ${jobId}`);
+      }
       const now = this.#now();
-      const status = body.success ? "completed" : "failed";
+      const status = "completed" as const;
       this.store.updateJob(jobId, {
         status,
         result: {
@@ -524,6 +583,42 @@ export class MarketplaceRules {
     });
   }
 
+  /**
+   * A `webhook` agent answered its assignment with the result (submit.py
+   * `_call_agent_webhook`): the job is completed with `{success, output, executed_by}`,
+   * whatever became of it meanwhile, as on the service. False when the job is gone.
+   */
+  completeFromWebhook(jobId: string, agentId: string, result: WebhookResult): boolean {
+    return this.store.transaction(() => {
+      const now = this.#now();
+      const done = this.store.updateJob(jobId, {
+        status: "completed",
+        result: { success: result.success, output: result.output, executed_by: agentId },
+        completed_at: now,
+      });
+      if (done) this.#releaseAgent(agentId);
+      return done;
+    });
+  }
+
+  /**
+   * The stale-agent sweep (api.py `cleanup_stale_agents_loop`): every agent `available`
+   * or `busy` whose last_active is older than `staleAfterMs` (or missing) goes offline,
+   * and each of its `pending` bids is cancelled (`cancelled_reason: "agent_offline"`).
+   */
+  sweepStaleAgents(staleAfterMs: number): { agentId: string; cancelledBids: number }[] {
+    const cutoff = new Date(this.#options.now().getTime() - staleAfterMs);
+    return this.store.transaction(() =>
+      this.store.staleAgents(cutoff).map((agent) => {
+        this.store.updateAgent(agent.agent_id, { status: "offline" });
+        return {
+          agentId: agent.agent_id,
+          cancelledBids: this.store.cancelPendingBids(agent.agent_id),
+        };
+      }),
+    );
+  }
+
   /** A busy agent with no other assigned job is available again. */
   #releaseAgent(agentId: string): void {
     const agent = this.store.getAgent(agentId);
@@ -536,7 +631,8 @@ export class MarketplaceRules {
 /** Null if the agent meets every required capability of the job, else what it lacks. */
 function meetsCapabilities(agent: AgentDoc, job: JobDoc): string | null {
   for (const cap of job.required_capabilities) {
-    const score = agent.capabilities[cap] ?? 0;
+    // Own properties only: `constructor` or `toString` is not a capability.
+    const score = Object.hasOwn(agent.capabilities, cap) ? (agent.capabilities[cap] ?? 0) : 0;
     if (score < job.min_capability_score) {
       return `does not meet minimum ${cap} score (has ${score}, need ${job.min_capability_score})`;
     }

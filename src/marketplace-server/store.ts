@@ -1,7 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { z } from "zod";
+import { parseTime } from "../contract/time.ts";
 import { migrate } from "./migrations.ts";
 
 /**
@@ -12,7 +13,14 @@ import { migrate } from "./migrations.ts";
 
 const jsonText = <T extends z.ZodType>(schema: T) =>
   z.string().transform((text, ctx): z.output<T> => {
-    const parsed = schema.safeParse(JSON.parse(text));
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "bad JSON column: not JSON" });
+      return z.NEVER;
+    }
+    const parsed = schema.safeParse(value);
     if (parsed.success) return parsed.data;
     ctx.addIssue({ code: "custom", message: `bad JSON column: ${parsed.error.message}` });
     return z.NEVER;
@@ -26,13 +34,15 @@ const CounterOfferSchema = z.object({
 });
 export type CounterOffer = z.output<typeof CounterOfferSchema>;
 
-const JobResultSchema = z.object({
+// Loose: a hosted execution's result keeps the LLM's own keys beside these (hosted-execution.ts).
+const JobResultSchema = z.looseObject({
   success: z.boolean(),
   output: z.string(),
-  tokens_used: z.number(),
-  model: z.string(),
+  // Absent from a result a webhook agent answered with (submit.py: success, output, executed_by).
+  tokens_used: z.number().optional(),
+  model: z.string().optional(),
   executed_by: z.string(),
-  submitted_at: z.string(),
+  submitted_at: z.string().optional(),
 });
 export type JobResult = z.output<typeof JobResultSchema>;
 
@@ -58,6 +68,12 @@ const AgentRow = z.object({
   created_at: z.string(),
   jobs_completed: z.number(),
   total_earned_usd: z.number(),
+  // Reputation (migration 6), optional in the type so that a new agent may leave them to
+  // their defaults (0); every stored agent has them. Written by reviews and hosted execution.
+  rating_avg: z.number().optional(),
+  rating_count: z.number().optional(),
+  jobs_failed: z.number().optional(),
+  dispute_rate: z.number().optional(),
 });
 export type AgentDoc = z.output<typeof AgentRow>;
 
@@ -86,6 +102,13 @@ const JobRow = z.object({
   created_at: z.string(),
   assigned_at: z.string().nullable(),
   completed_at: z.string().nullable(),
+  // Hosted execution and its human review (migration 6); null until then.
+  ai_quality_suggestion: jsonText(JsonObject).nullish(),
+  human_review_decision: z.string().nullish(),
+  human_review_rating: z.number().nullish(),
+  human_review_feedback: z.string().nullish(),
+  reviewed_by: z.string().nullish(),
+  reviewed_at: z.string().nullish(),
 });
 export type JobDoc = z.output<typeof JobRow>;
 
@@ -102,10 +125,13 @@ const BidRow = z.object({
   final_price_usd: z.number().nullable(),
   created_at: z.string(),
   accepted_at: z.string().nullable(),
+  // Set with status `cancelled` by the stale-agent sweep (migration 7).
+  cancelled_reason: z.string().nullish(),
 });
 export type BidDoc = z.output<typeof BidRow>;
 
 const JSON_COLUMNS = new Set([
+  "ai_quality_suggestion",
   "capabilities",
   "heartbeat_metadata",
   "required_capabilities",
@@ -137,13 +163,42 @@ export interface JobFilter {
   assigned_agent_id?: string | null;
 }
 
+/**
+ * The database holds session hashes, wallets and uploaded files: readable by its owner
+ * only. A new file is made 0600; an existing one (and its WAL and shared-memory files,
+ * which SQLite creates with the database's mode) is brought to 0600.
+ */
+function ownerOnly(dbPath: string): void {
+  if (!existsSync(dbPath)) closeSync(openSync(dbPath, "a", 0o600));
+  for (const file of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
+/** A stored row that does not parse: skipped by listings, counted and told to `onBadRow`. */
+export interface BadRow {
+  table: Table;
+  key: string;
+  problem: string;
+}
+
+/** How many jobs the service's listings hold (db.py `get_all_jobs(limit=100)`). */
+export const LISTING_LIMIT = 100;
+
 export class MarketplaceStore {
   readonly db: DatabaseSync;
   readonly schemaVersion: number;
+  /** Rows skipped by listings because they did not parse, since start. */
+  badRows = 0;
+  /** Told of each skipped row (the app logs it). */
+  onBadRow: (row: BadRow) => void = () => {};
 
   constructor(dbPath: string) {
     // A fresh machine has no state directory yet.
-    if (dbPath !== ":memory:") mkdirSync(dirname(dbPath), { recursive: true });
+    if (dbPath !== ":memory:") {
+      mkdirSync(dirname(dbPath), { recursive: true });
+      ownerOnly(dbPath);
+    }
     this.db = new DatabaseSync(dbPath, { enableForeignKeyConstraints: true, timeout: 5000 });
     if (dbPath !== ":memory:") this.db.exec("PRAGMA journal_mode = WAL");
     try {
@@ -176,7 +231,8 @@ export class MarketplaceStore {
   // --- generic row helpers ---
 
   private insert(table: Table, doc: Record<string, unknown>): void {
-    const cols = COLUMNS[table];
+    // A field left undefined takes its column's default.
+    const cols = COLUMNS[table].filter((c) => doc[c] !== undefined);
     const sql = `INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`;
     this.db.prepare(sql).run(...cols.map((c) => encode(c, doc[c])));
   }
@@ -192,6 +248,25 @@ export class MarketplaceStore {
   private remove(table: Table, id: string): boolean {
     const res = this.db.prepare(`DELETE FROM ${table} WHERE ${KEY[table]} = ?`).run(id);
     return Number(res.changes) > 0;
+  }
+
+  /**
+   * Parses listed rows, skipping those that do not parse (a value written by an older
+   * version, or by hand): one bad row must not fail the whole listing.
+   */
+  private parseRows<T>(table: Table, schema: z.ZodType<T>, rows: readonly unknown[]): T[] {
+    const out: T[] = [];
+    for (const row of rows) {
+      const parsed = schema.safeParse(row);
+      if (parsed.success) {
+        out.push(parsed.data);
+        continue;
+      }
+      this.badRows += 1;
+      const key = String((row as Record<string, unknown>)[KEY[table]] ?? "?");
+      this.onBadRow({ table, key, problem: parsed.error.issues.map((i) => i.message).join("; ") });
+    }
+    return out;
   }
 
   // --- agents ---
@@ -228,14 +303,39 @@ export class MarketplaceStore {
     const rows = this.db
       .prepare("SELECT * FROM agents WHERE agent_id IN (SELECT value FROM json_each(?))")
       .all(JSON.stringify([...new Set(ids)]));
-    return new Map(rows.map((r) => AgentRow.parse(r)).map((a) => [a.agent_id, a]));
+    return new Map(this.parseRows("agents", AgentRow, rows).map((a) => [a.agent_id, a]));
   }
 
   listAgents(): AgentDoc[] {
-    return this.db
-      .prepare("SELECT * FROM agents ORDER BY seq")
-      .all()
-      .map((r) => AgentRow.parse(r));
+    return this.parseRows(
+      "agents",
+      AgentRow,
+      this.db.prepare("SELECT * FROM agents ORDER BY seq").all(),
+    );
+  }
+
+  /**
+   * The agents the service lists (db.py `get_all_agents`): the first `limit` by
+   * rating_avg, then jobs_completed, highest first (ties in registration order).
+   */
+  topAgents(limit = LISTING_LIMIT): AgentDoc[] {
+    const rows = this.db
+      .prepare("SELECT * FROM agents ORDER BY rating_avg DESC, jobs_completed DESC, seq LIMIT ?")
+      .all(limit);
+    return this.parseRows("agents", AgentRow, rows);
+  }
+
+  /**
+   * Agents the sweep takes offline: `available` or `busy`, and last active before
+   * `cutoff` (or never). Times are compared as instants, whatever their zone.
+   */
+  staleAgents(cutoff: Date): AgentDoc[] {
+    const rows = this.db
+      .prepare("SELECT * FROM agents WHERE status IN ('available', 'busy') ORDER BY seq")
+      .all();
+    return this.parseRows("agents", AgentRow, rows).filter(
+      (a) => a.last_active === null || !(parseTime(a.last_active).getTime() >= cutoff.getTime()),
+    );
   }
 
   updateAgent(agentId: string, patch: Partial<AgentDoc>): boolean {
@@ -257,7 +357,22 @@ export class MarketplaceStore {
     return row ? JobRow.parse(row) : null;
   }
 
-  /** Every matching job, newest first. */
+  /**
+   * The jobs the service lists (db.py `get_all_jobs`): the newest `limit` jobs of the
+   * whole marketplace by created_at, THEN filtered, so an older job is never listed.
+   */
+  newestJobs(filter: JobFilter = {}, limit = LISTING_LIMIT): JobDoc[] {
+    const rows = this.db
+      .prepare("SELECT * FROM jobs ORDER BY created_at DESC, seq DESC LIMIT ?")
+      .all(limit);
+    return this.parseRows("jobs", JobRow, rows).filter(
+      (j) =>
+        (!filter.status || j.status === filter.status) &&
+        (!filter.assigned_agent_id || j.assigned_agent_id === filter.assigned_agent_id),
+    );
+  }
+
+  /** Every matching job, newest first (for the marketplace's own bookkeeping). */
   listJobs(filter: JobFilter = {}): JobDoc[] {
     const where: string[] = [];
     const args: string[] = [];
@@ -270,10 +385,8 @@ export class MarketplaceStore {
       args.push(filter.assigned_agent_id);
     }
     const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-    return this.db
-      .prepare(`SELECT * FROM jobs ${clause} ORDER BY seq DESC`)
-      .all(...args)
-      .map((r) => JobRow.parse(r));
+    const rows = this.db.prepare(`SELECT * FROM jobs ${clause} ORDER BY seq DESC`).all(...args);
+    return this.parseRows("jobs", JobRow, rows);
   }
 
   updateJob(jobId: string, patch: Partial<JobDoc>): boolean {
@@ -283,6 +396,11 @@ export class MarketplaceStore {
   /** Deletes the job; its bids go with it (foreign key cascade). */
   deleteJob(jobId: string): boolean {
     return this.remove("jobs", jobId);
+  }
+
+  /** Deletes every job (bids and files go with them); returns how many there were. */
+  deleteAllJobs(): number {
+    return Number(this.db.prepare("DELETE FROM jobs").run().changes);
   }
 
   // --- bids ---
@@ -298,10 +416,29 @@ export class MarketplaceStore {
 
   /** A job's bids in the order they were placed. */
   listBids(jobId: string): BidDoc[] {
-    return this.db
-      .prepare("SELECT * FROM bids WHERE job_id = ? ORDER BY seq")
-      .all(jobId)
-      .map((r) => BidRow.parse(r));
+    const rows = this.db.prepare("SELECT * FROM bids WHERE job_id = ? ORDER BY seq").all(jobId);
+    return this.parseRows("bids", BidRow, rows);
+  }
+
+  /** Every bid awaiting the poster's approval, in the order placed. */
+  bidsAwaitingApproval(): BidDoc[] {
+    const rows = this.db
+      .prepare("SELECT * FROM bids WHERE status = 'awaiting_approval' ORDER BY seq")
+      .all();
+    return this.parseRows("bids", BidRow, rows);
+  }
+
+  /**
+   * The stale-agent sweep's cancellation (db.py `cancel_pending_bids_by_agent`): every
+   * `pending` bid of the agent becomes `cancelled` with reason `agent_offline`.
+   */
+  cancelPendingBids(agentId: string): number {
+    const res = this.db
+      .prepare(
+        "UPDATE bids SET status = 'cancelled', cancelled_reason = 'agent_offline' WHERE agent_id = ? AND status = 'pending'",
+      )
+      .run(agentId);
+    return Number(res.changes);
   }
 
   updateBid(bidId: string, patch: Partial<BidDoc>): boolean {

@@ -1,137 +1,11 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { RequestValidationError, type ValidationItem } from "./errors.ts";
 
 /**
- * Zod fields that accept what pydantic (lax mode) accepts and fail with pydantic's
- * error types and messages, so a 422 here reads like the real service's.
- * A failing field raises a custom issue carrying the FastAPI `type` in `params`.
+ * Requests checked as FastAPI checks them: a failure is a 422 whose items read like the
+ * real service's. The fields (pydantic's lax `str`, `float`...) and the request schemas
+ * are in src/contract (fields.ts, requests.ts), shared with the client.
  */
-
-type Ctx = z.core.$RefinementCtx<unknown>;
-
-function fail(ctx: Ctx, input: unknown, type: string, msg: string, extra?: object): never {
-  ctx.addIssue({ code: "custom", message: msg, params: { fastapi: type, input, ...extra } });
-  return z.NEVER;
-}
-
-function missing(ctx: Ctx): never {
-  return fail(ctx, null, "missing", "Field required");
-}
-
-const FLOAT_TEXT = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
-const INT_TEXT = /^\s*[+-]?\d+\s*$/;
-const TRUE_TEXT = new Set(["1", "on", "t", "true", "y", "yes"]);
-const FALSE_TEXT = new Set(["0", "off", "f", "false", "n", "no"]);
-
-/** A required string (pydantic `str`: numbers are not strings). */
-export const str = () =>
-  z.unknown().transform((v, ctx): string => {
-    if (v === undefined) return missing(ctx);
-    if (typeof v !== "string") return fail(ctx, v, "string_type", "Input should be a valid string");
-    return v;
-  });
-
-/** A required float; numeric strings are accepted, as in query strings. */
-export const float = () =>
-  z.unknown().transform((v, ctx): number => {
-    if (v === undefined) return missing(ctx);
-    if (typeof v === "number" && Number.isFinite(v)) return v;
-    if (typeof v === "string") {
-      if (FLOAT_TEXT.test(v)) return Number(v);
-      return fail(
-        ctx,
-        v,
-        "float_parsing",
-        "Input should be a valid number, unable to parse string as a number",
-      );
-    }
-    return fail(ctx, v, "float_type", "Input should be a valid number");
-  });
-
-/** A required int; whole floats and integer strings are accepted. */
-export const int = () =>
-  z.unknown().transform((v, ctx): number => {
-    if (v === undefined) return missing(ctx);
-    if (typeof v === "number" && Number.isFinite(v)) {
-      if (Number.isInteger(v)) return v;
-      return fail(
-        ctx,
-        v,
-        "int_from_float",
-        "Input should be a valid integer, got a number with a fractional part",
-      );
-    }
-    if (typeof v === "string") {
-      if (INT_TEXT.test(v)) return Number.parseInt(v, 10);
-      return fail(
-        ctx,
-        v,
-        "int_parsing",
-        "Input should be a valid integer, unable to parse string as an integer",
-      );
-    }
-    return fail(ctx, v, "int_type", "Input should be a valid integer");
-  });
-
-/** A required bool; pydantic's true/false words and 0/1 are accepted. */
-export const bool = () =>
-  z.unknown().transform((v, ctx): boolean => {
-    if (v === undefined) return missing(ctx);
-    if (typeof v === "boolean") return v;
-    if (v === 0 || v === 1) return v === 1;
-    if (typeof v === "string") {
-      const t = v.trim().toLowerCase();
-      if (TRUE_TEXT.has(t)) return true;
-      if (FALSE_TEXT.has(t)) return false;
-      return fail(
-        ctx,
-        v,
-        "bool_parsing",
-        "Input should be a valid boolean, unable to interpret input",
-      );
-    }
-    return fail(ctx, v, "bool_type", "Input should be a valid boolean");
-  });
-
-/** A required JSON object (pydantic `Dict[str, Any]`). */
-export const dict = () =>
-  z.unknown().transform((v, ctx): Record<string, unknown> => {
-    if (v === undefined) return missing(ctx);
-    if (typeof v !== "object" || v === null || Array.isArray(v)) {
-      return fail(ctx, v, "dict_type", "Input should be a valid dictionary");
-    }
-    return v as Record<string, unknown>;
-  });
-
-/** A number within bounds (ge/le as pydantic's Field(ge=, le=)). */
-export const boundedFloat = (ge: number, le?: number) =>
-  float().transform((v, ctx): number => {
-    if (v < ge) {
-      return fail(ctx, v, "greater_than_equal", `Input should be greater than or equal to ${ge}`, {
-        ctx: { ge },
-      });
-    }
-    if (le !== undefined && v > le) {
-      return fail(ctx, v, "less_than_equal", `Input should be less than or equal to ${le}`, {
-        ctx: { le },
-      });
-    }
-    return v;
-  });
-
-/** A required list whose items are checked by `item` (pydantic `List[...]`). */
-export const list = <T extends z.ZodType>(item: T) =>
-  z
-    .unknown()
-    .transform((v, ctx): unknown[] => {
-      if (v === undefined) return missing(ctx);
-      if (!Array.isArray(v)) return fail(ctx, v, "list_type", "Input should be a valid list");
-      return v;
-    })
-    .pipe(z.array(item));
-
-/** A required dict whose values are checked by `value` (pydantic `Dict[str, ...]`). */
-export const record = <T extends z.ZodType>(value: T) => dict().pipe(z.record(z.string(), value));
 
 type Source = "body" | "query";
 
@@ -190,12 +64,32 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.ou
 }
 
 /**
+ * A body sent with a content type other than JSON. FastAPI does not parse it: the model
+ * then fails on the raw text (422), so a cross-site "simple" request (text/plain or a
+ * form) cannot post a job or change an agent.
+ */
+export class NonJsonBody {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+/** Whether a content type is JSON to FastAPI: none, `application/json` or `application/*+json`. */
+export function isJsonContentType(header: string | undefined): boolean {
+  if (!header) return true;
+  const type = (header.split(";")[0] ?? "").trim().toLowerCase();
+  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+}
+
+/**
  * Validates a JSON body given as raw text (the app parses bodies lazily, as FastAPI
  * does, so that routes without a body ignore whatever was sent).
  */
 export function parseBody<T extends z.ZodType>(schema: T, raw: unknown): z.output<T> {
   let body: unknown = raw;
-  if (typeof raw === "string") {
+  if (raw instanceof NonJsonBody) body = raw.text.length > 0 ? raw.text : undefined;
+  else if (typeof raw === "string") {
     if (raw.trim() === "") body = undefined;
     else {
       try {

@@ -4,22 +4,41 @@ import type { AgentDoc, JobDoc } from "./store.ts";
 
 /** As on the real service: one attempt, 10 s, no retry. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
+/** The assignment call's timeout (submit.py `_call_agent_webhook`: 30 s). */
+export const ASSIGNMENT_TIMEOUT_MS = 30_000;
+/** The most of an agent's answer read (the answer to an assignment may carry its output). */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 /** Deliveries under way at once; the rest wait their turn (bounded, oldest kept). */
 const CONCURRENCY = 16;
 const MAX_QUEUED = 10_000;
 
-export type WebhookEvent = "job.posted" | "job.assigned" | "bid.selected";
+/**
+ * `job.posted` (webhooks.py) goes to matched agents; `job_assigned` (bidding/submit.py)
+ * to the winner of a selection when its execution_mode is `webhook`. The service also
+ * defines `job.assigned` and `bid.selected` notifications but never sends them.
+ */
+export type WebhookEvent = "job.posted" | "job_assigned";
 
 interface Delivery {
   url: string;
   agentId: string;
   event: WebhookEvent;
   body: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  /** Reads the answer (status and text); without it the answer is discarded. */
+  onAnswer?: (status: number, text: string) => void;
 }
 
-/** The job fields a notification carries (the contract's list, plus the award when there is one). */
+/** What an agent answered to an assignment that counts as its result. */
+export interface WebhookResult {
+  success: boolean;
+  output: string;
+}
+
+/** The job fields a `job.posted` notification carries (webhooks.py). */
 function jobView(job: JobDoc): Record<string, unknown> {
-  const view: Record<string, unknown> = {
+  return {
     job_id: job.job_id,
     title: job.title,
     description: job.description,
@@ -29,11 +48,35 @@ function jobView(job: JobDoc): Record<string, unknown> {
     status: job.status,
     created_at: job.created_at,
   };
-  if (job.assigned_agent_id) {
-    view.assigned_agent_id = job.assigned_agent_id;
-    view.winning_bid_id = job.winning_bid_id;
+}
+
+/** Python's truthiness of a JSON value (`if result.get("output")`). */
+function truthy(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === "object" && value !== null) return Object.keys(value).length > 0;
+  return Boolean(value);
+}
+
+/**
+ * The result an answer to `job_assigned` carries, or null: a 200 whose JSON object has a
+ * non-empty `output` (submit.py). `success` defaults to true. A non-text output is kept
+ * as its JSON text, so that every client reads a string.
+ */
+export function assignmentResult(status: number, text: string): WebhookResult | null {
+  if (status !== 200) return null;
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    return null;
   }
-  return view;
+  if (typeof answer !== "object" || answer === null || Array.isArray(answer)) return null;
+  const { output, success } = answer as Record<string, unknown>;
+  if (!truthy(output)) return null;
+  return {
+    success: success === undefined ? true : truthy(success),
+    output: typeof output === "string" ? output : JSON.stringify(output),
+  };
 }
 
 /**
@@ -45,10 +88,23 @@ export function wantsWebhooks(agent: AgentDoc): agent is AgentDoc & { webhook_ur
   return Boolean(agent.webhook_url);
 }
 
+/** The answer's text, refused past MAX_ANSWER_BYTES. */
+async function readCapped(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > MAX_ANSWER_BYTES) throw new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /**
- * Sends webhook notifications the way the real service does: `POST webhook_url` with
- * JSON and the `X-OpenAgora-Event` / `X-OpenAgora-Agent-Id` headers, in the background
- * (the API call that caused it does not wait), 10 s timeout, no retry, no signature.
+ * Sends webhooks the way the real service does, in the background (the API call that
+ * caused it does not wait), once, with no retry and no signature: `job.posted` with JSON
+ * and the `X-OpenAgora-Event` / `X-OpenAgora-Agent-Id` headers (10 s), and the flat
+ * `job_assigned` call without them (30 s), whose answer may be the agent's result.
  */
 export class WebhookSender {
   readonly #log: Logger;
@@ -56,24 +112,84 @@ export class WebhookSender {
   readonly #queue: Delivery[] = [];
   readonly #running = new Set<Promise<void>>();
   readonly #closing = new AbortController();
+  readonly #assignmentTimeoutMs: number;
 
-  constructor(log: Logger, timeoutMs = WEBHOOK_TIMEOUT_MS) {
+  constructor(
+    log: Logger,
+    timeoutMs = WEBHOOK_TIMEOUT_MS,
+    assignmentTimeoutMs = ASSIGNMENT_TIMEOUT_MS,
+  ) {
     this.#log = log;
     this.#timeoutMs = timeoutMs;
+    this.#assignmentTimeoutMs = assignmentTimeoutMs;
   }
 
-  /** Queues one notification per agent; returns at once. */
-  notify(event: WebhookEvent, job: JobDoc, agents: AgentDoc[]): void {
-    if (this.#closing.signal.aborted) return;
+  /** Queues `job.posted` to each matched agent that has a webhook_url; returns at once. */
+  jobPosted(job: JobDoc, agents: AgentDoc[]): void {
+    const event = "job.posted";
     const body = JSON.stringify({ event, job: jobView(job) });
     for (const agent of agents) {
       if (!wantsWebhooks(agent)) continue;
-      if (this.#queue.length >= MAX_QUEUED) {
-        this.#log.warn({ event, agentId: agent.agent_id }, "webhook queue full; dropped");
-        continue;
-      }
-      this.#queue.push({ url: agent.webhook_url, agentId: agent.agent_id, event, body });
+      this.#enqueue({
+        url: agent.webhook_url,
+        agentId: agent.agent_id,
+        event,
+        body,
+        headers: {
+          "content-type": "application/json",
+          "x-openagora-event": event,
+          "x-openagora-agent-id": agent.agent_id,
+        },
+        timeoutMs: this.#timeoutMs,
+      });
     }
+  }
+
+  /**
+   * Calls a `webhook` agent with the job it was just assigned (submit.py
+   * `_call_agent_webhook`): the flat `job_assigned` body, no X-OpenAgora headers, 30 s.
+   * `onResult` gets the result when the answer carries one.
+   */
+  jobAssigned(job: JobDoc, agent: AgentDoc, onResult: (result: WebhookResult) => void): void {
+    if (agent.execution_mode !== "webhook" || !wantsWebhooks(agent)) return;
+    const event = "job_assigned";
+    this.#enqueue({
+      url: agent.webhook_url,
+      agentId: agent.agent_id,
+      event,
+      body: JSON.stringify({
+        event,
+        job_id: job.job_id,
+        title: job.title,
+        description: job.description,
+        budget_usd: job.budget_usd,
+        final_price_usd: job.final_price_usd,
+        agent_id: agent.agent_id,
+      }),
+      headers: { "content-type": "application/json" },
+      timeoutMs: this.#assignmentTimeoutMs,
+      onAnswer: (status, text) => {
+        const result = assignmentResult(status, text);
+        if (result) onResult(result);
+        else
+          this.#log.debug(
+            { event, agentId: agent.agent_id, status },
+            "webhook answer has no result",
+          );
+      },
+    });
+  }
+
+  #enqueue(delivery: Delivery): void {
+    if (this.#closing.signal.aborted) return;
+    if (this.#queue.length >= MAX_QUEUED) {
+      this.#log.warn(
+        { event: delivery.event, agentId: delivery.agentId },
+        "webhook queue full; dropped",
+      );
+      return;
+    }
+    this.#queue.push(delivery);
     this.#pump();
   }
 
@@ -93,15 +209,15 @@ export class WebhookSender {
     try {
       const response = await request(delivery.url, {
         method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-openagora-event": delivery.event,
-          "x-openagora-agent-id": delivery.agentId,
-        },
+        headers: delivery.headers,
         body: delivery.body,
-        signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#closing.signal]),
+        signal: AbortSignal.any([AbortSignal.timeout(delivery.timeoutMs), this.#closing.signal]),
       });
-      await response.body.dump();
+      if (delivery.onAnswer) {
+        delivery.onAnswer(response.statusCode, await readCapped(response.body));
+      } else {
+        await response.body.dump();
+      }
       this.#log.debug(
         { event: delivery.event, agentId: delivery.agentId, status: response.statusCode },
         "webhook delivered",

@@ -1,6 +1,4 @@
 import type { Hex, LocalAccount } from "viem";
-import type { Logger } from "../logger.ts";
-import { isMarketplaceError, MarketplaceError } from "./errors.ts";
 import {
   AUTH_DOMAIN,
   AUTH_STATEMENT,
@@ -10,7 +8,10 @@ import {
   MeResponseSchema,
   SESSION_LIFETIME_MS,
   VerifyResponseSchema,
-} from "./money-schemas.ts";
+} from "../contract/auth.ts";
+import { route } from "../contract/routes.ts";
+import type { Logger } from "../logger.ts";
+import { isMarketplaceError, MarketplaceError } from "./errors.ts";
 import type { MarketplaceTransport } from "./transport.ts";
 
 /** What signs in: an account whose key the runner holds (viem's local accounts are). */
@@ -127,7 +128,7 @@ export class Sessions {
   async #signInWith(signer: Signer, method: SignInMethod, signal?: AbortSignal): Promise<Session> {
     const wallet = signer.address.toLowerCase();
     const challenge = await this.#transport.call({
-      route: "GET /api/auth/challenge",
+      route: route("authChallenge"),
       query: { wallet },
       schema: ChallengeResponseSchema,
       signal,
@@ -135,7 +136,7 @@ export class Sessions {
     if (challenge.wallet.toLowerCase() !== wallet)
       throw new MarketplaceError(
         `GET /api/auth/challenge: answered for ${challenge.wallet}, not ${wallet}`,
-        { kind: "invalid-response", route: "GET /api/auth/challenge", attempts: 1 },
+        { kind: "invalid-response", route: route("authChallenge"), attempts: 1 },
       );
     // The typed data is built here from the contract, never signed as the service sent
     // it: a service could otherwise have the agent sign anything (a token permit).
@@ -149,7 +150,7 @@ export class Sessions {
           })
         : await signer.signMessage({ message: authMessage(challenge.nonce) });
     const verified = await this.#transport.call({
-      route: "POST /api/auth/verify",
+      route: route("authVerify"),
       json: { wallet, signature, nonce: challenge.nonce },
       schema: VerifyResponseSchema,
       maxAttempts: 1, // the nonce is spent by the first attempt that reached the service
@@ -163,7 +164,7 @@ export class Sessions {
   /** Who the service thinks a token is. */
   me(token: string) {
     return this.#transport.call({
-      route: "GET /api/auth/me",
+      route: route("authMe"),
       schema: MeResponseSchema,
       token,
     });

@@ -1,12 +1,19 @@
 import { FormData } from "undici";
 import { z } from "zod";
+import { route } from "../contract/routes.ts";
+import {
+  DEFAULT_LISTING_LIMITS,
+  type ListingLimits,
+  ListingReader,
+  TooLargeJob,
+} from "./listing-reader.ts";
 import {
   AgentListingSchema,
   type Bid,
   BidListingSchema,
+  type HeartbeatRequest,
   type HeartbeatResponse,
   HeartbeatResponseSchema,
-  type HeartbeatStatus,
   type Job,
   type JobFile,
   JobFileListingSchema,
@@ -28,6 +35,7 @@ import {
   type SubmitResultRequest,
   SubmitResultResponseSchema,
   SuccessResponseSchema,
+  type UpdateAgentRequest,
   UpdateAgentResponseSchema,
   type UploadedFile,
   UploadedFileSchema,
@@ -37,14 +45,20 @@ import { MarketplaceTransport, type TransportOptions } from "./transport.ts";
 export interface MarketplaceClientOptions extends TransportOptions {
   /** Attempts for registration, which waits out the per-owner cooldown (429). */
   registrationAttempts?: number;
-  /** Descriptions longer than this make a job malformed (it is skipped, not fetched for work). */
+  /** Descriptions longer than this make a job too large (it is skipped, not fetched for work). */
   maxDescriptionChars?: number;
+  /** How much of each listed job is kept; a job past a limit is rejected as `too_large`. */
+  listingLimits?: Partial<ListingLimits>;
 }
 
-/** A job of a listing that failed validation. */
+/** Why a listed job was rejected. */
+export type RejectReason = "malformed" | "too_large";
+
+/** A job of a listing that failed validation, or was past a limit of what is kept of one. */
 export interface RejectedJob {
   jobId: string | undefined;
   problem: string;
+  reason: RejectReason;
 }
 
 export interface JobListing {
@@ -56,12 +70,18 @@ export interface JobListing {
 export class MarketplaceClient {
   readonly transport: MarketplaceTransport;
   readonly #registrationAttempts: number;
-  readonly #maxDescriptionChars: number;
+  readonly #listingLimits: ListingLimits;
 
   constructor(options: MarketplaceClientOptions) {
     this.transport = new MarketplaceTransport(options);
     this.#registrationAttempts = options.registrationAttempts ?? 12;
-    this.#maxDescriptionChars = options.maxDescriptionChars ?? 256 * 1024;
+    this.#listingLimits = {
+      ...DEFAULT_LISTING_LIMITS,
+      ...options.listingLimits,
+      ...(options.maxDescriptionChars === undefined
+        ? {}
+        : { descriptionChars: options.maxDescriptionChars }),
+    };
   }
 
   get baseUrl(): string {
@@ -73,7 +93,7 @@ export class MarketplaceClient {
   /** Registers an agent; waits out the per-owner cooldown (429) and retries. */
   registerAgent(body: RegisterAgentRequest, signal?: AbortSignal): Promise<RegisterAgentResponse> {
     return this.transport.call({
-      route: "POST /api/agents/register",
+      route: route("registerAgent"),
       json: body,
       schema: RegisterAgentResponseSchema,
       // Many waits for the cooldown's 429s; an unreachable service fails fast, and
@@ -86,7 +106,7 @@ export class MarketplaceClient {
 
   async listAgents(): Promise<MarketplaceAgent[]> {
     const body = await this.transport.call({
-      route: "GET /api/agents",
+      route: route("listAgents"),
       schema: AgentListingSchema,
     });
     return body.agents;
@@ -94,8 +114,8 @@ export class MarketplaceClient {
 
   getAgent(agentId: string): Promise<MarketplaceAgent> {
     return this.transport.call({
-      route: "GET /api/agents/:id",
-      params: { id: agentId },
+      route: route("getAgent"),
+      params: { agent_id: agentId },
       schema: MarketplaceAgentSchema,
     });
   }
@@ -103,12 +123,12 @@ export class MarketplaceClient {
   /** `PUT /api/agents/{id}`: changes fields of a registered agent (here: its webhook_url). */
   updateAgent(
     agentId: string,
-    fields: { webhook_url?: string; status?: HeartbeatStatus },
+    fields: UpdateAgentRequest,
     token?: string,
   ): Promise<z.infer<typeof UpdateAgentResponseSchema>> {
     return this.transport.call({
-      route: "PUT /api/agents/:id",
-      params: { id: agentId },
+      route: route("updateAgent"),
+      params: { agent_id: agentId },
       json: fields,
       schema: UpdateAgentResponseSchema,
       maxAttempts: 2,
@@ -118,13 +138,13 @@ export class MarketplaceClient {
 
   heartbeat(
     agentId: string,
-    body: { status: HeartbeatStatus; current_capacity: number; metadata?: Record<string, unknown> },
+    body: HeartbeatRequest,
     signal?: AbortSignal,
     token?: string,
   ): Promise<HeartbeatResponse> {
     return this.transport.call({
-      route: "POST /api/agents/:id/heartbeat",
-      params: { id: agentId },
+      route: route("heartbeat"),
+      params: { agent_id: agentId },
       json: body,
       schema: HeartbeatResponseSchema,
       // A heartbeat is superseded by the next one: never retried.
@@ -136,9 +156,10 @@ export class MarketplaceClient {
 
   async listAgentJobs(agentId: string, status?: string): Promise<JobListing> {
     const body = await this.transport.call({
-      route: "GET /api/agents/:id/jobs",
-      params: { id: agentId },
+      route: route("agentJobs"),
+      params: { agent_id: agentId },
       query: { status },
+      sink: () => new ListingReader(this.#listingLimits),
       schema: JobListingSchema,
     });
     return this.#checkJobs(body.jobs);
@@ -146,15 +167,20 @@ export class MarketplaceClient {
 
   // Jobs
 
-  /** Every job matching the filters, each checked on its own: a malformed job is rejected, not fatal. */
+  /**
+   * Every job matching the filters, each checked on its own: a malformed or too large
+   * job is rejected, not fatal. The listing is read as it arrives (`ListingReader`), so
+   * its size does not matter: the real service lists 100 jobs of up to 16 MB each.
+   */
   async listJobs(
     filters: { status?: string; assigned_agent_id?: string } = {},
     signal?: AbortSignal,
     options: { maxAttempts?: number } = {},
   ): Promise<JobListing> {
     const body = await this.transport.call({
-      route: "GET /api/jobs",
+      route: route("listJobs"),
       query: filters,
+      sink: () => new ListingReader(this.#listingLimits),
       schema: JobListingSchema,
       signal,
       maxAttempts: options.maxAttempts,
@@ -164,8 +190,8 @@ export class MarketplaceClient {
 
   getJob(jobId: string, signal?: AbortSignal): Promise<JobWithBids> {
     return this.transport.call({
-      route: "GET /api/jobs/:id",
-      params: { id: jobId },
+      route: route("getJob"),
+      params: { job_id: jobId },
       schema: JobWithBidsSchema,
       signal,
     });
@@ -173,7 +199,7 @@ export class MarketplaceClient {
 
   postJob(body: PostJobRequest): Promise<z.infer<typeof PostJobResponseSchema>> {
     return this.transport.call({
-      route: "POST /api/jobs",
+      route: route("postJob"),
       json: body,
       schema: PostJobResponseSchema,
       maxAttempts: 1,
@@ -182,21 +208,34 @@ export class MarketplaceClient {
 
   // Job files
 
-  async listJobFiles(jobId: string, signal?: AbortSignal): Promise<JobFile[]> {
+  /**
+   * A job's files, each `size` in bytes: the service's display string ("3.4 KB") read
+   * to bytes, or exact where a record carries `size_bytes`, as the job's own
+   * `attachments` do (pass them to have their sizes preferred).
+   */
+  async listJobFiles(
+    jobId: string,
+    signal?: AbortSignal,
+    attachments: readonly unknown[] = [],
+  ): Promise<JobFile[]> {
     const body = await this.transport.call({
-      route: "GET /api/jobs/:id/files",
-      params: { id: jobId },
+      route: route("listJobFiles"),
+      params: { job_id: jobId },
       schema: JobFileListingSchema,
       signal,
     });
-    return body.files;
+    const exact = exactSizes(attachments);
+    return body.files.map((file) => {
+      const bytes = file.size_bytes ?? exact.get(file.file_id);
+      return bytes === undefined ? file : { ...file, size: bytes };
+    });
   }
 
   /** A file's content as text (the agents read text files only). */
   downloadJobFile(jobId: string, fileId: string, signal?: AbortSignal): Promise<string> {
     return this.transport.call({
-      route: "GET /api/jobs/:id/files/:file",
-      params: { id: jobId, file: fileId },
+      route: route("downloadJobFile"),
+      params: { job_id: jobId, file_id: fileId },
       text: true,
       schema: z.string(),
       signal,
@@ -211,8 +250,8 @@ export class MarketplaceClient {
     form.append("uploaded_by", file.uploadedBy);
     form.append("file", new Blob([file.content]), file.filename);
     return this.transport.call({
-      route: "POST /api/jobs/:id/files",
-      params: { id: jobId },
+      route: route("uploadJobFile"),
+      params: { job_id: jobId },
       form,
       schema: UploadedFileSchema,
       maxAttempts: 1,
@@ -223,8 +262,8 @@ export class MarketplaceClient {
 
   async listBids(jobId: string, signal?: AbortSignal): Promise<Bid[]> {
     const body = await this.transport.call({
-      route: "GET /api/jobs/:id/bids",
-      params: { id: jobId },
+      route: route("listBids"),
+      params: { job_id: jobId },
       schema: BidListingSchema,
       signal,
     });
@@ -238,8 +277,8 @@ export class MarketplaceClient {
    */
   placeBid(jobId: string, params: PlaceBidParams, signal?: AbortSignal): Promise<PlaceBidResponse> {
     return this.transport.call({
-      route: "POST /api/jobs/:id/bids",
-      params: { id: jobId },
+      route: route("placeBid"),
+      params: { job_id: jobId },
       query: { ...params },
       schema: PlaceBidResponseSchema,
       maxAttempts: 1,
@@ -249,8 +288,8 @@ export class MarketplaceClient {
 
   selectBid(jobId: string, bidId: string): Promise<z.infer<typeof SelectBidResponseSchema>> {
     return this.transport.call({
-      route: "POST /api/jobs/:id/select-bid/:bid",
-      params: { id: jobId, bid: bidId },
+      route: route("selectBid"),
+      params: { job_id: jobId, bid_id: bidId },
       schema: SelectBidResponseSchema,
       maxAttempts: 1,
     });
@@ -265,8 +304,8 @@ export class MarketplaceClient {
     signal?: AbortSignal,
   ): Promise<z.infer<typeof SubmitResultResponseSchema>> {
     return this.transport.call({
-      route: "POST /api/jobs/:id/submit-result",
-      params: { id: jobId },
+      route: route("submitResult"),
+      params: { job_id: jobId },
       json: { tokens_used: 0, model: "", ...body },
       schema: SubmitResultResponseSchema,
       maxAttempts: 2,
@@ -276,8 +315,8 @@ export class MarketplaceClient {
 
   deleteJob(jobId: string): Promise<z.infer<typeof SuccessResponseSchema>> {
     return this.transport.call({
-      route: "DELETE /api/jobs/:id",
-      params: { id: jobId },
+      route: route("deleteJob"),
+      params: { job_id: jobId },
       schema: SuccessResponseSchema,
       maxAttempts: 1,
     });
@@ -287,6 +326,10 @@ export class MarketplaceClient {
     const jobs: Job[] = [];
     const rejected: RejectedJob[] = [];
     for (const item of items) {
+      if (item instanceof TooLargeJob) {
+        rejected.push({ jobId: item.jobId, problem: item.problem, reason: "too_large" });
+        continue;
+      }
       const jobId =
         item &&
         typeof item === "object" &&
@@ -296,22 +339,27 @@ export class MarketplaceClient {
       const parsed = JobSchema.safeParse(item);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        rejected.push({ jobId, problem: `${issue?.path.join(".") || "job"}: ${issue?.message}` });
+        rejected.push({
+          jobId,
+          problem: `${issue?.path.join(".") || "job"}: ${issue?.message}`,
+          reason: "malformed",
+        });
         continue;
       }
       const { budget_usd: budget, deadline_minutes: deadline } = parsed.data;
       if (typeof budget === "number" && !(Number.isFinite(budget) && budget >= 0)) {
-        rejected.push({ jobId, problem: `budget_usd: ${budget} is not a budget` });
+        rejected.push({
+          jobId,
+          problem: `budget_usd: ${budget} is not a budget`,
+          reason: "malformed",
+        });
         continue;
       }
       if (!(Number.isFinite(deadline) && deadline >= 0)) {
-        rejected.push({ jobId, problem: `deadline_minutes: ${deadline} is not a deadline` });
-        continue;
-      }
-      if (parsed.data.description.length > this.#maxDescriptionChars) {
         rejected.push({
           jobId,
-          problem: `description: ${parsed.data.description.length} characters, more than ${this.#maxDescriptionChars}`,
+          problem: `deadline_minutes: ${deadline} is not a deadline`,
+          reason: "malformed",
         });
         continue;
       }
@@ -319,4 +367,16 @@ export class MarketplaceClient {
     }
     return { jobs, rejected };
   }
+}
+
+/** `file_id` → `size_bytes` of a job's attachment records (those that carry both). */
+function exactSizes(attachments: readonly unknown[]): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const item of attachments) {
+    const { file_id: id, size_bytes: bytes } = (item ?? {}) as Record<string, unknown>;
+    if (typeof id === "string" && typeof bytes === "number" && Number.isFinite(bytes)) {
+      sizes.set(id, bytes);
+    }
+  }
+  return sizes;
 }

@@ -1,11 +1,12 @@
+import { CompleteResponseSchema, PendingApprovalsSchema } from "../contract/responses.ts";
+import { route } from "../contract/routes.ts";
 import {
   AcceptCounterResponseSchema,
   BidDecisionResponseSchema,
-  CompleteResponseSchema,
   CounterResponseSchema,
-  PendingApprovalsSchema,
   TransactionSchema,
 } from "./money-schemas.ts";
+import type { CounterRequest } from "./schemas.ts";
 import type { MarketplaceTransport } from "./transport.ts";
 
 /**
@@ -20,14 +21,10 @@ export class NegotiationApi {
     this.#t = transport;
   }
 
-  counter(
-    bidId: string,
-    body: { new_price: number; message: string; by: "poster" | "agent" },
-    token?: string,
-  ) {
+  counter(bidId: string, body: CounterRequest, token?: string) {
     return this.#t.call({
-      params: { id: bidId },
-      route: "POST /api/bids/:id/counter",
+      params: { bid_id: bidId },
+      route: route("counterBid"),
       json: body,
       schema: CounterResponseSchema,
       maxAttempts: 1,
@@ -37,8 +34,8 @@ export class NegotiationApi {
 
   acceptCounter(bidId: string, by: "poster" | "agent", token?: string) {
     return this.#t.call({
-      params: { id: bidId },
-      route: "POST /api/bids/:id/accept-counter",
+      params: { bid_id: bidId },
+      route: route("acceptCounter"),
       query: { by },
       schema: AcceptCounterResponseSchema,
       maxAttempts: 1,
@@ -48,8 +45,8 @@ export class NegotiationApi {
 
   approve(bidId: string, token?: string) {
     return this.#t.call({
-      params: { id: bidId },
-      route: "POST /api/bids/:id/approve",
+      params: { bid_id: bidId },
+      route: route("approveBid"),
       schema: BidDecisionResponseSchema,
       maxAttempts: 1,
       token,
@@ -58,8 +55,8 @@ export class NegotiationApi {
 
   reject(bidId: string, token?: string) {
     return this.#t.call({
-      params: { id: bidId },
-      route: "POST /api/bids/:id/reject",
+      params: { bid_id: bidId },
+      route: route("rejectBid"),
       schema: BidDecisionResponseSchema,
       maxAttempts: 1,
       token,
@@ -68,7 +65,7 @@ export class NegotiationApi {
 
   pendingApprovals(token?: string) {
     return this.#t.call({
-      route: "GET /api/approvals/pending",
+      route: route("pendingApprovals"),
       schema: PendingApprovalsSchema,
       token,
     });
@@ -77,8 +74,8 @@ export class NegotiationApi {
   /** The poster's sign-off: the agreed price is released (all, half or none by quality). */
   complete(jobId: string, qualityScore: number, token?: string) {
     return this.#t.call({
-      params: { id: jobId },
-      route: "POST /api/jobs/:id/complete",
+      params: { job_id: jobId },
+      route: route("completeJob"),
       query: { quality_score: qualityScore },
       schema: CompleteResponseSchema,
       maxAttempts: 1,
@@ -88,8 +85,8 @@ export class NegotiationApi {
 
   transaction(txnId: string) {
     return this.#t.call({
-      params: { id: txnId },
-      route: "GET /api/transactions/:id",
+      params: { txn_id: txnId },
+      route: route("getTransaction"),
       schema: TransactionSchema,
     });
   }

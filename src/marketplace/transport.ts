@@ -1,10 +1,12 @@
 import type { Dispatcher, FormData } from "undici";
 import type { z } from "zod";
+import { type Method, routeLabel } from "../contract/routes.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, parseRetryAfter, sleep } from "../retry.ts";
 import { errorMessage } from "../secrets.ts";
 import { BodyTooLarge, dispatchForText, type RawAnswer } from "./dispatch.ts";
+import { type BodySink, dispatchToSink, SinkFailed } from "./dispatch-sink.ts";
 import { MarketplaceError, type MarketplaceErrorKind } from "./errors.ts";
 
 export interface TransportOptions {
@@ -23,12 +25,16 @@ export interface TransportOptions {
   maxDelayMs?: number;
   /** Largest body read from the service; more is an invalid response. */
   maxBodyBytes?: number;
+  /**
+   * Largest body streamed into a call's `sink` (job listings): what the sink keeps is
+   * bounded by the sink, so this only stops an endless answer (default 2 GiB, above
+   * 100 jobs of 16 MB, MongoDB's largest document).
+   */
+  maxStreamedBytes?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-type Method = "GET" | "POST" | "PUT" | "DELETE";
-
-/** A method and a path template: `POST /api/jobs/:id/bids`. */
+/** A method and a path template: `POST /api/jobs/:job_id/bids` (src/contract/routes.ts). */
 export type Route = `${Method} /${string}`;
 
 /** The `:name` segments of a route template. */
@@ -40,7 +46,10 @@ export type RouteParams<R extends string> = R extends `${string}:${infer Name}/$
 
 /** One call, whatever its route's parameters. */
 interface CallBase<T> {
-  /** Names the call in metrics labels and messages; the path is filled in from `params`. */
+  /**
+   * The path is filled in from `params`; metrics labels and messages name the call by
+   * its short form (`routeLabel`: `POST /api/jobs/:id/bids`).
+   */
   route: Route;
   query?: Record<string, string | number | boolean | undefined>;
   json?: unknown;
@@ -48,6 +57,11 @@ interface CallBase<T> {
   form?: FormData;
   /** The answer is the body as text, not JSON (file downloads); `schema` checks the string. */
   text?: boolean;
+  /**
+   * Reads a successful answer's body as it arrives (a new sink per attempt); `schema`
+   * checks what its `end()` returns. For answers too large to hold whole (job listings).
+   */
+  sink?: () => BodySink;
   schema: z.ZodType<T>;
   /** Overrides the transport's attempts (1 = never retry, e.g. for non-idempotent bids). */
   maxAttempts?: number;
@@ -82,9 +96,10 @@ interface Failed {
   retryAfterMs?: number;
 }
 
-/** An answer as it came: status, headers and body text. */
+/** An answer as it came: status, headers and body text (or what a sink made of the body). */
 interface Answer extends RawAnswer {
   ok: true;
+  value?: unknown;
 }
 
 /** One attempt's outcome: the checked body, or an error and whether to try again. */
@@ -112,6 +127,7 @@ export class MarketplaceTransport {
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
   readonly #maxBodyBytes: number;
+  readonly #maxStreamedBytes: number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 
   constructor(options: TransportOptions) {
@@ -127,6 +143,7 @@ export class MarketplaceTransport {
     this.#baseDelayMs = options.baseDelayMs ?? 250;
     this.#maxDelayMs = options.maxDelayMs ?? 15_000;
     this.#maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
+    this.#maxStreamedBytes = options.maxStreamedBytes ?? 2 * 1024 * 1024 * 1024;
     this.#sleep = options.sleep ?? sleep;
   }
 
@@ -136,8 +153,9 @@ export class MarketplaceTransport {
     const params: Partial<Record<string, string>> = options.params ?? {};
     const { method, path } = fillRoute(options.route, params);
     const target = this.#basePath + path + queryString(options.query);
+    const label = routeLabel(options.route);
     for (let attempt = 1; ; attempt++) {
-      const result = await this.#once(options, method, target, attempt);
+      const result = await this.#once(options, label, method, target, attempt);
       if (result.ok) return result.value;
       const limit = result.error.status === 429 ? rateLimitAttempts : maxAttempts;
       if (!result.retryable || attempt >= limit || options.signal?.aborted) throw result.error;
@@ -148,7 +166,7 @@ export class MarketplaceTransport {
           : backoffDelay(attempt, { baseMs: this.#baseDelayMs, capMs: this.#maxDelayMs });
       this.#logger?.debug(
         {
-          route: options.route,
+          route: label,
           attempt,
           delayMs: Math.round(delay),
           problem: result.error.message,
@@ -162,6 +180,7 @@ export class MarketplaceTransport {
   /** One attempt: send, classify the status, parse the body; counted once whatever the outcome. */
   async #once<T>(
     options: CallBase<T>,
+    label: string,
     method: Method,
     target: string,
     attempt: number,
@@ -172,13 +191,13 @@ export class MarketplaceTransport {
       ? (classifyStatus(sent) ?? parseBody(sent, options.schema, options.text))
       : sent;
     if (outcome.ok) {
-      this.#count(options.route, String(outcome.status), started);
+      this.#count(label, String(outcome.status), started);
       return { ok: true, value: outcome.value };
     }
     // An error status by its number; a 200 with an unreadable body by its kind, so
     // that it does not count as a success.
     this.#count(
-      options.route,
+      label,
       outcome.kind === "http" && outcome.status !== undefined
         ? String(outcome.status)
         : outcome.kind,
@@ -187,12 +206,12 @@ export class MarketplaceTransport {
     const { message, kind, status, detail, cause, retryable, retryAfterMs } = outcome;
     return {
       ok: false,
-      error: new MarketplaceError(`${options.route}: ${message}`, {
+      error: new MarketplaceError(`${label}: ${message}`, {
         kind,
         status,
         detail,
         cause,
-        route: options.route,
+        route: label,
         attempts: attempt,
       }),
       retryable,
@@ -211,24 +230,37 @@ export class MarketplaceTransport {
     method: Method,
     target: string,
   ): Promise<Answer | Failed> {
+    const request: Dispatcher.DispatchOptions = {
+      origin: this.#origin,
+      path: target,
+      method,
+      headers: requestHeaders(options),
+      body: options.form ?? (options.json === undefined ? null : JSON.stringify(options.json)),
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: this.#timeoutMs,
+    };
     try {
-      const answer = await dispatchForText(
-        this.#dispatcher,
-        {
-          origin: this.#origin,
-          path: target,
-          method,
-          headers: requestHeaders(options),
-          body: options.form ?? (options.json === undefined ? null : JSON.stringify(options.json)),
-          headersTimeout: this.#timeoutMs,
-          bodyTimeout: this.#timeoutMs,
-        },
-        this.#maxBodyBytes,
-        options.signal,
-      );
+      const answer = options.sink
+        ? await dispatchToSink(
+            this.#dispatcher,
+            request,
+            options.sink,
+            { sinkBytes: this.#maxStreamedBytes, textBytes: this.#maxBodyBytes },
+            options.signal,
+          )
+        : await dispatchForText(this.#dispatcher, request, this.#maxBodyBytes, options.signal);
       return { ok: true, ...answer };
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason ?? error;
+      if (error instanceof SinkFailed) {
+        return {
+          ok: false,
+          message: `answered with a body that is not JSON (${truncate(error.message, 200)})`,
+          kind: "invalid-response",
+          cause: error,
+          retryable: true,
+        };
+      }
       if (error instanceof BodyTooLarge) {
         return {
           ok: false,
@@ -308,7 +340,8 @@ function parseBody<T>(
   const { status, text } = answer;
   let body: unknown;
   try {
-    body = asText ? text : text === "" ? null : JSON.parse(text);
+    if ("value" in answer) body = answer.value;
+    else body = asText ? text : text === "" ? null : JSON.parse(text);
   } catch (error) {
     return {
       ok: false,

@@ -1,7 +1,7 @@
-import { parseTime } from "../marketplace-server/time.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import { isStaleEpoch } from "../state/fence.ts";
 import { sameAddress } from "../wallet/keys.ts";
+import { checkForeignHeartbeat, rememberRegistrationStamp } from "./foreign-heartbeat.ts";
 import { sessionSigner } from "./heartbeats.ts";
 import type { AgentRegistration } from "./registration.ts";
 import type { AgentTelemetry } from "./telemetry.ts";
@@ -66,12 +66,16 @@ export async function startAgent(agent: WorkerAgent, s: StartupDeps): Promise<st
     if (migrating) retired ??= await findKeylessAgent(legacy, registration.agentId, migration);
   }
   const agentId = agent.agentId;
+  const registeredNow = agent.selfRegistered;
   if (retired) await retireKeylessAgent(retired, agentId, wallet.address, migration);
   // An agent registered earlier (or elsewhere) is switched over to notifications;
   // one this runner just registered asked for them at registration.
   if (deps.webhookUrl && !agent.selfRegistered) await useWebhook(agent, agentId, s);
   if (s.tenure) await raiseFence(agentId, s.tenure.epoch, s);
-  else if (deps.checkForeignHeartbeats) await checkForeignHeartbeat(agentId, s);
+  else if (deps.checkForeignHeartbeats) {
+    if (registeredNow) await rememberRegistrationStamp(agent, agentId, deps.client);
+    else await checkForeignHeartbeat(agentId, s.deps, telemetry);
+  }
   await restoreTotals(agentId, s);
   return s.lifetime.aborted ? undefined : agentId;
 }
@@ -134,23 +138,10 @@ async function raiseFence(agentId: string, epoch: number, s: StartupDeps): Promi
   }
 }
 
-/** Someone heartbeated this agent within the last interval: another runner may run it. */
-async function checkForeignHeartbeat(agentId: string, s: StartupDeps): Promise<void> {
-  try {
-    const agent = await s.deps.client.getAgent(agentId);
-    // Registration stamps last_active too: equal to created_at, nobody heartbeated it.
-    if (!agent.last_active || agent.last_active === agent.created_at) return;
-    const age = Date.now() - parseTime(agent.last_active).getTime();
-    if (Number.isFinite(age) && age >= 0 && age < s.deps.heartbeatIntervalMs)
-      s.telemetry.foreignHeartbeat(agent.last_active);
-  } catch {
-    // Only a warning is at stake; the first heartbeat reports real trouble.
-  }
-}
-
 async function restoreTotals(agentId: string, s: StartupDeps): Promise<void> {
   try {
     s.telemetry.restoreTotals(await s.deps.ledger.agentTotals(agentId));
+    s.telemetry.restorePaid((await s.deps.ledger.paidTotals(agentId)).paidUsd);
   } catch (error) {
     s.telemetry.error("reading the agent's totals from the ledger failed", error);
   }

@@ -2,12 +2,14 @@ import type { BaseAgentExecutor } from "../agents/base-executor.ts";
 import { createExecutor } from "../agents/registry.ts";
 import type { ExecutorContext } from "../agents/types.ts";
 import type { AgentSpec } from "../config-sources/types.ts";
-import type { Job, JobWithBids } from "../marketplace/schemas.ts";
+import type { Bid, Job, JobWithBids } from "../marketplace/schemas.ts";
 import { sleep } from "../retry.ts";
 import { isStaleEpoch } from "../state/fence.ts";
+import type { LedgerEntry } from "../state/types.ts";
 import type { AgentWallet } from "../wallet/agent-wallets.ts";
 import { agentFloor, checkSpendCap, priceBid } from "./agent-pricing.ts";
 import { startAgent } from "./agent-startup.ts";
+import { type AssignmentVerdict, checkAssignment, needsWinningBid } from "./assignment-check.ts";
 import { Bidder, type BidIntent, type RoundBids } from "./bidder.ts";
 import { Heartbeats } from "./heartbeats.ts";
 import { executeWonJob } from "./job-execution.ts";
@@ -43,6 +45,8 @@ export class AgentWorker {
   readonly #heartbeats: Heartbeats;
   #state: WorkerState = "registering";
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** Jobs assigned to this agent that it will not execute (see assignment-check.ts). */
+  readonly #refused = new Set<string>();
   /** Aborted when the worker is forced to stop: registration and executions end. */
   readonly #lifetime = new AbortController();
   #started: Promise<void> | undefined;
@@ -94,6 +98,10 @@ export class AgentWorker {
   }
   get wallet(): AgentWallet | undefined {
     return this.#agent.wallet;
+  }
+  /** True when this runner registered the agent (its mode and capabilities are the runner's). */
+  get selfRegistered(): boolean {
+    return this.#agent.selfRegistered;
   }
   get state(): WorkerState {
     return this.#state;
@@ -227,9 +235,17 @@ export class AgentWorker {
     for (const job of jobs) {
       if (this.#inFlight.has(job.job_id)) continue;
       if (this.#inFlight.size >= this.#maxConcurrent) break;
+      if (this.#refused.has(job.job_id)) continue;
       const entry = await this.#deps.ledger.get(agentId, job.job_id);
       if (entry?.result) continue; // produced already: the outbox delivers it
       if (!entry?.wonAt) {
+        // Anybody may bid in this agent's name and select that bid: only an assignment
+        // through a bid of ours, at a price we accepted, is executed.
+        const verdict = await this.#checkAssignment(job, entry);
+        if (verdict.kind === "refused") {
+          this.#refuse(job, verdict.reason, verdict.detail);
+          continue;
+        }
         await this.#deps.ledger.recordWon(agentId, job.job_id, this.#tenure?.epoch);
         // The agreed price: the accepted counter-offer's, else the bid's.
         this.#telemetry.jobWon(job, job.final_price_usd ?? entry?.bidPriceUsd ?? 0);
@@ -258,6 +274,27 @@ export class AgentWorker {
       this.#telemetry.inFlight(this.#inFlight.size);
       if (this.#inFlight.size >= this.#maxConcurrent) void this.heartbeat();
     }
+  }
+
+  async #checkAssignment(job: Job, entry: LedgerEntry | undefined): Promise<AssignmentVerdict> {
+    let winningBid: Bid | undefined;
+    if (needsWinningBid(job, entry) && job.winning_bid_id) {
+      const full = await this.#deps.client.getJob(job.job_id, this.#lifetime.signal);
+      winningBid = full.bids.find((bid) => bid.bid_id === job.winning_bid_id);
+    }
+    return checkAssignment({
+      job,
+      entry,
+      floorUsd: this.floorFor(job).floorUsd,
+      ...(winningBid ? { winningBid } : {}),
+    });
+  }
+
+  /** Said once per job; the job is never executed here (bounded: the oldest are forgotten). */
+  #refuse(job: Job, reason: "not_our_bid" | "below_floor", detail: string): void {
+    if (this.#refused.size >= 10_000) this.#refused.clear();
+    this.#refused.add(job.job_id);
+    this.#telemetry.assignmentRefused(job, reason, detail);
   }
 
   #context(job: Job, signal: AbortSignal): ExecutorContext {

@@ -1,3 +1,4 @@
+import { capabilityScore } from "../agents/capabilities.ts";
 import type { AgentConfig, Evaluation } from "../agents/types.ts";
 import type { Job } from "../marketplace/schemas.ts";
 import { EvaluationSchema, type Guarded, guardedCall } from "./guarded-call.ts";
@@ -32,10 +33,10 @@ export function screenJob(job: Job, config: AgentConfig): SkipDecision | undefin
   )
     return skip("budget_missing", "the job has no positive budget");
   const lacking = job.required_capabilities.find(
-    (c) => (config.capabilities[c] ?? 0) < job.min_capability_score,
+    (c) => capabilityScore(config.capabilities, c) < job.min_capability_score,
   );
   if (lacking !== undefined) {
-    const score = config.capabilities[lacking] ?? 0;
+    const score = capabilityScore(config.capabilities, lacking);
     return skip(
       "capability",
       `capability ${lacking} is ${score}, below the job's minimum of ${job.min_capability_score}`,

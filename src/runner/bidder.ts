@@ -234,6 +234,9 @@ export class Bidder {
     known: Pick<RoundBids, "hasBid" | "want">,
     listed?: ReadonlySet<string>,
   ): Promise<BidIntent[]> | undefined {
+    // A bid of this agent that the marketplace cancelled (its stale-agent sweep): the job
+    // is decided afresh, once per cancellation.
+    if (feed.hasReopened) this.#reopen(feed.takeReopened(agentNow().agentId));
     // A round still under way (a slow or hung evaluateJob) keeps its jobs; this poll's
     // are seen again at the next one.
     if (this.#round) return undefined;
@@ -265,6 +268,13 @@ export class Bidder {
     await Promise.race([round, cutoff]).finally(() => clearTimeout(timer));
     open = false;
     return intents;
+  }
+
+  #reopen(jobIds: ReadonlySet<string> | undefined): void {
+    for (const jobId of jobIds ?? []) {
+      this.#decided.delete(jobId);
+      this.#attempts.delete(jobId);
+    }
   }
 
   /** Jobs no longer listed take no bids: what was decided about them is dropped (bounded state). */
@@ -395,7 +405,7 @@ export class Bidder {
 
   /** A bid the marketplace took (and the ledger recorded, or tried to). */
   placed(intent: BidIntent, bidId: string): void {
-    intent.feed.noteBid(intent.job.job_id, intent.agentId);
+    intent.feed.noteBid(intent.job.job_id, intent.agentId, bidId);
     this.#decided.add(intent.job.job_id);
     this.#deps.telemetry.bidPlaced(intent.job, bidId, intent.decision);
   }

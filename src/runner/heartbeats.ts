@@ -2,6 +2,7 @@ import { isOwnershipError, type Signer } from "../marketplace/auth.ts";
 import { isMarketplaceError } from "../marketplace/errors.ts";
 import type { AgentWallet, AgentWallets } from "../wallet/agent-wallets.ts";
 import { checkSpendCap } from "./agent-pricing.ts";
+import { foreignSinceRegistration } from "./foreign-heartbeat.ts";
 import type { AgentTelemetry } from "./telemetry.ts";
 import type { WorkerAgent, WorkerDeps } from "./worker-deps.ts";
 
@@ -99,6 +100,9 @@ export class Heartbeats {
     // Paused while the marketplace is down: the runner's one probe finds when it is back.
     const health = deps.health;
     if (health && !health.up && status !== "offline") return;
+    // An agent this start registered: did somebody heartbeat it since? (once)
+    if (this.#agent.registrationStamp !== undefined && status !== "offline")
+      await foreignSinceRegistration(this.#agent, agentId, deps.client, telemetry);
     const { inFlight, maxConcurrent } = this.#o.load();
     const busy = inFlight >= maxConcurrent;
     const body = {
@@ -132,8 +136,10 @@ export class Heartbeats {
         return;
       }
       telemetry.heartbeatFailed(error);
-      if (isMarketplaceError(error, 404) && status !== "offline")
+      if (isMarketplaceError(error, 404) && status !== "offline") {
+        telemetry.agentDeleted(agentId);
         await this.#o.unknownAgent(agentId);
+      }
     }
     if (status !== "offline") void checkSpendCap(deps.spendCaps, this.#agent.spec.key, telemetry);
   }

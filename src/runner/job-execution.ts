@@ -54,7 +54,10 @@ export function resultOfFailure(
 /**
  * Executes one won job: marks it started in the ledger, runs the executor under the
  * job's deadline, writes the result down and hands it to the outbox. A shutdown that
- * cuts it short leaves no result, so the next start runs it again (once).
+ * cuts it short leaves no result, so the next start runs it again (once). A failed
+ * execution is never run again: its failure report goes to the outbox (at most
+ * MAX_FAILURE_REPORTS attempts, since the service cannot record one) and the job is
+ * left to its poster; the LLM cost is spent, and re-running could fail the same way.
  */
 export async function executeWonJob(
   agentId: string,

@@ -1,8 +1,10 @@
 import type { Logger } from "../logger.ts";
 import type { MarketplaceClient, RejectedJob } from "../marketplace/client.ts";
-import type { Job } from "../marketplace/schemas.ts";
+import type { Job, JobWithBids } from "../marketplace/schemas.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Ledger } from "../state/types.ts";
+import type { DecisionLog } from "./decision-log.ts";
+import { isLiveBid, lookupBudget, QUIET_SPELL_MS, StakeWatch } from "./stake-watch.ts";
 
 /** Attempts per listing within one poll: one quick retry for a blip; the next poll does the rest. */
 const LISTING_ATTEMPTS = 2;
@@ -12,6 +14,10 @@ const LISTING_ATTEMPTS = 2;
  * assigned jobs at every poll, and given up on after an hour.
  */
 const LIMBO_MAX_MS = 3_600_000;
+/** The decision log's name for a decision the feed makes for every agent. */
+const ALL_AGENTS = "(all agents)";
+/** Polls that a job whose bid of ours was cancelled is offered for a new bid, listed or not. */
+const REBID_POLLS = 3;
 
 export interface FeedPage {
   /** Jobs that take bids (`posted`: the real service never sets `bidding`). */
@@ -20,16 +26,25 @@ export interface FeedPage {
   assigned: Job[];
   /** True when `biddable` is the whole listing (a poll), not one job of a notification. */
   complete?: boolean;
+  /** Jobs in negotiation with a bid of ours that no listing showed (found by look-up). */
+  negotiating?: JobWithBids[];
 }
 
 export interface JobFeedOptions {
   client: MarketplaceClient;
   logger: Logger;
   metrics?: Metrics;
-  /** Where bids placed before a restart are found, so their awards are not missed. */
-  ledger?: Pick<Ledger, "bidsOn">;
+  /**
+   * Where bids placed before a restart are found, so their awards are not missed; and
+   * the stakes looked up one by one when no listing shows their job (see StakeWatch).
+   */
+  ledger?: Pick<Ledger, "bidsOn" | "openStakes" | "endStake" | "get">;
+  /** The runner's poll interval: the look-up budget is per minute (see lookupBudget). */
+  pollIntervalMs?: number;
   /** The marketplace ids of this runner's agents. */
   ourAgents?: () => ReadonlySet<string>;
+  /** Where a job too large to read is recorded as every agent's skip (`too_large`). */
+  decisions?: DecisionLog;
   now?: () => number;
 }
 
@@ -52,7 +67,16 @@ export class JobFeed {
   readonly #logger: Logger;
   readonly #metrics: Metrics | undefined;
   readonly #ledger: Pick<Ledger, "bidsOn"> | undefined;
+  /** The stakes no listing shows; undefined without a ledger. */
+  readonly #stakes: StakeWatch | undefined;
+  /** Jobs with a cancelled bid of ours, offered for a new bid for a few polls. */
+  readonly #rebiddable = new Map<string, { job: Job; polls: number }>();
+  /** By agent: the jobs whose cancelled bid it is to decide again (taken by its bidder). */
+  readonly #reopened = new Map<string, Set<string>>();
+  /** When a poll last reached the marketplace. */
+  #lastPolledAt: number | undefined;
   readonly #ourAgents: () => ReadonlySet<string>;
+  readonly #decisions: DecisionLog | undefined;
   /** Our agents as of the last assigned listing. */
   #listedFor: ReadonlySet<string> = new Set();
   readonly #now: () => number;
@@ -71,7 +95,40 @@ export class JobFeed {
     this.#metrics = options.metrics;
     this.#ledger = options.ledger;
     this.#ourAgents = options.ourAgents ?? (() => new Set());
+    this.#decisions = options.decisions;
     this.#now = options.now ?? Date.now;
+    const ledger = options.ledger;
+    const pollIntervalMs = options.pollIntervalMs ?? 30_000;
+    this.#stakes = ledger
+      ? new StakeWatch({
+          client: this.#client,
+          ledger,
+          logger: this.#logger,
+          metrics: this.#metrics,
+          ourAgents: this.#ourAgents,
+          budget: () => lookupBudget(this.#ourAgents().size, pollIntervalMs),
+          now: this.#now,
+        })
+      : undefined;
+  }
+
+  /** How many jobs the runner has a stake in that may need a look-up (for tests and benches). */
+  get stakes(): number {
+    return this.#stakes?.size ?? 0;
+  }
+
+  /**
+   * The jobs whose cancelled bid this agent is to decide again, once: its bidder forgets
+   * what it decided about them.
+   */
+  takeReopened(agentId: string): ReadonlySet<string> | undefined {
+    const jobs = this.#reopened.get(agentId);
+    if (jobs) this.#reopened.delete(agentId);
+    return jobs;
+  }
+
+  get hasReopened(): boolean {
+    return this.#reopened.size > 0;
   }
 
   /** How many jobs the feed keeps an eye on for an award (for tests and status). */
@@ -103,7 +160,37 @@ export class JobFeed {
       assigned = listing.jobs;
       this.#settle(assigned);
     }
-    return { biddable: posted.jobs, assigned, complete: true };
+    const now = this.#now();
+    // Long without an answered poll: the service may have cancelled our pending bids.
+    if (this.#lastPolledAt !== undefined && now - this.#lastPolledAt >= QUIET_SPELL_MS)
+      this.#stakes?.quietSpell();
+    this.#lastPolledAt = now;
+    if (!this.#stakes) return { biddable: posted.jobs, assigned, complete: true };
+
+    const visible = new Set([...ids, ...assigned.map((job) => job.job_id)]);
+    const news = await this.#stakes.round(visible, signal);
+    for (const [jobId, agents] of news.reopened) {
+      for (const agentId of agents) {
+        const jobs = this.#reopened.get(agentId);
+        if (jobs) jobs.add(jobId);
+        else this.#reopened.set(agentId, new Set([jobId]));
+      }
+      this.forget(jobId);
+    }
+    for (const job of news.biddable) this.#rebiddable.set(job.job_id, { job, polls: REBID_POLLS });
+    const biddable = [...posted.jobs];
+    for (const [jobId, entry] of this.#rebiddable) {
+      if (!ids.has(jobId)) biddable.push(entry.job);
+      if (--entry.polls <= 0) this.#rebiddable.delete(jobId);
+    }
+    const listedAssigned = new Set(assigned.map((job) => job.job_id));
+    const found = news.assigned.filter((job) => !listedAssigned.has(job.job_id));
+    return {
+      biddable,
+      assigned: found.length > 0 ? [...assigned, ...found] : assigned,
+      complete: true,
+      ...(news.negotiating.length > 0 ? { negotiating: news.negotiating } : {}),
+    };
   }
 
   /**
@@ -120,12 +207,14 @@ export class JobFeed {
     let pending = this.#bidders.get(jobId);
     if (!pending) {
       pending = this.#client.listBids(jobId).then((bids) => {
-        const agents = new Set(bids.map((b) => b.agent_id));
+        // A cancelled, rejected or withdrawn bid is no bid: it does not stop a new one.
+        const live = bids.filter(isLiveBid);
+        const agents = new Set(live.map((b) => b.agent_id));
         const ours = this.#ourAgents();
-        for (const agent of agents) {
-          if (ours.has(agent)) {
+        for (const bid of live) {
+          if (ours.has(bid.agent_id)) {
             this.#watch(jobId);
-            break;
+            this.#stakes?.noteBid(jobId, bid.agent_id, bid.bid_id);
           }
         }
         return agents;
@@ -143,8 +232,9 @@ export class JobFeed {
   }
 
   /** Records our own bid: later checks see it without a request, and its award is watched for. */
-  noteBid(jobId: string, agentId: string): void {
+  noteBid(jobId: string, agentId: string, bidId?: string): void {
     this.#watch(jobId);
+    this.#stakes?.noteBid(jobId, agentId, bidId);
     void this.#bidders
       .get(jobId)
       ?.then((set) => set.add(agentId))
@@ -221,8 +311,23 @@ export class JobFeed {
       if (this.#reportedRejects.has(key)) continue;
       this.#reportedRejects.add(key);
       if (this.#reportedRejects.size > 10_000) this.#reportedRejects.clear();
-      this.#metrics?.jobsSkipped.inc({ reason: "malformed" });
-      this.#logger.warn({ jobId: reject.jobId, problem: reject.problem }, "malformed job skipped");
+      this.#metrics?.jobsSkipped.inc({ reason: reject.reason });
+      this.#logger.warn(
+        { jobId: reject.jobId, problem: reject.problem, reason: reject.reason },
+        reject.reason === "too_large" ? "job too large, skipped" : "malformed job skipped",
+      );
+      if (reject.reason === "too_large" && reject.jobId !== undefined) {
+        // No agent saw the job: one skip in the decision log stands for all of them.
+        this.#decisions?.record(ALL_AGENTS, {
+          at: new Date(this.#now()).toISOString(),
+          jobId: reject.jobId,
+          agent: ALL_AGENTS,
+          agentId: null,
+          outcome: "skip",
+          reason: "too_large",
+          detail: `the listing held more of this job than is read (${reject.problem})`,
+        });
+      }
     }
   }
 }

@@ -31,6 +31,14 @@ export type SubmitOutcome =
 
 /** Statuses after which the marketplace will never accept this result. */
 const FINAL_STATUSES = new Set([400, 403, 404]);
+/**
+ * A failure report (`success: false`) is sent at most this many times. The service
+ * answers every one with 500 (it sets a `failed` status its own status list lacks) and
+ * leaves the job `assigned`, so retrying would never end. After the last attempt the
+ * result is closed and the job left to its poster; it is never executed again (the LLM
+ * cost is spent, and the poster decides: select another bid, or cancel).
+ */
+export const MAX_FAILURE_REPORTS = 3;
 
 /**
  * Submits results from the ledger until the marketplace accepts them or says the job
@@ -120,6 +128,9 @@ export class Outbox {
     const { client, ledger, logger, metrics } = this.#o;
     const result = entry.result!;
     const log = logger.child({ agentId: entry.agentId, jobId: entry.jobId });
+    // A ledger from before this limit may hold a failure report tried many times.
+    if (!result.success && entry.submitAttempts >= MAX_FAILURE_REPORTS)
+      return this.#giveUpFailure(entry, entry.lastSubmitError ?? "no answer", log);
     try {
       const response = await client.submitResult(entry.jobId, {
         success: result.success,
@@ -155,12 +166,16 @@ export class Outbox {
         return { kind: "closed", reason };
       }
       const attempts = entry.submitAttempts + 1;
+      const problem = errorMessage(error);
+      if (!result.success && attempts >= MAX_FAILURE_REPORTS) {
+        await ledger.recordSubmitFailure(entry.agentId, entry.jobId, problem, Date.now());
+        return this.#giveUpFailure({ ...entry, submitAttempts: attempts }, problem, log);
+      }
       const delay = backoffDelay(attempts, {
         baseMs: this.#o.baseDelayMs ?? 1000,
         capMs: this.#o.maxDelayMs ?? 300_000,
       });
       const nextSubmitAt = Date.now() + Math.round(delay);
-      const problem = errorMessage(error);
       await ledger.recordSubmitFailure(entry.agentId, entry.jobId, problem, nextSubmitAt);
       metrics?.resultsSubmitted.inc({ agent: entry.agentId, outcome: "retry" });
       log.warn(
@@ -169,6 +184,15 @@ export class Outbox {
       );
       return { kind: "retry", error: problem, nextSubmitAt };
     }
+  }
+
+  /** The failure report could not be recorded: closed, said once, the job left to its poster. */
+  async #giveUpFailure(entry: LedgerEntry, problem: string, log: Logger): Promise<SubmitOutcome> {
+    const reason = `the marketplace did not record the failure report after ${entry.submitAttempts} attempts (last: ${problem}); the job stays assigned, left to its poster`;
+    await this.#o.ledger.closeResult(entry.agentId, entry.jobId, reason);
+    this.#o.metrics?.resultsSubmitted.inc({ agent: entry.agentId, outcome: "failure_unrecorded" });
+    log.warn({ attempts: entry.submitAttempts, problem }, "failure report not recorded; given up");
+    return { kind: "closed", reason };
   }
 
   async #alreadyOurs(entry: LedgerEntry): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { attachmentBytes } from "../contract/responses.ts";
 import type { Job } from "../marketplace/schemas.ts";
 
 /** Characters per token of English text and code: the usual rough estimate. */
@@ -31,10 +32,7 @@ export interface Floor {
 export function estimateInputTokens(job: Job): number {
   let chars = job.title.length + job.description.length;
   if (job.data_context) chars += JSON.stringify(job.data_context).length;
-  for (const file of job.attachments) {
-    const size = (file as { size?: unknown } | null)?.size;
-    if (typeof size === "number" && Number.isFinite(size) && size > 0) chars += size;
-  }
+  for (const file of job.attachments) chars += attachmentBytes(file) ?? 0;
   return Math.ceil(chars / CHARS_PER_TOKEN) + PROMPT_OVERHEAD_TOKENS;
 }
 

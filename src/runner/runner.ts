@@ -11,6 +11,7 @@ import type { Logger } from "../logger.ts";
 import { Sessions } from "../marketplace/auth.ts";
 import { MarketplaceClient } from "../marketplace/client.ts";
 import { NegotiationApi } from "../marketplace/negotiation-api.ts";
+import type { JobWithBids } from "../marketplace/schemas.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
 import { createSharedPool } from "../pool.ts";
 import { backoffDelay, sleep } from "../retry.ts";
@@ -21,6 +22,7 @@ import { lockStateDir, type StateDirLock } from "../state/state-dir-lock.ts";
 import type { Ledger, LedgerEntry } from "../state/types.ts";
 import { AgentWallets } from "../wallet/agent-wallets.ts";
 import { resolveWalletSetup, type WalletSetup } from "../wallet/setup.ts";
+import { AgentGuard, guardPeriodMs } from "./agent-guard.ts";
 import type { AgentWorker } from "./agent-worker.ts";
 import { DecisionLog } from "./decision-log.ts";
 import { MarketplaceHealth } from "./health.ts";
@@ -29,7 +31,7 @@ import { type FeedPage, JobFeed } from "./job-feed.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { MoneyWatch } from "./money-watch.ts";
 import { Outbox, type SubmitOutcome } from "./outbox.ts";
-import { pollIntervalFor, type WebhookHint, webhookUrl } from "./push.ts";
+import { HintFollower, pollIntervalFor, type WebhookHint, webhookUrl } from "./push.ts";
 import { Registrar } from "./registrar.ts";
 import { SpendCaps } from "./spend-caps.ts";
 import { StatusTracker } from "./status-tracker.ts";
@@ -42,9 +44,6 @@ import type {
 } from "./status-types.ts";
 import { Supervisor } from "./supervisor.ts";
 import { KeylessAgents } from "./wallet-migration.ts";
-
-/** A second notification of the same event and job within this time is not followed again. */
-const HINT_DEDUPE_MS = 30_000;
 
 export interface RunnerOptions {
   config: RunnerConfig;
@@ -96,10 +95,10 @@ export class Runner implements StatusSource {
   #pollLoop: Promise<void> | undefined;
   readonly #health: MarketplaceHealth;
   readonly #heartbeatClock: HeartbeatClock;
-  #lastHintAt = 0;
+  readonly #hints: HintFollower;
+  /** Puts back what somebody else changed in our agents' marketplace documents. */
+  readonly #guard: AgentGuard;
   #dispatching: Promise<void> = Promise.resolve();
-  /** Hints followed recently, by event and job: the job is fetched once for all agents. */
-  readonly #hinted = new Map<string, number>();
   /** The marketplace ids of the running agents, worked out once per poll. */
   #agentIds: Set<string> | undefined;
   #stopped: Promise<void> | undefined;
@@ -132,12 +131,23 @@ export class Runner implements StatusSource {
     this.#heartbeatClock = new HeartbeatClock({
       tickMs: heartbeatTickMs(this.config.heartbeatIntervalMs),
     });
+    this.#hints = new HintFollower({
+      client: this.client,
+      logger: this.#log,
+      isOurAgent: (agentId) => this.isOurAgent(agentId),
+      dispatch: (page) => this.#dispatch(page),
+      assignedHint: (jobId) => this.#feed.hintAssigned(jobId),
+      following: () => this.#health.up && !this.#stop.signal.aborted,
+      signal: this.#stop.signal,
+    });
     this.#feed = new JobFeed({
       client: this.client,
       logger: this.#log,
       metrics: this.metrics,
       ledger: this.ledger,
       ourAgents: () => this.#ourAgentIds(),
+      pollIntervalMs: this.config.pollIntervalMs,
+      decisions: this.#decisions,
     });
     this.#outbox = new Outbox({
       client: this.client,
@@ -160,17 +170,18 @@ export class Runner implements StatusSource {
       workers: () => this.#supervisor.workers,
       offersPossible: () => this.#feed.bidLeftPosted,
     });
+    const registrar = new Registrar(
+      this.client,
+      this.config.ownerId,
+      this.config.defaultModel,
+      webhookUrl(this.config.publicUrl),
+    );
     this.#supervisor = new Supervisor(
       {
         client: this.client,
         llm: this.llm,
         ledger: this.ledger,
-        registrar: new Registrar(
-          this.client,
-          this.config.ownerId,
-          this.config.defaultModel,
-          webhookUrl(this.config.publicUrl),
-        ),
+        registrar,
         webhookUrl: webhookUrl(this.config.publicUrl),
         outbox: this.#outbox,
         tracker: this.tracker,
@@ -204,6 +215,17 @@ export class Runner implements StatusSource {
       this.config.shutdownGraceMs,
       { leased: parts.mongo !== undefined },
     );
+    this.#guard = new AgentGuard({
+      client: this.client,
+      sessions: this.sessions,
+      wallets: this.wallets,
+      registrar,
+      webhookUrl: webhookUrl(this.config.publicUrl),
+      agents: () => this.#supervisor.workers,
+      logger: this.#log,
+      periodMs: guardPeriodMs(this.config.heartbeatIntervalMs),
+      up: () => this.#health.up && !this.#stop.signal.aborted,
+    });
     this.#leases = parts.mongo
       ? new LeaseKeeper({
           store: openLeaseStore({
@@ -345,6 +367,7 @@ export class Runner implements StatusSource {
     });
     this.#leases?.start();
     this.#outbox.start();
+    this.#guard.start();
     this.#pollLoop = this.#poll();
   }
 
@@ -371,6 +394,7 @@ export class Runner implements StatusSource {
         this.#marketplaceReachable = true;
         this.#lastMarketplaceOk = new Date().toISOString();
         await this.#dispatch(page);
+        if (page.negotiating) await this.#answerOffers(page.negotiating);
         await this.#money.poll(this.#stop.signal).catch((error: unknown) => {
           if (!this.#stop.signal.aborted)
             this.#log.debug(
@@ -411,47 +435,30 @@ export class Runner implements StatusSource {
     return run;
   }
 
+  /** Counter-offers on bids of ours in jobs no listing shows (found by the feed's look-ups). */
+  async #answerOffers(jobs: JobWithBids[]): Promise<void> {
+    for (const job of jobs) {
+      for (const worker of this.#supervisor.workers) {
+        if (!job.bids.some((bid) => bid.agent_id === worker.agentId)) continue;
+        await worker.answerOffers(job).catch((error: unknown) => {
+          worker.telemetry.error("answering a counter-offer failed", error, job.job_id);
+        });
+      }
+    }
+  }
+
   /** Whether the agent id is one of this runner's running agents. */
   isOurAgent(agentId: string): boolean {
     return this.#ourAgentIds().has(agentId);
   }
 
-  /**
-   * A webhook notification: a hint, never a fact. The job is fetched from the API (once
-   * per job and event for a while, however many agents were notified) and acted on as
-   * the API shows it: a posted job is decided at once, a job assigned to one of ours is
-   * taken up at once.
-   */
+  /** A webhook notification: followed at once by the HintFollower (push.ts). */
   hint(hint: WebhookHint): void {
-    this.#lastHintAt = Date.now();
-    if (!this.#health.up || this.#stop.signal.aborted) return;
-    // job.assigned and bid.selected say the same thing: one fetch for both.
-    const key = `${hint.event === "job.posted" ? "posted" : "assigned"}|${hint.jobId}`;
-    const now = Date.now();
-    if ((this.#hinted.get(key) ?? 0) > now - HINT_DEDUPE_MS) return;
-    if (this.#hinted.size >= 10_000) this.#hinted.clear();
-    this.#hinted.set(key, now);
-    void this.#actOnHint(hint.jobId).catch((error: unknown) => {
-      this.#log.debug(
-        { jobId: hint.jobId, problem: errorMessage(error) },
-        "webhook hint not followed",
-      );
-    });
-  }
-
-  async #actOnHint(jobId: string): Promise<void> {
-    const { bids: _bids, ...job } = await this.client.getJob(jobId, this.#stop.signal);
-    if (job.status === "posted") {
-      await this.#dispatch({ biddable: [job], assigned: [] });
-    } else if (job.status === "assigned" && job.assigned_agent_id) {
-      if (!this.isOurAgent(job.assigned_agent_id)) return;
-      this.#feed.hintAssigned(job.job_id);
-      await this.#dispatch({ biddable: [], assigned: [job] });
-    }
+    this.#hints.follow(hint);
   }
 
   #pollInterval(): number {
-    return pollIntervalFor(this.config.pollIntervalMs, this.#lastHintAt, Date.now());
+    return pollIntervalFor(this.config.pollIntervalMs, this.#hints.lastHintAt, Date.now());
   }
 
   #ourAgentIds(): ReadonlySet<string> {
@@ -553,6 +560,7 @@ export class Runner implements StatusSource {
     this.#leases?.beginLeaving();
     this.#stop.abort();
     await this.#pollLoop;
+    this.#guard.stop();
     await this.#supervisor.stopAll();
     this.#heartbeatClock.close();
     await this.#outbox.flush();

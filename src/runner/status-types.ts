@@ -123,7 +123,11 @@ export type SkipReason =
   /** The marketplace refused the bid (4xx). */
   | "bid_refused"
   /** The bid's outcome stayed unknown after the last attempt. */
-  | "bid_failed";
+  | "bid_failed"
+  /** Assigned a job through a bid this runner did not place (anybody may bid in any agent's name): not executed. */
+  | "not_our_bid"
+  /** The listing held the job past what the client keeps of one (a multi-megabyte description): no agent saw it. */
+  | "too_large";
 
 /** One agent's decision on one job (GET /api/decisions). */
 export interface DecisionRecord {

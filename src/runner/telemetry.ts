@@ -34,6 +34,8 @@ const SKIP_OUTCOME: Record<SkipReason, string> = {
   evaluation_failed: "evaluation_failed",
   bid_refused: "refused",
   bid_failed: "failed",
+  not_our_bid: "assignment_refused",
+  too_large: "skipped_too_large",
 };
 
 /**
@@ -47,6 +49,8 @@ export class AgentTelemetry {
   #spec: AgentSpec;
   #log: Logger;
   #lastErrorLine = "";
+  /** The last agent id said to be deleted (agentDeleted). */
+  #deletedSaid: string | undefined;
   #lastErrorAt = 0;
 
   constructor(spec: AgentSpec, maxConcurrentJobs: number, deps: TelemetryDeps) {
@@ -282,6 +286,35 @@ export class AgentTelemetry {
     });
   }
 
+  /**
+   * A job assigned to this agent that it will not execute (a bid it did not place, a
+   * price below its floor): said once per job, in the log, the metric, the decision log
+   * and the timeline. The job is left to its poster.
+   */
+  assignmentRefused(job: Job, reason: "not_our_bid" | "below_floor", detail: string): void {
+    const agentId = this.stats.view.agentId;
+    this.#deps.metrics?.assignmentsRefused.inc({ agent: this.#agentLabel, reason });
+    this.#log.warn(
+      { agentId, jobId: job.job_id, reason, detail },
+      "assigned a job this agent will not execute; left to its poster",
+    );
+    this.#deps.decisions?.record(this.#spec.key, {
+      at: new Date().toISOString(),
+      jobId: job.job_id,
+      agent: this.#name,
+      agentId,
+      outcome: "skip",
+      reason,
+      detail,
+    });
+    this.#emit({
+      kind: "error",
+      agent: this.#name,
+      jobId: job.job_id,
+      message: `assignment not executed (${reason}): ${detail}`,
+    });
+  }
+
   inFlight(count: number): void {
     this.stats.view.jobsInFlight = count;
   }
@@ -409,13 +442,50 @@ export class AgentTelemetry {
     });
   }
 
-  /** What the marketplace released to this agent's wallet for a job, read back after `complete`. */
-  paid(jobId: string, amountUsd: number, qualityScore: number | null, status: string): void {
+  /**
+   * What a job's sign-off paid this agent: the escrow released (`released` whole,
+   * `partial` half) and the agent's `total_earned_usd` grown by it, or nothing
+   * (`refunded`, `unpaid`). See payment-reader.ts.
+   */
+  paid(jobId: string, amountUsd: number, qualityScore: number | null, outcome: string): void {
     this.stats.view.earnings.paidUsd += amountUsd;
     this.#deps.metrics?.earningsUsd.inc({ agent: this.#agentLabel, stage: "paid" }, amountUsd);
-    const message = `paid $${amountUsd} (${status}, quality ${qualityScore ?? "-"})`;
-    this.#log.info({ jobId, amountUsd, qualityScore, status }, "payment read back");
+    const message = `paid $${amountUsd} (${outcome}, quality ${qualityScore ?? "-"})`;
+    this.#log.info({ jobId, amountUsd, qualityScore, outcome }, "payment read back");
     this.#emit({ kind: "payment", agent: this.#name, jobId, message, amountUsd });
+  }
+
+  /** The payments on record in the ledger: where "paid" starts after a restart. */
+  restorePaid(paidUsd: number): void {
+    this.stats.view.earnings.paidUsd = paidUsd;
+  }
+
+  /**
+   * Fields of the agent's marketplace document somebody else changed (a re-registration
+   * with its wallet, an unsigned PUT) or the agent deleted: said once per change, counted
+   * per field; the runner puts them back.
+   */
+  agentTampered(fields: readonly string[], found: Record<string, unknown>): void {
+    for (const field of fields)
+      this.#deps.metrics?.agentTampered.inc({ agent: this.#agentLabel, field });
+    const message = `the agent was changed behind the runner's back (${fields.join(", ")}); putting it back`;
+    this.#log.warn({ agentId: this.stats.view.agentId, fields, found }, message);
+    this.#emit({ kind: "error", agent: this.#name, message });
+  }
+
+  /**
+   * The marketplace no longer knows the agent (a heartbeat's or the guard's 404): somebody
+   * deleted it, or the service lost its database. Said once per agent id.
+   */
+  agentDeleted(agentId: string): void {
+    if (this.#deletedSaid === agentId) return;
+    this.#deletedSaid = agentId;
+    this.agentTampered(["deleted"], { agent_id: agentId });
+  }
+
+  /** The tampered fields are as the runner set them again. */
+  agentRestored(fields: readonly string[], how: string): void {
+    this.#log.info({ agentId: this.stats.view.agentId, fields, how }, "agent document put back");
   }
 
   /** A configuration error found at run time (e.g. a 403 from the ownership rule): logged as an error, not retried. */

@@ -76,4 +76,9 @@ export interface WorkerAgent {
   wallet: AgentWallet | undefined;
   /** True when this runner registered the agent (no agent_id in its config). */
   selfRegistered: boolean;
+  /**
+   * The `last_active` this start's registration left (without leases): looked at again
+   * before the first heartbeat, see foreign-heartbeat.ts.
+   */
+  registrationStamp?: string;
 }

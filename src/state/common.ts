@@ -33,6 +33,7 @@ export const ledgerResultSchema = z.object({
 export const WRITE_OPERATIONS = [
   "recordBid",
   "recordBids",
+  "endStake",
   "recordWon",
   "startExecution",
   "recordResult",
@@ -43,6 +44,8 @@ export const WRITE_OPERATIONS = [
   "addSpend",
   "recordOfferAnswer",
   "noteOnce",
+  "recordPayment",
+  "setEarnedSeen",
   "fenceJobs",
   "raiseFence",
 ] as const;
@@ -172,6 +175,22 @@ export function checkPrice(priceUsd: number): void {
     throw new RangeError("ledger: bid price must be a finite, non-negative number");
 }
 
+/** Whether `endStake` with this bid id may end the entry's stake (see Ledger.endStake). */
+export function sameBid(recorded: string | undefined, bidId: string | undefined): boolean {
+  return (
+    bidId === undefined || recorded === undefined || recorded === "unknown" || recorded === bidId
+  );
+}
+
+/** An entry the runner still has a stake in: a bid or a win, no result, not ended. */
+export function isOpenStake(entry: LedgerEntry): boolean {
+  return (
+    (entry.bidAt !== undefined || entry.wonAt !== undefined) &&
+    entry.resultAt === undefined &&
+    entry.stakeEndedAt === undefined
+  );
+}
+
 /** Adds one (job, agent) pair to a `bidsOn` answer. */
 export function addBidder(map: Map<string, Set<string>>, jobId: string, agentId: string): void {
   const agents = map.get(jobId);
@@ -260,6 +279,9 @@ export function instrument(
         backend.recordBids(bids),
       ),
     bidsOn: (jobIds) => backend.bidsOn(jobIds),
+    openStakes: () => backend.openStakes(),
+    endStake: (agentId, jobId, reason, bidId) =>
+      write("endStake", agentId, jobId, () => backend.endStake(agentId, jobId, reason, bidId)),
     recordWon: (agentId, jobId, epoch) =>
       write("recordWon", agentId, jobId, () => backend.recordWon(agentId, jobId, epoch)),
     startExecution: (agentId, jobId, epoch) =>
@@ -303,6 +325,14 @@ export function instrument(
       ),
     offerAnswer: (bidId, offerIndex) => backend.offerAnswer(bidId, offerIndex),
     noteOnce: (key) => write("noteOnce", key, undefined, () => backend.noteOnce(key)),
+    recordPayment: (payment) =>
+      write("recordPayment", payment.agentId, payment.jobId, () => backend.recordPayment(payment)),
+    payment: (jobId) => backend.payment(jobId),
+    paidTotals: (agentId) => backend.paidTotals(agentId),
+    unpaidResults: (agentId) => backend.unpaidResults(agentId),
+    earnedSeen: (agentId) => backend.earnedSeen(agentId),
+    setEarnedSeen: (agentId, usd) =>
+      write("setEarnedSeen", agentId, undefined, () => backend.setEarnedSeen(agentId, usd)),
     agentTotals: (agentId) => backend.agentTotals(agentId),
     pendingResults: async (agentId) => {
       const pending = await backend.pendingResults(agentId);

@@ -11,13 +11,23 @@ import {
   cleanResult,
   clip,
   instrument,
+  isOpenStake,
   type LedgerBackend,
   type LedgerCommonOptions,
+  sameBid,
   stampEach,
   totalsOf,
 } from "./common.ts";
 import { checkEpoch, StaleEpochError } from "./fence.ts";
-import type { Ledger, LedgerEntry, LedgerSummary, OfferAnswer } from "./types.ts";
+import { checkEarned, cleanPayment } from "./payments.ts";
+import type {
+  EarnedSeen,
+  Ledger,
+  LedgerEntry,
+  LedgerSummary,
+  OfferAnswer,
+  PaymentRecord,
+} from "./types.ts";
 
 /** Orders pending results oldest first, ties broken by key so every backend agrees. */
 export function comparePending(a: LedgerEntry, b: LedgerEntry): number {
@@ -47,6 +57,8 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
   const spend = new Map<string, number>();
   const offerAnswers = new Map<string, OfferAnswer>();
   const notes = new Set<string>();
+  const payments = new Map<string, PaymentRecord>();
+  const earned = new Map<string, EarnedSeen>();
   const fences = new Map<string, number>();
   let closed = false;
 
@@ -93,13 +105,24 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
     return entry;
   };
 
+  /** A new bid: a stake ended before (a cancelled bid) is open again. */
+  const writeBid = (entry: LedgerEntry, bid: { bidId: string; priceUsd: number }, now: string) => {
+    entry.bidId = bid.bidId;
+    entry.bidPriceUsd = bid.priceUsd;
+    entry.bidAt = now;
+    delete entry.stakeEndedAt;
+    delete entry.stakeEndedReason;
+  };
+  const liveBid = (entry: LedgerEntry | undefined): boolean =>
+    entry?.bidAt !== undefined && entry.stakeEndedAt === undefined;
+
   const pending = (): LedgerEntry[] => [...entries.values()].filter(isPending).sort(comparePending);
 
   const backend: LedgerBackend = {
     backend: "memory",
     async hasBid(agentId, jobId) {
       open();
-      return entries.get(keyOf(agentId, jobId))?.bidAt !== undefined;
+      return liveBid(entries.get(keyOf(agentId, jobId)));
     },
     async recordBid(agentId, jobId, bid, epoch) {
       checkPrice(bid.priceUsd);
@@ -107,9 +130,7 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
         agentId,
         jobId,
         (entry, now) => {
-          entry.bidId = bid.bidId;
-          entry.bidPriceUsd = bid.priceUsd;
-          entry.bidAt = now;
+          writeBid(entry, bid, now);
         },
         epoch,
       );
@@ -124,9 +145,7 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
           bid.agentId,
           bid.jobId,
           (entry, now) => {
-            entry.bidId = bid.bidId;
-            entry.bidPriceUsd = bid.priceUsd;
-            entry.bidAt = now;
+            writeBid(entry, bid, now);
           },
           bid.epoch,
         );
@@ -137,9 +156,22 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
       const wanted = new Set(jobIds);
       const found = new Map<string, Set<string>>();
       for (const entry of entries.values())
-        if (entry.bidAt !== undefined && wanted.has(entry.jobId))
-          addBidder(found, entry.jobId, entry.agentId);
+        if (liveBid(entry) && wanted.has(entry.jobId)) addBidder(found, entry.jobId, entry.agentId);
       return found;
+    },
+    async openStakes() {
+      open();
+      return [...entries.values()].filter(isOpenStake).map((entry) => structuredClone(entry));
+    },
+    async endStake(agentId, jobId, reason, bidId) {
+      open();
+      checkKey(agentId, jobId);
+      const entry = entries.get(keyOf(agentId, jobId));
+      if (!entry || entry.stakeEndedAt !== undefined || !sameBid(entry.bidId, bidId)) return false;
+      entry.stakeEndedAt = iso();
+      entry.stakeEndedReason = clip(reason);
+      entry.updatedAt = entry.stakeEndedAt;
+      return true;
     },
     async recordWon(agentId, jobId, epoch) {
       upsert(
@@ -271,6 +303,48 @@ export function createMemoryLedger(options: LedgerCommonOptions = {}): Ledger {
       if (notes.has(key)) return false;
       notes.add(key);
       return true;
+    },
+    async recordPayment(payment) {
+      open();
+      const clean = cleanPayment(payment);
+      if (payments.has(clean.jobId)) return false;
+      payments.set(clean.jobId, { ...clean, recordedAt: iso() });
+      return true;
+    },
+    async payment(jobId) {
+      open();
+      const found = payments.get(jobId);
+      return found ? structuredClone(found) : undefined;
+    },
+    async paidTotals(agentId) {
+      open();
+      const mine = [...payments.values()].filter((p) => p.agentId === agentId);
+      return { jobs: mine.length, paidUsd: mine.reduce((sum, p) => sum + p.amountUsd, 0) };
+    },
+    async unpaidResults(agentId) {
+      open();
+      return [...entries.values()]
+        .filter(
+          (e) =>
+            e.agentId === agentId &&
+            e.acceptedAt !== undefined &&
+            e.result?.success === true &&
+            !payments.has(e.jobId),
+        )
+        .sort((a, b) =>
+          a.acceptedAt! < b.acceptedAt! ? -1 : a.acceptedAt! > b.acceptedAt! ? 1 : 0,
+        )
+        .map((e) => structuredClone(e));
+    },
+    async earnedSeen(agentId) {
+      open();
+      const found = earned.get(agentId);
+      return found ? { ...found } : undefined;
+    },
+    async setEarnedSeen(agentId, usd) {
+      open();
+      checkEarned(agentId, usd);
+      earned.set(agentId, { usd, since: earned.get(agentId)?.since ?? iso() });
     },
     async agentTotals(agentId: string) {
       open();

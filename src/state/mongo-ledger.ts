@@ -30,7 +30,15 @@ import {
   totalsOf,
 } from "./common.ts";
 import { checkEpoch, StaleEpochError } from "./fence.ts";
-import type { BidRecord, JobStamp, Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
+import { checkEarned, cleanPayment, paymentSchema } from "./payments.ts";
+import type {
+  BidRecord,
+  JobStamp,
+  Ledger,
+  LedgerEntry,
+  LedgerSummary,
+  PaymentRecord,
+} from "./types.ts";
 
 export interface MongoLedgerOptions extends LedgerCommonOptions {
   /** Owned by the runner: the ledger never closes it. */
@@ -60,6 +68,8 @@ interface LedgerDoc extends Document {
   last_submit_error?: string;
   next_submit_at?: number;
   epoch?: number;
+  stake_ended_at?: Date | null;
+  stake_ended_reason?: string;
   updated_at: Date;
 }
 
@@ -94,8 +104,30 @@ const docSchema = z.object({
   last_submit_error: z.string().nullish(),
   next_submit_at: z.number().nullish(),
   epoch: z.number().int().nullish(),
+  stake_ended_at: z.date().nullish(),
+  stake_ended_reason: z.string().nullish(),
   updated_at: z.date(),
 });
+
+interface PaymentDoc extends Document {
+  job_id: string;
+  agent_id: string;
+  amount_usd: number;
+  outcome: string;
+  quality_score: number | null;
+  recorded_at: Date;
+}
+
+function toPayment(doc: PaymentDoc): PaymentRecord {
+  return paymentSchema.parse({
+    jobId: doc.job_id,
+    agentId: doc.agent_id,
+    amountUsd: doc.amount_usd,
+    outcome: doc.outcome,
+    qualityScore: doc.quality_score ?? null,
+    recordedAt: doc.recorded_at.toISOString(),
+  });
+}
 
 function toEntry(raw: unknown): LedgerEntry {
   const doc = docSchema.parse(raw);
@@ -127,6 +159,8 @@ function toEntry(raw: unknown): LedgerEntry {
   if (doc.last_submit_error != null) entry.lastSubmitError = doc.last_submit_error;
   if (doc.next_submit_at != null) entry.nextSubmitAt = doc.next_submit_at;
   if (doc.epoch != null) entry.epoch = doc.epoch;
+  if (doc.stake_ended_at != null) entry.stakeEndedAt = doc.stake_ended_at.toISOString();
+  if (doc.stake_ended_reason != null) entry.stakeEndedReason = doc.stake_ended_reason;
   return entry;
 }
 
@@ -147,6 +181,15 @@ const DURABLE: WriteConcernSettings = { w: "majority", journal: true };
 /** Matches a missing field as well as an explicit null. */
 const PENDING_FILTER = { result_at: { $ne: null }, accepted_at: null, closed_at: null };
 const PENDING_SORT = { result_at: 1, agent_id: 1, job_id: 1 } as const;
+/** A bid the runner has not given up on. */
+const LIVE_BID_FILTER = { bid_at: { $ne: null }, stake_ended_at: null };
+const OPEN_STAKE_FILTER = {
+  result_at: null,
+  stake_ended_at: null,
+  $or: [{ bid_at: { $ne: null } }, { won_at: { $ne: null } }],
+};
+/** A new bid opens a stake ended before (a cancelled bid) again. */
+const REOPEN = { $unset: { stake_ended_at: "", stake_ended_reason: "" } } as const;
 
 /**
  * The ledger in MongoDB (`bazaar.runner_ledger` by default). Indexes: the unique key
@@ -165,6 +208,11 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
   const spend = db.collection<{ day: string; agent: string; usd: number }>(`${name}_spend`);
   const offers = db.collection<OfferDoc>(`${name}_offers`);
   const notes = db.collection<{ key: string; at: Date }>(`${name}_notes`);
+  // What each job's sign-off paid, and each agent's total_earned_usd as last accounted for.
+  const payments = db.collection<PaymentDoc>(`${name}_payments`);
+  const earned = db.collection<{ agent_id: string; usd: number; since: Date; updated_at: Date }>(
+    `${name}_earned`,
+  );
   await coll.createIndexes([
     { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
     { key: { accepted_at: 1, closed_at: 1, result_at: 1 }, name: "pending_results" },
@@ -182,6 +230,11 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
     { key: { bid_id: 1, offer_index: 1 }, name: "bid_offer_unique", unique: true },
   ]);
   await notes.createIndexes([{ key: { key: 1 }, name: "key_unique", unique: true }]);
+  await payments.createIndexes([
+    { key: { job_id: 1 }, name: "job_unique", unique: true },
+    { key: { agent_id: 1 }, name: "agent" },
+  ]);
+  await earned.createIndexes([{ key: { agent_id: 1 }, name: "agent_unique", unique: true }]);
   const isDuplicate = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
   /** The operations of a bulk write that failed only on duplicate keys (E11000); else undefined. */
   const duplicateIndices = (err: unknown): number[] | undefined => {
@@ -322,7 +375,7 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
     async hasBid(agentId, jobId) {
       open();
       const doc = await coll.findOne(
-        { agent_id: agentId, job_id: jobId, bid_at: { $ne: null } },
+        { agent_id: agentId, job_id: jobId, ...LIVE_BID_FILTER },
         { projection: { _id: 1 } },
       );
       return doc !== null;
@@ -334,6 +387,7 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         jobId,
         (now) => ({
           $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
+          ...REOPEN,
         }),
         epoch,
       );
@@ -355,11 +409,11 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         return {
           updateOne:
             bid.epoch === undefined
-              ? { filter: key, update: { $set: set }, upsert: true }
+              ? { filter: key, update: { $set: set, ...REOPEN }, upsert: true }
               : {
                   // As in `write`: a newer epoch on the entry makes the upsert collide.
                   filter: { ...key, epoch: { $not: { $gt: bid.epoch } } },
-                  update: { $set: { ...set, epoch: bid.epoch } },
+                  update: { $set: { ...set, epoch: bid.epoch }, ...REOPEN },
                   upsert: true,
                 },
         };
@@ -386,11 +440,29 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       const found = new Map<string, Set<string>>();
       if (jobIds.length === 0) return found;
       const docs = coll.find(
-        { job_id: { $in: [...jobIds] }, bid_at: { $ne: null } },
+        { job_id: { $in: [...jobIds] }, ...LIVE_BID_FILTER },
         { projection: { _id: 0, job_id: 1, agent_id: 1 } },
       );
       for await (const doc of docs) addBidder(found, doc.job_id, doc.agent_id);
       return found;
+    },
+    async openStakes() {
+      open();
+      return (await coll.find(OPEN_STAKE_FILTER).toArray()).map(toEntry);
+    },
+    async endStake(agentId, jobId, reason, bidId) {
+      open();
+      checkKey(agentId, jobId);
+      const now = new Date(clock());
+      // `null` matches a missing bid id too (a stake from a win alone).
+      const sameBid: Document =
+        bidId === undefined ? {} : { bid_id: { $in: [null, "unknown", bidId] } };
+      const res = await coll.updateOne(
+        { agent_id: agentId, job_id: jobId, stake_ended_at: null, ...sameBid },
+        { $set: { stake_ended_at: now, stake_ended_reason: clip(reason), updated_at: now } },
+        { writeConcern: DURABLE },
+      );
+      return res.modifiedCount > 0;
     },
     async recordWon(agentId, jobId, epoch) {
       // $min keeps the first time the job was seen won.
@@ -618,6 +690,80 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
         if (isDuplicate(err)) return false;
         throw err;
       }
+    },
+    async recordPayment(payment) {
+      open();
+      const p = cleanPayment(payment);
+      try {
+        await payments.insertOne(
+          {
+            job_id: p.jobId,
+            agent_id: p.agentId,
+            amount_usd: p.amountUsd,
+            outcome: p.outcome,
+            quality_score: p.qualityScore,
+            recorded_at: new Date(clock()),
+          },
+          { writeConcern: DURABLE },
+        );
+        return true;
+      } catch (err) {
+        if (isDuplicate(err)) return false;
+        throw err;
+      }
+    },
+    async payment(jobId) {
+      open();
+      const doc = await payments.findOne({ job_id: jobId });
+      return doc === null ? undefined : toPayment(doc);
+    },
+    async paidTotals(agentId) {
+      open();
+      const docs = await payments
+        .find({ agent_id: agentId }, { projection: { _id: 0, amount_usd: 1 } })
+        .toArray();
+      return { jobs: docs.length, paidUsd: docs.reduce((sum, d) => sum + d.amount_usd, 0) };
+    },
+    async unpaidResults(agentId) {
+      open();
+      const accepted = (
+        await coll
+          .find(
+            { agent_id: agentId, accepted_at: { $ne: null }, "result.success": true },
+            { projection: { _id: 0 } },
+          )
+          .sort({ accepted_at: 1, job_id: 1 })
+          .toArray()
+      ).map(toEntry);
+      if (accepted.length === 0) return [];
+      const paid = new Set(
+        (
+          await payments
+            .find(
+              { job_id: { $in: accepted.map((e) => e.jobId) } },
+              { projection: { _id: 0, job_id: 1 } },
+            )
+            .toArray()
+        ).map((d) => d.job_id),
+      );
+      return accepted.filter((e) => !paid.has(e.jobId));
+    },
+    async earnedSeen(agentId) {
+      open();
+      const doc = await earned.findOne({ agent_id: agentId });
+      return doc === null ? undefined : { usd: doc.usd, since: doc.since.toISOString() };
+    },
+    async setEarnedSeen(agentId, usd) {
+      open();
+      checkEarned(agentId, usd);
+      await earned.updateOne(
+        { agent_id: agentId },
+        {
+          $set: { usd, updated_at: new Date(clock()) },
+          $setOnInsert: { since: new Date(clock()) },
+        },
+        { upsert: true, writeConcern: DURABLE },
+      );
     },
     async agentTotals(agentId: string) {
       open();

@@ -23,7 +23,8 @@ import {
   totalsOf,
 } from "./common.ts";
 import { checkEpoch, StaleEpochError } from "./fence.ts";
-import type { Ledger, LedgerEntry, LedgerSummary } from "./types.ts";
+import { checkEarned, cleanPayment, paymentSchema } from "./payments.ts";
+import type { Ledger, LedgerEntry, LedgerSummary, PaymentRecord } from "./types.ts";
 
 export interface SqliteLedgerOptions extends LedgerCommonOptions {
   /** Database file (its directory is created if missing), or ":memory:". */
@@ -89,11 +90,38 @@ const MIGRATIONS: readonly string[] = [
   // 3 (issue 11), fencing: each entry's last lease epoch, and each agent's highest epoch.
   `ALTER TABLE ledger ADD COLUMN epoch INTEGER;
    CREATE TABLE fences (agent_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL) STRICT;`,
+  // 4 (issue 22): stakes given up on (a bid lost, rejected or cancelled; the job closed),
+  // and the open stakes the runner looks up when no listing shows their job.
+  `ALTER TABLE ledger ADD COLUMN stake_ended_at TEXT;
+   ALTER TABLE ledger ADD COLUMN stake_ended_reason TEXT;
+   CREATE INDEX ledger_open_stakes ON ledger (job_id)
+     WHERE result_at IS NULL AND stake_ended_at IS NULL AND (bid_at IS NOT NULL OR won_at IS NOT NULL);`,
+  // 5 (issue 22): what each job's sign-off paid, and each agent's total_earned_usd as
+  // last accounted for (see runner/payment-reader.ts).
+  `CREATE TABLE payments (
+     job_id        TEXT PRIMARY KEY,
+     agent_id      TEXT NOT NULL,
+     amount_usd    REAL NOT NULL,
+     outcome       TEXT NOT NULL,
+     quality_score REAL,
+     recorded_at   TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX payments_agent ON payments (agent_id);
+   CREATE TABLE earned_seen (
+     agent_id   TEXT PRIMARY KEY,
+     usd        REAL NOT NULL,
+     since      TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   ) STRICT;`,
 ];
 
 /** Accepted, and a successful result (not a failure report). */
 const SUCCEEDED_WHERE = "accepted_at IS NOT NULL AND json_extract(result_json, '$.success') = 1";
 const PENDING_WHERE = "result_at IS NOT NULL AND accepted_at IS NULL AND closed_at IS NULL";
+/** A bid the runner has not given up on. */
+const LIVE_BID_WHERE = "bid_at IS NOT NULL AND stake_ended_at IS NULL";
+const OPEN_STAKE_WHERE =
+  "result_at IS NULL AND stake_ended_at IS NULL AND (bid_at IS NOT NULL OR won_at IS NOT NULL)";
 
 const rowSchema = z.object({
   agent_id: z.string(),
@@ -113,8 +141,31 @@ const rowSchema = z.object({
   last_submit_error: z.string().nullable(),
   next_submit_at: z.number().int().nullable(),
   epoch: z.number().int().nullable(),
+  stake_ended_at: z.string().nullable(),
+  stake_ended_reason: z.string().nullable(),
   updated_at: z.string(),
 });
+
+function toPayment(raw: unknown): PaymentRecord {
+  const row = z
+    .object({
+      job_id: z.string(),
+      agent_id: z.string(),
+      amount_usd: z.number(),
+      outcome: z.string(),
+      quality_score: z.number().nullable(),
+      recorded_at: z.string(),
+    })
+    .parse(raw);
+  return paymentSchema.parse({
+    jobId: row.job_id,
+    agentId: row.agent_id,
+    amountUsd: row.amount_usd,
+    outcome: row.outcome,
+    qualityScore: row.quality_score,
+    recordedAt: row.recorded_at,
+  });
+}
 
 function toEntry(raw: unknown): LedgerEntry {
   const row = rowSchema.parse(raw);
@@ -139,6 +190,8 @@ function toEntry(raw: unknown): LedgerEntry {
   if (row.last_submit_error !== null) entry.lastSubmitError = row.last_submit_error;
   if (row.next_submit_at !== null) entry.nextSubmitAt = row.next_submit_at;
   if (row.epoch !== null) entry.epoch = row.epoch;
+  if (row.stake_ended_at !== null) entry.stakeEndedAt = row.stake_ended_at;
+  if (row.stake_ended_reason !== null) entry.stakeEndedReason = row.stake_ended_reason;
   return entry;
 }
 
@@ -233,7 +286,8 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
       agentId,
       jobId,
       (now) => ({ bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now }),
-      "bid_id = excluded.bid_id, bid_price_usd = excluded.bid_price_usd, bid_at = excluded.bid_at",
+      // A new bid opens a stake ended before (a cancelled bid) again.
+      "bid_id = excluded.bid_id, bid_price_usd = excluded.bid_price_usd, bid_at = excluded.bid_at, stake_ended_at = NULL, stake_ended_reason = NULL",
     );
 
   /** Runs `body` in one IMMEDIATE transaction (the write lock first, so no reader goes stale). */
@@ -289,7 +343,7 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
     async hasBid(agentId, jobId) {
       return (
         stmt(
-          "SELECT 1 AS x FROM ledger WHERE agent_id = ? AND job_id = ? AND bid_at IS NOT NULL",
+          `SELECT 1 AS x FROM ledger WHERE agent_id = ? AND job_id = ? AND ${LIVE_BID_WHERE}`,
         ).get(agentId, jobId) !== undefined
       );
     },
@@ -318,7 +372,7 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         const chunk = jobIds.slice(i, i + 500);
         const rows = db
           .prepare(
-            `SELECT job_id, agent_id FROM ledger WHERE bid_at IS NOT NULL AND job_id IN (${chunk.map(() => "?").join(", ")})`,
+            `SELECT job_id, agent_id FROM ledger WHERE ${LIVE_BID_WHERE} AND job_id IN (${chunk.map(() => "?").join(", ")})`,
           )
           .all(...chunk);
         for (const row of rows) {
@@ -327,6 +381,19 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         }
       }
       return found;
+    },
+    async openStakes() {
+      return stmt(`SELECT * FROM ledger WHERE ${OPEN_STAKE_WHERE}`).all().map(toEntry);
+    },
+    async endStake(agentId, jobId, reason, bidId) {
+      checkKey(agentId, jobId);
+      const now = iso();
+      const res = stmt(
+        `UPDATE ledger SET stake_ended_at = :now, stake_ended_reason = :reason, updated_at = :now
+         WHERE agent_id = :agent_id AND job_id = :job_id AND stake_ended_at IS NULL
+           AND (:bid_id IS NULL OR bid_id IS NULL OR bid_id = 'unknown' OR bid_id = :bid_id)`,
+      ).run({ now, reason: clip(reason), agent_id: agentId, job_id: jobId, bid_id: bidId ?? null });
+      return Number(res.changes) > 0;
     },
     async recordWon(agentId, jobId, epoch) {
       fenced(agentId, jobId, epoch, () =>
@@ -524,6 +591,51 @@ export function openSqliteLedger(options: SqliteLedgerOptions): Ledger {
         "INSERT INTO once_notes (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
       ).run(key, iso());
       return Number(res.changes) > 0;
+    },
+    async recordPayment(payment) {
+      const p = cleanPayment(payment);
+      const res = stmt(
+        `INSERT INTO payments (job_id, agent_id, amount_usd, outcome, quality_score, recorded_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING`,
+      ).run(p.jobId, p.agentId, p.amountUsd, p.outcome, p.qualityScore, iso());
+      return Number(res.changes) > 0;
+    },
+    async payment(jobId) {
+      const row = stmt("SELECT * FROM payments WHERE job_id = ?").get(jobId);
+      return row === undefined ? undefined : toPayment(row);
+    },
+    async paidTotals(agentId) {
+      const row = z
+        .object({ jobs: z.number(), paid: z.number().nullable() })
+        .parse(
+          stmt(
+            "SELECT count(*) AS jobs, sum(amount_usd) AS paid FROM payments WHERE agent_id = ?",
+          ).get(agentId),
+        );
+      return { jobs: row.jobs, paidUsd: row.paid ?? 0 };
+    },
+    async unpaidResults(agentId) {
+      return stmt(
+        `SELECT ledger.* FROM ledger LEFT JOIN payments ON payments.job_id = ledger.job_id
+         WHERE ledger.agent_id = ? AND ${SUCCEEDED_WHERE} AND payments.job_id IS NULL
+         ORDER BY ledger.accepted_at, ledger.job_id`,
+      )
+        .all(agentId)
+        .map(toEntry);
+    },
+    async earnedSeen(agentId) {
+      const row = stmt("SELECT usd, since FROM earned_seen WHERE agent_id = ?").get(agentId);
+      return row === undefined
+        ? undefined
+        : z.object({ usd: z.number(), since: z.string() }).parse(row);
+    },
+    async setEarnedSeen(agentId, usd) {
+      checkEarned(agentId, usd);
+      const now = iso();
+      stmt(
+        `INSERT INTO earned_seen (agent_id, usd, since, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (agent_id) DO UPDATE SET usd = excluded.usd, updated_at = excluded.updated_at`,
+      ).run(agentId, usd, now, now);
     },
     async summary(): Promise<LedgerSummary> {
       const row = z

@@ -34,6 +34,13 @@ export interface LedgerEntry {
   nextSubmitAt?: number;
   /** The lease epoch of the last fenced write (replicas only). */
   epoch?: number;
+  /**
+   * Set when the runner gave up on the job (its bid lost, rejected or cancelled, the job
+   * closed): no longer looked up, and no longer a bid (`hasBid`, `bidsOn`). A new bid on
+   * the job clears it.
+   */
+  stakeEndedAt?: string;
+  stakeEndedReason?: string;
   updatedAt: string;
 }
 
@@ -102,6 +109,40 @@ export interface AgentTotals {
 }
 
 /**
+ * What a job's sign-off paid one of our agents, attributed to that job once (keyed by
+ * job). On the service a payment is a new transaction only the signer-off sees; the
+ * runner knows it from the agent's `total_earned_usd`, the job's escrow status and
+ * `quality_score` (see runner/payment-reader.ts).
+ */
+export interface PaymentRecord {
+  jobId: string;
+  agentId: string;
+  /** USD paid to the agent for the job; 0 when nothing was. */
+  amountUsd: number;
+  /**
+   * `released` (the whole agreed price), `partial` (half of it), `refunded` (the poster
+   * got the escrow back), `unpaid` (no escrow, or the job was paid to another agent).
+   */
+  outcome: "released" | "partial" | "refunded" | "unpaid";
+  qualityScore: number | null;
+  /** Set by the ledger. */
+  recordedAt?: string;
+}
+
+/** An agent's `total_earned_usd` as last accounted for (see Ledger.earnedSeen). */
+export interface EarnedSeen {
+  usd: number;
+  /** ISO time of the first account: payments released before it are inside `usd`. */
+  since: string;
+}
+
+/** One agent's payments on record: how many jobs, and what they paid. */
+export interface PaidTotals {
+  jobs: number;
+  paidUsd: number;
+}
+
+/**
  * Fencing: with replicas, the writes that act for an agent (`epoch` given) carry the
  * epoch of the lease under which they are made, and throw StaleEpochError when a newer
  * epoch exists for the agent (its fence, or the entry's own epoch). Without `epoch` a
@@ -125,6 +166,18 @@ export interface Ledger {
   recordBids(bids: readonly BidRecord[]): Promise<void>;
   /** The agents with a bid on record, for each of these jobs that has any (one query). */
   bidsOn(jobIds: readonly string[]): Promise<Map<string, Set<string>>>;
+  /**
+   * The runner's stakes: entries with a bid or a win, no result yet, not ended
+   * (`endStake`). What the runner looks up when no listing shows the job any more.
+   */
+  openStakes(): Promise<LedgerEntry[]>;
+  /**
+   * Gives up on a stake (its bid lost, rejected or cancelled; the job closed), with the
+   * reason. With `bidId`, only while the entry's bid is that one (or of unknown id), so a
+   * report about an old bid never ends a newer one. True when the stake was open and is
+   * ended now: once per bid, however many replicas notice it.
+   */
+  endStake(agentId: string, jobId: string, reason: string, bidId?: string): Promise<boolean>;
   recordWon(agentId: string, jobId: string, epoch?: number): Promise<void>;
   /** Marks execution started and returns how many times it has been started, this one included. */
   startExecution(agentId: string, jobId: string, epoch?: number): Promise<number>;
@@ -173,5 +226,18 @@ export interface Ledger {
   offerAnswer(bidId: string, offerIndex: number): Promise<OfferAnswer | undefined>;
   /** True the first time a key is noted, false ever after: for things said once (a migration notice). */
   noteOnce(key: string): Promise<boolean>;
+  /** Writes down what a job paid; false (and nothing written) if the job has a payment on record. */
+  recordPayment(payment: PaymentRecord): Promise<boolean>;
+  payment(jobId: string): Promise<PaymentRecord | undefined>;
+  /** One agent's payments on record (see PaidTotals). */
+  paidTotals(agentId: string): Promise<PaidTotals>;
+  /** One agent's successful results the marketplace accepted with no payment on record, oldest first. */
+  unpaidResults(agentId: string): Promise<LedgerEntry[]>;
+  /**
+   * The agent's `total_earned_usd` as the runner last accounted for it, and since when it
+   * has been accounted for (the first write, kept by later ones); undefined before the first look.
+   */
+  earnedSeen(agentId: string): Promise<EarnedSeen | undefined>;
+  setEarnedSeen(agentId: string, usd: number): Promise<void>;
   close(): Promise<void>;
 }

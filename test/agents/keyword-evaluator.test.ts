@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { compileKeywords, evaluateKeywords, roundTo } from "../../src/agents/keyword-evaluator.ts";
+import {
+  compileKeywords,
+  evaluateKeywords,
+  roundTo,
+  scanCacheChars,
+} from "../../src/agents/keyword-evaluator.ts";
 
 const DEFAULT_RULE = { minMinutes: 3, maxMinutes: 10 };
 const ANOMALY_RULE = { minMinutes: 2, maxMinutes: 8 };
@@ -305,5 +310,24 @@ describe("compileKeywords: one scan agrees with the per-keyword rule", () => {
         .sort();
       expect({ text, got }).toEqual({ text, got: referenceMatch(table, text) });
     }
+  });
+});
+
+describe("the scan cache", () => {
+  it("holds a bounded amount of job text, however long the descriptions (issue 28)", () => {
+    const long = "x ".repeat(128 * 1024); // 256 KB, the longest description a listing keeps
+    for (let i = 0; i < 200; i++) {
+      const e = evaluateKeywords(
+        { title: `job ${i}`, description: `sql ${i} ${long}` },
+        { sql: 0.75 },
+        0.04,
+        1,
+        DEFAULT_RULE,
+      );
+      expect(e.canComplete).toBe(true);
+    }
+    // 200 × 256 KB = 51 M characters offered; the cache keeps at most 16 M.
+    expect(scanCacheChars()).toBeLessThanOrEqual(16_000_000);
+    expect(scanCacheChars()).toBeGreaterThan(0);
   });
 });

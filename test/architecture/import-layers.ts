@@ -11,7 +11,8 @@ export const LAYERS: readonly { name: string; members: readonly string[] }[] = [
   { name: "config", members: ["config"] },
   {
     name: "shared helpers",
-    members: ["logger.ts", "metrics.ts", "retry.ts", "secrets.ts", "pool.ts"],
+    // `contract` is the API both marketplace sides share (routes, statuses, shapes).
+    members: ["logger.ts", "metrics.ts", "retry.ts", "secrets.ts", "pool.ts", "contract"],
   },
   {
     name: "clients and services",
@@ -83,4 +84,27 @@ export function checkImportLayers(root: string): LayerViolation[] {
     }
   }
   return violations;
+}
+
+/**
+ * Every file under `root` that the files of `folder` import, directly or through
+ * other files (static imports, re-exports, `import type` and `import()` alike), as
+ * paths relative to `root`.
+ */
+export function reachableFrom(root: string, folder: string): Set<string> {
+  const seen = new Set<string>();
+  const queue = sourceFiles(join(root, folder));
+  while (queue.length > 0) {
+    const file = queue.pop() as string;
+    const from = relative(root, file);
+    if (seen.has(from)) continue;
+    seen.add(from);
+    const { importedFiles } = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
+    for (const imported of importedFiles) {
+      if (!imported.fileName.startsWith(".")) continue;
+      const target = resolve(dirname(file), imported.fileName);
+      if (!relative(root, target).startsWith("..") && SOURCE.test(target)) queue.push(target);
+    }
+  }
+  return seen;
 }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkImportLayers } from "./import-layers.ts";
+import { checkImportLayers, reachableFrom } from "./import-layers.ts";
 
 const SRC = resolve(import.meta.dirname, "../../src");
 
@@ -10,6 +10,16 @@ describe("import layers", () => {
   it("no file in src/ imports from a higher layer", () => {
     // The messages name each offending import (file:line → target), so a failure says what to move.
     expect(checkImportLayers(SRC).map((v) => v.text)).toEqual([]);
+  });
+
+  it("the runner never reaches the embedded marketplace, not even through another file", () => {
+    // The marketplace-server sits in a lower layer, so the layer rule alone allows it; the
+    // runner talks to any marketplace through the client and src/contract only.
+    const reached = [...reachableFrom(SRC, "runner")];
+    expect(reached.filter((file) => file.startsWith("marketplace-server"))).toEqual([]);
+    expect(reached).toContain("contract/routes.ts");
+    // The walk does find it where it is imported: the CLI starts the embedded marketplace.
+    expect([...reachableFrom(SRC, "cli")]).toContain("marketplace-server/index.ts");
   });
 
   describe("the checker itself, over a planted fixture", () => {

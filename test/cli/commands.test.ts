@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { envVariableDocs } from "../../src/config/env.ts";
 import { JOB_STATUSES } from "../../src/marketplace/schemas.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
-import { api, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
+import { api, obj, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
 import { RunnerProcess } from "../support/runner-process.ts";
 import {
   closedPort,
@@ -109,9 +109,13 @@ describe("bazaar-runner jobs / agents / marketplace", { timeout: 120_000 }, () =
     expect(done.code, done.stderr).toBe(0);
     expect(done.stdout).toContain(`completed ${jobId}: quality 0.9, released, paid $2 of $2`);
     expect(done.stdout).toContain(`$2 to ${agentWallet} (released)`);
+    // As on the service, a second sign-off fails on the settled escrow (a bare 500), and
+    // the agent is not paid twice.
     const again = await cli(["jobs", "complete", jobId, "--quality", "0.9"], env);
     expect(again.code).toBe(1);
-    expect(expectOneCleanLine(again.stderr)).toMatch(/already been signed off/);
+    expect(expectOneCleanLine(again.stderr)).toMatch(/complete: answered 500/);
+    const agent = await a.req("GET", `/api/agents/${agentId}`);
+    expect(agent.json).toMatchObject({ total_earned_usd: 2 });
   });
 
   it("posts, lists, shows and awards a job (--best picks confidence per dollar)", async () => {
@@ -344,6 +348,29 @@ describe("bazaar-runner jobs / agents / marketplace", { timeout: 120_000 }, () =
     expect(none.stderr).toContain("Usage: bazaar-runner jobs post");
     // Nothing was posted.
     expect((await cli(["jobs", "list"], { BAZAAR_API_URL: m.url })).stdout.trim()).toBe("no jobs");
+  });
+
+  it("jobs post --poster-wallet posts the job under that one wallet (a string, not a list)", async () => {
+    const m = await market();
+    const wallet = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+    const posted = await cli(
+      [
+        "jobs",
+        "post",
+        "--title",
+        "T",
+        "--description",
+        "D",
+        "--budget",
+        "1",
+        "--poster-wallet",
+        wallet,
+      ],
+      { BAZAAR_API_URL: m.url },
+    );
+    expect(posted.code, posted.stderr).toBe(0);
+    const job = obj((await api(m.url).req("GET", `/api/jobs/${postedJobId(posted.stdout)}`)).json);
+    expect(job.poster_wallet).toBe(wallet);
   });
 
   it("jobs list --status rejects an unknown status and lists the valid ones", async () => {

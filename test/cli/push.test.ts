@@ -92,6 +92,11 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
    */
   async function bidAndDeliverWithoutPolling(agentId: string): Promise<void> {
     await waitFor("the first poll", async () => ((await listings()) >= 1 ? true : undefined));
+    // The service notifies only agents that are available (its matcher skips the offline
+    // ones a previous run's stop left): the first heartbeat comes within 10 s of start.
+    await waitFor("the agent available", async () =>
+      (await agentDoc(agentId)).status === "available" ? true : undefined,
+    );
     const before = await listings();
     const jobId = await postJob(market.url, SCHEMA_JOB);
     const bid = await waitForBid(market.url, jobId, agentId);
@@ -171,15 +176,20 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
     for (const id of Object.values(ids))
       expect(await agentDoc(id)).toMatchObject({ webhook_url: endpoint(pushed) });
     expect(switchWarnings()).toEqual([]);
-    await bidAndDeliverWithoutPolling(ids.SchemaArchitect!);
+    // The service's PUT cannot change execution_mode, and it sends job_assigned only to
+    // agents in "webhook" mode: such agents hear of new jobs at once, of awards at a poll.
+    expect(await agentDoc(ids.SchemaArchitect!)).toMatchObject({ execution_mode: "self_hosted" });
+    await waitFor("the first poll", async () => ((await listings()) >= 1 ? true : undefined));
+    await waitFor("the agent available", async () =>
+      (await agentDoc(ids.SchemaArchitect!)).status === "available" ? true : undefined,
+    );
+    const before = await listings();
+    const jobId = await postJob(market.url, SCHEMA_JOB);
+    await waitForBid(market.url, jobId, ids.SchemaArchitect!);
+    expect(await listings()).toBe(before);
   });
 
   it.each([
-    {
-      refusal: "401: a payout-only wallet_address, nothing to sign with",
-      pinWallet: true,
-      problem: /Authentication required/,
-    },
     {
       refusal: "403: the runner's own wallet does not own the agent",
       pinWallet: false,
@@ -222,4 +232,26 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
       expect(await counterSum(metrics.webhooks)).toBe(0);
     },
   );
+
+  it("switches an agent with a payout-only wallet without a session, as the service allows", async () => {
+    // The service lets anybody change an agent without signing in: with nothing to sign
+    // with, the runner's unsigned PUT goes through (it was a 401 before issue 23).
+    const owner = newAccount();
+    const agentId = await registerAgent(api(market.url), {
+      name: "PayoutArchitect",
+      owner_id: owner.address,
+      wallet_address: owner.address,
+      capabilities: { schema_design: 0.96 },
+    });
+    const agentsFile = join(dir.path, "agents.json");
+    const [schema] = builtinAgentConfigs();
+    await writeAgents(agentsFile, [
+      { ...schema!, name: "PayoutArchitect", agent_id: agentId, wallet_address: owner.address },
+    ]);
+    const running = await start({ AGENTS_FILE: agentsFile });
+    await runningAgents(running.runner, 1);
+    expect(switchWarnings()).toEqual([]);
+    expect(await agentDoc(agentId)).toMatchObject({ webhook_url: endpoint(running) });
+    expect(await requests("PUT /api/agents/:id")).toBe(1);
+  });
 });

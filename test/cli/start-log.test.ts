@@ -61,6 +61,15 @@ describe("the start log", { timeout: 120_000 }, () => {
     expect(runner.lines.filter((l) => msg(l).startsWith("Server listening"))).toEqual([]);
     expect(runner.count((l) => msg(l) === "health, metrics and dashboard listening")).toBe(1);
     expect(runner.count((l) => msg(l).includes("listening"))).toBe(1);
+    // Next to the dashboard's address, the embedded marketplace's poster page, which answers.
+    const listening = runner.lines.find(
+      (l) => msg(l) === "health, metrics and dashboard listening",
+    );
+    const market = runner.lines.find((l) => msg(l).includes("serving the embedded AgentBazaar"));
+    expect(listening?.posterPage).toBe(`${String(market?.url)}/poster/`);
+    const posterPage = await fetch(String(listening?.posterPage));
+    expect(posterPage.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    await posterPage.body?.cancel();
 
     const settings = runner.lines.find((l) => msg(l).startsWith("settings: "));
     expect(msg(settings ?? {})).toBe(

@@ -6,7 +6,7 @@ import { silentLogger } from "../../src/logger.ts";
 import { startMarketplace } from "../../src/marketplace-server/index.ts";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
 import { counterSum } from "../support/market-helpers.ts";
-import { api, placeBidOk, postJob, registerAgent } from "../support/marketplace-requests.ts";
+import { api, postJob, registerAgent } from "../support/marketplace-requests.ts";
 import { waitFor } from "../support/wait.ts";
 import { FakeStatusSource } from "./fake-status.ts";
 
@@ -49,7 +49,7 @@ const post = (url: string, body: unknown, agentId = "agent_11111111") =>
   });
 
 describe("the runner's webhook endpoint", () => {
-  it("turns the embedded marketplace's notifications into hints for our agents only", async () => {
+  it("turns the embedded marketplace's job.posted into hints for our agents only", async () => {
     const known = new Set<string>();
     const runner = await startRunnerHttp(known, { dashboardToken: "tok-abc-123" });
     const market = await startMarketplace({ port: 0, dbPath: ":memory:" });
@@ -72,16 +72,41 @@ describe("the runner's webhook endpoint", () => {
         ? true
         : undefined,
     );
+  });
 
-    const bidId = await placeBidOk(a, jobId, { agent_id: ours });
-    await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`);
-    await waitFor("the award hints", () => runner.hints.length >= 3);
-    expect(runner.hints.map((h) => h.event).sort()).toEqual([
-      "bid.selected",
-      "job.assigned",
-      "job.posted",
-    ]);
-    expect(runner.hints.every((h) => h.agentId === ours && h.jobId === jobId)).toBe(true);
+  it("takes the service's flat job_assigned (no X-OpenAgora headers) for the agent its body names, answering 202", async () => {
+    const ours = "agent_11111111";
+    const runner = await startRunnerHttp(new Set([ours]));
+    const url = `${runner.base}${WEBHOOK_PATH}`;
+    // Exactly what bidding/submit.py posts when a webhook-mode agent's bid is selected.
+    const assigned = (agentId: string) => ({
+      event: "job_assigned",
+      job_id: "job_abcdef12",
+      title: "Design a schema",
+      description: "Orders and customers",
+      budget_usd: 0.05,
+      final_price_usd: 0.04,
+      agent_id: agentId,
+    });
+    const bare = (body: unknown) =>
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const answer = await bare(assigned(ours));
+    // Never 200 with `output`: that would be taken as the job's submission.
+    expect(answer.status).toBe(202);
+    expect(await answer.json()).toEqual({ accepted: true });
+    await waitFor("the assignment hint", () => runner.hints.length === 1);
+    expect(runner.hints).toEqual([{ event: "job_assigned", agentId: ours, jobId: "job_abcdef12" }]);
+
+    expect((await bare(assigned("agent_99999999"))).status).toBe(202);
+    expect(await counterSum(runner.metrics.webhooks, { outcome: "unknown_agent" })).toBe(1);
+    // A flat body without agent_id names nobody: malformed.
+    const { agent_id: _gone, ...nameless } = assigned(ours);
+    expect((await bare(nameless)).status).toBe(400);
+    expect(runner.hints).toHaveLength(1);
   });
 
   it("refuses malformed and oversized bodies without a hint", async () => {

@@ -112,6 +112,38 @@ describe("test LLM server", () => {
     expect(empty.choices[0].message.content).toBe("");
   });
 
+  it("holds completion requests unanswered until released, then answers them in order", async () => {
+    server.hold();
+    const settled: string[] = [];
+    const first = post("/v1/chat/completions", body).then((r) => {
+      settled.push("first");
+      return r;
+    });
+    await waitFor("the first request held", () => server.heldCount() === 1);
+    const second = post("/v1/chat/completions", body).then((r) => {
+      settled.push("second");
+      return r;
+    });
+    await waitFor("both requests held", () => server.heldCount() === 2);
+    // A request that is not held is answered meanwhile: the hold is the only thing waiting.
+    expect(
+      (
+        await fetch(`${server.url}/models`, {
+          headers: { authorization: `Bearer ${server.apiKey}` },
+        })
+      ).status,
+    ).toBe(200);
+    expect(settled).toEqual([]);
+    // Faults apply when a held request goes through, not when it came.
+    server.enqueue({ kind: "500" });
+    server.release();
+    expect((await first).status).toBe(500);
+    expect((await second).status).toBe(200);
+    expect(server.heldCount()).toBe(0);
+    // Released for good: the next request is answered at once.
+    expect((await post("/v1/chat/completions", body)).status).toBe(200);
+  });
+
   it("drops the connection on request", async () => {
     server.enqueue({ kind: "drop" });
     await expect(post("/v1/chat/completions", body)).rejects.toThrow();

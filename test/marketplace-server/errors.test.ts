@@ -90,7 +90,8 @@ describe("validation errors", () => {
       "not json",
       "text/plain",
     );
-    expect(res.status).toBe(404);
+    // Past the body: the route's own answer for an unknown job (the service's 400).
+    expect([res.status, res.body]).toEqual([400, { detail: "Job job_00000000 not found" }]);
   });
 
   it("query numbers out of range are 422 (estimated_quality 0..1, price >= 0)", async () => {
@@ -103,6 +104,29 @@ describe("validation errors", () => {
       [["query", "price_usd"], "greater_than_equal"],
       [["query", "estimated_quality"], "less_than_equal"],
     ]);
+  });
+});
+
+describe("methods", () => {
+  it("a known path asked with another method is 405 with Allow, as Starlette answers; an unknown path 404", async () => {
+    for (const [method, url, allow] of [
+      ["PATCH", "/api/jobs/job_1/bids", "GET, HEAD, POST"],
+      ["GET", "/api/jobs/job_1/select-bid/bid_1", "POST"],
+      ["PATCH", "/api/agents/agent_1", "DELETE, GET, HEAD, PUT"],
+      ["GET", "/api/auth/verify/", "POST"],
+      ["DELETE", "/api/auth/logout?x=1", "POST"],
+    ] as const) {
+      const res = await market.app.inject({ method, url });
+      expect([method, url, res.statusCode, res.json()]).toEqual([
+        method,
+        url,
+        405,
+        { detail: "Method Not Allowed" },
+      ]);
+      expect(res.headers.allow).toBe(allow);
+    }
+    const unknown = await market.app.inject({ method: "PUT", url: "/api/nothing/here" });
+    expect([unknown.statusCode, unknown.json()]).toEqual([404, { detail: "Not Found" }]);
   });
 });
 

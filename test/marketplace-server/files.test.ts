@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { MarketplaceClient } from "../../src/marketplace/client.ts";
 import { isMarketplaceError } from "../../src/marketplace/errors.ts";
+import { formatFileSize } from "../../src/marketplace-server/files.ts";
 import type { RunningMarketplace } from "../../src/marketplace-server/index.ts";
 import { postedJobId, runCli } from "../cli/cli.ts";
 import { type ClientMarket, startClientMarket } from "../support/client-market.ts";
@@ -47,7 +48,7 @@ describe("job files on the embedded marketplace, through the real client", () =>
       size: Buffer.byteLength(csv),
       mime_type: "text/csv",
     });
-    expect(uploaded.file_id).toMatch(/^file_[0-9a-f]{8}$/);
+    expect(uploaded.file_id).toMatch(/^file_[0-9a-f]{12}$/);
     expect(uploaded.checksum).toMatch(/^[0-9a-f]{64}$/);
 
     const files = await client.listJobFiles(job_id);
@@ -56,19 +57,36 @@ describe("job files on the embedded marketplace, through the real client", () =>
     ]);
     expect(await client.downloadJobFile(job_id, uploaded.file_id)).toBe(csv);
     const job = await client.getJob(job_id);
-    expect(job.attachments).toEqual([expect.objectContaining({ file_id: uploaded.file_id })]);
+    // The service's full attachment record (files.py `JobAttachment`).
+    expect(job.attachments).toEqual([
+      {
+        file_id: uploaded.file_id,
+        job_id,
+        filename: `${uploaded.file_id}_sensor.csv`,
+        original_filename: "sensor.csv",
+        category: "data",
+        mime_type: "text/csv",
+        size_bytes: Buffer.byteLength(csv),
+        checksum_sha256: uploaded.checksum,
+        uploaded_by: "poster_1",
+        uploaded_at: expect.any(String),
+        storage_path: `${job_id}/${uploaded.file_id}_sensor.csv`,
+      },
+    ]);
 
     const raw = await api(market.url).req("GET", `/api/jobs/${job_id}/files/${uploaded.file_id}`);
     expect(raw.status).toBe(200);
     expect(raw.headers.get("content-type")).toMatch(/^text\/csv/);
-    // A form without `uploaded_by` is a FastAPI validation error.
+    // `uploaded_by` is a form field with a default ("anonymous") on the service.
     const form = new FormData();
     form.append("file", new Blob(["1,2"]), "x.csv");
     const noUploader = await fetch(`${market.url}/api/jobs/${job_id}/files`, {
       method: "POST",
       body: form,
     });
-    expect(noUploader.status).toBe(422);
+    expect(noUploader.status).toBe(200);
+    const anonymous = (await client.getJob(job_id)).attachments.at(-1) as { uploaded_by: string };
+    expect(anonymous.uploaded_by).toBe("anonymous");
     const missing = await client.downloadJobFile(job_id, "file_00000000").catch((e) => e);
     expect(isMarketplaceError(missing, 404)).toBe(true);
   });
@@ -104,11 +122,28 @@ describe("job files on the embedded marketplace, through the real client", () =>
     expect(isMarketplaceError(eleventh, 400)).toBe(true);
     expect(await client.listJobFiles(job_id)).toHaveLength(10);
     const types = (await api(market.url).req("GET", "/api/files/allowed-types")).json as {
-      categories: Record<string, string[]>;
+      allowed_extensions: Record<string, string[]>;
       max_files_per_job: number;
+      max_file_size_mb: number;
     };
-    expect(types.categories.data).toContain(".csv");
-    expect(types.max_files_per_job).toBe(10);
+    // api.py `get_allowed_file_types`: categories in the service's order, extensions sorted.
+    expect(Object.keys(types)).toEqual([
+      "max_file_size_mb",
+      "max_files_per_job",
+      "allowed_extensions",
+    ]);
+    expect(Object.keys(types.allowed_extensions)).toEqual(["code", "image", "document", "data"]);
+    expect(types.allowed_extensions.data).toEqual([
+      ".arrow",
+      ".csv",
+      ".feather",
+      ".jsonl",
+      ".ndjson",
+      ".parquet",
+      ".tsv",
+    ]);
+    expect(types.allowed_extensions.code).toContain(".json");
+    expect([types.max_files_per_job, types.max_file_size_mb]).toEqual([10, 50]);
   });
 
   it("jobs post --file attaches the files to the posted job", async () => {
@@ -131,7 +166,7 @@ describe("job files on the embedded marketplace, through the real client", () =>
     );
     expect(run.code, run.stderr).toBe(0);
     const jobId = postedJobId(run.stdout);
-    expect(run.stdout).toMatch(/attached orders\.json as file_[0-9a-f]{8}/);
+    expect(run.stdout).toMatch(/attached orders\.json as file_[0-9a-f]{12}/);
     const [file] = await client.listJobFiles(jobId);
     expect(await client.downloadJobFile(jobId, file!.file_id)).toBe('[{"id": 1, "total": 12.5}]');
 
@@ -143,4 +178,26 @@ describe("job files on the embedded marketplace, through the real client", () =>
     expect(absent.stderr).toContain("--file nope.csv");
     expect((await client.listJobs()).jobs).toHaveLength(1);
   }, 90_000); // two CLI processes, each starting Node
+});
+
+describe("formatFileSize (files.py format_file_size)", () => {
+  it("shows bytes, then KB and MB with one decimal, exact ties rounded to even as Python does", () => {
+    expect(
+      [0, 812, 1023, 1024, 1280, 1331, 3482, 3840, 1_048_576, 1_258_291, 1_310_720].map(
+        formatFileSize,
+      ),
+    ).toEqual([
+      "0 B",
+      "812 B",
+      "1023 B",
+      "1.0 KB",
+      "1.2 KB",
+      "1.3 KB",
+      "3.4 KB",
+      "3.8 KB",
+      "1.0 MB",
+      "1.2 MB",
+      "1.2 MB",
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authMessage } from "../../src/marketplace/money-schemas.ts";
+import { authMessage } from "../../src/contract/auth.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
 import {
   type Api,
@@ -8,6 +8,7 @@ import {
   newWallet,
   obj,
   POSTER,
+  POSTER_WALLET,
   placeBidOk,
   postJob,
   registerAgent,
@@ -77,6 +78,8 @@ describe("sign-in", () => {
       expect(obj(me.json)).toMatchObject({
         wallet: account.address.toLowerCase(),
         agent_id: agentId,
+        authenticated: true,
+        agent: { agent_id: agentId, wallet_address: account.address },
       });
       expect((await a.req("POST", "/api/auth/logout", undefined, auth)).status).toBe(200);
       const after = await a.req("GET", "/api/auth/me", undefined, auth);
@@ -185,19 +188,33 @@ describe("ownership", () => {
     expect(unknown.status).toBe(200);
   });
 
-  it("PUT and DELETE of an agent: 401 without authentication, 403 for another wallet", async () => {
+  it("PUT and DELETE of an agent: anybody without a session (as on the service), 403 for another wallet's session", async () => {
     const owner = newAccount();
     const agentId = await registerAgent(a, { wallet_address: owner.address });
-    const anonymous = await a.req("PUT", `/api/agents/${agentId}`, { name: "x" });
-    expect(anonymous.status).toBe(401);
-    expect(anonymous.json).toEqual({ detail: AUTH_REQUIRED });
     const stranger = await signIn(a, newAccount());
     expect((await a.req("PUT", `/api/agents/${agentId}`, { name: "x" }, stranger)).status).toBe(
       403,
     );
     expect((await a.req("DELETE", `/api/agents/${agentId}`, undefined, stranger)).status).toBe(403);
-    expect((await a.req("DELETE", `/api/agents/${agentId}`)).status).toBe(401);
-    expect((await a.req("GET", `/api/agents/${agentId}`)).status).toBe(200);
+    const anonymous = await a.req("PUT", `/api/agents/${agentId}`, { name: "renamed" });
+    expect(anonymous.status).toBe(200);
+    expect((await a.req("GET", `/api/agents/${agentId}`)).json).toMatchObject({ name: "renamed" });
+    // An unknown or expired token counts as no session.
+    const stale = { authorization: "Bearer not-a-session" };
+    expect((await a.req("PUT", `/api/agents/${agentId}`, { name: "y" }, stale)).status).toBe(200);
+    expect((await a.req("DELETE", `/api/agents/${agentId}`)).status).toBe(200);
+    expect((await a.req("GET", `/api/agents/${agentId}`)).status).toBe(404);
+  });
+
+  it("logout needs a session: 401 without one; with one it ends it", async () => {
+    const none = await a.req("POST", "/api/auth/logout");
+    expect([none.status, none.json]).toEqual([401, { detail: AUTH_REQUIRED }]);
+    expect(none.headers.get("www-authenticate")).toBe("Bearer");
+    const session = await signIn(a, newAccount());
+    const out = await a.req("POST", "/api/auth/logout", undefined, session);
+    expect([out.status, out.json]).toEqual([200, { success: true, message: "Logged out" }]);
+    expect((await a.req("GET", "/api/auth/me", undefined, session)).status).toBe(401);
+    expect((await a.req("POST", "/api/auth/logout", undefined, session)).status).toBe(401);
   });
 });
 
@@ -249,8 +266,14 @@ describe("negotiation", () => {
     const big = await counter(bidId, 12, "agent", agent);
     expect(obj(big.json)).toMatchObject({ status: "awaiting_approval", requires_approval: true });
     expect(await jobStatus(jobId)).toBe("awaiting_approval");
+    // The service's shape: {pending_approvals: [bid + its job and agent], count}.
     const pending = obj((await a.req("GET", "/api/approvals/pending")).json);
-    expect((pending.approvals as { bid_id: string }[]).map((b) => b.bid_id)).toContain(bidId);
+    const listed = pending.pending_approvals as Record<string, unknown>[];
+    expect(pending.count).toBe(listed.length);
+    const mine = listed.find((b) => b.bid_id === bidId);
+    expect(mine).toMatchObject({ status: "awaiting_approval", job_id: jobId });
+    expect(obj(mine?.job)).toMatchObject({ job_id: jobId, status: "awaiting_approval" });
+    expect(obj(mine?.agent)).toMatchObject({ agent_id: obj(mine).agent_id });
     // Not open for another counter while it awaits approval.
     expect((await counter(bidId, 9, "poster", poster)).status).toBe(400);
     expect((await a.req("POST", `/api/bids/${bidId}/approve`, undefined, agent)).status).toBe(403);
@@ -287,16 +310,28 @@ describe("payments", () => {
     return { jobId, agentId, wallet: bidder.address };
   }
 
-  it("releases all, half or nothing by quality, each recorded as a transaction", async () => {
-    for (const [quality, status, paid] of [
-      [0.9, "released", 2],
-      [0.6, "partial", 1],
-      [0.3, "refunded", 0],
+  it("releases all, half or nothing by the service's quality rule (threshold 0.7), each as a NEW transaction", async () => {
+    for (const [quality, status, paid, action] of [
+      [0.9, "released", 2, "release_payment"],
+      [0.6, "partial", 1, "partial_payment"],
+      [0.3, "refunded", 0, "refund"],
     ] as const) {
       const { jobId, agentId, wallet } = await submitted(2);
+      const escrowId = str(obj((await a.req("GET", `/api/jobs/${jobId}`)).json).escrow_txn_id);
       const res = await a.req("POST", `/api/jobs/${jobId}/complete?quality_score=${quality}`);
       expect(res.status).toBe(200);
       const body = obj(res.json);
+      expect(Object.keys(body).sort()).toEqual(
+        [
+          "agreed_price",
+          "amount_paid",
+          "job_id",
+          "payment_status",
+          "quality_decision",
+          "quality_score",
+          "txn_id",
+        ].sort(),
+      );
       expect(body).toMatchObject({
         job_id: jobId,
         quality_score: quality,
@@ -304,34 +339,102 @@ describe("payments", () => {
         payment_status: status,
         amount_paid: paid,
       });
+      expect(obj(body.quality_decision)).toMatchObject({
+        passed: quality >= 0.7,
+        action,
+        quality_score: quality,
+        threshold: 0.7,
+        message: expect.stringContaining(`Quality score ${quality.toFixed(2)}`),
+        requires_human_approval: true,
+      });
+      expect("payment_ratio" in obj(body.quality_decision)).toBe(status === "partial");
+      expect(body.txn_id).not.toBe(escrowId);
       const txn = obj((await a.req("GET", `/api/transactions/${str(body.txn_id)}`)).json);
-      expect(txn).toMatchObject({ job_id: jobId, amount_usd: paid, status });
-      if (paid > 0) expect(str(txn.payee_wallet).toLowerCase()).toBe(wallet.toLowerCase());
+      const escrow = obj((await a.req("GET", `/api/transactions/${escrowId}`)).json);
+      if (status === "refunded") {
+        // The whole escrow goes back to the poster.
+        expect(txn).toMatchObject({ txn_type: "refund", amount_usd: 5, status: "refunded" });
+        expect(str(txn.payee_wallet)).toBe(POSTER_WALLET);
+        expect(escrow.status).toBe("refunded");
+      } else {
+        expect(txn).toMatchObject({
+          txn_type: "release",
+          job_id: jobId,
+          payee_id: agentId,
+          amount_usd: paid,
+          status: "released",
+        });
+        expect(str(txn.payee_wallet).toLowerCase()).toBe(wallet.toLowerCase());
+        expect(escrow.status).toBe("released");
+      }
       const agent = obj((await a.req("GET", `/api/agents/${agentId}`)).json);
-      expect(agent.total_earned_usd).toBe(paid);
+      expect(agent).toMatchObject({ total_earned_usd: paid, jobs_completed: 0 });
     }
   });
 
-  it("the job's escrow transaction is held until the sign-off, then shows the release", async () => {
+  it("posting a job escrows its budget in a transaction with no payee; the job keeps pointing at it", async () => {
     const { jobId } = await submitted(1.5);
-    const escrow = str(obj((await a.req("GET", `/api/jobs/${jobId}`)).json).escrow_txn_id);
-    expect(obj((await a.req("GET", `/api/transactions/${escrow}`)).json)).toMatchObject({
-      status: "held",
+    const escrowId = str(obj((await a.req("GET", `/api/jobs/${jobId}`)).json).escrow_txn_id);
+    const escrow = obj((await a.req("GET", `/api/transactions/${escrowId}`)).json);
+    expect(escrow).toMatchObject({
+      txn_id: escrowId,
+      txn_type: "escrow",
+      job_id: jobId,
+      payer_id: "poster_1",
+      payer_wallet: POSTER_WALLET,
+      payee_id: null,
+      payee_wallet: null,
       amount_usd: 5,
+      amount_usdc: 5,
+      status: "escrowed",
     });
+    expect(str(escrow.x402_escrow_id)).toMatch(/^0x[0-9a-f]{56}$/);
     await a.req("POST", `/api/jobs/${jobId}/complete?quality_score=1`);
-    expect(obj((await a.req("GET", `/api/transactions/${escrow}`)).json)).toMatchObject({
+    expect(obj((await a.req("GET", `/api/transactions/${escrowId}`)).json)).toMatchObject({
       status: "released",
-      amount_usd: 1.5,
+      amount_usd: 5,
+      payee_wallet: null,
     });
+    expect(obj((await a.req("GET", `/api/jobs/${jobId}`)).json).escrow_txn_id).toBe(escrowId);
     expect((await a.req("GET", "/api/transactions/txn_00000000")).status).toBe(404);
   });
 
-  it("a failed result is refunded; a job without a result cannot be signed off", async () => {
-    const { jobId } = await submitted(2, false);
+  it("pays the winning bid's ORIGINAL price, even after an accepted counter-offer", async () => {
+    const bidder = newAccount();
+    const agentId = await registerAgent(a, { wallet_address: bidder.address });
+    const jobId = await postJob(a, { budget_usd: 5 });
+    const bidId = await placeBidOk(a, jobId, { agent_id: agentId, price_usd: 4 });
+    const poster = await signIn(a, POSTER);
+    const agentAuth = await signIn(a, bidder);
+    await a.req(
+      "POST",
+      `/api/bids/${bidId}/counter`,
+      { new_price: 3, message: "3?", by: "poster" },
+      poster,
+    );
+    await a.req("POST", `/api/bids/${bidId}/accept-counter?by=agent`, undefined, agentAuth);
+    await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`);
+    expect(obj((await a.req("GET", `/api/jobs/${jobId}`)).json).final_price_usd).toBe(3);
     const res = obj((await a.req("POST", `/api/jobs/${jobId}/complete?quality_score=1`)).json);
-    expect(res).toMatchObject({ payment_status: "refunded", amount_paid: 0 });
+    expect(res).toMatchObject({ agreed_price: 4, amount_paid: 4, payment_status: "released" });
+    expect(obj((await a.req("GET", `/api/agents/${agentId}`)).json).total_earned_usd).toBe(4);
+  });
+
+  it("complete checks nothing: an assigned job without a result is paid; a job nobody won is completed, then a bare 500", async () => {
+    const agentId = await registerAgent(a);
+    const assigned = await postJob(a, { budget_usd: 5 });
+    const bidId = await placeBidOk(a, assigned, { agent_id: agentId, price_usd: 2 });
+    await a.req("POST", `/api/jobs/${assigned}/select-bid/${bidId}`);
+    const paid = await a.req("POST", `/api/jobs/${assigned}/complete?quality_score=0.8`);
+    expect(obj(paid.json)).toMatchObject({ payment_status: "released", amount_paid: 2 });
+
     const open = await postJob(a);
-    expect((await a.req("POST", `/api/jobs/${open}/complete?quality_score=1`)).status).toBe(400);
+    const res = await a.req("POST", `/api/jobs/${open}/complete?quality_score=1`);
+    expect([res.status, res.text]).toEqual([500, "Internal Server Error"]);
+    // As on the service, the job was set completed before the payment failed.
+    expect(obj((await a.req("GET", `/api/jobs/${open}`)).json)).toMatchObject({
+      status: "completed",
+      quality_score: 1,
+    });
   });
 });

@@ -154,6 +154,53 @@ describe("persistence", () => {
     }
   });
 
+  it("migration 7: old payments take the service's shape, open escrows get their row, clear-text sessions go", async () => {
+    const dbPath = join(dir, "v6.db");
+    const db = new DatabaseSync(dbPath);
+    for (const sql of MIGRATIONS.slice(0, 6)) db.exec(sql);
+    db.exec("PRAGMA user_version = 6");
+    const job = (id: string, escrow: string) =>
+      db.exec(`INSERT INTO jobs (job_id, poster_id, poster_wallet, title, description, task_type,
+        min_capability_score, budget_usd, deadline_minutes, escrow_txn_id, status, created_at)
+        VALUES ('${id}', 'poster_1', '0xpw', 't', 'd', 'analysis', 0.7, 5, 10, '${escrow}', 'posted',
+        '2026-01-01T00:00:00.000000')`);
+    job("job_0000open", "txn_0000open");
+    job("job_0000done", "txn_0000done");
+    // Earlier versions wrote the release under the escrow's own id, and no escrow row.
+    db.exec(`INSERT INTO transactions (txn_id, job_id, kind, payer, payee_wallet, amount_usd,
+      currency, chain_id, status, created_at) VALUES ('txn_0000done', 'job_0000done', 'release',
+      '0xpw', '0xagent', 2, 'USDC', 8453, 'released', '2026-01-02T00:00:00.000000')`);
+    db.exec(`INSERT INTO auth_sessions (token, wallet, agent_id, created_at, expires_at)
+      VALUES ('clear-text-token', '0xw', NULL, '2026-01-01T00:00:00', '2099-01-01T00:00:00')`);
+    db.close();
+
+    const m = await startMarketplace({ dbPath, port: 0 });
+    try {
+      const a = api(m.url);
+      expect(obj((await a.req("GET", "/api/transactions/txn_0000open")).json)).toMatchObject({
+        txn_type: "escrow",
+        job_id: "job_0000open",
+        payer_id: "poster_1",
+        payer_wallet: "0xpw",
+        payee_wallet: null,
+        amount_usd: 5,
+        status: "escrowed",
+      });
+      expect(obj((await a.req("GET", "/api/transactions/txn_0000done")).json)).toMatchObject({
+        txn_type: "release",
+        payee_wallet: "0xagent",
+        amount_usd: 2,
+        status: "released",
+      });
+      const me = await a.req("GET", "/api/auth/me", undefined, {
+        authorization: "Bearer clear-text-token",
+      });
+      expect(me.status).toBe(401);
+    } finally {
+      await m.close();
+    }
+  });
+
   it("refuses a database from a newer program", async () => {
     const dbPath = join(dir, "future.db");
     const db = new DatabaseSync(dbPath);

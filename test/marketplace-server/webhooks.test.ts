@@ -61,7 +61,7 @@ describe("embedded marketplace webhooks (as the real service sends them)", () =>
     }
   });
 
-  it("sends job.posted to matched webhook agents, then job.assigned and bid.selected to the winner", async () => {
+  it("sends job.posted to matched webhook agents, then the flat job_assigned call to a webhook winner", async () => {
     const hook = await startReceiver();
     servers.push(hook.server);
     const pushed = await registerAgent(a, { execution_mode: "webhook", webhook_url: hook.url });
@@ -93,20 +93,101 @@ describe("embedded marketplace webhooks (as the real service sends them)", () =>
     const bidId = await placeBidOk(a, jobId, { agent_id: pushed });
     await placeBidOk(a, jobId, { agent_id: polling });
     expect((await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`)).status).toBe(200);
-    await waitFor("the award notifications", () => hook.received.length >= 3);
-    const events = hook.received
-      .slice(1)
-      .map((r) => [
-        r.headers["x-openagora-event"],
-        r.headers["x-openagora-agent-id"],
-        r.body.event,
-        obj(r.body.job).status,
-      ]);
-    expect(events.sort()).toEqual([
-      ["bid.selected", pushed, "bid.selected", "assigned"],
-      ["job.assigned", pushed, "job.assigned", "assigned"],
-    ]);
+    const assigned = await waitFor("the assignment call", () => hook.received[1]);
+    // submit.py `_call_agent_webhook`: flat, and without the X-OpenAgora headers.
+    expect(assigned.body).toEqual({
+      event: "job_assigned",
+      job_id: jobId,
+      title: "Sales anomalies",
+      description: "Find anomalies in last month's sales",
+      budget_usd: 5,
+      final_price_usd: 1,
+      agent_id: pushed,
+    });
+    expect(assigned.headers["x-openagora-event"]).toBeUndefined();
+    expect(assigned.headers["x-openagora-agent-id"]).toBeUndefined();
     expect(hook.received.some((r) => r.headers["x-openagora-agent-id"] === unmatched)).toBe(false);
+    // Nothing else: the service never sends job.assigned or bid.selected.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(hook.received).toHaveLength(2);
+    // The plain "ok" answer carries no result: the job stays assigned.
+    expect(obj((await a.req("GET", `/api/jobs/${jobId}`)).json).status).toBe("assigned");
+  });
+
+  it("a webhook agent's 200 answer with an output is its result: the job is completed", async () => {
+    const hook = await startReceiver((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ output: "three anomalies", tokens_used: 12 }));
+    });
+    servers.push(hook.server);
+    const agentId = await registerAgent(a, { execution_mode: "webhook", webhook_url: hook.url });
+    const jobId = await postJob(a);
+    const bidId = await placeBidOk(a, jobId, { agent_id: agentId });
+    await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`);
+    const job = await waitFor("the job completed by the answer", async () => {
+      const doc = obj((await a.req("GET", `/api/jobs/${jobId}`)).json);
+      return doc.status === "completed" ? doc : undefined;
+    });
+    expect(job.result).toEqual({ success: true, output: "three anomalies", executed_by: agentId });
+    expect(typeof job.completed_at).toBe("string");
+    expect(obj((await a.req("GET", `/api/agents/${agentId}`)).json).status).toBe("available");
+  });
+
+  it("an answer that is not a 200 with a non-empty output leaves the job assigned; success: false is kept", async () => {
+    const answers = [
+      { status: 202, body: { output: "later" } },
+      { status: 200, body: { output: "" } },
+      { status: 200, body: { success: true } },
+      { status: 200, body: { success: false, output: "could not do it" } },
+    ];
+    const endpoints = await Promise.all(
+      answers.map((answer) =>
+        startReceiver((_req, res) => {
+          res.statusCode = answer.status;
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify(answer.body));
+        }),
+      ),
+    );
+    servers.push(...endpoints.map((e) => e.server));
+    const jobs: string[] = [];
+    for (const endpoint of endpoints) {
+      const agentId = await registerAgent(a, {
+        execution_mode: "webhook",
+        webhook_url: endpoint.url,
+      });
+      const jobId = await postJob(a);
+      const bidId = await placeBidOk(a, jobId, { agent_id: agentId });
+      await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`);
+      await waitFor("the assignment call", () =>
+        endpoint.received.find((r) => r.body.event === "job_assigned"),
+      );
+      jobs.push(jobId);
+    }
+    const last = jobs.at(-1) ?? "";
+    const failed = await waitFor("the answer with success false", async () => {
+      const doc = obj((await a.req("GET", `/api/jobs/${last}`)).json);
+      return doc.status === "completed" ? doc : undefined;
+    });
+    expect(obj(failed.result)).toMatchObject({ success: false, output: "could not do it" });
+    for (const jobId of jobs.slice(0, -1)) {
+      expect(obj((await a.req("GET", `/api/jobs/${jobId}`)).json).status).toBe("assigned");
+    }
+  });
+
+  it("a self-hosted winner is not called even with a webhook_url; an offline agent is not matched", async () => {
+    const hook = await startReceiver();
+    servers.push(hook.server);
+    const selfHosted = await registerAgent(a, { webhook_url: hook.url });
+    const offline = await registerAgent(a, { execution_mode: "webhook", webhook_url: hook.url });
+    await a.req("PUT", `/api/agents/${offline}`, { status: "offline" });
+    const jobId = await postJob(a);
+    const posted = await waitFor("job.posted", () => hook.received[0]);
+    expect(posted.headers["x-openagora-agent-id"]).toBe(selfHosted);
+    const bidId = await placeBidOk(a, jobId, { agent_id: selfHosted });
+    await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(hook.received.map((r) => r.headers["x-openagora-agent-id"])).toEqual([selfHosted]);
   });
 
   it("notifies a self-hosted agent once its owner gave it a webhook_url by PUT", async () => {

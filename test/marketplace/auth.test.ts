@@ -1,6 +1,7 @@
 import { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { route } from "../../src/contract/routes.ts";
 import { isOwnershipError, Sessions, type Signer } from "../../src/marketplace/auth.ts";
 import { MarketplaceClient } from "../../src/marketplace/client.ts";
 import { isMarketplaceError } from "../../src/marketplace/errors.ts";
@@ -77,20 +78,20 @@ describe("Sessions", () => {
     expect(second).not.toBe(first);
     expect(sessions.signIns).toBe(2);
 
-    // The service forgets the session (logout): the next call gets 401, signs in again, and goes through.
+    // The service forgets the session (logout): the next call that requires a session
+    // gets 401, signs in again, and goes through. (A call where authentication is
+    // optional, as on PUT /api/agents/{id}, goes through anonymously instead.)
     await api(market.url).req("POST", "/api/auth/logout", undefined, {
       authorization: `Bearer ${second}`,
     });
     const answer = await sessions.withSession(owner, (token) =>
       client.transport.call({
-        params: { id: agentId },
-        route: "PUT /api/agents/:id",
-        json: { description: "renewed" },
-        schema: z.looseObject({ success: z.literal(true) }),
+        route: route("authMe"),
+        schema: z.looseObject({ wallet: z.string(), agent_id: z.string() }),
         token,
       }),
     );
-    expect(answer.success).toBe(true);
+    expect(answer.agent_id).toBe(agentId);
     expect(sessions.signIns).toBe(3);
   });
 });

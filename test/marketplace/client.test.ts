@@ -210,6 +210,100 @@ describe("MarketplaceClient", () => {
     expect(server.seen[0]!.url).toBe("/api/jobs?status=posted");
   });
 
+  it("reads a listing over 32 MB: three jobs of 11 MB are rejected as too_large, the rest kept", async () => {
+    // Issue 28: three postings of 11 MB made `GET /api/jobs?status=posted` larger than
+    // the body cap, and the whole listing was refused.
+    const big = (id: string) => ({ ...JOB, job_id: id, description: "x".repeat(11 * 1024 * 1024) });
+    const jobs = [
+      big("job_big1"),
+      JOB,
+      big("job_big2"),
+      big("job_big3"),
+      { ...JOB, job_id: "job_b" },
+    ];
+    server.script = [json(200, { jobs, count: jobs.length })];
+    const listing = await client.listJobs({ status: "posted" });
+    expect(listing.jobs.map((j) => j.job_id)).toEqual(["job_0000000a", "job_b"]);
+    expect(listing.rejected).toEqual(
+      ["job_big1", "job_big2", "job_big3"].map((jobId) => ({
+        jobId,
+        problem: `description: ${11 * 1024 * 1024} characters, more than ${256 * 1024}`,
+        reason: "too_large",
+      })),
+    );
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it("marks one oversized job too_large, by any of its strings, and keeps the others", async () => {
+    server.script = [
+      json(200, {
+        jobs: [
+          { ...JOB, job_id: "job_title", title: "t".repeat(65 * 1024) },
+          JOB,
+          { ...JOB, job_id: "job_bad", budget_usd: "ten" },
+        ],
+      }),
+    ];
+    const listing = await client.listAgentJobs("agent_1", "assigned");
+    expect(listing.jobs.map((j) => j.job_id)).toEqual(["job_0000000a"]);
+    expect(listing.rejected).toEqual([
+      {
+        jobId: "job_title",
+        problem: `title: ${65 * 1024} characters, more than ${64 * 1024}`,
+        reason: "too_large",
+      },
+      { jobId: "job_bad", problem: expect.stringMatching(/^budget_usd: /), reason: "malformed" },
+    ]);
+  });
+
+  it("a streamed listing that is not JSON is an invalid answer, retried; an error status keeps its detail", async () => {
+    server.script = [
+      { status: 200, body: '{"jobs": [{"job_id": "a"}' },
+      { status: 200, body: '{"jobs": [}' },
+      json(200, { jobs: [JOB] }),
+    ];
+    const listing = await client.listJobs({ status: "posted" });
+    expect(listing.jobs).toHaveLength(1);
+    expect(server.seen).toHaveLength(3);
+    server.script = [json(200, { jobs: "none" })];
+    const wrong = await client.listJobs().catch((e: unknown) => e);
+    expect((wrong as MarketplaceError).kind).toBe("invalid-response");
+    expect((wrong as MarketplaceError).message).toMatch(/jobs: /);
+    server.script = [json(404, { detail: "Agent not found" })];
+    const missing = await client.listAgentJobs("agent_x").catch((e: unknown) => e);
+    expect((missing as MarketplaceError).detail).toBe("Agent not found");
+  });
+
+  it("reads a file listing's display sizes as bytes, preferring the attachments' size_bytes", async () => {
+    // Issue 22: the service shows `size` as text ("812 B", files.py's format_file_size),
+    // and a schema that wanted a number refused the listing, so no file was ever read.
+    const file = (id: string, size: unknown) => ({
+      file_id: id,
+      filename: `${id}.csv`,
+      category: "data",
+      size,
+      mime_type: "text/csv",
+      uploaded_at: "2026-12-06T10:00:00",
+    });
+    const files = [
+      file("file_a", "812 B"),
+      file("file_b", "3.4 KB"),
+      file("file_c", "1.2 MB"),
+      file("file_d", "1024.0 KB"),
+      file("file_e", "big"),
+    ];
+    server.script = [json(200, { job_id: "job_1", count: files.length, files })];
+    const listed = await client.listJobFiles("job_1");
+    expect(listed.map((f) => f.size)).toEqual([812, 3482, 1258291, 1048576, null]);
+    server.script = [json(200, { job_id: "job_1", count: files.length, files })];
+    const exact = await client.listJobFiles("job_1", undefined, [
+      { file_id: "file_b", size_bytes: 3456 },
+      { file_id: "file_e", size_bytes: 9 },
+      { file_id: "file_x", size_bytes: 1 },
+    ]);
+    expect(exact.map((f) => f.size)).toEqual([812, 3456, 1258291, 1048576, 9]);
+  });
+
   it("counts requests by route and status", async () => {
     server.script = [json(200, { agents: [] })];
     await client.listAgents();

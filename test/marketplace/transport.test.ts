@@ -111,6 +111,63 @@ describe("answers read from a loopback server", () => {
     }
   });
 
+  it("hands a 2xx body to the call's sink past maxBodyBytes; an error's body stays capped", async () => {
+    const big = JSON.stringify(Array.from({ length: 100 }, (_, i) => i));
+    /** Counts the bytes it is given. */
+    const sinks: Array<{ bytes: number }> = [];
+    const counting = () => {
+      const seen = { bytes: 0 };
+      sinks.push(seen);
+      return {
+        write: (chunk: Uint8Array) => {
+          seen.bytes += chunk.byteLength;
+        },
+        end: () => seen.bytes,
+      };
+    };
+    let status = 200;
+    await withServer(
+      (res) => {
+        res.statusCode = status;
+        res.write(big.slice(0, 100));
+        res.end(big.slice(100));
+      },
+      async (transport) => {
+        const call = () =>
+          transport.call({ route: "GET /api/jobs", sink: counting, schema: z.number() });
+        expect(await call()).toBe(big.length);
+        status = 503;
+        const error = (await call().catch((e: unknown) => e)) as MarketplaceError;
+        expect(error.message).toMatch(/answer larger than 64 bytes/);
+        // The error's body never reached a sink.
+        expect(sinks).toHaveLength(1);
+      },
+      { maxBodyBytes: 64 },
+    );
+  });
+
+  it("turns a sink's refusal into an invalid answer", async () => {
+    await withServer(
+      (res) => res.end("{}"),
+      async (transport) => {
+        const error = (await transport
+          .call({
+            route: "GET /api/jobs",
+            sink: () => ({
+              write: () => {
+                throw new Error("not a listing");
+              },
+              end: () => null,
+            }),
+            schema: z.unknown(),
+          })
+          .catch((e: unknown) => e)) as MarketplaceError;
+        expect(error.kind).toBe("invalid-response");
+        expect(error.message).toMatch(/not JSON \(not a listing\)/);
+      },
+    );
+  });
+
   it("gives up on headers or a body that do not come within timeoutMs", async () => {
     await withServer(
       () => {},

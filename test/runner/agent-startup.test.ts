@@ -3,6 +3,7 @@ import { createLogger } from "../../src/logger.ts";
 import { MarketplaceClient } from "../../src/marketplace/client.ts";
 import { createSharedPool } from "../../src/pool.ts";
 import { startAgent } from "../../src/runner/agent-startup.ts";
+import { foreignSinceRegistration } from "../../src/runner/foreign-heartbeat.ts";
 import { Registrar, type Registration } from "../../src/runner/registrar.ts";
 import { AgentRegistration } from "../../src/runner/registration.ts";
 import { Tenure } from "../../src/runner/tenure.ts";
@@ -137,6 +138,36 @@ describe("startAgent", () => {
     expect(await fresh.started).toBe(idle);
     expect(warned(elsewhere)).toBe(true);
     expect(warned(fresh)).toBe(false);
+  });
+
+  it("without leases, a start that registered the agent does not take the last_active it finds for another runner's", async () => {
+    const m = await startWorkerMarket("startup-own-stamp-");
+    // An earlier run of this runner registered the agent and heartbeated it just before it
+    // stopped; the config has no agent_id, so this start registers under the same wallet.
+    const earlier = await registeredBefore(m, "Restarted");
+    const beat = await m.api.req("POST", `/api/agents/${earlier}/heartbeat`, {
+      status: "offline",
+      current_capacity: 1,
+    });
+    expect(beat.status).toBe(200);
+    const s = starting(m, { name: "Restarted", checkForeignHeartbeats: true });
+    expect(await s.started).toBe(earlier);
+    const warned = () => s.logs.text().includes("another runner may be running it");
+    expect(warned()).toBe(false);
+
+    // Somebody else heartbeats it after the registration: told before the first heartbeat.
+    const stamp = s.agent.registrationStamp;
+    expect(stamp).toBeDefined();
+    await waitFor("a later last_active", async () => {
+      await m.api.req("POST", `/api/agents/${earlier}/heartbeat`, {
+        status: "available",
+        current_capacity: 1,
+      });
+      return (await agentView(m, earlier)).last_active !== stamp ? true : undefined;
+    });
+    await foreignSinceRegistration(s.agent, earlier, m.client, s.telemetry);
+    expect(warned()).toBe(true);
+    expect(s.agent.registrationStamp).toBeUndefined();
   });
 
   it("with a lease whose epoch is no longer the newest: abandons and returns nothing", async () => {

@@ -33,6 +33,20 @@ describe("screenJob", () => {
     });
   });
 
+  it("counts only the agent's own capabilities: a job requiring constructor, toString or __proto__ is skipped", () => {
+    for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const decision = screenJob(
+        job({ required_capabilities: [name], min_capability_score: 0.5 }),
+        agentConfig(),
+      );
+      expect(decision).toEqual({
+        kind: "skip",
+        reason: "capability",
+        detail: `capability ${name} is 0, below the job's minimum of 0.5`,
+      });
+    }
+  });
+
   it("lets a job through that the agent is able to take", () => {
     expect(screenJob(job(), agentConfig())).toBeUndefined();
   });

@@ -118,7 +118,11 @@ describe("containment of misbehaving executors", () => {
     expect(done.result?.executed_by).toBe(ids.SchemaArchitect);
   }
 
-  /** Wins a `breaker: <mode>` job for Breaker and returns its id once the result is in. */
+  /**
+   * Wins a `breaker: <mode>` job for Breaker and returns its id once the outbox is done
+   * with the result: a failure report, which the service cannot record (500), is closed
+   * after its last attempt.
+   */
   async function breakerJob(
     runner: Runner,
     ids: Record<string, string>,
@@ -134,25 +138,50 @@ describe("containment of misbehaving executors", () => {
     const bid = await waitForBid(url, jobId, ids.Breaker);
     beforeAward?.(jobId);
     await award(url, jobId, bid.bid_id);
-    await waitForResult(url, jobId);
-    await waitFor(
-      "the ledger to record acceptance",
-      async () => (await runner.ledger.get(ids.Breaker!, jobId))?.acceptedAt,
-    );
+    await reportClosed(runner, ids, jobId);
     return jobId;
   }
 
-  /** The job failed with a result matching `reason`, submitted exactly once. */
-  async function failedOnce(runner: Runner, jobId: string, reason: RegExp): Promise<void> {
+  async function reportClosed(
+    runner: Runner,
+    ids: Record<string, string>,
+    jobId: string,
+  ): Promise<void> {
+    await waitFor(
+      "the outbox to give up on the failure report",
+      async () => (await runner.ledger.get(ids.Breaker!, jobId))?.closedAt,
+    );
+  }
+
+  /**
+   * The job failed with a result matching `reason`, executed once; its failure report was
+   * sent three times (the service answers 500 and cannot record it), then given up on
+   * once. The job stays assigned, left to its poster.
+   */
+  async function failedOnce(
+    runner: Runner,
+    ids: Record<string, string>,
+    jobId: string,
+    reason: RegExp,
+  ): Promise<void> {
     await pollsPass(runner, 3);
     const job = await getJob(h!.marketplace.url, jobId);
-    expect(job.status).toBe("failed");
-    expect(job.result?.success).toBe(false);
-    expect(job.result?.output).toMatch(reason);
+    expect(job.status).toBe("assigned");
+    expect(job.result).toBeNull();
+    const entry = await runner.ledger.get(ids.Breaker!, jobId);
+    expect(entry?.result?.success).toBe(false);
+    expect(entry?.result?.output).toMatch(reason);
+    expect(entry?.executionAttempts).toBe(1);
+    expect(entry?.submitAttempts).toBe(3);
+    expect(entry?.closedReason).toMatch(/did not record the failure report/);
     const submissions = h!.logs
       .entries()
-      .filter((e) => e.jobId === jobId && String(e.msg).startsWith("result "));
-    expect(submissions.map((e) => e.msg)).toEqual(["result accepted"]);
+      .filter((e) => e.jobId === jobId && /^(result|failure report)/.test(String(e.msg)));
+    expect(submissions.map((e) => e.msg)).toEqual([
+      "result submission failed; will retry",
+      "result submission failed; will retry",
+      "failure report not recorded; given up",
+    ]);
   }
 
   it("an evaluator that throws: logged and counted once, no bid, the other agent goes on", async () => {
@@ -197,7 +226,7 @@ describe("containment of misbehaving executors", () => {
   it("an executor that throws: one failed result naming the error, the other agent goes on", async () => {
     const { runner, ids } = await start();
     const jobId = await breakerJob(runner, ids, "throw-execute");
-    await failedOnce(runner, jobId, /executor failed: executor exploded on purpose/);
+    await failedOnce(runner, ids, jobId, /executor failed: executor exploded on purpose/);
     await othersUnaffected(ids);
     expect(
       await counterSum(runner.metrics.executions, { agent: ids.Breaker, outcome: "failed" }),
@@ -228,20 +257,17 @@ describe("containment of misbehaving executors", () => {
     expect(other.result?.executed_by).toBe(ids.SchemaArchitect);
     expect(other.result?.success).toBe(true);
 
-    await waitForResult(url, hangJob);
-    await waitFor("the ledger to record acceptance", async () =>
-      Boolean((await runner.ledger.get(ids.Breaker!, hangJob))?.acceptedAt),
-    );
-    await failedOnce(runner, hangJob, /deadline of 0\.04 minutes passed/);
+    await reportClosed(runner, ids, hangJob);
+    await failedOnce(runner, ids, hangJob, /deadline of 0\.04 minutes passed/);
     expect(breaker.inFlightCount).toBe(0);
   });
 
   it("an executor that returns a malformed result: one failed result saying so", async () => {
     const { runner, ids } = await start();
     const jobId = await breakerJob(runner, ids, "malformed");
-    await failedOnce(runner, jobId, /malformed result/);
+    await failedOnce(runner, ids, jobId, /malformed result/);
     // What the executor returned is not passed on as the customer's output.
-    expect((await getJob(h!.marketplace.url, jobId)).result?.output).not.toMatch(/^42$/);
+    expect((await runner.ledger.get(ids.Breaker!, jobId))?.result?.output).not.toMatch(/^42$/);
     await othersUnaffected(ids);
   });
 });

@@ -132,6 +132,20 @@ describe("Heartbeats.send", () => {
     await a.heartbeats.send();
     expect(a.lost).toEqual(["agent_gone0000"]);
     expect(a.stats.view.lastHeartbeatOutcome).toMatch(/^error: /);
+    // Deleted behind the runner's back (or a database reset): said once, however many 404s.
+    await a.heartbeats.send();
+    expect(await counterSum(a.metrics.agentTampered, { field: "deleted" })).toBe(1);
+  });
+
+  it("before the first heartbeat of an agent this start registered, looks once for somebody else's", async () => {
+    const m = await startWorkerMarket("heartbeats-stamp-");
+    const a = await heartbeating(m);
+    const stamp = String((await a.marketView()).last_active);
+    a.agent.registrationStamp = stamp;
+    await a.heartbeats.send();
+    // Looked at once: the next heartbeats go without it.
+    expect(a.agent.registrationStamp).toBeUndefined();
+    expect(await a.sent()).toBe(1);
   });
 
   it("sends nothing while the marketplace is down, except going offline", async () => {

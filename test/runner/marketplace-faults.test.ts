@@ -219,19 +219,30 @@ describe("marketplace faults at the level of the runner", () => {
     const runner = await h.startRunner();
     const ids = await runningAgents(runner, 3);
     await waitForBid(h.marketplace.url, good, ids.SchemaArchitect);
-    const malformed = () =>
-      counterSum(runner.metrics.jobsSkipped, { reason: "malformed" }).then((n) => n >= 2);
-    await waitFor("two malformed jobs counted", malformed);
+    const counted = async () =>
+      (await counterSum(runner.metrics.jobsSkipped, { reason: "malformed" })) >= 1 &&
+      (await counterSum(runner.metrics.jobsSkipped, { reason: "too_large" })) >= 1;
+    await waitFor("the malformed and the too large job counted", counted);
     await pollsPass(runner, 5);
 
     expect((await getJob(h.marketplace.url, negative)).bids).toEqual([]);
     expect((await getJob(h.marketplace.url, huge)).bids).toEqual([]);
-    const skipped = h.logs.entries().filter((e) => e.msg === "malformed job skipped");
+    const skipped = h.logs
+      .entries()
+      .filter((e) => e.msg === "malformed job skipped" || e.msg === "job too large, skipped");
     // One line per bad job, however many polls saw it.
     expect(skipped.map((e) => e.jobId).sort()).toEqual([negative, huge].sort());
     expect(String(skipped.find((e) => e.jobId === negative)?.problem)).toMatch(/budget_usd/);
-    expect(String(skipped.find((e) => e.jobId === huge)?.problem)).toMatch(/description/);
-    expect(await counterSum(runner.metrics.jobsSkipped, { reason: "malformed" })).toBe(2);
+    expect(skipped.find((e) => e.jobId === huge)).toMatchObject({
+      reason: "too_large",
+      problem: expect.stringMatching(/^description: /),
+    });
+    expect(await counterSum(runner.metrics.jobsSkipped, { reason: "malformed" })).toBe(1);
+    expect(await counterSum(runner.metrics.jobsSkipped, { reason: "too_large" })).toBe(1);
+    // The decision log says why no agent bid on the big one.
+    expect(runner.decisions(huge)).toEqual([
+      expect.objectContaining({ outcome: "skip", reason: "too_large", agentId: null }),
+    ]);
     // The multi-megabyte description is not logged.
     expect(h.logs.text()).not.toMatch(/(database schema ){100}/);
   });

@@ -263,11 +263,13 @@ describe("negotiation", () => {
       const e = schemaWorker(runner).stats.view.earnings;
       return e.paidUsd > 0 ? e : undefined;
     });
-    expect(earnings).toEqual({ bidUsd: bid.price_usd, wonUsd: 0.03, paidUsd: 0.015 });
+    // Quality 0.6 pays half, of the bid's original price as the service does (not the
+    // accepted counter-offer's): read back from the agent's total_earned_usd.
+    expect(earnings).toEqual({ bidUsd: bid.price_usd, wonUsd: 0.03, paidUsd: bid.price_usd / 2 });
     const metrics = await runner.metrics.registry.getSingleMetricAsString(
       "bazaar_runner_earnings_usd_total",
     );
-    expect(metrics).toMatch(/stage="paid"} 0\.015/);
+    expect(metrics).toContain(`stage="paid"} ${bid.price_usd / 2}`);
   });
 
   it("counters once at the floor, then lets further offers below it lapse, within 5 rounds", async () => {

@@ -423,6 +423,131 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       expect(await ledger.noteOnce("migrated:agent_2")).toBe(true);
     });
 
+    describe("payments", () => {
+      it("records a job's payment once, keyed by job, and sums an agent's", async () => {
+        const paid = {
+          jobId: "j1",
+          agentId: "a1",
+          amountUsd: 0.5,
+          outcome: "released" as const,
+          qualityScore: 0.9,
+        };
+        expect(await ledger.payment("j1")).toBeUndefined();
+        expect(await ledger.recordPayment(paid)).toBe(true);
+        // A second attribution of the same job (a restart, another replica) writes nothing.
+        expect(await ledger.recordPayment({ ...paid, amountUsd: 0.25 })).toBe(false);
+        expect(await ledger.payment("j1")).toMatchObject({
+          ...paid,
+          recordedAt: expect.any(String),
+        });
+        await ledger.recordPayment({
+          jobId: "j2",
+          agentId: "a1",
+          amountUsd: 0,
+          outcome: "refunded",
+          qualityScore: null,
+        });
+        await ledger.recordPayment({ ...paid, jobId: "j3", agentId: "a2", amountUsd: 0.1 });
+        expect(await ledger.paidTotals("a1")).toEqual({ jobs: 2, paidUsd: 0.5 });
+        expect(await ledger.paidTotals("nobody")).toEqual({ jobs: 0, paidUsd: 0 });
+        await expect(
+          ledger.recordPayment({ ...paid, jobId: "j4", amountUsd: -1 }),
+        ).rejects.toThrow();
+        expect(await ledger.payment("j4")).toBeUndefined();
+      });
+
+      it("lists an agent's accepted successful results without a payment, oldest first", async () => {
+        for (const job of ["j1", "j2", "j3", "j4"]) await ledger.recordResult("a1", job, RESULT);
+        await ledger.recordResult("a1", "failed", { ...RESULT, success: false });
+        await ledger.recordResult("a2", "other", RESULT);
+        for (const job of ["j2", "j1", "j3", "failed"]) await ledger.markAccepted("a1", job);
+        await ledger.markAccepted("a2", "other");
+        expect((await ledger.unpaidResults("a1")).map((e) => e.jobId)).toEqual(["j2", "j1", "j3"]);
+        await ledger.recordPayment({
+          jobId: "j1",
+          agentId: "a1",
+          amountUsd: 1,
+          outcome: "released",
+          qualityScore: 1,
+        });
+        expect((await ledger.unpaidResults("a1")).map((e) => e.jobId)).toEqual(["j2", "j3"]);
+      });
+
+      it("remembers each agent's last accounted total_earned_usd", async () => {
+        expect(await ledger.earnedSeen("a1")).toBeUndefined();
+        await ledger.setEarnedSeen("a1", 1.5);
+        const first = await ledger.earnedSeen("a1");
+        expect(first).toEqual({ usd: 1.5, since: expect.any(String) });
+        await ledger.setEarnedSeen("a1", 2.25);
+        await ledger.setEarnedSeen("a2", 0);
+        // Since the first account, whatever came after.
+        expect(await ledger.earnedSeen("a1")).toEqual({ usd: 2.25, since: first!.since });
+        expect((await ledger.earnedSeen("a2"))?.usd).toBe(0);
+        await expect(ledger.setEarnedSeen("a1", Number.NaN)).rejects.toThrow();
+        expect((await ledger.earnedSeen("a1"))?.usd).toBe(2.25);
+      });
+    });
+
+    describe("stakes", () => {
+      it("lists open stakes: a live bid or a win without a result; not ended ones", async () => {
+        await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
+        await ledger.recordBid("a1", "j2", { bidId: "b2", priceUsd: 1 });
+        await ledger.recordWon("a2", "j3");
+        await ledger.recordBid("a1", "j4", { bidId: "b4", priceUsd: 1 });
+        await ledger.recordResult("a1", "j4", RESULT);
+        await ledger.recordBid("a1", "j5", { bidId: "b5", priceUsd: 1 });
+        expect(await ledger.endStake("a1", "j5", "lost to another agent")).toBe(true);
+        const open = (await ledger.openStakes()).map((e) => `${e.agentId}/${e.jobId}`).sort();
+        expect(open).toEqual(["a1/j1", "a1/j2", "a2/j3"]);
+        expect(await ledger.get("a1", "j5")).toMatchObject({
+          stakeEndedReason: "lost to another agent",
+        });
+        expect(Date.parse((await ledger.get("a1", "j5"))?.stakeEndedAt ?? "")).toBeGreaterThan(0);
+      });
+
+      it("ends a stake once, and only for the bid it names (or a bid of unknown id)", async () => {
+        await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
+        expect(await ledger.endStake("a1", "j1", "cancelled", "b0")).toBe(false);
+        expect(await ledger.hasBid("a1", "j1")).toBe(true);
+        expect(await ledger.endStake("a1", "j1", "cancelled", "b1")).toBe(true);
+        expect(await ledger.endStake("a1", "j1", "cancelled", "b1")).toBe(false);
+        expect(await ledger.endStake("a1", "j9", "never bid")).toBe(false);
+        await ledger.recordBid("a1", "j2", { bidId: "unknown", priceUsd: 1 });
+        expect(await ledger.endStake("a1", "j2", "cancelled", "b7")).toBe(true);
+      });
+
+      it("a cancelled bid blocks no new one: not a bid any more; a new bid opens the stake again", async () => {
+        await ledger.recordBids([
+          { agentId: "a1", jobId: "j1", bidId: "b1", priceUsd: 1 },
+          { agentId: "a2", jobId: "j1", bidId: "b2", priceUsd: 1 },
+        ]);
+        expect(await ledger.endStake("a1", "j1", "cancelled: agent_offline", "b1")).toBe(true);
+        expect(await ledger.hasBid("a1", "j1")).toBe(false);
+        expect([...((await ledger.bidsOn(["j1"])).get("j1") ?? [])]).toEqual(["a2"]);
+        await ledger.recordBids([{ agentId: "a1", jobId: "j1", bidId: "b3", priceUsd: 1.5 }]);
+        expect(await ledger.hasBid("a1", "j1")).toBe(true);
+        const entry = await ledger.get("a1", "j1");
+        expect(entry).toMatchObject({ bidId: "b3", bidPriceUsd: 1.5 });
+        expect(entry?.stakeEndedAt).toBeUndefined();
+        expect(entry?.stakeEndedReason).toBeUndefined();
+        // The old bid's cancellation, noticed again (another replica), ends nothing now.
+        expect(await ledger.endStake("a1", "j1", "cancelled: agent_offline", "b1")).toBe(false);
+        await ledger.endStake("a2", "j1", "cancelled", "b2");
+        await ledger.recordBid("a2", "j1", { bidId: "b4", priceUsd: 1 });
+        expect((await ledger.openStakes()).map((e) => e.bidId).sort()).toEqual(["b3", "b4"]);
+      });
+
+      it("a fenced rebid after a cancellation is still fenced", async () => {
+        await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 }, 1);
+        await ledger.endStake("a1", "j1", "cancelled", "b1");
+        await ledger.raiseFence("a1", 2);
+        await expect(
+          ledger.recordBids([{ agentId: "a1", jobId: "j1", bidId: "b2", priceUsd: 1, epoch: 1 }]),
+        ).rejects.toBeInstanceOf(StaleEpochError);
+        expect(await ledger.hasBid("a1", "j1")).toBe(false);
+      });
+    });
+
     describe("fencing by lease epoch", () => {
       const stale = (epoch: number, current: number) =>
         expect.objectContaining({ name: "StaleEpochError", epoch, current });

@@ -74,11 +74,12 @@ describe("sqlite ledger on disk", () => {
     const raw = new DatabaseSync(path, { readOnly: true });
     try {
       expect(raw.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-      expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 3 });
+      expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 5 });
       const indexes = raw
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger'")
         .all();
       expect(indexes.map((row) => row.name)).toContain("ledger_pending");
+      expect(indexes.map((row) => row.name)).toContain("ledger_open_stakes");
     } finally {
       raw.close();
     }

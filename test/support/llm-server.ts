@@ -92,7 +92,17 @@ export interface TestLlmServer {
   /** A fault for every request once the queue is empty; undefined answers normally. */
   setDefaultFault(fault: LlmFault | undefined): void;
   setResponder(responder: Responder | undefined): void;
-  /** Forgets recorded requests and faults and restores the default responder. */
+  /**
+   * Holds every completion request from now on, unanswered, until `release()`: an
+   * execution stays under way for exactly as long as a test needs, however slow the
+   * machine (a `slow` fault's delay is a guess that a busy machine can outlast).
+   */
+  hold(): void;
+  /** Lets the held requests through, in the order they came (faults apply then), and stops holding. */
+  release(): void;
+  /** How many completion requests are waiting at the hold now. */
+  heldCount(): number;
+  /** Forgets recorded requests and faults, releases a hold and restores the default responder. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -208,6 +218,13 @@ export async function startTestLlmServer(
   let responder: Responder = options.responder ?? defaultResponder;
   const sockets = new Set<Socket>();
   const pendingTimers = new Set<NodeJS.Timeout>();
+  /** Open while undefined; requests wait on the promise while a hold is on. */
+  let gate: PromiseWithResolvers<void> | undefined;
+  let heldCount = 0;
+  const release = () => {
+    gate?.resolve();
+    gate = undefined;
+  };
 
   const later = (ms: number, fn: () => void) => {
     const timer = setTimeout(() => {
@@ -327,6 +344,11 @@ export async function startTestLlmServer(
       return;
     }
     record.body = parsed.data;
+    if (gate) {
+      heldCount++;
+      await gate.promise.finally(() => heldCount--);
+      if (res.destroyed) return;
+    }
     const fault = queue.shift() ?? defaultFault;
     record.fault = fault?.kind;
     if (fault) applyFault(res, parsed.data, fault);
@@ -363,13 +385,20 @@ export async function startTestLlmServer(
     setResponder: (next) => {
       responder = next ?? options.responder ?? defaultResponder;
     },
+    hold: () => {
+      gate ??= Promise.withResolvers<void>();
+    },
+    release,
+    heldCount: () => heldCount,
     reset: () => {
+      release();
       requests.length = 0;
       queue.length = 0;
       defaultFault = undefined;
       responder = options.responder ?? defaultResponder;
     },
     close: async () => {
+      release();
       for (const timer of pendingTimers) clearTimeout(timer);
       pendingTimers.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

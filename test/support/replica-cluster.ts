@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
@@ -33,6 +33,11 @@ export interface ClusterOptions {
   heartbeatSeconds?: number;
   /** The embedded marketplace awards each job this long after its first bid. */
   autoAwardSeconds?: number;
+  /**
+   * LLM_TIMEOUT (default 30 s). Longer for tests that hold the LLM (`llm.hold()`) for as
+   * long as a step takes: an attempt timing out would end the execution early.
+   */
+  llmTimeoutSeconds?: number;
   logLevel?: string;
 }
 
@@ -75,7 +80,11 @@ export class ReplicaCluster {
   /** Every process launched, by replica id (a relaunch replaces the entry; `all` keeps it). */
   readonly replicas = new Map<string, RunnerProcess>();
   readonly all: RunnerProcess[] = [];
+  /** The replica id of each process in `all`, in the same order. */
+  readonly #ids: string[] = [];
   readonly posted: string[] = [];
+  /** What the test did and when (`note`), written beside the replicas' logs. */
+  readonly notes: Array<{ time: number; msg: string }> = [];
 
   private constructor(parts: {
     marketplace: RunningMarketplace;
@@ -146,11 +155,13 @@ export class ReplicaCluster {
   }
 
   /**
-   * Short, but not so short that a replica starved of CPU for a second or two on a busy
-   * test machine loses its leases (they are renewed every third of it).
+   * Short, but not so short that a replica starved of CPU on a busy test machine loses
+   * its leases (they are renewed every third of it). At 4 s, replicas under
+   * `test:stress --hogs 2` on a shared 2-core machine went more than 4 s between two
+   * renewals at start-up and lost leases they still meant to hold (2026-12-06).
    */
   get ttlSeconds(): number {
-    return this.options.ttlSeconds ?? 4;
+    return this.options.ttlSeconds ?? 10;
   }
 
   env(id: string): Record<string, string> {
@@ -169,7 +180,7 @@ export class ReplicaCluster {
       AGENT_HEARTBEAT_INTERVAL: String(o.heartbeatSeconds ?? 1),
       AGENT_RELOAD_INTERVAL: "30",
       SHUTDOWN_GRACE_PERIOD: "10",
-      LLM_TIMEOUT: "30",
+      LLM_TIMEOUT: String(o.llmTimeoutSeconds ?? 30),
       RUNNER_STATE_DIR: join(this.dir, id),
       PORT: "0",
       HOST: "127.0.0.1",
@@ -181,6 +192,7 @@ export class ReplicaCluster {
     const p = new RunnerProcess({ ...this.env(id), ...extra }, ["start"], { cwd: this.dir });
     this.replicas.set(id, p);
     this.all.push(p);
+    this.#ids.push(id);
     return p;
   }
 
@@ -268,6 +280,29 @@ export class ReplicaCluster {
     return agent;
   }
 
+  /**
+   * For a marketplace without auto-award: waits until each of `bidders` has bid on the
+   * job (whichever replica runs it), then awards it to the first bid, as a poster
+   * would. Returns the bids.
+   */
+  async awardOnceBid(jobId: string, bidders: ClusterAgent[]): Promise<MarketJob["bids"]> {
+    const bids = await waitFor(
+      `${jobId} bid on by ${bidders.map((a) => a.name).join(", ")}`,
+      async () => {
+        const { bids } = await this.job(jobId);
+        const from = new Set(bids.map((b) => b.agent_id));
+        return bidders.every((a) => from.has(a.agentId)) ? bids : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const response = await api(this.marketplace.url).req(
+      "POST",
+      `/api/jobs/${jobId}/select-bid/${bids[0]!.bid_id}`,
+    );
+    if (response.status !== 200) throw new Error(`select-bid answered ${response.status}`);
+    return bids;
+  }
+
   /** Waits for the job to be awarded; returns its agent and the replica holding it. */
   async awarded(
     jobId: string,
@@ -286,14 +321,49 @@ export class ReplicaCluster {
   }
 
   async done(jobId: string, timeoutMs = 120_000): Promise<MarketJob> {
-    return waitFor(
-      `${jobId} done`,
-      async () => {
-        const job = await this.job(jobId);
-        return job.result ? job : undefined;
-      },
-      { timeoutMs, intervalMs: 200 },
-    );
+    try {
+      return await waitFor(
+        `${jobId} done`,
+        async () => {
+          const job = await this.job(jobId);
+          return job.result ? job : undefined;
+        },
+        { timeoutMs, intervalMs: 200 },
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${await this.jobStory(jobId)}`);
+    }
+  }
+
+  /**
+   * What a wait on the job was waiting for: its state on the marketplace, the holder of
+   * its agent, and the replicas' last log lines about the job or its agent, in time order.
+   */
+  async jobStory(jobId: string, lines = 20): Promise<string> {
+    const job = await this.job(jobId).catch(() => undefined);
+    if (!job) return `${jobId}: not readable from the marketplace`;
+    const agent = this.agents.find((a) => a.agentId === job.assigned_agent_id);
+    const holder = agent ? (await this.holders().catch(() => new Map())).get(agent.key) : undefined;
+    const about = (l: Record<string, unknown>) =>
+      l.jobId === jobId ||
+      (agent !== undefined && (l.agent === agent.key || l.agentId === agent.agentId));
+    const story = this.all
+      .flatMap((p, i) => p.lines.filter(about).map((line) => ({ replica: this.#ids[i], line })))
+      .sort((a, b) => Number(a.line.time) - Number(b.line.time))
+      .slice(-lines)
+      .map(({ replica, line }) =>
+        [
+          new Date(Number(line.time)).toISOString(),
+          replica,
+          line.msg,
+          line.problem ?? line.reason ?? "",
+        ].join(" "),
+      );
+    return [
+      `${jobId}: ${job.status}, ${job.bids.length} bid(s), assigned to ${agent?.name ?? "nobody"}` +
+        (agent ? `, whose lease ${holder ?? "no replica"} holds` : ""),
+      ...story,
+    ].join("\n");
   }
 
   /** Log lines of every process launched, matching `msg` (and the job, if given). */
@@ -330,6 +400,33 @@ export class ReplicaCluster {
       lostResults,
       duplicateResults: accepted.length - new Set(accepted).size,
     };
+  }
+
+  /** Marks a step of the test (a signal sent, a fault lifted) for `saveLogs`. */
+  note(msg: string): void {
+    this.notes.push({ time: Date.now(), msg });
+  }
+
+  /**
+   * Writes every process's output to `dir/<replica id>-<launch>.log`, the test's notes to
+   * `dir/test.log`, the posted jobs as the marketplace has them to `dir/jobs.json` and
+   * the leases to `dir/leases.json`: which replica did what, and when, to read afterwards.
+   */
+  async saveLogs(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await Promise.all(
+      this.all.map((p, i) =>
+        writeFile(join(dir, `${this.#ids[i]}-${i + 1}.log`), `${p.raw.join("\n")}\n`),
+      ),
+    );
+    await writeFile(
+      join(dir, "test.log"),
+      this.notes.map((n) => `${JSON.stringify({ time: n.time, msg: n.msg })}\n`).join(""),
+    );
+    const jobs = await Promise.all(this.posted.map((jobId) => this.job(jobId)));
+    await writeFile(join(dir, "jobs.json"), JSON.stringify(jobs, null, 2));
+    const leases = await this.client.db(this.dbName).collection("runner_leases").find().toArray();
+    await writeFile(join(dir, "leases.json"), JSON.stringify(leases, null, 2));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { LocalAccount } from "viem";
-import { authMessage } from "../../src/marketplace/money-schemas.ts";
+import { authMessage } from "../../src/contract/auth.ts";
 import { authTypedData } from "../../src/marketplace-server/auth.ts";
 import type { Api } from "./raw-http.ts";
 

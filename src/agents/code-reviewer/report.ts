@@ -44,14 +44,18 @@ function counts(findings: readonly CodeFinding[]): string {
   return `${findings.length} finding${findings.length === 1 ? "" : "s"}: ${n("high")} high, ${n("medium")} medium, ${n("low")} low severity`;
 }
 
-/** Replaces every occurrence of a found secret with its masked form. */
+/**
+ * Replaces every occurrence of a found secret with its masked form. Each distinct
+ * secret once: a key pasted a thousand times is found a thousand times, and one pass
+ * of the text per finding was quadratic.
+ */
 export function maskSecrets(
   text: string,
   secrets: readonly string[],
   mask: (s: string) => string,
 ): string {
   let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+  for (const secret of [...new Set(secrets)].sort((a, b) => b.length - a.length)) {
     if (secret.length >= 8) out = out.split(secret).join(`[secret ${mask(secret)}]`);
   }
   return out;

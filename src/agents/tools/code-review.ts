@@ -167,18 +167,97 @@ async function scanSecrets(block: InputBlock, secrets: string[]): Promise<CodeFi
   });
 }
 
-const STRING_LITERAL =
-  /([fFrRbBuU$@]{0,2})("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`)/g;
-const SQL_TEXT =
-  /\b(select\s[\s\S]*\bfrom\b|insert\s+into\b|update\s+[\w."`[\]]+\s+set\b|delete\s+from\b|\bwhere\s+[\w."`]+\s*(=|<|>|like\b|in\b))/i;
+const SELECT = /\bselect\s/i;
+const FROM = /\bfrom\b/i;
+const OTHER_SQL =
+  /\b(insert\s+into\b|update\s+[\w."`[\]]+\s+set\b|delete\s+from\b|\bwhere\s+[\w."`]+\s*(=|<|>|like\b|in\b))/i;
+
+/**
+ * Whether a string literal holds SQL. `select\s[\s\S]*\bfrom\b` read to the end from
+ * every `select`: a literal of many `select`s and no `from` was quadratic. The first
+ * `select` has the most text after it, so it alone is looked at.
+ */
+export function looksLikeSql(literal: string): boolean {
+  const select = SELECT.exec(literal);
+  if (select && FROM.test(literal.slice(select.index + select[0].length))) return true;
+  return OTHER_SQL.test(literal);
+}
+
+const QUOTES = "\"'`";
+const PREFIX_CHARS = "fFrRbBuU$@";
+
+function isLineEnd(char: string | undefined): boolean {
+  return char === "\n" || char === "\r" || char === "\u2028" || char === "\u2029";
+}
+
+/**
+ * Where the literal opened by the quote at `open` closes, or where reading it failed:
+ * at a newline (except in a template literal), a backslash before a line end, or the
+ * end of the line.
+ */
+function literalEnd(line: string, open: number): { closed: boolean; at: number } {
+  const quote = line[open];
+  let i = open + 1;
+  while (i < line.length) {
+    const char = line[i];
+    if (char === quote) return { closed: true, at: i };
+    if (char === "\\") {
+      if (i + 1 >= line.length || isLineEnd(line[i + 1])) return { closed: false, at: i };
+      i += 2;
+      continue;
+    }
+    if (char === "\n" && quote !== "`") return { closed: false, at: i };
+    i++;
+  }
+  return { closed: false, at: i };
+}
+
+export interface StringLiteral {
+  index: number;
+  /** Up to two of `fFrRbBuU$@` before the quote: f-strings, raw strings, C# `$@`. */
+  prefix: string;
+  /** The literal with its quotes. */
+  literal: string;
+}
+
+/**
+ * The string literals of one line: what
+ * ``/([fFrRbBuU$@]{0,2})("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`)/g``
+ * finds, in linear time. The regex read from every quote to the line's end when no
+ * quote closed it (`"\"\"\"…`): quadratic. A quote of the same kind inside an unclosed
+ * literal was escaped in it, and reading from there goes the same way, so it fails at
+ * the same place and is skipped.
+ */
+export function stringLiterals(line: string): StringLiteral[] {
+  const out: StringLiteral[] = [];
+  const deadUntil: Record<string, number> = { '"': -1, "'": -1, "`": -1 };
+  let from = 0;
+  for (let open = 0; open < line.length; open++) {
+    const quote = line[open] as string;
+    if (!QUOTES.includes(quote) || open < (deadUntil[quote] as number)) continue;
+    const end = literalEnd(line, open);
+    if (!end.closed) {
+      deadUntil[quote] = end.at;
+      continue;
+    }
+    let start = open;
+    while (start > from && open - start < 2 && PREFIX_CHARS.includes(line[start - 1] as string))
+      start--;
+    out.push({
+      index: start,
+      prefix: line.slice(start, open),
+      literal: line.slice(open, end.at + 1),
+    });
+    from = end.at + 1;
+    open = end.at;
+  }
+  return out;
+}
 
 /** Whether one line builds SQL from a string and a value by concatenation or interpolation. */
 function sqlConcatenation(line: string): string | undefined {
-  for (const match of line.matchAll(STRING_LITERAL)) {
-    const prefix = match[1] ?? "";
-    const literal = match[2] ?? "";
-    if (!SQL_TEXT.test(literal)) continue;
-    const start = match.index ?? 0;
+  for (const { index: start, prefix, literal } of stringLiterals(line)) {
+    if (!looksLikeSql(literal)) continue;
     const before = line.slice(0, start);
     const after = line.slice(start + prefix.length + literal.length);
     // `+` (most languages), `.` before a PHP variable, `||` (SQL itself), on either side.

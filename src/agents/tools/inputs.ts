@@ -1,4 +1,7 @@
 import { extname } from "node:path";
+import { attachmentBytes } from "../../contract/responses.ts";
+import { JOB_TEXT_CHARS } from "../../marketplace/limits.ts";
+import { findFences } from "./fences.ts";
 import type { InputBlock, JobInputs } from "./types.ts";
 
 /**
@@ -29,8 +32,11 @@ export const DEFAULT_INPUT_LIMITS: InputLimits = {
   maxFileBytes: 2 * 1024 * 1024,
 };
 
-/** The evaluator's bound: parsing for a bid decision looks at this much of the description. */
-export const EVALUATION_SCAN_CHARS = 64 * 1024;
+/**
+ * The evaluator's bound: parsing for a bid decision looks at this much of the
+ * description. The client keeps a listed job's other strings to the same length.
+ */
+export const EVALUATION_SCAN_CHARS = JOB_TEXT_CHARS;
 
 const LANGUAGE_ALIASES: Record<string, string> = {
   js: "javascript",
@@ -66,7 +72,8 @@ const LANGUAGE_ALIASES: Record<string, string> = {
 
 export function normalizeLanguage(tag: string): string {
   const lower = tag.trim().toLowerCase().replace(/^\./, "");
-  return LANGUAGE_ALIASES[lower] ?? lower;
+  // Own entries only: a fence tagged `constructor` is not a function.
+  return Object.hasOwn(LANGUAGE_ALIASES, lower) ? (LANGUAGE_ALIASES[lower] as string) : lower;
 }
 
 /** The language of a file, by its extension. */
@@ -87,12 +94,13 @@ const FILE_EXTENSION: Record<string, string> = {
 
 /** A citable name for the n-th block of the description. */
 function blockName(n: number, language: string): string {
-  return `block-${n}.${FILE_EXTENSION[language] ?? (language || "txt")}`;
+  const extension = Object.hasOwn(FILE_EXTENSION, language) ? FILE_EXTENSION[language] : language;
+  return `block-${n}.${extension || "txt"}`;
 }
 
-const FENCE = /^ {0,3}(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n([\s\S]*?)^ {0,3}\1[`~]*[ \t]*$/gm;
 const TIMESTAMP_START = /^\s*\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
-const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?$/i;
+/** `\d+(\.\d*)?`, not `\d+\.?\d*`: two adjacent digit runs made a long token quadratic. */
+const NUMBER = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?$/i;
 
 /** What an unfenced paragraph of the description holds, if it is data. */
 function classifyParagraph(text: string): string | undefined {
@@ -188,7 +196,9 @@ export function extractFromText(
     collector.notes.push(`Read the first ${scanChars} characters of the description only.`);
   }
   let n = 0;
-  const rest = scanned.replace(FENCE, (_all, _fence: string, tag: string, body: string) => {
+  let rest = "";
+  let after = 0;
+  for (const { start, end, tag, body } of findFences(scanned)) {
     n++;
     const language = normalizeLanguage(tag) || classifyParagraph(body) || "text";
     collector.add({
@@ -197,8 +207,10 @@ export function extractFromText(
       language,
       text: body,
     });
-    return "\n\n";
-  });
+    rest += `${scanned.slice(after, start)}\n\n`;
+    after = end;
+  }
+  rest += scanned.slice(after);
   for (const paragraph of rest.split(/\n[ \t]*\n/)) {
     const kind = classifyParagraph(paragraph);
     if (!kind) continue;
@@ -321,13 +333,14 @@ export function listedAttachments(attachments: readonly unknown[]): AttachedFile
   const out: AttachedFile[] = [];
   for (const item of attachments) {
     if (!item || typeof item !== "object") continue;
-    const { file_id, filename, category, size, mime_type } = item as Record<string, unknown>;
+    const { file_id, filename, category, mime_type } = item as Record<string, unknown>;
     if (typeof filename !== "string") continue;
     out.push({
       file_id: typeof file_id === "string" ? file_id : "",
       filename,
       category: typeof category === "string" ? category : null,
-      size: typeof size === "number" ? size : null,
+      // The job's records carry `size_bytes` (a number); `size` is the files listing's.
+      size: attachmentBytes(item) ?? null,
       mime_type: typeof mime_type === "string" ? mime_type : null,
     });
   }

@@ -25,11 +25,14 @@ const TIME_NAME =
   /^(time|timestamp|ts|date|datetime|day|hour|minute|period|when|at|created_at|recorded_at|t)$/i;
 const ID_NAME = /(^id$|_id$|^index$|^idx$|^row$|^seq)/i;
 
+/** `\d+(\.\d*)?`, not `\d+\.?\d*`: two adjacent digit runs made a long token quadratic. */
+const NUMBER = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?$/i;
+
 function toNumber(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
   if (typeof value !== "string") return undefined;
   const text = value.trim().replace(/^\$/, "").replace(/%$/, "");
-  if (text === "" || !/^[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?$/i.test(text)) return undefined;
+  if (text === "" || !NUMBER.test(text)) return undefined;
   return Number(text);
 }
 
@@ -144,6 +147,50 @@ function fromJson(value: unknown, source: string, notes: string[], depth = 0): S
   return [];
 }
 
+/** What follows a key: `=` or `:`, a number, an optional unit. */
+const READING = /[=:]\s*(-?\d+(?:\.\d+)?)(?:ms|s|%)?\b/y;
+
+function isWordChar(code: number): boolean {
+  return (
+    (code >= 0x30 && code <= 0x39) ||
+    (code >= 0x41 && code <= 0x5a) ||
+    (code >= 0x61 && code <= 0x7a) ||
+    code === 0x5f
+  );
+}
+
+/**
+ * The `key=number` readings of one line: what
+ * `/\b([A-Za-z_][\w.]*)[=:]\s*(-?\d+(?:\.\d+)?)(?:ms|s|%)?\b/g` finds, in linear time. The
+ * regex tried a key at every word start of a dotted run (`a.b.c.…`), each read to the
+ * run's end: quadratic. Every key begun inside one run ends where the run ends, so
+ * when the first fails, all the others do: the scan moves past the run.
+ */
+export function logReadings(line: string): { key: string; value: number }[] {
+  const out: { key: string; value: number }[] = [];
+  let i = 0;
+  while (i < line.length) {
+    // A key starts at a letter or `_` after a non-word character (`\b[A-Za-z_]`).
+    const code = line.charCodeAt(i);
+    const keyStart = isWordChar(code) && code > 0x39 && !isWordChar(line.charCodeAt(i - 1));
+    if (!keyStart) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < line.length && (isWordChar(line.charCodeAt(end)) || line[end] === ".")) end++;
+    READING.lastIndex = end;
+    const reading = READING.exec(line);
+    if (reading) {
+      out.push({ key: line.slice(i, end), value: Number(reading[1]) });
+      i = READING.lastIndex;
+    } else {
+      i = end;
+    }
+  }
+  return out;
+}
+
 /** Key=value or key: value numbers of log lines that start with a timestamp. */
 function fromLog(text: string, source: string): Series[] {
   const byKey = new Map<string, { values: number[]; labels: string[] }>();
@@ -153,10 +200,9 @@ function fromLog(text: string, source: string): Series[] {
         line,
       );
     if (!time?.[1]) continue;
-    for (const m of line.matchAll(/\b([A-Za-z_][\w.]*)[=:]\s*(-?\d+(?:\.\d+)?)(?:ms|s|%)?\b/g)) {
-      const key = m[1]!;
+    for (const { key, value } of logReadings(line)) {
       const entry = byKey.get(key) ?? { values: [], labels: [] };
-      entry.values.push(Number(m[2]));
+      entry.values.push(value);
       entry.labels.push(time[1]);
       byKey.set(key, entry);
     }

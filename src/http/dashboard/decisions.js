@@ -24,6 +24,8 @@ const REASONS = {
   evaluation_failed: "evaluation failed",
   bid_refused: "bid refused",
   bid_failed: "bid failed",
+  not_our_bid: "assigned through a bid not ours: not executed",
+  too_large: "job too large to read",
 };
 
 /** @type {string | null} */

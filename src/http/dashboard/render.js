@@ -282,7 +282,7 @@ const FIGURES = [
   {
     id: "paid-usd",
     label: "Paid $",
-    hint: "paid by the marketplace, read back after completion",
+    hint: "paid at sign-off: the job's escrow released and the agent's total_earned_usd grown by it",
     value: (a) => earningsOf(a).paidUsd,
     format: usd3,
   },

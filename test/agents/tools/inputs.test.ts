@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { extractFromText, gatherJobInputs } from "../../../src/agents/tools/inputs.ts";
+import {
+  extractFromText,
+  gatherJobInputs,
+  listedAttachments,
+} from "../../../src/agents/tools/inputs.ts";
 import type { MarketplaceClient } from "../../../src/marketplace/client.ts";
 import { type ClientMarket, startClientMarket } from "../../support/client-market.ts";
 
@@ -106,5 +110,16 @@ describe("attached files, through the marketplace client", () => {
       new AbortController().signal,
     );
     expect(bare).toEqual({ blocks: [], notes: [] });
+  });
+});
+
+describe("listed attachments, for bidding", () => {
+  it("takes each file's size from the record's size_bytes, else a numeric size", () => {
+    const listed = listedAttachments([
+      { file_id: "file_1", filename: "a.csv", size_bytes: 812 },
+      { file_id: "file_2", filename: "b.csv", size: 40 },
+      { file_id: "file_3", filename: "c.csv", size: "3.4 KB" },
+    ]);
+    expect(listed.map((f) => f.size)).toEqual([812, 40, null]);
   });
 });

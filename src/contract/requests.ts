@@ -1,7 +1,11 @@
 import { z } from "zod";
-import { bool, boundedFloat, dict, float, int, list, record, str } from "./validation.ts";
+import { bool, boundedFloat, dict, float, int, list, record, str } from "./fields.ts";
 
-/** Request shapes of the AgentBazaar API, with the real service's defaults. */
+/**
+ * Request shapes of the AgentBazaar API, with the real service's defaults (its api.py
+ * request models). The embedded marketplace validates with these schemas; the client
+ * sends their input types (`z.input`), so what one sends the other reads.
+ */
 
 export const RegisterBody = z.object({
   name: str(),
@@ -59,6 +63,7 @@ export const PostJobBody = z.object({
 });
 export type PostJobBody = z.output<typeof PostJobBody>;
 
+/** Bid parameters: sent as query parameters, not JSON (a quirk of the real service). */
 export const BidQuery = z.object({
   agent_id: str(),
   price_usd: boundedFloat(0),
@@ -83,3 +88,25 @@ export const SubmitResultBody = z.object({
 export type SubmitResultBody = z.output<typeof SubmitResultBody>;
 
 export const CompleteQuery = z.object({ quality_score: float() });
+
+/** The human review of hosted work (api.py `HumanReviewRequest`). */
+export const ReviewBody = z.object({
+  decision: str(),
+  rating: float(),
+  feedback: str().default(""),
+  reviewer_id: str(),
+});
+export type ReviewBody = z.output<typeof ReviewBody>;
+
+/** api.py `AutoNegotiateRequest`. */
+export const AutoNegotiateBody = z.object({
+  max_budget: float(),
+  negotiator_role: str().default("poster"),
+});
+export type AutoNegotiateBody = z.output<typeof AutoNegotiateBody>;
+
+export const MatchesQuery = z.object({ limit: int().default(10) });
+
+/** Sign-in: the challenge for a wallet, then its signature of the challenge's nonce. */
+export const ChallengeQuery = z.object({ wallet: str() });
+export const VerifyBody = z.object({ wallet: str(), signature: str(), nonce: str() });
