@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compiles src/ to dist/ (JavaScript: no type stripping, hence no WebAssembly compiler,
-// at run time) and copies the dashboard's static files. Runs before `npm start` and
+// at run time) and copies the pages' static files. Runs before `npm start` and
 // `npm run bazaar-runner`; does nothing when dist/ is newer than every source file.
 // `--force` rebuilds. Without TypeScript (a production install) an existing dist/ is used.
 import { execFileSync } from "node:child_process";
@@ -56,4 +56,6 @@ cpSync(join(src, "http", "dashboard"), join(dist, "http", "dashboard"), {
 cpSync(join(src, "marketplace-server", "poster"), join(dist, "marketplace-server", "poster"), {
   recursive: true,
 });
+// The base styles and DOM helpers both pages share, likewise.
+cpSync(join(src, "web", "assets"), join(dist, "web", "assets"), { recursive: true });
 writeFileSync(stamp, `${new Date().toISOString()}\n`);

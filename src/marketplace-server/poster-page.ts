@@ -1,16 +1,25 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
-import { extname } from "node:path";
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import {
+  pageCsp,
+  readStaticFolder,
+  SHARED_ASSETS,
+  STATIC_HEADERS,
+  servePage,
+  serveStatic,
+} from "../web/static.ts";
 import { PagePoster, pagePosterKeyFile } from "./poster-identity.ts";
 import { parseBody } from "./validation.ts";
 
 /**
  * The poster's page of the embedded marketplace, at /poster/: post a job with files,
  * watch the bids, counter, approve, award, run hosted execution, review or sign off,
- * and see the payment. Plain ES modules and a stylesheet from ./poster/, no build step;
- * the page reads the public JSON API as any client would.
+ * and see the payment. Plain ES modules and a stylesheet from ./poster/, no build step,
+ * over the base styles and DOM helpers it shares with the runner's dashboard
+ * (src/web/assets/, served at /web/assets/); the page reads the public JSON API as any
+ * client would.
  *
  * Counters, approvals and rejections need the job's poster signed in. The page holds no
  * key and no session: it asks /poster/act/… and the marketplace signs in as the page's
@@ -18,34 +27,6 @@ import { parseBody } from "./validation.ts";
  * them, so they answer only a request from this machine, addressed to this machine by
  * name (no DNS rebinding) and sent by the page itself (no other site's form or script).
  */
-
-interface Asset {
-  body: Buffer;
-  type: string;
-}
-
-const TYPES: Record<string, string> = {
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-};
-
-/** The page may load only its own files and talk only to its own origin. */
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join("; ");
-
-const COMMON = {
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "cache-control": "no-cache",
-};
 
 /** The negotiation calls the page may ask the marketplace to make as its poster. */
 const ACTIONS = ["counter", "accept-counter", "approve", "reject"] as const;
@@ -82,19 +63,7 @@ export function actRefusal(request: FastifyRequest): string | null {
   return null;
 }
 
-async function loadAssets(): Promise<{ page: Buffer; assets: Map<string, Asset> }> {
-  const here = new URL("./poster/", import.meta.url);
-  const names = (await readdir(here)).filter((name) => TYPES[extname(name)] !== undefined);
-  const [page, ...bodies] = await Promise.all([
-    readFile(new URL("index.html", here)),
-    ...names.map((name) => readFile(new URL(name, here))),
-  ]);
-  const assets = new Map<string, Asset>();
-  names.forEach((name, i) => {
-    assets.set(name, { body: bodies[i]!, type: TYPES[extname(name)]! });
-  });
-  return { page: page!, assets };
-}
+const notFound = (reply: FastifyReply) => reply.code(404).send({ detail: "Not Found" });
 
 export interface PosterPageOptions {
   /** The marketplace's database; the page's poster key is kept beside it (see pagePosterKeyFile). */
@@ -103,27 +72,27 @@ export interface PosterPageOptions {
 
 /**
  * GET /poster/ (the page), GET /poster/assets/* (its modules and stylesheet),
+ * GET /web/assets/* (the styles and DOM helpers it shares with the dashboard),
  * GET /poster/identity (the wallet the page posts as) and POST /poster/act/bids/:bid_id/:action.
  */
 export const posterPage: FastifyPluginAsync<PosterPageOptions> = async (app, options) => {
-  const { page, assets } = await loadAssets();
-  const poster = new PagePoster(app as FastifyInstance, pagePosterKeyFile(options.dbPath));
+  const here = new URL("./poster/", import.meta.url);
+  const [page, assets, shared] = await Promise.all([
+    readFile(new URL("index.html", here)),
+    readStaticFolder(here),
+    readStaticFolder(SHARED_ASSETS),
+  ]);
+  const server = app as FastifyInstance;
+  const poster = new PagePoster(server, pagePosterKeyFile(options.dbPath));
 
-  app.get("/poster", async (_request, reply) =>
-    reply
-      .headers({ ...COMMON, "content-security-policy": CSP, "x-frame-options": "DENY" })
-      .type("text/html; charset=utf-8")
-      .send(page),
-  );
-
-  app.get("/poster/assets/*", async (request, reply) => {
-    const asset = assets.get((request.params as { "*": string })["*"]);
-    if (!asset) return reply.code(404).send({ detail: "Not Found" });
-    return reply.headers(COMMON).type(asset.type).send(asset.body);
-  });
+  servePage(server, "/poster", page, pageCsp(false));
+  serveStatic(server, { prefix: "/poster/assets/", files: assets, notFound });
+  serveStatic(server, { prefix: "/web/assets/", files: shared, notFound });
 
   app.get("/poster/identity", async (_request, reply) =>
-    reply.headers(COMMON).send({ wallet: poster.wallet, poster_id: poster.wallet.toLowerCase() }),
+    reply
+      .headers(STATIC_HEADERS)
+      .send({ wallet: poster.wallet, poster_id: poster.wallet.toLowerCase() }),
   );
 
   app.post<{ Params: { bid_id: string; action: string } }>(

@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici";
-import { BodyTooLarge, type RawAnswer } from "./dispatch.ts";
+import { AnswerHandler, dispatchWith, type RawAnswer } from "./dispatch.ts";
 
 /** Takes a successful answer's body as it arrives, and makes it a value at its end. */
 export interface BodySink {
@@ -41,37 +41,21 @@ export function dispatchToSink(
   limits: SinkLimits,
   signal?: AbortSignal,
 ): Promise<SunkAnswer> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const handler = new SinkHandler(sink, limits, resolve, reject, signal);
-    try {
-      dispatcher.dispatch(options, handler);
-    } catch (error) {
-      handler.fail(error);
-    }
-  });
+  return dispatchWith(
+    dispatcher,
+    options,
+    signal,
+    (resolve, reject) => new SinkHandler(sink, limits, resolve, reject, signal),
+  );
 }
 
-class SinkHandler implements Dispatcher.DispatchHandler {
-  #status = 0;
-  #headers: RawAnswer["headers"] = {};
+/** Streams a 2xx answer's body into a fresh sink; collects any other's as text. */
+class SinkHandler extends AnswerHandler<SunkAnswer> {
   #sink: BodySink | undefined;
-  #chunks: Buffer[] = [];
-  #size = 0;
-  #limit = 0;
-  #controller: Dispatcher.DispatchController | undefined;
-  #settled = false;
   /** The sink refused a chunk: the request is being aborted. */
   #failed = false;
   readonly #newSink: () => BodySink;
   readonly #limits: SinkLimits;
-  readonly #onAbort: (() => void) | undefined;
-  readonly #resolve: (answer: SunkAnswer) => void;
-  readonly #reject: (error: unknown) => void;
-  readonly #signal: AbortSignal | undefined;
 
   constructor(
     newSink: () => BodySink,
@@ -80,49 +64,26 @@ class SinkHandler implements Dispatcher.DispatchHandler {
     reject: (error: unknown) => void,
     signal: AbortSignal | undefined,
   ) {
+    super(0, resolve, reject, signal);
     this.#newSink = newSink;
     this.#limits = limits;
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#signal = signal;
-    if (signal) {
-      this.#onAbort = () => this.#controller?.abort(signal.reason);
-      signal.addEventListener("abort", this.#onAbort, { once: true });
-    }
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#signal?.aborted) controller.abort(this.#signal.reason);
-  }
-
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    status: number,
-    headers: RawAnswer["headers"],
-  ): void {
-    this.#status = status;
-    this.#headers = headers;
+  protected override answerStarted(status: number): void {
     // A fresh sink per answer: a retried request starts over.
     this.#sink = status >= 200 && status < 300 ? this.#newSink() : undefined;
-    this.#limit = this.#sink ? this.#limits.sinkBytes : this.#limits.textBytes;
-    const length = Number(headers["content-length"]);
-    if (Number.isSafeInteger(length) && length > this.#limit) {
-      controller.abort(new BodyTooLarge(this.#limit));
-    }
+    this.limit = this.#sink ? this.#limits.sinkBytes : this.#limits.textBytes;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     // Chunks already on their way after an abort are dropped.
-    if (this.#settled || this.#failed) return;
-    this.#size += chunk.byteLength;
-    if (this.#size > this.#limit) {
+    if (this.settled || this.#failed) return;
+    if (!this.withinLimit(controller, chunk)) {
       this.#failed = true;
-      controller.abort(new BodyTooLarge(this.#limit));
       return;
     }
     if (!this.#sink) {
-      this.#chunks.push(chunk);
+      this.chunks.push(chunk);
       return;
     }
     try {
@@ -134,39 +95,21 @@ class SinkHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.#settled) return;
+    if (this.settled) return;
     let answer: SunkAnswer;
     try {
       answer = this.#sink
-        ? { status: this.#status, headers: this.#headers, text: "", value: this.#sink.end() }
-        : {
-            status: this.#status,
-            headers: this.#headers,
-            text: Buffer.concat(this.#chunks).toString("utf8"),
-          };
+        ? { status: this.status, headers: this.headers, text: "", value: this.#sink.end() }
+        : { status: this.status, headers: this.headers, text: this.text() };
     } catch (error) {
       this.fail(new SinkFailed(error));
       return;
     }
-    this.#settle();
-    this.#resolve(answer);
+    this.succeed(answer);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.fail(error);
-  }
-
-  /** Rejects with the caller's reason when its signal aborted, else with `error`. */
-  fail(error: unknown): void {
-    if (this.#settled) return;
-    this.#settle();
-    this.#reject(this.#signal?.aborted ? this.#signal.reason : error);
-  }
-
-  #settle(): void {
-    this.#settled = true;
-    this.#chunks = [];
+  protected override settle(): void {
+    super.settle();
     this.#sink = undefined;
-    if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
   }
 }

@@ -11,8 +11,9 @@ export const LAYERS: readonly { name: string; members: readonly string[] }[] = [
   { name: "config", members: ["config"] },
   {
     name: "shared helpers",
-    // `contract` is the API both marketplace sides share (routes, statuses, shapes).
-    members: ["logger.ts", "metrics.ts", "retry.ts", "secrets.ts", "pool.ts", "contract"],
+    // `contract` is the API both marketplace sides share (routes, statuses, shapes);
+    // `web` what the dashboard and the poster page share (base styles, DOM helpers, serving).
+    members: ["logger.ts", "metrics.ts", "retry.ts", "secrets.ts", "pool.ts", "contract", "web"],
   },
   {
     name: "clients and services",

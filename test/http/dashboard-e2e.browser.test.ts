@@ -310,10 +310,21 @@ describe.skipIf(!hasChromium)(suiteName, () => {
       const failing = await postJob(market, schemaJob(1));
       await expectAgree(p, "after a bid", { bids: 1, won: 0, accepted: 0, failed: 0 });
 
-      // A failed result: the LLM refuses, the runner submits a failed result.
+      // A failed result: the LLM refuses; the service cannot record a failure (500 to
+      // success:false), so the report is given up after three tries and the job stays
+      // assigned, for its poster.
       h.llm.setDefaultFault({ kind: "status", status: 400, message: "bad request" });
       await award(market, failing);
-      await finished(market, failing, "failed");
+      await waitFor(
+        "the failure report given up",
+        async () => {
+          const architect = runner.workers.find((w) => w.spec.config.name === "SchemaArchitect");
+          const entry = architect?.agentId && (await runner.ledger.get(architect.agentId, failing));
+          return entry ? (entry.closedAt ? true : undefined) : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      await finished(market, failing, "assigned");
       await expectAgree(p, "after a failed result", { bids: 1, won: 1, accepted: 0, failed: 1 });
 
       // A successful result.

@@ -3,16 +3,18 @@ import { Agent } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLlmClient, type LlmClientOptions } from "../../src/llm/client.ts";
 import { createMetrics } from "../../src/metrics.ts";
+import { MAX_FAILURE_REPORTS } from "../../src/runner/outbox.ts";
 import type { Runner } from "../../src/runner/runner.ts";
+import type { LedgerResult } from "../../src/state/types.ts";
 import type { LlmFault } from "../support/llm-server.ts";
 import {
   type ApiJob,
   award,
   counterSum,
+  getJob,
   pollsPass,
   runningAgents,
   waitForBid,
-  waitForResult,
 } from "../support/market-helpers.ts";
 import { type Harness, postJob, startHarness } from "../support/runner-harness.ts";
 import { waitFor } from "../support/wait.ts";
@@ -59,7 +61,7 @@ describe("LLM faults at the level of the runner", () => {
     runner: Runner,
     ids: Record<string, string>,
     faults: { enqueue?: LlmFault[]; always?: LlmFault } = {},
-  ): Promise<{ job: ApiJob; attempts: number; agentId: string }> {
+  ): Promise<{ job: ApiJob; result: LedgerResult | undefined; attempts: number; agentId: string }> {
     const harness = h!;
     const marker = `marker-${randomUUID()}`;
     const agentId = ids.SchemaArchitect!;
@@ -76,19 +78,23 @@ describe("LLM faults at the level of the runner", () => {
     if (faults.enqueue) harness.llm.enqueue(...faults.enqueue);
     harness.llm.setDefaultFault(faults.always);
     await award(harness.marketplace.url, jobId, bid.bid_id);
-    const job = await waitForResult(harness.marketplace.url, jobId);
+    // A result is accepted; a failure report is given up (the service answers 500 to
+    // success:false, so it is tried MAX_FAILURE_REPORTS times and the job stays assigned).
+    const entry = await waitFor("the result settled in the ledger", async () => {
+      const e = await runner.ledger.get(agentId, jobId);
+      return e?.acceptedAt || e?.closedAt ? e : undefined;
+    });
     harness.llm.setDefaultFault(undefined);
-    await waitFor(
-      "the ledger to record acceptance",
-      async () => (await runner.ledger.get(agentId, jobId))?.acceptedAt,
-    );
-    // More outbox rounds: still one submission.
+    const sent = (await submits()) - submitsBefore;
+    expect(sent).toBe(entry.result?.success ? 1 : MAX_FAILURE_REPORTS);
+    // More outbox rounds: nothing is sent again.
     await pollsPass(runner, 3);
-    expect((await submits()) - submitsBefore).toBe(1);
+    expect((await submits()) - submitsBefore).toBe(sent);
+    const job = await getJob(harness.marketplace.url, jobId);
     const attempts = harness.llm
       .completionRequests()
       .filter((r) => r.rawBody.includes(marker)).length;
-    return { job, attempts, agentId };
+    return { job, result: entry.result, attempts, agentId };
   }
 
   it("waits out a 429 with Retry-After, then delivers", async () => {
@@ -106,19 +112,24 @@ describe("LLM faults at the level of the runner", () => {
 
   it("persistent 500s: the attempts budget is spent, one failed result says why", async () => {
     const { runner, ids } = await start({ maxAttempts: 3 });
-    const { job, attempts, agentId } = await runJob(runner, ids, { always: { kind: "500" } });
+    const { job, result, attempts, agentId } = await runJob(runner, ids, {
+      always: { kind: "500" },
+    });
     expect(attempts).toBe(3);
     expect(await counterSum(runner.metrics.llmRequests, { outcome: "retry" })).toBe(2);
-    expect(job.status).toBe("failed");
-    expect(job.result?.success).toBe(false);
-    expect(job.result?.output).toMatch(/LLM call failed/);
-    expect(job.result?.output).toMatch(/500/);
-    expect(job.result?.output).toMatch(/gave up after 3 attempts/);
+    expect(job.status).toBe("assigned");
+    expect(result?.success).toBe(false);
+    expect(result?.output).toMatch(/LLM call failed/);
+    expect(result?.output).toMatch(/500/);
+    expect(result?.output).toMatch(/gave up after 3 attempts/);
     expect(await counterSum(runner.metrics.executions, { agent: agentId, outcome: "failed" })).toBe(
       1,
     );
     expect(
-      await counterSum(runner.metrics.resultsSubmitted, { agent: agentId, outcome: "accepted" }),
+      await counterSum(runner.metrics.resultsSubmitted, {
+        agent: agentId,
+        outcome: "failure_unrecorded",
+      }),
     ).toBe(1);
   });
 
@@ -129,12 +140,12 @@ describe("LLM faults at the level of the runner", () => {
       baseDelayMs: 100,
       maxDelayMs: 200,
     });
-    const { job, attempts } = await runJob(runner, ids, { always: { kind: "503-html" } });
-    expect(job.status).toBe("failed");
-    expect(job.result?.output).toMatch(/503/);
-    expect(job.result?.output).toMatch(/wall-time budget/);
+    const { job, result, attempts } = await runJob(runner, ids, { always: { kind: "503-html" } });
+    expect(job.status).toBe("assigned");
+    expect(result?.output).toMatch(/503/);
+    expect(result?.output).toMatch(/wall-time budget/);
     // The HTML page itself is not the reason.
-    expect(job.result?.output).not.toMatch(/<html>/);
+    expect(result?.output).not.toMatch(/<html>/);
     expect(attempts).toBeGreaterThan(1);
     expect(attempts).toBeLessThan(100);
   });
@@ -147,16 +158,16 @@ describe("LLM faults at the level of the runner", () => {
 
     const always = await runJob(runner, ids, { always: { kind: "empty-completion" } });
     expect(always.attempts).toBe(2);
-    expect(always.job.status).toBe("failed");
-    expect(always.job.result?.output).toMatch(/empty completion/);
+    expect(always.job.status).toBe("assigned");
+    expect(always.result?.output).toMatch(/empty completion/);
   });
 
   it("a hanging LLM is cut off by the per-attempt timeout; the job fails once, saying so", async () => {
     const { runner, ids } = await start({ maxAttempts: 2, timeoutMs: 300 });
-    const { job, attempts } = await runJob(runner, ids, { always: { kind: "hang" } });
+    const { job, result, attempts } = await runJob(runner, ids, { always: { kind: "hang" } });
     expect(attempts).toBe(2);
-    expect(job.status).toBe("failed");
-    expect(job.result?.output).toMatch(/timed out/);
+    expect(job.status).toBe("assigned");
+    expect(result?.output).toMatch(/timed out/);
   });
 
   it("malformed and truncated bodies are retried; malformed every time ends as a failed result", async () => {
@@ -169,7 +180,7 @@ describe("LLM faults at the level of the runner", () => {
 
     const broken = await runJob(runner, ids, { always: { kind: "malformed-json" } });
     expect(broken.attempts).toBe(3);
-    expect(broken.job.status).toBe("failed");
-    expect(broken.job.result?.output).toMatch(/malformed JSON/);
+    expect(broken.job.status).toBe("assigned");
+    expect(broken.result?.output).toMatch(/malformed JSON/);
   });
 });

@@ -1,46 +1,13 @@
 // @ts-check
-// Small DOM helpers. Data is written as text and attributes, never parsed as HTML.
+// The dashboard's DOM helpers, beside the shared ones (h, byId, pill) it passes on.
+// Data is written as text and attributes, never parsed as HTML.
+import { h } from "../../web/assets/dom.js";
 import { duration, fullTime, relTime } from "./format.js";
 
-/** @typedef {Node | string | number | null | undefined | false} Leaf */
-/** @typedef {Leaf | Leaf[]} Child */
-/** @typedef {Record<string, string | number | boolean | null | undefined>} Attrs */
+export { byId, h, pill } from "../../web/assets/dom.js";
 
-/**
- * Creates an element; `class` sets the class name, a null/undefined/false attribute is left out.
- * @template {keyof HTMLElementTagNameMap} K
- * @param {K} tag
- * @param {Attrs | null} [attrs]
- * @param {...Child} children
- * @returns {HTMLElementTagNameMap[K]}
- */
-export function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs ?? {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") el.className = String(value);
-    else el.setAttribute(name, String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
-  }
-  return el;
-}
-
-/** The page's element with this id (the page's own markup has it). @param {string} id */
-export function byId(id) {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`the page has no #${id}`);
-  return el;
-}
-
-/** @typedef {"ok" | "warn" | "bad" | "muted"} Tone */
-
-/** @param {string} text @param {Tone} tone @param {Attrs} [attrs] */
-export function pill(text, tone, attrs) {
-  return h("span", { ...attrs, class: `pill pill-${tone}` }, text);
-}
+/** @typedef {import("../../web/assets/dom.js").Child} Child */
+/** @typedef {import("../../web/assets/dom.js").Tone} Tone */
 
 /**
  * A <time> whose relative text the ticker refreshes.
