@@ -86,7 +86,9 @@ export class AgentGuard {
   readonly #d: AgentGuardDeps;
   #turn = 0;
   #timer: NodeJS.Timeout | undefined;
-  #running = false;
+  /** The tick in progress, so that stop() can wait for it. */
+  #current: Promise<void> | undefined;
+  #stopped = false;
   /** Per agent id, what the runner set (see #expectedFor). */
   readonly #expected = new Map<string, Expected>();
   /** Per agent, the fields already said to be tampered with (said again only after they were back). */
@@ -111,28 +113,36 @@ export class AgentGuard {
     this.#timer.unref();
   }
 
-  stop(): void {
+  /**
+   * No more looks; resolves once the look in progress is over. The runner waits for it
+   * before its agents heartbeat offline, so that no look puts an agent back online.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    await this.#current;
   }
 
   /** Looks at the next agents in turn: enough that each comes round once per period, within the budget. */
-  async tick(): Promise<void> {
-    if (this.#running || this.#d.up?.() === false) return;
-    this.#running = true;
-    try {
-      const agents = this.#d.agents().filter((a) => a.state === "running" && a.agentId);
-      if (agents.length === 0) return;
-      const share = Math.ceil(agents.length / TICKS_PER_PERIOD);
-      const count = Math.min(agents.length, share, this.#d.perTick ?? 10);
-      for (let i = 0; i < count; i++) {
-        const agent = agents[(this.#turn + i) % agents.length]!;
-        await this.check(agent);
-      }
-      this.#turn = (this.#turn + count) % agents.length;
-    } finally {
-      this.#running = false;
+  tick(): Promise<void> {
+    if (this.#current || this.#stopped || this.#d.up?.() === false) return Promise.resolve();
+    this.#current = this.#lookAtNext().finally(() => {
+      this.#current = undefined;
+    });
+    return this.#current;
+  }
+
+  async #lookAtNext(): Promise<void> {
+    const agents = this.#d.agents().filter((a) => a.state === "running" && a.agentId);
+    if (agents.length === 0) return;
+    const share = Math.ceil(agents.length / TICKS_PER_PERIOD);
+    const count = Math.min(agents.length, share, this.#d.perTick ?? 10);
+    for (let i = 0; i < count && !this.#stopped; i++) {
+      const agent = agents[(this.#turn + i) % agents.length]!;
+      await this.check(agent);
     }
+    this.#turn = (this.#turn + count) % agents.length;
   }
 
   /** Reads one agent's document and puts back what somebody else changed. */
@@ -151,6 +161,8 @@ export class AgentGuard {
       this.#d.logger.debug({ agentId, problem: errorMessage(error) }, "could not read the agent");
       return;
     }
+    // Stopping, or the agent draining (it heartbeats offline then): nothing to put back.
+    if (this.#stopped || agent.state !== "running") return;
     const changed = this.#changed(agent, agentId, doc);
     const told = this.#told.get(agentId);
     // Fields that are right again may be said again next time they change.

@@ -47,6 +47,8 @@ export class Heartbeats {
   #unsubscribeRecovery: (() => void) | undefined;
   /** Set after a 403 "You don't own this agent": heartbeats go without a token from then on. */
   #ownershipRefused = false;
+  /** The heartbeat on its way, if any. */
+  #sending: Promise<void> | undefined;
 
   constructor(agent: WorkerAgent, options: HeartbeatsOptions) {
     this.#agent = agent;
@@ -92,8 +94,23 @@ export class Heartbeats {
     this.#stopBeats = undefined;
   }
 
-  /** Sends one heartbeat: the agent's status and capacity, or `offline` when it stops. */
+  /**
+   * Sends one heartbeat: the agent's status and capacity, or `offline` when it stops.
+   * Going offline waits for a heartbeat already on its way, so that `offline` is the
+   * marketplace's last word (an `available` landing after it would keep the agent online).
+   */
   async send(status?: "offline"): Promise<void> {
+    if (status === "offline") await this.#sending;
+    const sending = this.#sendNow(status);
+    this.#sending = sending;
+    try {
+      await sending;
+    } finally {
+      if (this.#sending === sending) this.#sending = undefined;
+    }
+  }
+
+  async #sendNow(status?: "offline"): Promise<void> {
     const agentId = this.#agent.agentId;
     if (!agentId) return;
     const { deps, telemetry } = this.#o;

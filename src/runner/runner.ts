@@ -560,7 +560,7 @@ export class Runner implements StatusSource {
     this.#leases?.beginLeaving();
     this.#stop.abort();
     await this.#pollLoop;
-    this.#guard.stop();
+    await this.#guard.stop();
     await this.#supervisor.stopAll();
     this.#heartbeatClock.close();
     await this.#outbox.flush();

@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { builtinAgentConfigs } from "../../src/agents/builtin.ts";
+import { type MarketplaceAgent, MarketplaceAgentSchema } from "../../src/contract/responses.ts";
+import { silentLogger } from "../../src/logger.ts";
+import type { Sessions } from "../../src/marketplace/auth.ts";
+import { AgentGuard, type GuardedAgent } from "../../src/runner/agent-guard.ts";
 import { WEBHOOK_PATH } from "../../src/runner/push.ts";
 import { counterSum, runningAgents } from "../support/market-helpers.ts";
 import { obj } from "../support/marketplace-requests.ts";
@@ -105,5 +109,69 @@ describe("an agent changed behind the runner's back", () => {
     expect(
       await counterSum(runner.metrics.agentTampered, { field: "deleted" }),
     ).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("AgentGuard.stop", () => {
+  it("waits for the look in progress, and a look that ends after it puts nothing back", async () => {
+    // The runner stops the guard, then its agents heartbeat offline: a look that read the
+    // document meanwhile must not take that offline for a stranger's PUT and heartbeat
+    // the agent back online (seen as a flaky restart test).
+    let answer: (doc: MarketplaceAgent) => void = () => undefined;
+    const read = new Promise<MarketplaceAgent>((resolve) => {
+      answer = resolve;
+    });
+    let heartbeats = 0;
+    const [config] = builtinAgentConfigs();
+    const agent: GuardedAgent = {
+      agentId: "agent_00000001",
+      wallet: undefined,
+      spec: { config: config! },
+      state: "running",
+      selfRegistered: false,
+      telemetry: {
+        agentTampered: () => undefined,
+        agentDeleted: () => undefined,
+        agentRestored: () => undefined,
+        warn: () => undefined,
+      },
+      stats: { view: { lastHeartbeatAt: new Date().toISOString() } },
+      heartbeat: async () => {
+        heartbeats++;
+      },
+    };
+    const guard = new AgentGuard({
+      client: {
+        getAgent: () => read,
+        updateAgent: () => Promise.reject(new Error("not expected")),
+      },
+      sessions: {} as Sessions,
+      wallets: { ownerAccount: undefined },
+      registrar: { register: () => Promise.reject(new Error("not expected")) },
+      webhookUrl: undefined,
+      agents: () => [agent],
+      logger: silentLogger(),
+    });
+    const first = guard.tick();
+    let stopped = false;
+    const stopping = guard.stop().then(() => {
+      stopped = true;
+    });
+    await Promise.resolve();
+    expect(stopped).toBe(false); // the look is still reading
+    answer(
+      MarketplaceAgentSchema.parse({
+        agent_id: "agent_00000001",
+        name: config!.name,
+        status: "offline",
+        last_active: new Date().toISOString().slice(0, -1),
+        capabilities: {},
+      }),
+    );
+    await Promise.all([first, stopping]);
+    expect(stopped).toBe(true);
+    expect(heartbeats).toBe(0);
+    await guard.tick(); // stopped: no more looks
+    expect(heartbeats).toBe(0);
   });
 });

@@ -123,6 +123,20 @@ describe("Heartbeats.send", () => {
     expect(await a.sent()).toBe(2);
   });
 
+  it("going offline waits for a heartbeat on its way, so offline is the last word", async () => {
+    const m = await startWorkerMarket("heartbeats-last-");
+    const a = await heartbeating(m);
+    await a.heartbeats.send(); // signed in: the next heartbeat goes out at once
+    m.market.setFaults({
+      rules: [{ route: "POST /api/agents/:id/heartbeat", fault: "delay", delayMs: 400, times: 1 }],
+    });
+    const regular = a.heartbeats.send(); // held 400 ms by the marketplace
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await a.heartbeats.send("offline");
+    await regular;
+    expect((await a.marketView()).status).toBe("offline");
+  });
+
   it("an agent the marketplace does not know asks for re-registration, unless going offline", async () => {
     const m = await startWorkerMarket("heartbeats-404-");
     const a = await heartbeating(m);
