@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
 import { assignedJob, getDoc } from "../support/assigned-job.ts";
-import { messageText, startTestLlmServer, type TestLlmServer } from "../support/llm-server.ts";
-import { type Api, api, obj } from "../support/marketplace-requests.ts";
+import { useHostedMarket } from "../support/hosted-market.ts";
+import { messageText } from "../support/llm-server.ts";
+import { api, obj } from "../support/marketplace-requests.ts";
 
 /**
  * POST /api/jobs/{id}/execute: the marketplace does the assigned agent's work with the
@@ -18,35 +19,20 @@ const ANSWER = {
   methodology: "Compared each day with the mean of its weekday.",
 };
 
-let llm: TestLlmServer;
-let market: RunningMarketplace;
+const hosted = useHostedMarket(MODEL, () => JSON.stringify(ANSWER));
 let bare: RunningMarketplace;
-let a: Api;
 
 beforeAll(async () => {
-  llm = await startTestLlmServer();
-  market = await startMarketplace({
-    dbPath: ":memory:",
-    port: 0,
-    hostedLlm: { apiKey: llm.apiKey, baseUrl: llm.url, model: MODEL },
-  });
   bare = await startMarketplace({ dbPath: ":memory:", port: 0 });
-  a = api(market.url);
 });
 afterAll(async () => {
-  await market?.close();
   await bare?.close();
-  await llm?.close();
-});
-beforeEach(() => {
-  llm.reset();
-  llm.setResponder(() => JSON.stringify(ANSWER));
 });
 
 describe("hosted execution", () => {
   it("runs the work with the marketplace's LLM: pending_review, the result and an AI suggestion", async () => {
-    const { jobId, agentId } = await assignedJob(a, { title: "Find the sales dips" });
-    const res = await a.req("POST", `/api/jobs/${jobId}/execute`);
+    const { jobId, agentId } = await assignedJob(hosted.a, { title: "Find the sales dips" });
+    const res = await hosted.a.req("POST", `/api/jobs/${jobId}/execute`);
     expect(res.status).toBe(200);
     const body = obj(res.json);
     expect(body).toMatchObject({
@@ -64,15 +50,15 @@ describe("hosted execution", () => {
     });
     expect(typeof body.execution_time_ms).toBe("number");
 
-    const job = await getDoc(a, `/api/jobs/${jobId}`);
+    const job = await getDoc(hosted.a, `/api/jobs/${jobId}`);
     expect(job.status).toBe("pending_review");
     expect(job.result).toEqual(body.result);
     expect(job.ai_quality_suggestion).toEqual(body.ai_quality_suggestion);
     expect(job.quality_score).toBeNull();
-    expect((await getDoc(a, `/api/agents/${agentId}`)).status).toBe("available");
+    expect((await getDoc(hosted.a, `/api/agents/${agentId}`)).status).toBe("available");
 
     // One call, with the service's executor prompt, the job as the task, and its model.
-    const calls = llm.completionRequests();
+    const calls = hosted.llm.completionRequests();
     expect(calls).toHaveLength(1);
     const sent = calls[0]?.body;
     expect(sent?.model).toBe(MODEL);
@@ -89,10 +75,10 @@ describe("hosted execution", () => {
 
   it("a good answer is suggested for acceptance; the same answer always gets the same suggestion", async () => {
     const first = obj(
-      (await a.req("POST", `/api/jobs/${(await assignedJob(a)).jobId}/execute`)).json,
+      (await hosted.a.req("POST", `/api/jobs/${(await assignedJob(hosted.a)).jobId}/execute`)).json,
     );
     const second = obj(
-      (await a.req("POST", `/api/jobs/${(await assignedJob(a)).jobId}/execute`)).json,
+      (await hosted.a.req("POST", `/api/jobs/${(await assignedJob(hosted.a)).jobId}/execute`)).json,
     );
     expect(first.ai_quality_suggestion).toEqual(second.ai_quality_suggestion);
     expect(first.ai_quality_suggestion).toMatchObject({ recommendation: "accept" });
@@ -103,15 +89,15 @@ describe("hosted execution", () => {
   });
 
   it("reads JSON inside a Markdown fence; unreadable text is kept as {error, raw}, still for review", async () => {
-    llm.setResponder(() => `\`\`\`json\n${JSON.stringify(ANSWER)}\n\`\`\``);
+    hosted.llm.setResponder(() => `\`\`\`json\n${JSON.stringify(ANSWER)}\n\`\`\``);
     const fenced = obj(
-      (await a.req("POST", `/api/jobs/${(await assignedJob(a)).jobId}/execute`)).json,
+      (await hosted.a.req("POST", `/api/jobs/${(await assignedJob(hosted.a)).jobId}/execute`)).json,
     );
     expect(fenced.result).toMatchObject(ANSWER);
 
-    llm.setResponder(() => "I could not do it, sorry.");
-    const { jobId } = await assignedJob(a);
-    const plain = obj((await a.req("POST", `/api/jobs/${jobId}/execute`)).json);
+    hosted.llm.setResponder(() => "I could not do it, sorry.");
+    const { jobId } = await assignedJob(hosted.a);
+    const plain = obj((await hosted.a.req("POST", `/api/jobs/${jobId}/execute`)).json);
     expect(plain.status).toBe("pending_review");
     expect(plain.result).toMatchObject({
       error: "Failed to parse JSON",
@@ -125,9 +111,9 @@ describe("hosted execution", () => {
   });
 
   it("an LLM failure disputes the job: result {error}, quality 0, the agent available with one more failed job", async () => {
-    llm.setDefaultFault({ kind: "status", status: 401, message: "bad key" });
-    const { jobId, agentId } = await assignedJob(a);
-    const res = await a.req("POST", `/api/jobs/${jobId}/execute`);
+    hosted.llm.setDefaultFault({ kind: "status", status: 401, message: "bad key" });
+    const { jobId, agentId } = await assignedJob(hosted.a);
+    const res = await hosted.a.req("POST", `/api/jobs/${jobId}/execute`);
     expect(res.status).toBe(200);
     const body = obj(res.json);
     expect(body).toMatchObject({
@@ -137,20 +123,20 @@ describe("hosted execution", () => {
       status: "failed",
     });
     expect(typeof body.error).toBe("string");
-    const job = await getDoc(a, `/api/jobs/${jobId}`);
+    const job = await getDoc(hosted.a, `/api/jobs/${jobId}`);
     expect(job.status).toBe("disputed");
     expect(job.quality_score).toBe(0);
     expect(job.result).toMatchObject({ error: body.error, success: false });
-    const agent = await getDoc(a, `/api/agents/${agentId}`);
+    const agent = await getDoc(hosted.a, `/api/agents/${agentId}`);
     expect(agent).toMatchObject({ status: "available", jobs_failed: 1, jobs_completed: 0 });
   });
 
   it("the job's deadline bounds the LLM call: past it, the job is disputed as timed out", async () => {
-    llm.setDefaultFault({ kind: "hang" });
-    const { jobId } = await assignedJob(a, { deadlineMinutes: 0 });
-    const body = obj((await a.req("POST", `/api/jobs/${jobId}/execute`)).json);
+    hosted.llm.setDefaultFault({ kind: "hang" });
+    const { jobId } = await assignedJob(hosted.a, { deadlineMinutes: 0 });
+    const body = obj((await hosted.a.req("POST", `/api/jobs/${jobId}/execute`)).json);
     expect(body).toMatchObject({ status: "failed", error: "Execution timed out after 0s" });
-    expect((await getDoc(a, `/api/jobs/${jobId}`)).status).toBe("disputed");
+    expect((await getDoc(hosted.a, `/api/jobs/${jobId}`)).status).toBe("disputed");
   });
 
   it("without an LLM configured the job is disputed, saying so", async () => {
@@ -164,15 +150,15 @@ describe("hosted execution", () => {
   });
 
   it("404 for an unknown job; a job that is not assigned is the service's bare 500, and is left alone", async () => {
-    expect((await a.req("POST", "/api/jobs/job_00000000/execute")).json).toEqual({
+    expect((await hosted.a.req("POST", "/api/jobs/job_00000000/execute")).json).toEqual({
       detail: "Job not found",
     });
-    const { jobId } = await assignedJob(a);
-    expect((await a.req("POST", `/api/jobs/${jobId}/execute`)).status).toBe(200);
-    const again = await a.req("POST", `/api/jobs/${jobId}/execute`);
+    const { jobId } = await assignedJob(hosted.a);
+    expect((await hosted.a.req("POST", `/api/jobs/${jobId}/execute`)).status).toBe(200);
+    const again = await hosted.a.req("POST", `/api/jobs/${jobId}/execute`);
     expect(again.status).toBe(500);
     expect(again.text).toBe("Internal Server Error");
-    expect((await getDoc(a, `/api/jobs/${jobId}`)).status).toBe("pending_review");
-    expect(llm.completionRequests()).toHaveLength(1);
+    expect((await getDoc(hosted.a, `/api/jobs/${jobId}`)).status).toBe("pending_review");
+    expect(hosted.llm.completionRequests()).toHaveLength(1);
   });
 });

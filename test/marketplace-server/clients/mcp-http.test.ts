@@ -1,8 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type RunningMarketplace,
-  startMarketplace,
-} from "../../../src/marketplace-server/index.ts";
+import { describe, expect, it } from "vitest";
 import {
   expectAuthRequired,
   expectBare500,
@@ -11,10 +7,8 @@ import {
   httpxParams,
   missing,
 } from "../../support/client-replay.ts";
-import { startTestLlmServer, type TestLlmServer } from "../../support/llm-server.ts";
+import { useHostedMarket } from "../../support/hosted-market.ts";
 import {
-  type Api,
-  api,
   ID,
   newWallet,
   obj,
@@ -41,27 +35,7 @@ const LLM_ANSWER = {
   methodology: "Checked each table's dependencies.",
 };
 
-let llm: TestLlmServer;
-let market: RunningMarketplace;
-let a: Api;
-
-beforeAll(async () => {
-  llm = await startTestLlmServer();
-  market = await startMarketplace({
-    dbPath: ":memory:",
-    port: 0,
-    hostedLlm: { apiKey: llm.apiKey, baseUrl: llm.url, model: "accounts/test/models/mcp" },
-  });
-  a = api(market.url);
-});
-afterAll(async () => {
-  await market?.close();
-  await llm?.close();
-});
-beforeEach(() => {
-  llm.reset();
-  llm.setResponder(() => JSON.stringify(LLM_ANSWER));
-});
+const hosted = useHostedMarket("accounts/test/models/mcp", () => JSON.stringify(LLM_ANSWER));
 
 /**
  * The requests of http.py `HTTPBazaarBackend`, one method each, as raw HTTP: the
@@ -69,8 +43,8 @@ beforeEach(() => {
  */
 function httpBackend(apiKey?: string) {
   const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
-  const get = (path: string) => a.req("GET", path, undefined, headers);
-  const post = (path: string, json?: unknown) => a.req("POST", path, json, headers);
+  const get = (path: string) => hosted.a.req("GET", path, undefined, headers);
+  const post = (path: string, json?: unknown) => hosted.a.req("POST", path, json, headers);
   return {
     // list_agents: params {"limit": limit} and "status" when given
     listAgents: (status: string | null = null, limit = 50) =>
@@ -151,7 +125,7 @@ const JOB = {
 
 /** A bid as the service takes it (query parameters): what the MCP server cannot send. */
 async function bidWithQuery(jobId: string, agentId: string, price: number): Promise<string> {
-  const res = await a.req(
+  const res = await hosted.a.req(
     "POST",
     `/api/jobs/${jobId}/bids?${httpxParams({
       agent_id: agentId,
@@ -173,7 +147,7 @@ function listOf(res: RawResponse, key: string): Record<string, unknown>[] {
 describe("http.py HTTPBazaarBackend", () => {
   it("a session from job to review, with an api_key the service does not know", async () => {
     const mcp = httpBackend("mcp-key-not-a-session");
-    const agentId = await registerAgent(a, {
+    const agentId = await registerAgent(hosted.a, {
       name: "SchemaReviewer",
       capabilities: { code_review: 0.9 },
     });
@@ -286,8 +260,8 @@ describe("http.py HTTPBazaarBackend", () => {
 
   it("list_agents and list_jobs: `limit` is not a parameter of the service and is ignored; list_agents ignores `status` too", async () => {
     const mcp = httpBackend();
-    const offline = await registerAgent(a, { name: "Sleeper" });
-    const put = await a.req("PUT", `/api/agents/${offline}`, { status: "offline" });
+    const offline = await registerAgent(hosted.a, { name: "Sleeper" });
+    const put = await hosted.a.req("PUT", `/api/agents/${offline}`, { status: "offline" });
     expect(put.status, put.text).toBe(200);
     const listed = listOf(await mcp.listAgents("available", 1), "agents");
     expect(listed.length).toBeGreaterThan(1);
@@ -318,7 +292,7 @@ describe("http.py HTTPBazaarBackend", () => {
     const jobId = str(obj((await mcp.createJob(JOB)).json).job_id);
     expectBare500(await mcp.executeJob(jobId));
     expect(obj((await mcp.getJob(jobId)).json).status).toBe("posted");
-    expect(llm.completionRequests()).toHaveLength(0);
+    expect(hosted.llm.completionRequests()).toHaveLength(0);
   });
 
   it("create_job passes the wallet it is given: 0x and 40 characters are taken without a hex check (api.py:702)", async () => {
@@ -332,7 +306,7 @@ describe("http.py HTTPBazaarBackend", () => {
 
   it("counter_offer: require_auth comes first (401 without a session, even for an unknown bid); with one, the missing `by` is a 422", async () => {
     const jobId = str(obj((await httpBackend().createJob(JOB)).json).job_id);
-    const agentId = await registerAgent(a, { capabilities: { code_review: 0.9 } });
+    const agentId = await registerAgent(hosted.a, { capabilities: { code_review: 0.9 } });
     const bidId = await bidWithQuery(jobId, agentId, 1.8);
 
     expectAuthRequired(await httpBackend().counterOffer(bidId, 1.2, "Would you take 1.20?"));
@@ -342,7 +316,7 @@ describe("http.py HTTPBazaarBackend", () => {
     expectAuthRequired(await httpBackend().counterOffer("bid_00000000", 1.2, "m"));
 
     // The poster's session token as the MCP server's api_key.
-    const session = (await signIn(a, POSTER)).authorization?.replace(/^Bearer /, "");
+    const session = (await signIn(hosted.a, POSTER)).authorization?.replace(/^Bearer /, "");
     const mcp = httpBackend(session);
     const res = await mcp.counterOffer(bidId, 1.2, "Would you take 1.20?");
     expectMissing(res, [
@@ -353,7 +327,7 @@ describe("http.py HTTPBazaarBackend", () => {
 
   it("get_status: /api/demo/status with the counts of the listings", async () => {
     const mcp = httpBackend();
-    await registerAgent(a, { wallet_address: newWallet() });
+    await registerAgent(hosted.a, { wallet_address: newWallet() });
     const agents = obj((await mcp.listAgents()).json).count;
     const jobs = obj((await mcp.listJobs()).json).count;
     const res = await mcp.getStatus();

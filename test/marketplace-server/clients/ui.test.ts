@@ -1,13 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type RunningMarketplace,
-  startMarketplace,
-} from "../../../src/marketplace-server/index.ts";
+import { describe, expect, it } from "vitest";
 import { expectAuthRequired, expectDetail, httpxParams } from "../../support/client-replay.ts";
-import { startTestLlmServer, type TestLlmServer } from "../../support/llm-server.ts";
+import { useHostedMarket } from "../../support/hosted-market.ts";
 import {
-  type Api,
-  api,
   obj,
   postJob,
   type RawResponse,
@@ -38,34 +32,14 @@ const UI_POSTER = {
 /** App.tsx `handleAcceptBid` / `handleRejectBid`: a JSON content type and no body. */
 const JSON_NO_BODY = { "content-type": "application/json" };
 
-let llm: TestLlmServer;
-let market: RunningMarketplace;
-let a: Api;
-
-beforeAll(async () => {
-  llm = await startTestLlmServer();
-  market = await startMarketplace({
-    dbPath: ":memory:",
-    port: 0,
-    hostedLlm: { apiKey: llm.apiKey, baseUrl: llm.url, model: "accounts/test/models/ui" },
-  });
-  a = api(market.url);
-});
-afterAll(async () => {
-  await market?.close();
-  await llm?.close();
-});
-beforeEach(() => {
-  llm.reset();
-  llm.setResponder(() => JSON.stringify(LLM_ANSWER));
-});
+const hosted = useHostedMarket("accounts/test/models/ui", () => JSON.stringify(LLM_ANSWER));
 
 /** App.tsx `fetchData`: the three reads, and the key the UI takes from each. */
 async function fetchData() {
   const [agents, jobs, reviews] = await Promise.all([
-    a.req("GET", "/api/agents"),
-    a.req("GET", "/api/jobs"),
-    a.req("GET", "/api/reviews/pending"),
+    hosted.a.req("GET", "/api/agents"),
+    hosted.a.req("GET", "/api/jobs"),
+    hosted.a.req("GET", "/api/reviews/pending"),
   ]);
   for (const res of [agents, jobs, reviews]) expect(res.status, res.text).toBe(200);
   const list = (res: RawResponse, key: string) => obj(res.json)[key] as Record<string, unknown>[];
@@ -78,7 +52,7 @@ async function fetchData() {
 
 /** A job posted elsewhere (the UI cannot), bid on and awarded to `agentId`: its bid. */
 async function bidOn(jobId: string, agentId: string, price: number): Promise<string> {
-  const res = await a.req(
+  const res = await hosted.a.req(
     "POST",
     `/api/jobs/${jobId}/bids?${httpxParams({
       agent_id: agentId,
@@ -94,10 +68,10 @@ async function bidOn(jobId: string, agentId: string, price: number): Promise<str
 
 /** A job done by hosted execution, waiting for the human's review; its agreed price is `price`. */
 async function pendingReview(agentId: string, price: number): Promise<string> {
-  const jobId = await postJob(a, { budget_usd: 4 });
+  const jobId = await postJob(hosted.a, { budget_usd: 4 });
   const bidId = await bidOn(jobId, agentId, price);
-  expect((await a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`)).status).toBe(200);
-  const executed = await a.req("POST", `/api/jobs/${jobId}/execute`);
+  expect((await hosted.a.req("POST", `/api/jobs/${jobId}/select-bid/${bidId}`)).status).toBe(200);
+  const executed = await hosted.a.req("POST", `/api/jobs/${jobId}/execute`);
   expect(obj(executed.json).status).toBe("pending_review");
   return jobId;
 }
@@ -114,12 +88,12 @@ function reviewBody(decision: "accept" | "partial" | "reject") {
 
 describe("ui/src/App.tsx", () => {
   it("fetchData reads agents, jobs and pending reviews; handlePostJob's job is refused (400) and nothing is reloaded", async () => {
-    const agentId = await registerAgent(a, { name: "Analyst" });
+    const agentId = await registerAgent(hosted.a, { name: "Analyst" });
     const before = await fetchData();
     expect(before.agents.map((x) => x.agent_id)).toContain(agentId);
 
     // handlePostJob: the modal's fields (PostJobModal handleSubmit) and the UI's poster
-    const res = await a.req("POST", "/api/jobs", {
+    const res = await hosted.a.req("POST", "/api/jobs", {
       title: "Find the anomalies",
       description: "In March's sales",
       budget_usd: Number.parseFloat("5.00"),
@@ -135,12 +109,12 @@ describe("ui/src/App.tsx", () => {
   });
 
   it("JobDetailModal lists a job's bids; handleAcceptBid and handleRejectBid send no session: 401, the bid unchanged", async () => {
-    const agentId = await registerAgent(a, { name: "Bidder" });
-    const jobId = await postJob(a, { budget_usd: 20 });
+    const agentId = await registerAgent(hosted.a, { name: "Bidder" });
+    const jobId = await postJob(hosted.a, { budget_usd: 20 });
     const bidId = await bidOn(jobId, agentId, 12); // $10 or more: awaiting the poster's approval
 
     // JobDetailModal: fetch(`/api/jobs/${job.job_id}/bids`), data.bids
-    const bids = await a.req("GET", `/api/jobs/${jobId}/bids`);
+    const bids = await hosted.a.req("GET", `/api/jobs/${jobId}/bids`);
     expect(bids.status).toBe(200);
     expect(obj(bids.json).bids).toEqual([
       expect.objectContaining({
@@ -155,27 +129,35 @@ describe("ui/src/App.tsx", () => {
     ]);
 
     // handleAcceptBid / handleRejectBid
-    expectAuthRequired(await a.req("POST", `/api/bids/${bidId}/approve`, undefined, JSON_NO_BODY));
-    expectAuthRequired(await a.req("POST", `/api/bids/${bidId}/reject`, undefined, JSON_NO_BODY));
-    const after = obj((await a.req("GET", `/api/jobs/${jobId}/bids`)).json).bids;
+    expectAuthRequired(
+      await hosted.a.req("POST", `/api/bids/${bidId}/approve`, undefined, JSON_NO_BODY),
+    );
+    expectAuthRequired(
+      await hosted.a.req("POST", `/api/bids/${bidId}/reject`, undefined, JSON_NO_BODY),
+    );
+    const after = obj((await hosted.a.req("GET", `/api/jobs/${jobId}/bids`)).json).bids;
     expect(after).toEqual([
       expect.objectContaining({ bid_id: bidId, status: "awaiting_approval" }),
     ]);
   });
 
   it("a bid whose job was deleted while the modal was open: approve and reject are still 401 (require_auth comes before the bid's lookup)", async () => {
-    const agentId = await registerAgent(a, { name: "Orphan" });
-    const jobId = await postJob(a);
+    const agentId = await registerAgent(hosted.a, { name: "Orphan" });
+    const jobId = await postJob(hosted.a);
     const bidId = await bidOn(jobId, agentId, 1);
     // Deleted by someone else (api.py delete_job).
-    const deleted = await a.req("DELETE", `/api/jobs/${jobId}`);
+    const deleted = await hosted.a.req("DELETE", `/api/jobs/${jobId}`);
     expect(deleted.status).toBe(200);
     expect(deleted.json).toEqual({ success: true, job_id: jobId, message: "Job deleted" });
 
-    expectAuthRequired(await a.req("POST", `/api/bids/${bidId}/approve`, undefined, JSON_NO_BODY));
-    expectAuthRequired(await a.req("POST", `/api/bids/${bidId}/reject`, undefined, JSON_NO_BODY));
     expectAuthRequired(
-      await a.req("POST", "/api/bids/bid_00000000/approve", undefined, JSON_NO_BODY),
+      await hosted.a.req("POST", `/api/bids/${bidId}/approve`, undefined, JSON_NO_BODY),
+    );
+    expectAuthRequired(
+      await hosted.a.req("POST", `/api/bids/${bidId}/reject`, undefined, JSON_NO_BODY),
+    );
+    expectAuthRequired(
+      await hosted.a.req("POST", "/api/bids/bid_00000000/approve", undefined, JSON_NO_BODY),
     );
   });
 
@@ -184,18 +166,18 @@ describe("ui/src/App.tsx", () => {
   // them with the job (docs/marketplace-api.md, "Different on purpose"); the UI's modal
   // shows an empty bid list either way it can render.
   it("JobDetailModal of a job deleted meanwhile: its bids went with it (different on purpose)", async () => {
-    const agentId = await registerAgent(a, { name: "Leftover" });
-    const jobId = await postJob(a);
+    const agentId = await registerAgent(hosted.a, { name: "Leftover" });
+    const jobId = await postJob(hosted.a);
     await bidOn(jobId, agentId, 1);
-    expect((await a.req("DELETE", `/api/jobs/${jobId}`)).status).toBe(200);
+    expect((await hosted.a.req("DELETE", `/api/jobs/${jobId}`)).status).toBe(200);
     // JobDetailModal: fetch(`/api/jobs/${job.job_id}/bids`)
-    const bids = await a.req("GET", `/api/jobs/${jobId}/bids`);
+    const bids = await hosted.a.req("GET", `/api/jobs/${jobId}/bids`);
     expect(bids.status).toBe(200);
     expect(obj(bids.json).bids).toEqual([]);
   });
 
   it("submitReview: accept, partial and reject each complete the job and pay as decided; a second review is 400", async () => {
-    const agentId = await registerAgent(a, { name: "Reviewed" });
+    const agentId = await registerAgent(hosted.a, { name: "Reviewed" });
     const accepted = await pendingReview(agentId, 2);
     const partial = await pendingReview(agentId, 3);
     const rejected = await pendingReview(agentId, 1);
@@ -209,7 +191,7 @@ describe("ui/src/App.tsx", () => {
     }
 
     const review = (jobId: string, decision: "accept" | "partial" | "reject") =>
-      a.req("POST", `/api/jobs/${jobId}/review`, reviewBody(decision));
+      hosted.a.req("POST", `/api/jobs/${jobId}/review`, reviewBody(decision));
     const humanReview = (decision: "accept" | "partial" | "reject") => {
       const body = reviewBody(decision);
       return {
@@ -257,7 +239,7 @@ describe("ui/src/App.tsx", () => {
     });
 
     // Two completed, one failed; the rating is the mean of 5 × each rating (1, 0.5, 0.2).
-    const agent = obj((await a.req("GET", `/api/agents/${agentId}`)).json);
+    const agent = obj((await hosted.a.req("GET", `/api/agents/${agentId}`)).json);
     expect(agent).toMatchObject({ jobs_completed: 2, jobs_failed: 1, rating_count: 3 });
     expect(agent.total_earned_usd).toBeCloseTo(3.5, 10);
     expect(agent.rating_avg).toBeCloseTo((5 + 2.5 + 1) / 3, 10);
