@@ -247,8 +247,9 @@ export class AgentWorker {
           continue;
         }
         await this.#deps.ledger.recordWon(agentId, job.job_id, this.#tenure?.epoch);
-        // The agreed price: the accepted counter-offer's, else the bid's.
-        this.#telemetry.jobWon(job, job.final_price_usd ?? entry?.bidPriceUsd ?? 0);
+        // The agreed price is what the service pays on: the winning bid's original
+        // price_usd, ours, even after an accepted counter-offer (payments/release.py).
+        this.#telemetry.jobWon(job, entry?.bidPriceUsd ?? verdict.agreedUsd);
       }
       const running = executeWonJob(agentId, job, {
         ledger: this.#deps.ledger,

@@ -241,7 +241,7 @@ describe("negotiation", () => {
       "accepted the counter-offer of $0.03",
     );
 
-    // Won at the agreed price, executed, paid after complete: earnings bid / won / paid.
+    // Won, executed, paid after complete: earnings bid / won / paid.
     await award(harness.marketplace.url, jobId, bid.bid_id);
     await waitFor("the result", async () =>
       (
@@ -263,9 +263,13 @@ describe("negotiation", () => {
       const e = schemaWorker(runner).stats.view.earnings;
       return e.paidUsd > 0 ? e : undefined;
     });
-    // Quality 0.6 pays half, of the bid's original price as the service does (not the
-    // accepted counter-offer's): read back from the agent's total_earned_usd.
-    expect(earnings).toEqual({ bidUsd: bid.price_usd, wonUsd: 0.03, paidUsd: bid.price_usd / 2 });
+    // Won and paid on the bid's original price, as the service pays (not the accepted
+    // counter-offer's): quality 0.6 pays half, read back from total_earned_usd.
+    expect(earnings).toEqual({
+      bidUsd: bid.price_usd,
+      wonUsd: bid.price_usd,
+      paidUsd: bid.price_usd / 2,
+    });
     const metrics = await runner.metrics.registry.getSingleMetricAsString(
       "bazaar_runner_earnings_usd_total",
     );
