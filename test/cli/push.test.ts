@@ -111,6 +111,34 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
     await writeFile(file, JSON.stringify(configs));
   }
 
+  /**
+   * An agent registered by another owner (a wallet the runner holds no key of), pinned in
+   * AGENTS_FILE by its agent_id; with `pinWallet`, that wallet as its payout address.
+   */
+  async function ownedElsewhere(
+    name: string,
+    pinWallet: boolean,
+  ): Promise<{ agentId: string; agentsFile: string }> {
+    const owner = newAccount();
+    const agentId = await registerAgent(api(market.url), {
+      name,
+      owner_id: owner.address,
+      wallet_address: owner.address,
+      capabilities: { schema_design: 0.96 },
+    });
+    const agentsFile = join(dir.path, "agents.json");
+    const [schema] = builtinAgentConfigs();
+    await writeAgents(agentsFile, [
+      {
+        ...schema!,
+        name,
+        agent_id: agentId,
+        ...(pinWallet ? { wallet_address: owner.address } : {}),
+      },
+    ]);
+    return { agentId, agentsFile };
+  }
+
   /** A first run without PUBLIC_URL: the agents register for polling. Their ids by name. */
   async function registerForPolling(
     env: Record<string, string>,
@@ -198,23 +226,7 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
   ])(
     "keeps polling for an agent it may not switch ($refusal), warning once",
     async ({ pinWallet, problem }) => {
-      const owner = newAccount();
-      const agentId = await registerAgent(api(market.url), {
-        name: "ForeignArchitect",
-        owner_id: owner.address,
-        wallet_address: owner.address,
-        capabilities: { schema_design: 0.96 },
-      });
-      const agentsFile = join(dir.path, "agents.json");
-      const [schema] = builtinAgentConfigs();
-      await writeAgents(agentsFile, [
-        {
-          ...schema!,
-          name: "ForeignArchitect",
-          agent_id: agentId,
-          ...(pinWallet ? { wallet_address: owner.address } : {}),
-        },
-      ]);
+      const { agentId, agentsFile } = await ownedElsewhere("ForeignArchitect", pinWallet);
 
       const running = await start({ AGENTS_FILE: agentsFile, AGENT_POLL_INTERVAL: "0.5" });
       await runningAgents(running.runner, 1);
@@ -236,18 +248,7 @@ describe("start with PUBLIC_URL: webhook notifications", () => {
   it("switches an agent with a payout-only wallet without a session, as the service allows", async () => {
     // The service lets anybody change an agent without signing in: with nothing to sign
     // with, the runner's unsigned PUT goes through (it was a 401 before issue 23).
-    const owner = newAccount();
-    const agentId = await registerAgent(api(market.url), {
-      name: "PayoutArchitect",
-      owner_id: owner.address,
-      wallet_address: owner.address,
-      capabilities: { schema_design: 0.96 },
-    });
-    const agentsFile = join(dir.path, "agents.json");
-    const [schema] = builtinAgentConfigs();
-    await writeAgents(agentsFile, [
-      { ...schema!, name: "PayoutArchitect", agent_id: agentId, wallet_address: owner.address },
-    ]);
+    const { agentId, agentsFile } = await ownedElsewhere("PayoutArchitect", true);
     const running = await start({ AGENTS_FILE: agentsFile });
     await runningAgents(running.runner, 1);
     expect(switchWarnings()).toEqual([]);
