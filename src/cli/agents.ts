@@ -1,8 +1,8 @@
 import type { Command } from "commander";
+import { createConfigSource } from "../agent-configs/index.ts";
+import type { ConfigSnapshot } from "../agent-configs/types.ts";
 import { registerAllExecutors } from "../agents/plugins.ts";
 import { hasExecutor } from "../agents/registry.ts";
-import { createConfigSource } from "../config-sources/index.ts";
-import type { ConfigSnapshot } from "../config-sources/types.ts";
 import { silentLogger } from "../logger.ts";
 import type { CliContext } from "./context.ts";
 import { askRunner, RunnerAgentsSchema } from "./runner-client.ts";
@@ -16,7 +16,7 @@ export async function loadAgentSnapshot(
   const logger = silentLogger();
   await registerAllExecutors(config.plugins, { cwd: process.cwd(), logger });
   const mongoClient = config.mongodbUri
-    ? await (await import("../config-sources/mongo-connect.ts")).connectMongo(config.mongodbUri, {
+    ? await (await import("../agent-configs/mongo-connect.ts")).connectMongo(config.mongodbUri, {
         serverSelectionTimeoutMS: 5000,
       })
     : undefined;

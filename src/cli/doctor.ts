@@ -100,7 +100,7 @@ export async function runDoctor(ctx: CliContext): Promise<CheckResult[]> {
     let mongoUnreachable = false;
     if (config.mongodbUri) {
       try {
-        const { connectMongo } = await import("../config-sources/mongo-connect.ts");
+        const { connectMongo } = await import("../agent-configs/mongo-connect.ts");
         const mongo = await connectMongo(config.mongodbUri, { serverSelectionTimeoutMS: 5000 });
         try {
           const agents = mongo.db(config.mongodbDb).collection("agents");

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import type { StatusSource } from "../runner/status-types.ts";
+import type { StatusSource } from "../runner/telemetry/status-types.ts";
 
 /** Liveness and readiness probes (always open, even with a dashboard token). */
 export const healthRoutes: FastifyPluginAsync<{ status: StatusSource }> = async (app, opts) => {

@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { RunnerSettings } from "../config/settings.ts";
 import { frameworkLogger, type Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { StatusSource } from "../runner/status-types.ts";
+import type { StatusSource } from "../runner/telemetry/status-types.ts";
 import { errorMessage } from "../secrets.ts";
 import { isLoopbackHost, tokenGuard } from "./auth.ts";
 import { dashboardRoutes } from "./dashboard.ts";

@@ -1,7 +1,11 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyBaseLogger, FastifyPluginAsync } from "fastify";
 import { z } from "zod";
-import type { RunnerEvent, StatusSnapshot, StatusSource } from "../runner/status-types.ts";
+import type {
+  RunnerEvent,
+  StatusSnapshot,
+  StatusSource,
+} from "../runner/telemetry/status-types.ts";
 import { errorMessage } from "../secrets.ts";
 
 export interface StreamTimings {

@@ -2,9 +2,9 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { ASSIGNED_EVENT, WEBHOOK_PATH, type WebhookHint } from "../runner/push.ts";
+import { ASSIGNED_EVENT, WEBHOOK_PATH, type WebhookHint } from "../runner/feed/webhook-hints.ts";
 
-export { WEBHOOK_PATH, type WebhookHint } from "../runner/push.ts";
+export { WEBHOOK_PATH, type WebhookHint } from "../runner/feed/webhook-hints.ts";
 /** A notification is a small JSON object; anything larger is refused unread. */
 export const WEBHOOK_BODY_LIMIT = 64 * 1024;
 

@@ -1,10 +1,10 @@
 import type { MongoClient } from "mongodb";
 import type { Dispatcher } from "undici";
+import { createConfigSource } from "../agent-configs/index.ts";
+import type { ConfigSource } from "../agent-configs/types.ts";
 import { registerAllExecutors } from "../agents/plugins.ts";
 import { hasExecutor } from "../agents/registry.ts";
 import type { RunnerConfig } from "../config/env.ts";
-import { createConfigSource } from "../config-sources/index.ts";
-import type { ConfigSource } from "../config-sources/types.ts";
 import { createLlmClient } from "../llm/client.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
@@ -22,28 +22,33 @@ import { lockStateDir, type StateDirLock } from "../state/state-dir-lock.ts";
 import type { Ledger, LedgerEntry } from "../state/types.ts";
 import { AgentWallets } from "../wallet/agent-wallets.ts";
 import { resolveWalletSetup, type WalletSetup } from "../wallet/setup.ts";
-import { AgentGuard, guardPeriodMs } from "./agent-guard.ts";
-import type { AgentWorker } from "./agent-worker.ts";
-import { DecisionLog } from "./decision-log.ts";
-import { MarketplaceHealth } from "./health.ts";
-import { HeartbeatClock, heartbeatTickMs } from "./heartbeat-clock.ts";
-import { type FeedPage, JobFeed } from "./job-feed.ts";
-import { LeaseKeeper } from "./lease-keeper.ts";
-import { MoneyWatch } from "./money-watch.ts";
-import { Outbox, type SubmitOutcome } from "./outbox.ts";
-import { HintFollower, pollIntervalFor, type WebhookHint, webhookUrl } from "./push.ts";
-import { Registrar } from "./registrar.ts";
-import { SpendCaps } from "./spend-caps.ts";
-import { StatusTracker } from "./status-tracker.ts";
+import { SpendCaps } from "./bidding/spend-caps.ts";
+import { Outbox, type SubmitOutcome } from "./delivery/outbox.ts";
+import { type FeedPage, JobFeed } from "./feed/job-feed.ts";
+import { MarketplaceHealth } from "./feed/marketplace-health.ts";
+import {
+  HintFollower,
+  pollIntervalFor,
+  type WebhookHint,
+  webhookUrl,
+} from "./feed/webhook-hints.ts";
+import type { AgentWorker } from "./fleet/agent-worker.ts";
+import { Supervisor } from "./fleet/supervisor.ts";
+import { MoneyWatch } from "./negotiation/money-watch.ts";
+import { AgentGuard, guardPeriodMs } from "./presence/agent-guard.ts";
+import { HeartbeatClock, heartbeatTickMs } from "./presence/heartbeat-clock.ts";
+import { Registrar } from "./presence/registration-queue.ts";
+import { KeylessAgents } from "./presence/wallet-migration.ts";
+import { LeaseKeeper } from "./replicas/lease-keeper.ts";
+import { DecisionLog } from "./telemetry/decision-log.ts";
+import { StatusTracker } from "./telemetry/status-tracker.ts";
 import type {
   DecisionRecord,
   ReplicaStatus,
   RunnerEvent,
   StatusSnapshot,
   StatusSource,
-} from "./status-types.ts";
-import { Supervisor } from "./supervisor.ts";
-import { KeylessAgents } from "./wallet-migration.ts";
+} from "./telemetry/status-types.ts";
 
 export interface RunnerOptions {
   config: RunnerConfig;
@@ -294,7 +299,7 @@ export class Runner implements StatusSource {
         );
         // Ledger and lease calls fail fast while MongoDB is away: connectMongo gives
         // server selection 5 s (the driver's default is 30 s).
-        const { connectMongo } = await import("../config-sources/mongo-connect.ts");
+        const { connectMongo } = await import("../agent-configs/mongo-connect.ts");
         mongo = await connectMongo(config.mongodbUri, { appName: "bazaar-runner" });
       }
       ledger =

@@ -20,7 +20,7 @@ export const LAYERS: readonly { name: string; members: readonly string[] }[] = [
     members: ["llm", "marketplace", "state", "marketplace-server", "wallet"],
   },
   { name: "agents", members: ["agents"] },
-  { name: "config-sources", members: ["config-sources"] },
+  { name: "agent-configs", members: ["agent-configs"] },
   { name: "runner", members: ["runner"] },
   { name: "http", members: ["http"] },
   { name: "cli", members: ["cli"] },

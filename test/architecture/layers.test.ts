@@ -32,7 +32,7 @@ describe("import layers", () => {
     write("logger.ts", 'import { env } from "./config/env.ts";\nexport const log = env;\n');
     write("runner/status.ts", 'import { log } from "../logger.ts";\nexport const s = log;\n');
     write(
-      "config-sources/types.ts",
+      "agent-configs/types.ts",
       [
         'import { env } from "../config/env.ts";',
         'import type { S } from "../runner/status.ts";',
@@ -48,9 +48,9 @@ describe("import layers", () => {
 
     it("names each upward import with its file and line, and each unplaced file", () => {
       expect(checkImportLayers(root).map((v) => v.text)).toEqual([
-        "config-sources/types.ts:2 → runner/status.ts (config-sources may not import runner)",
-        "config-sources/types.ts:3 → runner/status.ts (config-sources may not import runner)",
-        "config-sources/types.ts:4 → cli/main.ts (config-sources may not import cli)",
+        "agent-configs/types.ts:2 → runner/status.ts (agent-configs may not import runner)",
+        "agent-configs/types.ts:3 → runner/status.ts (agent-configs may not import runner)",
+        "agent-configs/types.ts:4 → cli/main.ts (agent-configs may not import cli)",
         "gadgets/thing.ts: in no layer (add its folder to LAYERS)",
       ]);
     });

@@ -8,7 +8,7 @@ import { loadConfig } from "../../src/config/env.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
-import { WEBHOOK_PATH } from "../../src/runner/push.ts";
+import { WEBHOOK_PATH } from "../../src/runner/feed/webhook-hints.ts";
 import { SCHEMA_JOB } from "../support/fixtures.ts";
 import { LogCapture } from "../support/log-capture.ts";
 import {

@@ -5,8 +5,12 @@ import type {
   ReplicaStatus,
   Snapshot,
 } from "../../src/http/dashboard/types.ts";
-import { AgentStats } from "../../src/runner/status-tracker.ts";
-import type { ConfigIssue, RunnerEvent, StatusSource } from "../../src/runner/status-types.ts";
+import { AgentStats } from "../../src/runner/telemetry/status-tracker.ts";
+import type {
+  ConfigIssue,
+  RunnerEvent,
+  StatusSource,
+} from "../../src/runner/telemetry/status-types.ts";
 
 const MODEL = "accounts/fireworks/models/llama-v3p3-70b-instruct";
 

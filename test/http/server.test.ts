@@ -4,7 +4,7 @@ import { isLoopbackHost } from "../../src/http/auth.ts";
 import { createHttpServer, tokenRequired } from "../../src/http/server.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { createMetrics } from "../../src/metrics.ts";
-import type { RunnerEvent, StatusSnapshot } from "../../src/runner/status-types.ts";
+import type { RunnerEvent, StatusSnapshot } from "../../src/runner/telemetry/status-types.ts";
 import { waitFor } from "../support/wait.ts";
 import { FakeStatusSource } from "./fake-status.ts";
 import { openEventStream } from "./sse-client.ts";

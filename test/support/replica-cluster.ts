@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import { builtinAgentConfigs } from "../../src/agents/builtin.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
-import type { StatusSnapshot } from "../../src/runner/status-types.ts";
+import type { StatusSnapshot } from "../../src/runner/telemetry/status-types.ts";
 import { startTestLlmServer, type TestLlmServer } from "./llm-server.ts";
 import { type MongoTestTarget, mongoTestUri, uniqueDbName } from "./mongo-wire/index.ts";
 import { api } from "./raw-http.ts";

@@ -12,7 +12,7 @@ import type {
   RunnerEvent,
   SkipReason,
   StatusSnapshot,
-} from "../../runner/status-types.ts";
+} from "../../runner/telemetry/status-types.ts";
 
 export type { DecisionRecord, Earnings, ReloadStatus, RunnerEvent, SkipReason };
 

@@ -1,0 +1,110 @@
+import { capabilityScore } from "../../agents/capabilities.ts";
+import { EvaluationSchema, type Guarded, guardedCall } from "../../agents/guarded-call.ts";
+import type { AgentConfig, Evaluation } from "../../agents/types.ts";
+import type { Job } from "../../marketplace/schemas.ts";
+import type { SkipReason } from "../telemetry/status-types.ts";
+
+/** Whether and how an agent bids on a job. */
+export type BidDecision =
+  | { kind: "skip"; reason: SkipReason; detail: string }
+  | {
+      kind: "bid";
+      priceUsd: number;
+      confidence: number;
+      estimatedTimeMinutes: number;
+      /** The approach summary sent with the bid. */
+      approach: string;
+    };
+
+export type SkipDecision = Extract<BidDecision, { kind: "skip" }>;
+export type PlaceDecision = Extract<BidDecision, { kind: "bid" }>;
+
+/** The longest `approach_summary` the marketplace takes. */
+const MAX_APPROACH_CHARS = 500;
+
+function skip(reason: SkipReason, detail: string): SkipDecision {
+  return { kind: "skip", reason, detail };
+}
+
+/** The gates before any evaluation: a usable budget and the required capabilities. */
+export function screenJob(job: Job, config: AgentConfig): SkipDecision | undefined {
+  if (
+    !(typeof job.budget_usd === "number" && job.budget_usd > 0 && Number.isFinite(job.budget_usd))
+  )
+    return skip("budget_missing", "the job has no positive budget");
+  const lacking = job.required_capabilities.find(
+    (c) => capabilityScore(config.capabilities, c) < job.min_capability_score,
+  );
+  if (lacking !== undefined) {
+    const score = capabilityScore(config.capabilities, lacking);
+    return skip(
+      "capability",
+      `capability ${lacking} is ${score}, below the job's minimum of ${job.min_capability_score}`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Turns the executor's guarded evaluation into a decision. `undefined` when the worker
+ * is stopping (nothing to decide). The price never exceeds the job's budget.
+ */
+export function decideFromEvaluation(
+  job: Job,
+  evaluated: Guarded<Evaluation>,
+  timeoutMs: number,
+): BidDecision | undefined {
+  if (evaluated.kind === "interrupted") return undefined;
+  if (evaluated.kind === "failed") {
+    // The executor's own fault: it would fail the same way at every poll, so the job
+    // is given up on rather than tried again.
+    const problem =
+      evaluated.reason === "timeout"
+        ? `no decision within ${timeoutMs / 1000} s`
+        : evaluated.reason === "malformed"
+          ? `malformed evaluation (${evaluated.detail})`
+          : evaluated.detail;
+    return skip("evaluation_failed", problem);
+  }
+  const evaluation = evaluated.value;
+  if (!evaluation.canComplete || !(evaluation.bidAmountUsd > 0)) {
+    const detail = evaluation.reasoning || "the executor declined the job";
+    return skip(evaluation.noMatch ? "no_keyword" : "declined", detail);
+  }
+  return {
+    kind: "bid",
+    // screenJob let only jobs with a positive budget through.
+    priceUsd: Math.min(evaluation.bidAmountUsd, job.budget_usd ?? evaluation.bidAmountUsd),
+    confidence: evaluation.confidence,
+    estimatedTimeMinutes: evaluation.estimatedTimeMinutes,
+    approach: evaluation.reasoning.slice(0, MAX_APPROACH_CHARS),
+  };
+}
+
+export interface DecideInputs {
+  job: Job;
+  config: AgentConfig;
+  /** True when the ledger records a bid of this agent on the job. */
+  hasBid: () => Promise<boolean>;
+  /** The executor's evaluateJob, called under the guard. */
+  evaluate: (signal: AbortSignal) => Promise<unknown>;
+  evaluationTimeoutMs: number;
+  /** Aborted when the worker is forced to stop. */
+  lifetime: AbortSignal;
+}
+
+/**
+ * One agent's decision on one job: the gates, the ledger, then the executor's
+ * evaluation. `undefined` when the worker is stopping. Throws only when the ledger
+ * cannot be read (the job is tried again at the next poll).
+ */
+export async function decideBid(inputs: DecideInputs): Promise<BidDecision | undefined> {
+  const screened = screenJob(inputs.job, inputs.config);
+  if (screened) return screened;
+  if (await inputs.hasBid()) return skip("already_bid", "this agent has already bid on the job");
+  const evaluated = await guardedCall(inputs.evaluate, EvaluationSchema, {
+    limitMs: inputs.evaluationTimeoutMs,
+    lifetime: inputs.lifetime,
+  });
+  return decideFromEvaluation(inputs.job, evaluated, inputs.evaluationTimeoutMs);
+}
