@@ -50,6 +50,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# node is PID 1 and handles SIGTERM itself (graceful drain, default 30 s): give it time
-# with `docker stop -t 40`. Never start through npm, which exits at once on SIGTERM.
-CMD ["node", "--max-semi-space-size=2", "--optimize-for-size", "--liftoff-only", "--no-concurrent-recompilation", "dist/cli/main.js", "start"]
+# The bin becomes node with the runtime flags (bin/runtime-flags.js) through execve, so
+# node stays PID 1 and handles SIGTERM itself (graceful drain, default 30 s): give it
+# time with `docker stop -t 40`. Never start through npm, which exits at once on SIGTERM.
+CMD ["node", "bin/bazaar-runner.js", "start"]

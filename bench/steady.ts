@@ -1,21 +1,28 @@
 /**
  * Memory, CPU and marketplace requests of a steady runner, N agents, poll 2 s and
- * heartbeat 4 s, beside the previous version (the branch point, extracted from git by
- * the bench) in the same run on the same machine. Each runner is a child process
- * against a marketplace served by the bench on loopback, which counts its requests.
- * The current version runs compiled (dist/, as `npm start` does); the previous one
- * from its TypeScript sources, as its `npm start` did.
+ * heartbeat 4 s, through each way of starting it (bench/support/doors.ts): `npm start`,
+ * the bin (`npx bazaar-runner`, a global install, the image, Railway), node with the
+ * runtime flags, and plain node without them, the baseline, each beside the others in
+ * the same run on the same machine. Each runner is a child process against a
+ * marketplace served by the bench on loopback, which counts its requests. `previous`
+ * (the branch point, extracted from git, run from its sources as its `npm start` did)
+ * can join as another door.
  *
  *   npm run bench:steady -- [--agents 3,30,300] [--bids-at 300] [--window 30] [--warmup 10]
- *                           [--big 10000] [--versions previous,current] [--phases steady,bids]
+ *                           [--big 10000] [--doors bare,flags,bin,npm] [--repeats 1]
+ *                           [--phases steady,bids] [--startup-timeout 600]
  *
  * With --bids-at N, the N-agent run then gets 10 jobs every agent bids on (N × 10
  * bids) and is measured again. --big N adds a run of N agents from AGENTS_FILE at
  * poll 30 s, heartbeat 60 s. `--phases bids` measures the N-agent run only after its
  * bids (the one-hour flatness run: `--agents 300 --phases bids --warmup 60 --window 3600`).
+ * --repeats R runs every door R times, the doors taking turns, and gives each figure's
+ * range; the load average beside each run says how busy the machine was.
  */
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { DOORS, type Door, doorFor } from "./support/doors.ts";
 import { type Counts, postJobTo, waitUntil, writeAgentsFile } from "./support/market.ts";
 import { median, type RunnerChild, sleep } from "./support/runner-child.ts";
 import { compareVersions, type Version, withRunner } from "./support/session.ts";
@@ -27,8 +34,10 @@ const { values } = parseArgs({
     window: { type: "string", default: "30" },
     warmup: { type: "string", default: "10" },
     big: { type: "string", default: "0" },
-    versions: { type: "string", default: "previous,current" },
+    doors: { type: "string", default: "bare,flags,bin,npm" },
+    repeats: { type: "string", default: "1" },
     phases: { type: "string", default: "steady,bids" },
+    "startup-timeout": { type: "string", default: "600" },
   },
 });
 const WINDOW_S = Number(values.window);
@@ -37,6 +46,9 @@ const BIDS_AT = Number(values["bids-at"]);
 const BIG = Number(values.big);
 const JOBS_FOR_BIDS = 10;
 const PHASES = new Set(values.phases.split(","));
+const REPEATS = Number(values.repeats);
+/** How long a run may take until all its agents heartbeat (a busy machine needs longer). */
+const STARTUP_MS = Number(values["startup-timeout"]) * 1000;
 
 interface Window {
   rssMb: number;
@@ -48,6 +60,10 @@ interface Window {
   requestsPerAgentMinute: number;
   heartbeatsPerAgentMinute: number;
   listingsPerMinute: number;
+  /** RSS of the processes around the runner (npm and its shell), MB. */
+  wrappersMb: number;
+  /** The machine's 1-minute load average at the window's end. */
+  load: number;
 }
 
 async function measure(runner: RunnerChild, counts: Counts, agents: number): Promise<Window> {
@@ -82,18 +98,28 @@ async function measure(runner: RunnerChild, counts: Counts, agents: number): Pro
     requestsPerAgentMinute: (counts.total - start.total) / agents / minutes,
     heartbeatsPerAgentMinute: (counts.heartbeats - start.heartbeats) / agents / minutes,
     listingsPerMinute: (counts.listings - start.listings) / minutes,
+    wrappersMb: runner.wrappersRssMb(),
+    load: loadavg()[0] ?? Number.NaN,
   };
 }
 
 interface Row {
-  version: string;
+  door: string;
   agents: number;
   phase: string;
   startup: string;
   w: Window;
 }
 
-async function run(version: Version, agents: number, pollS: number, heartbeatS: number) {
+/** A door of the bench: the current version through one way in, or the previous version. */
+interface Entry {
+  key: string;
+  name: string;
+  version: Version;
+  door?: Door["start"];
+}
+
+async function run(entry: Entry, agents: number, pollS: number, heartbeatS: number) {
   const rows: Row[] = [];
   const env = { AGENT_POLL_INTERVAL: String(pollS), AGENT_HEARTBEAT_INTERVAL: String(heartbeatS) };
   const setup = (dir: string): Record<string, string> => {
@@ -102,14 +128,15 @@ async function run(version: Version, agents: number, pollS: number, heartbeatS: 
     writeAgentsFile(file, agents);
     return { AGENTS_FILE: file };
   };
-  await withRunner(version, { env, setup }, async ({ market, counts, runner }) => {
+  const options = { env, setup, ...(entry.door ? { door: entry.door } : {}) };
+  await withRunner(entry.version, options, async ({ market, counts, runner }) => {
     const upMs = await waitUntil(
       `${agents} agents heartbeating`,
       () => counts.heartbeatAgents.size >= agents,
-      600_000,
+      STARTUP_MS,
     );
     const startup = `all heartbeating ${(upMs / 1000).toFixed(1)} s after start`;
-    const base = { version: version.name, agents };
+    const base = { door: entry.key, agents };
     if (PHASES.has("steady"))
       rows.push({ ...base, phase: "steady", startup, w: await measure(runner, counts, agents) });
     if (agents !== BIDS_AT || !PHASES.has("bids")) return;
@@ -127,30 +154,81 @@ async function run(version: Version, agents: number, pollS: number, heartbeatS: 
       w: await measure(runner, counts, agents),
     });
   });
+  for (const r of rows)
+    console.log(
+      `${entry.key} ${r.agents} agents ${r.phase}: RSS ${r.w.rssMb.toFixed(0)} MB, CPU ${r.w.cpuPct.toFixed(1)} %, load ${r.w.load.toFixed(1)}`,
+    );
   return rows;
 }
 
+/** "a" or "a–b" over the repeats. */
+function range(values: number[], digits: number): string {
+  if (values.length === 0) return "–";
+  const lo = Math.min(...values).toFixed(digits);
+  const hi = Math.max(...values).toFixed(digits);
+  return lo === hi ? lo : `${lo}–${hi}`;
+}
+
 await compareVersions(async ({ previous, current }) => {
-  const wanted = values.versions.split(",");
-  const versions = [previous, current].filter((v) => wanted.some((w) => v.name.startsWith(w)));
+  const entries: Entry[] = values.doors.split(",").map((key) => {
+    if (key === "previous") return { key, name: previous.name, version: previous };
+    const door = doorFor(key);
+    if (!door)
+      throw new Error(`unknown door ${key} (${Object.keys(DOORS).join(", ")}, semi=N, previous)`);
+    return { key, name: door.name, version: current, door: door.start };
+  });
   const rows: Row[] = [];
-  for (const agents of values.agents.split(",").filter(Boolean).map(Number)) {
-    for (const v of versions) rows.push(...(await run(v, agents, 2, 4)));
+  const loads = [loadavg()[0] ?? Number.NaN];
+  for (let repeat = 1; repeat <= REPEATS; repeat++) {
+    for (const agents of values.agents.split(",").filter(Boolean).map(Number)) {
+      for (const e of entries) rows.push(...(await run(e, agents, 2, 4)));
+    }
+    if (BIG > 0) for (const e of entries) rows.push(...(await run(e, BIG, 30, 60)));
   }
-  if (BIG > 0) for (const v of versions) rows.push(...(await run(v, BIG, 30, 60)));
+  loads.push(...rows.map((r) => r.w.load));
   console.log(
-    `\nsteady runner, window ${WINDOW_S} s after ${WARMUP_S} s warm-up (poll 2 s, heartbeat 4 s; the ${BIG || "big"}-agent run poll 30 s, heartbeat 60 s)`,
+    `\nsteady runner, window ${WINDOW_S} s after ${WARMUP_S} s warm-up (poll 2 s, heartbeat 4 s; the ${BIG || "big"}-agent run poll 30 s, heartbeat 60 s), ${REPEATS} run(s) of each door; load average ${range(loads, 1)}`,
   );
+  for (const e of entries) console.log(`  ${e.key}: ${e.name}`);
   console.log(
-    "| agents | phase | version | RSS MB | RSS growth in window | CPU % of a core (main thread / V8 helpers) | requests / agent / min | heartbeats / agent / min | listings / min | note |",
+    "| agents | phase | door | RSS MB | RSS growth in window | CPU % of a core (main thread / V8 helpers) | requests / agent / min | heartbeats / agent / min | listings / min | npm + sh MB | load | note |",
   );
-  console.log("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  console.log("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const r of rows) {
     console.log(
-      `| ${r.agents} | ${r.phase} | ${r.version} | ${r.w.rssMb.toFixed(0)} | ${r.w.growthPct.toFixed(1)} % | ${r.w.cpuPct.toFixed(1)} (${r.w.mainPct.toFixed(1)} / ${r.w.v8WorkersPct.toFixed(1)}) | ${r.w.requestsPerAgentMinute.toFixed(1)} | ${r.w.heartbeatsPerAgentMinute.toFixed(1)} | ${r.w.listingsPerMinute.toFixed(1)} | ${r.startup} |`,
+      `| ${r.agents} | ${r.phase} | ${r.door} | ${r.w.rssMb.toFixed(0)} | ${r.w.growthPct.toFixed(1)} % | ${r.w.cpuPct.toFixed(1)} (${r.w.mainPct.toFixed(1)} / ${r.w.v8WorkersPct.toFixed(1)}) | ${r.w.requestsPerAgentMinute.toFixed(1)} | ${r.w.heartbeatsPerAgentMinute.toFixed(1)} | ${r.w.listingsPerMinute.toFixed(1)} | ${r.w.wrappersMb.toFixed(0)} | ${r.w.load.toFixed(1)} | ${r.startup} |`,
+    );
+  }
+  // Each figure through each door, the range over the repeats, the baseline first.
+  console.log(`\n| figure | ${entries.map((e) => e.key).join(" | ")} |`);
+  console.log(`| --- | ${entries.map(() => "---:").join(" | ")} |`);
+  const cases = [...new Set(rows.map((r) => `${r.agents}|${r.phase}`))];
+  for (const c of cases) {
+    const of = (key: string) =>
+      rows.filter((r) => `${r.agents}|${r.phase}` === c && r.door === key);
+    const [agents, phase] = c.split("|");
+    console.log(
+      `| RSS MB, ${agents} agents, ${phase} | ${entries
+        .map((e) =>
+          range(
+            of(e.key).map((r) => r.w.rssMb),
+            0,
+          ),
+        )
+        .join(" | ")} |`,
+    );
+    console.log(
+      `| CPU % of a core, ${agents} agents, ${phase} | ${entries
+        .map((e) =>
+          range(
+            of(e.key).map((r) => r.w.cpuPct),
+            1,
+          ),
+        )
+        .join(" | ")} |`,
     );
   }
   console.log(
-    "targets: RSS ≤ 100 MB at 3 agents, ≤ 150 MB at 300 after 3,000 bids; requests ≤ 15 + 60/N per agent per minute",
+    "targets: RSS ≤ 100 MB at 3 agents, ≤ 150 MB at 300 after 3,000 bids, ≤ 300 MB and ≤ 5 % of a core at 10,000; requests ≤ 15 + 60/N per agent per minute",
   );
 });

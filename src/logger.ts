@@ -1,5 +1,6 @@
 import pino, { type Logger } from "pino";
 import { scrub } from "./secrets.ts";
+import { activeTraceId } from "./tracing/tracing.ts";
 
 export type { Logger } from "pino";
 
@@ -39,6 +40,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
     hooks: { streamWrite: (line: string) => scrub(line) },
     serializers: { err: pino.stdSerializers.err },
+    // Tracing on: a line logged inside a job's span names its trace (off: returns at once).
+    mixin: traceMixin,
+    mixinMergeStrategy: mergeTrace,
   };
   if (pretty) {
     return pino({
@@ -51,6 +55,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   }
   const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
   return pino(base, destination);
+}
+
+const NO_TRACE = Object.freeze({});
+
+function traceMixin(): { traceId?: string } {
+  const traceId = activeTraceId();
+  return traceId === undefined ? NO_TRACE : { traceId };
+}
+
+/** Without a trace the line's own object goes out as it is: nothing copied, nothing allocated. */
+function mergeTrace(mergeObject: object, mixinObject: object): object {
+  return mixinObject === NO_TRACE ? mergeObject : Object.assign(mixinObject, mergeObject);
 }
 
 /** A logger that prints nothing, for tests and library use. */

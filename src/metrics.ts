@@ -25,6 +25,8 @@ export interface Metrics {
   outboxPending: Gauge;
   unhandledErrors: Counter<"kind">;
   earningsUsd: Counter<"agent" | "stage">;
+  /** Spans that never reached the collector (tracing on only): queue full, export failed. */
+  traceSpansDropped: Counter<"reason">;
   negotiations: Counter<"agent" | "action">;
   spendCapReached: Gauge<"agent">;
   pollDuration: Histogram;
@@ -34,17 +36,69 @@ export interface Metrics {
   stakeLookups: Counter<"outcome">;
   assignmentsRefused: Counter<"agent" | "reason">;
   agentTampered: Counter<"agent" | "field">;
+  /**
+   * Per-agent figures over the agent's newest outcome records (runner/telemetry/earnings.ts),
+   * brought up to date at each scrape by `agentFigures.refresh`.
+   */
+  agentWinRate: Gauge<"agent">;
+  agentQualityMean: Gauge<"agent">;
+  agentQualityPredictionError: Gauge<"agent">;
+  agentLlmCostUsd: Gauge<"agent">;
+  agentPaidUsd: Gauge<"agent">;
+  agentMarginUsd: Gauge<"agent">;
+  /** Set by the runner; each scrape of the figure gauges awaits it first. */
+  agentFigures: { refresh?: () => Promise<void> };
 }
 
 export interface MetricsOptions {
   /** Collect Node's process metrics too (once per registry). */
   processMetrics?: boolean;
+  /**
+   * Exemplars (tracing on): the registry speaks OpenMetrics, and executions and earnings
+   * carry the trace id of the job that last moved them, so a graph links to its trace.
+   */
+  exemplars?: boolean;
+}
+
+/**
+ * Increments a counter, with the job's trace id as its exemplar when the counter keeps
+ * exemplars (prom-client then takes one object instead of labels and value).
+ */
+export function incWithTrace<T extends string>(
+  counter: Counter<T>,
+  labels: Partial<Record<T, string | number>>,
+  value: number,
+  traceId: string | undefined,
+): void {
+  if ((counter as { enableExemplars?: boolean }).enableExemplars) {
+    counter.inc({
+      labels,
+      value,
+      ...(traceId ? { exemplarLabels: { trace_id: traceId } } : {}),
+    } as never);
+    return;
+  }
+  counter.inc(labels, value);
 }
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const exemplars = options.exemplars ?? false;
   const registry = new Registry();
+  // Exemplars are only in the OpenMetrics exposition (Prometheus asks for it by itself);
+  // /metrics sends the registry's own content type.
+  if (exemplars) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const agentFigures: Metrics["agentFigures"] = {};
+  /** A per-agent figure gauge, read fresh at each scrape (one refresh serves all six). */
+  const figure = (name: string, help: string): Gauge<"agent"> =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["agent"],
+      registers,
+      collect: () => agentFigures.refresh?.(),
+    });
   return {
     registry,
     agents: new Gauge({
@@ -68,6 +122,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     executions: new Counter({
       name: "bazaar_runner_executions_total",
       help: "Job executions, by agent and outcome",
+      enableExemplars: exemplars,
       labelNames: ["agent", "outcome"],
       registers,
     }),
@@ -158,8 +213,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     earningsUsd: new Counter({
       name: "bazaar_runner_earnings_usd_total",
+      enableExemplars: exemplars,
       help: "USD by agent and stage: bid (prices of bids placed), won (agreed price of jobs assigned), paid (paid out by the marketplace)",
       labelNames: ["agent", "stage"],
+      registers,
+    }),
+    traceSpansDropped: new Counter({
+      name: "bazaar_runner_trace_spans_dropped_total",
+      help: "Spans dropped before reaching the OTLP collector (tracing on only), by reason: queue_full (the bounded batch queue was full: the collector is down or slow), export_failed",
+      labelNames: ["reason"],
       registers,
     }),
     negotiations: new Counter({
@@ -215,5 +277,30 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ["agent", "field"],
       registers,
     }),
+    agentWinRate: figure(
+      "bazaar_runner_agent_win_rate",
+      "Bids won / bids decided (won + lost), over the agent's newest 500 outcome records",
+    ),
+    agentQualityMean: figure(
+      "bazaar_runner_agent_quality_mean",
+      "Mean of the posters' quality_score, over the agent's newest 500 outcome records",
+    ),
+    agentQualityPredictionError: figure(
+      "bazaar_runner_agent_quality_prediction_error",
+      "Mean |predicted quality − poster's quality_score| of the jobs with both, over the agent's newest 500 outcome records",
+    ),
+    agentLlmCostUsd: figure(
+      "bazaar_runner_agent_llm_cost_usd",
+      "Estimated LLM cost in USD of the jobs among the agent's newest 500 outcome records",
+    ),
+    agentPaidUsd: figure(
+      "bazaar_runner_agent_paid_usd",
+      "USD paid at sign-off for the jobs among the agent's newest 500 outcome records",
+    ),
+    agentMarginUsd: figure(
+      "bazaar_runner_agent_margin_usd",
+      "Paid minus LLM cost in USD, over the agent's newest 500 outcome records",
+    ),
+    agentFigures,
   };
 }

@@ -82,6 +82,10 @@ export function writeAgentsFile(path: string, n: number): void {
     ...defaults[i % defaults.length]!,
     name: `Agent-${i}`,
     capabilities: {},
+    // Room for every job a bench posts: an agent whose slots are committed (jobs in
+    // flight, bids likely to be awarded) bids only on its best jobs (policy/
+    // capacity-ranking.ts), and these benches measure placing every bid.
+    max_concurrent_jobs: 64,
   }));
   writeFileSync(path, JSON.stringify(agents));
 }

@@ -5,8 +5,14 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { RUNTIME_FLAGS } from "../../bin/runtime-flags.js";
 
-export const ROOT = resolve(import.meta.dirname, "..", "..");
+/**
+ * The checkout whose runner the benches run as "current": this one, or BENCH_ROOT (a
+ * snapshot, e.g. `git archive HEAD` with node_modules linked, while this tree is being
+ * edited).
+ */
+export const ROOT = resolve(process.env.BENCH_ROOT ?? join(import.meta.dirname, "..", ".."));
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 /** Compiles the current sources to dist/ (what `npm start` runs). */
@@ -19,20 +25,60 @@ export function entryOf(root: string, compiled: boolean): string {
   return compiled ? join(root, "dist", "cli", "main.js") : join(root, "src", "cli", "main.ts");
 }
 
-/** The node flags `npm start` gives the current version (package.json's start script). */
+/** The node flags every door gives the runner (bin/runtime-flags.js, applied by the bin). */
 export function startFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
-    scripts: Record<string, string>;
-  };
-  return (pkg.scripts.start ?? "").split(" ").filter((part) => part.startsWith("--"));
+  return [...RUNTIME_FLAGS];
+}
+
+/** Pid, parent pid and command line of every process. */
+function processTable(): Array<{ pid: number; ppid: number; argv: string[] }> {
+  const table: Array<{ pid: number; ppid: number; argv: string[] }> = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
+      table.push({ pid: Number(entry), ppid, argv });
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return table;
+}
+
+/** `root` and every process below it. */
+export function descendants(root: number): Array<{ pid: number; argv: string[] }> {
+  const table = processTable();
+  const found = table.filter((p) => p.pid === root);
+  for (let i = 0; i < found.length; i++) {
+    const parent = found[i]!.pid;
+    found.push(...table.filter((p) => p.ppid === parent));
+  }
+  return found;
+}
+
+/** A node process running the CLI: the runner, wherever it sits below a wrapper (npm, sh). */
+const RUNS_THE_CLI = (argv: string[]) =>
+  /(^|\/)node$/.test(argv[0] ?? "") &&
+  argv.some((a) => /(bin\/bazaar-runner\.js|cli\/main\.[jt]s)$/.test(a));
+
+function rssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
 export class RunnerChild {
   readonly child: ChildProcess;
   output = "";
+  #runnerPid: number | undefined;
 
-  constructor(entry: string, env: Record<string, string>, cwd: string, flags: string[] = []) {
-    this.child = spawn(process.execPath, [...flags, entry, "start"], {
+  /**
+   * Runs `file args` (node with the CLI, or a wrapper that starts it, such as npm); the
+   * figures are the runner's own, found below the wrapper by its command line.
+   */
+  constructor(file: string, args: string[], env: Record<string, string>, cwd: string) {
+    this.child = spawn(file, args, {
       cwd,
       env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -44,16 +90,46 @@ export class RunnerChild {
     this.child.stderr?.on("data", keep);
   }
 
+  /** `node FLAGS ENTRY start`. */
+  static node(entry: string, env: Record<string, string>, cwd: string, flags: string[] = []) {
+    return new RunnerChild(process.execPath, [...flags, entry, "start"], env, cwd);
+  }
+
+  /** The runner's pid: the spawned process itself, or the node process below a wrapper. */
   get pid(): number {
-    if (this.child.pid === undefined) throw new Error("runner did not start");
-    return this.child.pid;
+    if (this.#runnerPid !== undefined) return this.#runnerPid;
+    const root = this.child.pid;
+    if (root === undefined) throw new Error("runner did not start");
+    const runner = descendants(root).find((p) => RUNS_THE_CLI(p.argv));
+    if (runner === undefined) return root; // not started yet: ask again later
+    this.#runnerPid = runner.pid;
+    return runner.pid;
+  }
+
+  /** The runner's command line (node's flags included), as the system shows it. */
+  commandLine(): string[] {
+    return readFileSync(`/proc/${this.pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  }
+
+  /** RSS in MB of the processes around the runner (npm and its shell), 0 without any. */
+  wrappersRssMb(): number {
+    const root = this.child.pid;
+    if (root === undefined) return 0;
+    let kb = 0;
+    for (const p of descendants(root)) {
+      if (p.pid === this.pid) continue;
+      try {
+        kb += rssKb(p.pid);
+      } catch {
+        // ended meanwhile
+      }
+    }
+    return kb / 1024;
   }
 
   /** Resident set size in MB. */
   rssMb(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-    return kb / 1024;
+    return rssKb(this.pid) / 1024;
   }
 
   /** CPU seconds used so far (user + system). */
@@ -83,11 +159,21 @@ export class RunnerChild {
     return byName;
   }
 
+  /** SIGTERM to the runner itself (npm would exit at once and leave it running). */
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once("exit", resolve));
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 15_000);
+    const runner = this.pid;
+    const kill = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(runner, signal);
+      } catch {
+        // gone already
+      }
+      if (signal === "SIGKILL" && runner !== this.child.pid) this.child.kill(signal);
+    };
+    kill("SIGTERM");
+    const timer = setTimeout(() => kill("SIGKILL"), 15_000);
     await exited;
     clearTimeout(timer);
   }

@@ -30,6 +30,8 @@ export interface SessionOptions {
   setup?: (dir: string) => Promise<Record<string, string>> | Record<string, string>;
   /** Something between runner and marketplace (the outage bench's proxy). */
   front?: (url: string) => Promise<{ url: string; close(): Promise<unknown> }>;
+  /** How the runner is started (bench/support/doors.ts); by default `node FLAGS ENTRY start`. */
+  door?: (env: Record<string, string>, dir: string) => RunnerChild;
 }
 
 /**
@@ -56,7 +58,9 @@ export async function withRunner<T>(
       ...(await options.setup?.(dir)),
     };
     const flags = version.compiled ? startFlags() : [];
-    runner = new RunnerChild(entryOf(version.root, version.compiled), env, dir, flags);
+    runner =
+      options.door?.(env, dir) ??
+      RunnerChild.node(entryOf(version.root, version.compiled), env, dir, flags);
     return await body({ market, counts, url, dir, runner });
   } catch (error) {
     process.stderr.write(`${version.name}: ${String(error)}\n${runner?.output ?? ""}\n`);

@@ -8,8 +8,8 @@ import {
   BaseAgentExecutor,
   type Evaluation,
   type ExecutorContext,
+  type ExecutorRegistry,
   type Job,
-  registerExecutor,
   type TaskResult,
 } from "bazaar-runner/agents";
 
@@ -48,4 +48,7 @@ export class EchoAgentExecutor extends BaseAgentExecutor {
   }
 }
 
-registerExecutor("echo_agent", EchoAgentExecutor);
+/** Called by the runner once the module is loaded (see AGENT_PLUGINS in the README). */
+export function register(registry: ExecutorRegistry): void {
+  registry.registerExecutor("echo_agent", EchoAgentExecutor);
+}

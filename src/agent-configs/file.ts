@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, resolve } from "node:path";
+import { BazaarRunnerError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../secrets.ts";
@@ -45,7 +46,10 @@ export function createFileConfigSource(options: FileSourceOptions): ConfigSource
         ? (data as { agents: unknown[] }).agents
         : undefined;
     if (!list)
-      throw new Error(`${path}: expected a list of agents, or an object with an "agents" list`);
+      throw new BazaarRunnerError(
+        "BR_ERR_AGENT_CONFIG",
+        `${path}: expected a list of agents, or an object with an "agents" list`,
+      );
     const entries = list.map((doc, index) => {
       const name = doc && typeof doc === "object" ? (doc as { name?: unknown }).name : undefined;
       const ref =

@@ -1,5 +1,6 @@
 import type { MongoClient } from "mongodb";
 import type { RunnerConfig } from "../config/env.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { createDefaultsConfigSource } from "./defaults.ts";
@@ -20,7 +21,7 @@ export async function createConfigSource(options: ConfigSourceOptions): Promise<
   const { config, logger, metrics, isKnownType } = options;
   if (config.mongodbUri) {
     if (!options.mongoClient)
-      throw new Error("MONGODB_URI is set but no MongoDB client was connected");
+      throw new InvalidArgumentError("MONGODB_URI is set but no MongoDB client was connected");
     // The MongoDB driver is loaded only when MONGODB_URI is set.
     const { createMongoConfigSource } = await import("./mongo.ts");
     return createMongoConfigSource({

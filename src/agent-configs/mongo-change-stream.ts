@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type ChangeStream,
+  type ChangeStreamDocument,
   type ChangeStreamOptions,
   type Collection,
   MongoServerError,
@@ -14,8 +15,11 @@ export type ChangeStreamState = "opening" | "active" | "retrying" | "unavailable
 export interface ChangeStreamWatcherOptions {
   collection: Collection;
   logger: Logger;
-  /** A document of the collection was inserted, updated, replaced or deleted. */
-  onChange: () => void;
+  /**
+   * A document of the collection was inserted, updated, replaced or deleted, or the
+   * collection was invalidated (dropped or renamed): the event itself, to tell which.
+   */
+  onChange: (change: ChangeStreamDocument) => void;
   /** The stream is open (again): anything missed while it was not should be re-read. */
   onOpened: (reopened: boolean) => void;
   /** The stream broke; called on the first failure of a run of failures. */
@@ -65,8 +69,9 @@ export function startChangeStreamWatcher(options: ChangeStreamWatcherOptions): C
     let failures = 0;
     let everOpened = false;
     while (!abort.signal.aborted) {
+      // No fullDocument lookup: the source re-reads what it needs, and most events (the
+      // runner's own write-backs) need nothing beyond their updateDescription.
       const streamOptions: ChangeStreamOptions = {
-        fullDocument: "updateLookup",
         maxAwaitTimeMS: options.maxAwaitTimeMS ?? 1000,
       };
       const resuming = token !== undefined;
@@ -91,11 +96,11 @@ export function startChangeStreamWatcher(options: ChangeStreamWatcherOptions): C
           }
           if (!change) continue;
           if (DATA_EVENTS.has(change.operationType)) {
-            options.onChange();
+            options.onChange(change);
           } else if (change.operationType === "invalidate") {
             // Collection dropped or renamed: this stream is over and its token cannot resume it.
             token = undefined;
-            options.onChange();
+            options.onChange(change);
             break;
           }
         }

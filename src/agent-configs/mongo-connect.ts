@@ -1,4 +1,6 @@
 import { MongoClient } from "mongodb";
+import { ConfigError } from "../config/env.ts";
+import { BazaarRunnerError } from "../errors.ts";
 import { errorMessage, redactUri, registerUriSecrets } from "../secrets.ts";
 
 export interface ConnectMongoOptions {
@@ -31,7 +33,7 @@ export async function connectMongo(
     });
   } catch (error) {
     // No `cause`: the driver's error may carry the raw URI.
-    throw new Error(`MongoDB URI ${where} is invalid: ${errorMessage(error)}`);
+    throw new ConfigError(`MongoDB URI ${where} is invalid: ${errorMessage(error)}`);
   }
   try {
     await client.connect();
@@ -39,7 +41,10 @@ export async function connectMongo(
     return client;
   } catch (error) {
     await client.close().catch(() => {});
-    throw new Error(`MongoDB at ${where} is unreachable: ${errorMessage(error)}`);
+    throw new BazaarRunnerError(
+      "BR_ERR_MONGODB_UNAVAILABLE",
+      `MongoDB at ${where} is unreachable: ${errorMessage(error)}`,
+    );
   }
 }
 

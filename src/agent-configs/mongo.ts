@@ -1,4 +1,5 @@
 import type { Collection, Document, MongoClient } from "mongodb";
+import { BazaarRunnerError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay } from "../retry.ts";
@@ -8,6 +9,7 @@ import {
   isChangeStreamUnsupported,
   startChangeStreamWatcher,
 } from "./mongo-change-stream.ts";
+import { classifyChange, documentKey, PendingChanges } from "./mongo-changes.ts";
 import { buildSnapshot, SnapshotGate } from "./snapshot.ts";
 import type { AgentSpec, ConfigSnapshot, ConfigSource, ConfigSourceStatus } from "./types.ts";
 import { documentRef } from "./validate.ts";
@@ -27,16 +29,30 @@ export interface MongoConfigSourceOptions {
   metrics?: Metrics;
   /** Retry delays while MongoDB is unreachable (and for reopening the change stream). */
   backoff?: { baseMs?: number; capMs?: number };
-  /** Change events are coalesced for this long before the collection is re-read. */
+  /** Change events are coalesced for this long before the changed documents are re-read. */
   debounceMs?: number;
+  /**
+   * The runner's own write-backs (agent_id, wallet) are applied without a read, and
+   * passed on in one snapshot at most this often: a start-up writes back every agent.
+   */
+  writeBackDelayMs?: number;
+}
+
+/** One managed document as last read (or patched): its raw `_id`, log reference and fields. */
+interface KnownDocument {
+  id: unknown;
+  ref: string;
+  fields: Record<string, unknown>;
 }
 
 const RUNNABLE_STATUSES = new Set(["available", "busy"]);
 
 /**
  * Agents from `bazaar.agents`: documents with `managed: true` and status available/busy.
- * Changes arrive through a change stream (re-read after a short debounce, so bursts
- * coalesce) and a periodic full reload; while MongoDB is away the last known set stays.
+ * Changes arrive through a change stream: the changed documents are re-read after a short
+ * debounce (a burst coalesces into one read), the runner's own write-backs are applied
+ * from the event without a read, and the whole collection is re-read periodically and
+ * whenever the stream (re)opens. While MongoDB is away the last known set stays.
  */
 export async function createMongoConfigSource(
   options: MongoConfigSourceOptions,
@@ -47,12 +63,15 @@ export async function createMongoConfigSource(
   const { logger, metrics } = options;
   const reloadIntervalMs = Math.max(1, options.reloadIntervalMs);
   const debounceMs = options.debounceMs ?? 100;
+  const writeBackDelayMs = options.writeBackDelayMs ?? 1000;
   const baseMs = options.backoff?.baseMs ?? 1000;
   const capMs = options.backoff?.capMs ?? 30_000;
 
   const reported = new Set<string>();
-  /** Raw `_id` of each key, so writeBack can address the document whatever its _id type. */
-  const idsByKey = new Map<string, unknown>();
+  /** The managed documents by key; writeBack addresses a document by its raw `_id`. */
+  let known = new Map<string, KnownDocument>();
+  let pending = new PendingChanges();
+  let lastFullRead = 0;
   let changeStream: ConfigSourceStatus["changeStream"] = "n/a";
   const gate = new SnapshotGate({ source: "mongo", logger, metrics });
   let onChange: ((snapshot: ConfigSnapshot) => void) | undefined;
@@ -66,16 +85,33 @@ export async function createMongoConfigSource(
   // Never faster than half the ceiling: an outage is retried steadily, not hammered.
   const backoffMs = (attempt: number) => backoffDelay(attempt, { baseMs, capMs, jitter: "equal" });
 
-  async function read(): Promise<ConfigSnapshot> {
+  function knownEntry(doc: Document): [string, KnownDocument] {
+    const { _id: id, ...fields } = doc;
+    const key = documentKey(id);
+    return [key, { id, ref: documentRef(doc, key), fields }];
+  }
+
+  async function readAll(): Promise<Map<string, KnownDocument>> {
     const docs = await collection.find({ managed: true }).toArray();
-    const entries: Array<{ key: string; ref: string; doc: unknown }> = [];
-    const ids = new Map<string, unknown>();
+    const all = new Map(docs.map(knownEntry));
+    lastFullRead = Date.now();
+    return all;
+  }
+
+  /** Re-reads the given documents into `known` (one query): gone or unmanaged ones leave. */
+  async function readSome(ids: Map<string, unknown>): Promise<void> {
+    // Any _id type (ObjectId, string, number): the filter is built as a plain document.
+    const filter: Document = { _id: { $in: [...ids.values()] }, managed: true };
+    const docs = await collection.find(filter).toArray();
+    for (const key of ids.keys()) known.delete(key);
     for (const doc of docs) {
-      const { _id: id, ...fields } = doc;
-      const key = `mongo:${String(id)}`;
-      ids.set(key, id);
-      entries.push({ key, ref: documentRef(doc, key), doc: fields });
+      const [key, entry] = knownEntry(doc);
+      known.set(key, entry);
     }
+  }
+
+  function snapshotOf(docs: Map<string, KnownDocument>): ConfigSnapshot {
+    const entries = [...docs].map(([key, entry]) => ({ key, ref: entry.ref, doc: entry.fields }));
     const built = buildSnapshot(entries, {
       source: "mongo",
       isKnownType: options.isKnownType,
@@ -88,20 +124,41 @@ export async function createMongoConfigSource(
       .filter((spec) => RUNNABLE_STATUSES.has(spec.config.status))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const issues = [...built.issues].sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
-    idsByKey.clear();
-    for (const [key, id] of ids) idsByKey.set(key, id);
     return { agents, issues };
   }
 
-  /** One reload for the watch loop: never throws, keeps the last set on failure. */
-  async function reloadOnce(): Promise<void> {
+  /** Whether the periodic full read is due (it also runs while changes keep coming). */
+  const fullReadDue = () => Date.now() >= lastFullRead + reloadIntervalMs;
+
+  /**
+   * One refresh for the watch loop: takes the pending changes, reads what they need (the
+   * whole collection when due or asked, else only the changed documents), applies the
+   * runner's own write-backs, and offers the result. Never throws, keeps the last set on
+   * failure (and reads everything at the next try).
+   */
+  async function refreshOnce(): Promise<void> {
+    const batch = pending;
+    pending = new PendingChanges();
     try {
-      const snapshot = await read();
-      if (closed) return;
+      // Many changed documents at once: one full read is as cheap as picking them out.
+      if (batch.all || fullReadDue() || batch.documents.size > Math.max(16, known.size / 2)) {
+        const all = await readAll();
+        if (closed) return;
+        known = all;
+      } else {
+        if (batch.documents.size > 0) await readSome(batch.documents);
+        if (closed) return;
+        for (const [key, fields] of batch.patches) {
+          const entry = known.get(key);
+          // A document re-read in this batch already carries them (it was read after).
+          if (entry && !batch.documents.has(key)) entry.fields = { ...entry.fields, ...fields };
+        }
+      }
       if (gate.failures > 0) logger.info({ source: "mongo" }, "MongoDB reachable again");
-      gate.offer(snapshot, onChange, "reload");
+      gate.offer(snapshotOf(known), onChange, "reload");
     } catch (error) {
       if (closed) return;
+      pending.all = true;
       const failures = gate.failed(error);
       if (failures === 1) {
         logger.warn(
@@ -139,11 +196,15 @@ export async function createMongoConfigSource(
     void (async () => {
       do {
         rerun = false;
-        await reloadOnce();
+        await refreshOnce();
       } while (rerun && !closed);
       running = false;
       const failures = gate.failures;
-      schedule(failures > 0 ? Math.min(backoffMs(failures), reloadIntervalMs) : reloadIntervalMs);
+      schedule(
+        failures > 0
+          ? Math.min(backoffMs(failures), reloadIntervalMs)
+          : Math.max(0, lastFullRead + reloadIntervalMs - Date.now()),
+      );
     })();
   }
 
@@ -153,10 +214,12 @@ export async function createMongoConfigSource(
     async load() {
       let snapshot: ConfigSnapshot;
       try {
-        snapshot = await read();
+        known = await readAll();
+        snapshot = snapshotOf(known);
       } catch (error) {
         gate.failed(error);
-        throw new Error(
+        throw new BazaarRunnerError(
+          "BR_ERR_MONGODB_UNAVAILABLE",
           `cannot read agent configs from MongoDB (${dbName}.${collectionName}): ${errorMessage(error)}`,
         );
       }
@@ -167,20 +230,30 @@ export async function createMongoConfigSource(
     watch(listener) {
       if (closed || onChange) return;
       onChange = listener;
-      schedule(gate.primed ? reloadIntervalMs : 0);
+      if (!gate.primed) pending.all = true;
+      schedule(gate.primed ? Math.max(0, lastFullRead + reloadIntervalMs - Date.now()) : 0);
       // changeStream stays "n/a" until the stream is open (or known unavailable).
       watcher = startChangeStreamWatcher({
         collection,
         logger,
         backoffMs,
-        onChange: () => schedule(debounceMs),
+        onChange: (event) => {
+          const change = classifyChange(event);
+          if (!change) return;
+          pending.add(change);
+          schedule(change.kind === "patch" ? writeBackDelayMs : debounceMs);
+        },
         // Re-read once the stream is open: changes made before it opened are not in it.
         onOpened: () => {
           changeStream = "active";
+          pending.all = true;
           schedule(debounceMs);
         },
         // Re-read now, so that an outage is noticed (and logged) without waiting a period.
-        onInterrupted: () => schedule(0),
+        onInterrupted: () => {
+          pending.all = true;
+          schedule(0);
+        },
         onUnavailable: (error) => {
           changeStream = "unavailable";
           logger.warn(
@@ -192,7 +265,7 @@ export async function createMongoConfigSource(
     },
 
     async writeBack(spec: AgentSpec, fields: { agent_id: string; wallet_address: string }) {
-      const id = idsByKey.get(spec.key);
+      const id = known.get(spec.key)?.id;
       if (id === undefined) {
         logger.warn(
           { source: "mongo", ref: spec.ref },
@@ -205,6 +278,10 @@ export async function createMongoConfigSource(
       // The filter makes this a write-once: an agent_id already there is never replaced.
       const filter: Document = { _id: id, agent_id: { $exists: false } };
       const result = await collection.updateOne(filter, { $set: set });
+      // Known at once, with or without a change stream: no read needed to carry it.
+      if (result.matchedCount === 0) pending.add({ kind: "document", key: spec.key, id });
+      else pending.add({ kind: "patch", key: spec.key, fields: set });
+      if (onChange) schedule(result.matchedCount === 0 ? debounceMs : writeBackDelayMs);
       if (result.matchedCount === 0) {
         logger.warn(
           { source: "mongo", ref: spec.ref, agentId: fields.agent_id },
@@ -216,8 +293,6 @@ export async function createMongoConfigSource(
           "agent_id written back",
         );
       }
-      // Without a change stream, let the snapshot carry the new agent_id soon anyway.
-      if (onChange) schedule(debounceMs);
     },
 
     status() {

@@ -1,3 +1,4 @@
+import { type ErrorCode, isBazaarRunnerError } from "../errors.ts";
 import type { CompletionRequest } from "../llm/types.ts";
 import type { Job } from "../marketplace/schemas.ts";
 import { errorMessage } from "../secrets.ts";
@@ -31,11 +32,6 @@ function neutralizeTags(text: string): string {
 function truncate(text: string, max: number, what: string): string {
   if (text.length <= max) return text;
   return `${text.slice(0, max)}\n[… ${what} truncated: ${text.length - max} more characters not shown]`;
-}
-
-function isNotConfigured(error: unknown): boolean {
-  // By name as well: a plugin may carry its own copy of the error class.
-  return error instanceof Error && error.name === "LlmNotConfiguredError";
 }
 
 export interface RunLlmOptions {
@@ -158,15 +154,23 @@ export abstract class BaseAgentExecutor {
     options: RunLlmOptions = {},
   ): Promise<TaskResult> {
     const model = ctx.agent.model ?? ctx.defaultModel;
-    const failed = (output: string, error: string, latencyMs = 0): TaskResult => ({
+    const failed = (
+      output: string,
+      error: string,
+      latencyMs = 0,
+      errorCode?: ErrorCode,
+    ): TaskResult => ({
       success: false,
       output,
       tokensUsed: 0,
       model,
       latencyMs,
       error,
+      ...(errorCode === undefined ? {} : { errorCode }),
     });
-    if (!ctx.llm.configured) return failed(NO_LLM_OUTPUT, "LLM not configured");
+    const notConfigured = (latencyMs = 0): TaskResult =>
+      failed(NO_LLM_OUTPUT, "LLM not configured", latencyMs, "BR_ERR_LLM_NOT_CONFIGURED");
+    if (!ctx.llm.configured) return notConfigured();
 
     const request: CompletionRequest = {
       model,
@@ -195,7 +199,8 @@ export abstract class BaseAgentExecutor {
     } catch (error) {
       if (ctx.signal.aborted) throw error;
       const latencyMs = Math.round(performance.now() - started);
-      if (isNotConfigured(error)) return failed(NO_LLM_OUTPUT, "LLM not configured", latencyMs);
+      // By code, not class identity: the error may come from another copy of the package.
+      if (isBazaarRunnerError(error, "BR_ERR_LLM_NOT_CONFIGURED")) return notConfigured(latencyMs);
       const reason = errorMessage(error);
       ctx.logger.warn({ jobId: job.job_id, error: reason }, "LLM call failed");
       return failed(

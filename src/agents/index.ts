@@ -2,6 +2,9 @@
  * The public API for executor plugins:
  * `import { registerExecutor, BaseAgentExecutor } from "bazaar-runner/agents"`.
  */
+
+// The error base and its codes (docs/errors.md): `instanceof` holds across copies of the package.
+export { BazaarRunnerError, type ErrorCode, isBazaarRunnerError } from "../errors.ts";
 export type { Completion, CompletionRequest, LlmClient, TokenUsage } from "../llm/types.ts";
 export { LlmError, LlmNotConfiguredError } from "../llm/types.ts";
 export type { Job } from "../marketplace/schemas.ts";
@@ -21,10 +24,17 @@ export {
   type MinutesRule,
 } from "./keyword-evaluator.ts";
 export { KeywordAgentExecutor } from "./keyword-executor.ts";
-export { loadPlugins, PluginLoadError, registerAllExecutors } from "./plugins.ts";
+export {
+  loadPlugins,
+  PluginLoadError,
+  type RegisterPlugin,
+  registerAllExecutors,
+} from "./plugins.ts";
 export {
   createExecutor,
   type ExecutorClass,
+  type ExecutorRegistry,
+  executorRegistry,
   getExecutorClass,
   hasExecutor,
   type RegisterOptions,

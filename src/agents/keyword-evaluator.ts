@@ -1,3 +1,11 @@
+import {
+  type Atoms,
+  type CompiledKeyword,
+  compileTable,
+  jobAtoms,
+  type KeywordMatch,
+  type TableMatcher,
+} from "./keyword-matcher.ts";
 import type { Evaluation } from "./types.ts";
 
 /**
@@ -17,16 +25,7 @@ import type { Evaluation } from "./types.ts";
  *   so a table cannot count one word twice.
  */
 
-export interface CompiledKeyword {
-  /** The keyword as written in the table (the first spelling, when merged). */
-  keyword: string;
-  weight: number;
-}
-
-export interface KeywordMatch {
-  keyword: string;
-  weight: number;
-}
+export type { CompiledKeyword, KeywordMatch } from "./keyword-matcher.ts";
 
 export interface KeywordMatcher {
   readonly keywords: readonly CompiledKeyword[];
@@ -34,218 +33,12 @@ export interface KeywordMatcher {
   match(text: string): KeywordMatch[];
 }
 
-/** Long descriptions are only scanned this far: the bid decision needs no more. */
-const MAX_SCAN_CHARS = 200_000;
-
-/*
- * How matching works without one regular expression per keyword: a text is cut once
- * into atoms (a maximal run of word characters, or one other character), each atom
- * knowing whether a run of spaces/hyphens came before it. A keyword is cut the same
- * way. A keyword matches where its atoms appear in order with a gap exactly where the
- * keyword has one; word atoms are maximal runs, so "whole word" holds by construction,
- * and a keyword that begins or ends with punctuation checks its one neighbour. The
- * last atom may carry a plural s/es when the keyword ends in a letter. This is the
- * regular expression `(?<![\p{L}\p{N}_])a[\s-]+b(?:e?s)?(?![\p{L}\p{N}_])`, case-folded.
- */
-
-interface Atoms {
-  readonly atoms: string[];
-  /** A run of spaces and hyphens precedes atom i. */
-  readonly gapBefore: boolean[];
-  /** Atom i is a run of word characters. */
-  readonly isWord: boolean[];
-}
-
-const UNICODE_WORD = /[\p{L}\p{N}_]/u;
-const UNICODE_SPACE = /\s/u;
-const LETTER_AT_END = /\p{L}$/u;
-const KIND_WORD = 1;
-const KIND_GAP = 2;
-const KIND_OTHER = 3;
-/** Character classes of the ASCII range, looked up rather than tested by a regex. */
-const ASCII_KIND = new Uint8Array(128).map((_, code) => {
-  const char = String.fromCharCode(code);
-  if (/[A-Za-z0-9_]/.test(char)) return KIND_WORD;
-  if (/[\s-]/.test(char)) return KIND_GAP;
-  return KIND_OTHER;
-});
-
-function kindAt(text: string, index: number): { kind: number; width: number } {
-  const code = text.charCodeAt(index);
-  if (code < 128) return { kind: ASCII_KIND[code] ?? KIND_OTHER, width: 1 };
-  const point = text.codePointAt(index) ?? code;
-  const char = String.fromCodePoint(point);
-  const kind = UNICODE_WORD.test(char)
-    ? KIND_WORD
-    : UNICODE_SPACE.test(char)
-      ? KIND_GAP
-      : KIND_OTHER;
-  return { kind, width: char.length };
-}
-
-/** Cuts lower-cased text into atoms (one pass). */
-function atomize(lower: string): Atoms {
-  const atoms: string[] = [];
-  const gapBefore: boolean[] = [];
-  const isWord: boolean[] = [];
-  let gap = false;
-  let i = 0;
-  while (i < lower.length) {
-    const code = lower.charCodeAt(i);
-    const at = code < 128 ? undefined : kindAt(lower, i);
-    const kind = at ? at.kind : (ASCII_KIND[code] ?? KIND_OTHER);
-    if (kind === KIND_GAP) {
-      gap = true;
-      i += at ? at.width : 1;
-      continue;
-    }
-    const start = i;
-    if (kind === KIND_WORD) {
-      i += at ? at.width : 1;
-      while (i < lower.length) {
-        const c = lower.charCodeAt(i);
-        if (c < 128) {
-          if (ASCII_KIND[c] !== KIND_WORD) break;
-          i++;
-        } else {
-          const next = kindAt(lower, i);
-          if (next.kind !== KIND_WORD) break;
-          i += next.width;
-        }
-      }
-    } else {
-      i += at ? at.width : 1;
-    }
-    atoms.push(lower.slice(start, i));
-    gapBefore.push(gap);
-    isWord.push(kind === KIND_WORD);
-    gap = false;
-  }
-  return { atoms, gapBefore, isWord };
-}
-
-interface Pattern {
-  readonly entry: CompiledKeyword;
-  readonly atoms: Atoms;
-  /** The last atom may take a plural s/es. */
-  readonly plural: boolean;
-}
-
-/** The canonical form two spellings share when they match the same text. */
-function tokensOf(keyword: string): string[] {
-  return keyword
-    .toLowerCase()
-    .split(/[\s-]+/)
-    .filter((token) => token.length > 0);
-}
-
-/** Whether text atoms from `start` spell the keyword `p`, with its boundaries. */
-function matchesAt(p: Pattern, text: Atoms, start: number): boolean {
-  const k = p.atoms;
-  const n = k.atoms.length;
-  if (start + n > text.atoms.length) return false;
-  for (let j = 1; j < n; j++) {
-    if (text.gapBefore[start + j] !== k.gapBefore[j]) return false;
-    const want = k.atoms[j] as string;
-    const got = text.atoms[start + j] as string;
-    if (got === want) continue;
-    if (!(j === n - 1 && p.plural && (got === `${want}s` || got === `${want}es`))) return false;
-  }
-  // A keyword that begins (ends) with punctuation may not touch a word before (after) it.
-  if (!k.isWord[0] && start > 0 && !text.gapBefore[start] && text.isWord[start - 1]) return false;
-  const after = start + n;
-  if (
-    !k.isWord[n - 1] &&
-    after < text.atoms.length &&
-    !text.gapBefore[after] &&
-    text.isWord[after]
-  ) {
-    return false;
-  }
-  return true;
-}
-
-// Code-point order, not localeCompare: a collator pages in about 9 MB of ICU data.
-function byWeight(a: KeywordMatch, b: KeywordMatch): number {
-  return b.weight - a.weight || (a.keyword < b.keyword ? -1 : a.keyword > b.keyword ? 1 : 0);
-}
-
-function textAtoms(text: string): Atoms {
-  const scanned = text.length > MAX_SCAN_CHARS ? text.slice(0, MAX_SCAN_CHARS) : text;
-  return atomize(scanned.toLowerCase());
-}
-
-class TableMatcher implements KeywordMatcher {
-  readonly keywords: readonly CompiledKeyword[];
-  /** Keywords by the text atom that can start them (plural spellings of one-atom keywords included). */
-  readonly #byFirst = new Map<string, Pattern[]>();
-
-  constructor(patterns: Pattern[]) {
-    this.keywords = patterns.map((p) => p.entry);
-    for (const p of patterns) {
-      const first = p.atoms.atoms[0] as string;
-      const starts =
-        p.plural && p.atoms.atoms.length === 1 ? [first, `${first}s`, `${first}es`] : [first];
-      for (const start of starts) {
-        const list = this.#byFirst.get(start);
-        if (list) list.push(p);
-        else this.#byFirst.set(start, [p]);
-      }
-    }
-  }
-
-  match(text: string): KeywordMatch[] {
-    return this.scan(textAtoms(text));
-  }
-
-  scan(text: Atoms): KeywordMatch[] {
-    const found: CompiledKeyword[] = [];
-    const atoms = text.atoms;
-    for (let i = 0; i < atoms.length; i++) {
-      const candidates = this.#byFirst.get(atoms[i] as string);
-      if (!candidates) continue;
-      for (const p of candidates) {
-        if (!found.includes(p.entry) && matchesAt(p, text, i)) found.push(p.entry);
-      }
-    }
-    return found.map((k) => ({ keyword: k.keyword, weight: k.weight })).sort(byWeight);
-  }
-}
-
-const cache = new WeakMap<Readonly<Record<string, number>>, TableMatcher>();
-
 /**
  * Compiles a `{keyword: weight}` table into a matcher. Compiled once per table
  * object (cached weakly), so the same table is never compiled twice.
  */
 export function compileKeywords(table: Readonly<Record<string, number>>): KeywordMatcher {
   return compileTable(table);
-}
-
-function compileTable(table: Readonly<Record<string, number>>): TableMatcher {
-  const cached = cache.get(table);
-  if (cached) return cached;
-
-  const byCanonical = new Map<string, Pattern>();
-  for (const [keyword, weight] of Object.entries(table)) {
-    if (!Number.isFinite(weight)) continue;
-    const tokens = tokensOf(keyword);
-    if (tokens.length === 0) continue;
-    const canonical = tokens.join(" ");
-    const existing = byCanonical.get(canonical);
-    if (existing) {
-      existing.entry.weight = Math.max(existing.entry.weight, weight);
-      continue;
-    }
-    byCanonical.set(canonical, {
-      entry: { keyword: keyword.trim(), weight },
-      atoms: atomize(canonical),
-      plural: LETTER_AT_END.test(canonical),
-    });
-  }
-  const matcher = new TableMatcher([...byCanonical.values()]);
-  cache.set(table, matcher);
-  return matcher;
 }
 
 /** What a table found in a job: the part of a decision that does not depend on the agent. */
@@ -259,10 +52,17 @@ interface Scored {
 }
 
 interface JobScan {
+  title: string;
   description: string | null | undefined;
-  /** The job's text cut into atoms once, for every table. */
-  atoms: Atoms;
-  byTable: Map<TableMatcher, Scored | null>;
+  /** The job's text cut into atoms once, for every table (null until a table reads it). */
+  atoms: Atoms | null;
+  /** The first tables that scanned it and what each found, as [table, found, table, found, …]. */
+  found: (TableMatcher | Scored | null)[];
+  /** Past FEW_TABLES (agents with tables of their own), the others' findings. */
+  more?: Map<TableMatcher, Scored | null>;
+  /** The job object `memo` belongs to (the text may come again in another object). */
+  owner: object | undefined;
+  memo: unknown[];
 }
 
 /**
@@ -273,29 +73,45 @@ interface JobScan {
  */
 const scans = new Map<string, JobScan>();
 const MAX_CACHED_JOBS = 4096;
+/** Tables a job's findings are kept for in the flat list (the built-in three and a few more), before a Map. */
+const FEW_TABLES = 8;
 /** The texts the cache holds, in characters: hostile long descriptions must not fill memory. */
 const MAX_CACHED_CHARS = 16_000_000;
 let cachedChars = 0;
+/**
+ * The job decided on last and its scan: the agents deciding on one job one after
+ * another find it without hashing the title (a Map lookup was a tenth of a decision).
+ */
+let lastJob: object | undefined;
+let lastScan: JobScan | undefined;
 
 /** Characters of job text the scan cache holds now (for tests of its bound). */
 export function scanCacheChars(): number {
   return cachedChars;
 }
 
-function scoreOf(found: KeywordMatch[]): Scored | null {
-  if (found.length === 0) return null;
-  const matches = found.length;
-  const maxWeight = found[0]?.weight ?? 0;
+/** What the table's last scan found (`matches` ranks in `matcher.found`). */
+function scoreOf(matcher: TableMatcher, matches: number): Scored | null {
+  if (matches === 0) return null;
+  const ranks = matcher.found;
+  const maxWeight = matcher.ranked[ranks[0] as number]?.weight ?? 0;
   const uncapped = 0.5 + 0.3 * maxWeight + 0.03 * Math.min(matches, 5);
   const confidence = roundTo(Math.min(0.95, uncapped), 2);
-  const names = found.map((k) => `${k.keyword} (${k.weight})`).join(", ");
+  // One string per further name (", keyword (weight)" is made once per table).
+  let names = matcher.labels[ranks[0] as number] as string;
+  for (let i = 1; i < matches; i++) names += matcher.nextLabels[ranks[i] as number] as string;
   return { matches, confidence, uncapped, names };
 }
 
-function jobScore(
-  job: { title: string; description?: string | null },
-  matcher: TableMatcher,
-): Scored | null {
+function scanOf(job: { title: string; description?: string | null }): JobScan {
+  if (
+    job === lastJob &&
+    lastScan !== undefined &&
+    lastScan.title === job.title &&
+    lastScan.description === job.description
+  ) {
+    return lastScan;
+  }
   let scan = scans.get(job.title);
   if (!scan || scan.description !== job.description) {
     const chars = job.title.length + (job.description?.length ?? 0);
@@ -305,27 +121,91 @@ function jobScore(
     }
     cachedChars += chars;
     scan = {
+      title: job.title,
       description: job.description,
-      atoms: textAtoms(`${job.title}\n${job.description ?? ""}`),
-      byTable: new Map(),
+      atoms: null,
+      found: [],
+      owner: undefined,
+      memo: [],
     };
     scans.set(job.title, scan);
   }
-  let scored = scan.byTable.get(matcher);
-  if (scored === undefined) {
-    scored = scoreOf(matcher.scan(scan.atoms));
-    scan.byTable.set(matcher, scored);
+  lastJob = job;
+  lastScan = scan;
+  return scan;
+}
+
+/**
+ * A list the caller may keep per-job findings in (keyword-executor.ts: the tools'
+ * boost per executor class), for this job object: shared by every call with the same
+ * object while its text stays in the scan cache, so no WeakMap entry per job is made.
+ * Empty for a new object, even with a text seen before.
+ */
+export function jobMemo(job: { title: string; description?: string | null }): unknown[] {
+  const scan = scanOf(job);
+  if (scan.owner !== job) {
+    scan.owner = job;
+    if (scan.memo.length > 0) scan.memo = [];
+  }
+  return scan.memo;
+}
+
+function jobScore(
+  job: { title: string; description?: string | null },
+  matcher: TableMatcher,
+): Scored | null {
+  const scan = scanOf(job);
+  const found = scan.found;
+  for (let i = 0; i < found.length; i += 2) {
+    if (found[i] === matcher) return found[i + 1] as Scored | null;
+  }
+  const known = scan.more?.get(matcher);
+  if (known !== undefined) return known;
+  // Cut when first read, and again when the table is newer than the cut (its atoms
+  // were not looked up then).
+  if (scan.atoms === null || !matcher.reads(scan.atoms))
+    scan.atoms = jobAtoms(job.title, job.description ?? "", matcher);
+  const scored = scoreOf(matcher, matcher.scanRanks(scan.atoms));
+  if (found.length < 2 * FEW_TABLES) found.push(matcher, scored);
+  else {
+    scan.more ??= new Map();
+    scan.more.set(matcher, scored);
   }
   return scored;
 }
 
-/** Rounds half away from zero, immune to binary artefacts like 0.815 → 0.81499…. */
+/**
+ * Half a unit in the 12th significant digit of a number in [10^e, 10^(e+1)), by e + 1
+ * (e from -1 to 7): the nearest doubles to 5·10^(e-12). See roundTo.
+ */
+const HALF_UNIT_12_DIGITS = [5e-13, 5e-12, 5e-11, 5e-10, 5e-9, 5e-8, 5e-7, 5e-6, 5e-5];
+
+/**
+ * Rounds half up (Math.round of value·10^decimals), immune to binary artefacts like
+ * 0.815 → 0.81499…: a scaled value within 1e-9 (relative) of a half is first rounded to
+ * 12 significant digits, as `Number(scaled.toPrecision(12))` does.
+ *
+ * That string round trip was most of a decision's rounding (confidences like 0.935 are
+ * all halves), so it is computed instead: near k + ½ (k ≥ 0, below 10^8) the
+ * 12-digit rounding gives k + ½ itself exactly when |scaled − (k + ½)| (exact in
+ * doubles there) is below half a unit of its 12th digit, and otherwise lands on the
+ * side scaled is on. Equal to the string form for every value (test/agents/round-to.test.ts);
+ * the one undecidable case, a distance equal to the double nearest that half unit,
+ * and negative or huge values still take the string form.
+ */
 export function roundTo(value: number, decimals: number): number {
-  const factor = 10 ** decimals;
+  const factor = decimals === 2 ? 100 : decimals === 3 ? 1000 : 10 ** decimals;
   const scaled = value * factor;
   // Only a value near a half can be an artefact; elsewhere Math.round is already right.
   const fromHalf = Math.abs(scaled - Math.floor(scaled) - 0.5);
   if (fromHalf > 1e-9 * Math.max(1, Math.abs(scaled))) return Math.round(scaled) / factor;
+  if (scaled >= 0.5 && scaled < 1e8) {
+    let e = 0; // HALF_UNIT_12_DIGITS index: e + 1, found by comparing with exact powers of ten
+    for (let power = 1; scaled >= power; power *= 10) e++;
+    const halfUnit = HALF_UNIT_12_DIGITS[e] as number;
+    if (fromHalf < halfUnit) return (Math.floor(scaled) + 1) / factor;
+    if (fromHalf > halfUnit) return Math.round(scaled) / factor;
+  }
   return Math.round(Number(scaled.toPrecision(12))) / factor;
 }
 
@@ -342,8 +222,67 @@ function noBid(reasoning: string): Evaluation {
   return { canComplete: false, confidence: 0, bidAmountUsd: 0, estimatedTimeMinutes: 0, reasoning };
 }
 
-function usd(value: number): string {
-  return `$${value.toFixed(3).replace(/0$/, "")}`;
+/** "$1.5" → "$1.50", "$0.0572" → "$0.057": toFixed(3) less one trailing zero. */
+export function usd(value: number): string {
+  const fixed = value.toFixed(3);
+  return `$${fixed.endsWith("0") ? fixed.slice(0, -1) : fixed}`;
+}
+
+/**
+ * The reasoning's fixed pieces, made once (filled on use) rather than per decision: a
+ * template literal makes a string per piece, and those were a fifth of a decision's
+ * allocation. By count of matches, by confidence in hundredths, by minutes.
+ */
+const MATCHED: string[] = [];
+const CONFIDENCE_BID: string[] = [];
+const ABOUT: string[] = [];
+const FEW = 128;
+
+function matchedPiece(matches: number): string {
+  const cached = matches < FEW ? MATCHED[matches] : undefined;
+  if (cached !== undefined) return cached;
+  const piece = `matched ${matches} keyword${matches === 1 ? "" : "s"}: `;
+  if (matches < FEW) MATCHED[matches] = piece;
+  return piece;
+}
+
+function confidencePiece(confidence: number): string {
+  const hundredths = Math.round(confidence * 100);
+  const few = hundredths >= 0 && hundredths <= 100 && hundredths / 100 === confidence;
+  const cached = few ? CONFIDENCE_BID[hundredths] : undefined;
+  if (cached !== undefined) return cached;
+  const piece = `; confidence ${confidence}; bid `;
+  if (few) CONFIDENCE_BID[hundredths] = piece;
+  return piece;
+}
+
+function aboutPiece(minutes: number): string {
+  const few = Number.isInteger(minutes) && minutes >= 0 && minutes < FEW;
+  const cached = few ? ABOUT[minutes] : undefined;
+  if (cached !== undefined) return cached;
+  const piece = `; about ${minutes} min`;
+  if (few) ABOUT[minutes] = piece;
+  return piece;
+}
+
+/** ".xx"/".xxx" by thousandths, as usd writes them: filled on use. */
+const FRACTIONS: string[] = [];
+
+/**
+ * usd() of a positive amount already rounded to 3 decimals, without toFixed: the amount
+ * is the double nearest n/1000, so toFixed(3) writes exactly the digits of n.
+ */
+export function usdOfRounded(amount: number): string {
+  const thousandths = Math.round(amount * 1000);
+  if (!(thousandths > 0 && thousandths < 1e15)) return usd(amount);
+  const fraction = thousandths % 1000;
+  let digits = FRACTIONS[fraction];
+  if (digits === undefined) {
+    digits = `.${String(fraction).padStart(3, "0")}`;
+    if (fraction % 10 === 0) digits = digits.slice(0, 3);
+    FRACTIONS[fraction] = digits;
+  }
+  return `$${(thousandths - fraction) / 1000}${digits}`;
 }
 
 /** Extra confidence when the agent's tools can already read the job's data. */
@@ -382,16 +321,17 @@ export function evaluateKeywords(
   const uncapped = baseRateUsd * (1 + 0.5 * confidence);
   const cap = 0.85 * budgetUsd;
   const bidAmountUsd = roundTo(Math.min(uncapped, cap), 3);
-  const estimatedTimeMinutes = Math.max(rule.minMinutes, rule.maxMinutes - matches);
-
-  const capped = cap < uncapped ? `, capped at 85% of the ${usd(budgetUsd)} budget` : "";
-  const reasoning =
-    `matched ${matches} keyword${matches === 1 ? "" : "s"}: ${names}; ` +
-    (boost ? `${boost.reason} (+${boost.confidence}); ` : "") +
-    `confidence ${confidence}; bid ${usd(bidAmountUsd)}${capped}; about ${estimatedTimeMinutes} min`;
-
   if (!(bidAmountUsd > 0)) {
     return { ...noBid(`the budget of ${usd(budgetUsd)} is too small to bid on`), confidence };
   }
+  const estimatedTimeMinutes = Math.max(rule.minMinutes, rule.maxMinutes - matches);
+  const capped = cap < uncapped ? `, capped at 85% of the ${usd(budgetUsd)} budget` : "";
+  // matched N keywords: names; [boost; ]confidence C; bid $X[, capped …]; about M min
+  let reasoning = matchedPiece(matches) + names;
+  if (boost) reasoning += `; ${boost.reason} (+${boost.confidence})`;
+  reasoning += confidencePiece(confidence);
+  reasoning += usdOfRounded(bidAmountUsd);
+  if (capped !== "") reasoning += capped;
+  reasoning += aboutPiece(estimatedTimeMinutes);
   return { canComplete: true, confidence, bidAmountUsd, estimatedTimeMinutes, reasoning };
 }

@@ -4,15 +4,10 @@ import {
   type ConfidenceBoost,
   DEFAULT_MINUTES_RULE,
   evaluateKeywords,
+  jobMemo,
   type MinutesRule,
 } from "./keyword-evaluator.ts";
 import type { Evaluation, ExecutorContext, TaskResult } from "./types.ts";
-
-/** Each job's tool boost per executor class (see #toolBoost). */
-const toolBoosts = new WeakMap<
-  Job,
-  Map<typeof KeywordAgentExecutor, ConfidenceBoost | undefined>
->();
 
 /**
  * The shape of the built-in agents: bids by the weighted keyword table (the agent
@@ -45,21 +40,26 @@ export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
       this.kind.minutesRule,
       this.#toolBoost(job),
     );
-    // Told apart from other declines in the decision log ("no keyword").
-    return evaluation.confidence === 0 && !evaluation.canComplete
-      ? { ...evaluation, noMatch: true }
-      : evaluation;
+    // Told apart from other declines in the decision log ("no keyword"). The
+    // evaluation is a new object of this call's own: marked rather than copied.
+    if (evaluation.confidence === 0 && !evaluation.canComplete) evaluation.noMatch = true;
+    return evaluation;
   }
 
-  /** toolsCanWork once per (job, executor class): agents of one kind share it, as they share the keyword scan. */
+  /**
+   * toolsCanWork once per (job, executor class): agents of one kind share it, as they
+   * share the keyword scan. Kept in the job's scan memo as [class, boost, class, boost, …]
+   * (a few kinds decide on one job): a WeakMap entry per job cost more than the boost.
+   */
   #toolBoost(job: Job): ConfidenceBoost | undefined {
-    let byKind = toolBoosts.get(job);
-    if (!byKind) {
-      byKind = new Map();
-      toolBoosts.set(job, byKind);
+    const kind = this.kind;
+    const byKind = jobMemo(job);
+    for (let i = 0; i < byKind.length; i += 2) {
+      if (byKind[i] === kind) return byKind[i + 1] as ConfidenceBoost | undefined;
     }
-    if (!byKind.has(this.kind)) byKind.set(this.kind, this.toolsCanWork(job));
-    return byKind.get(this.kind);
+    const boost = this.toolsCanWork(job);
+    byKind.push(kind, boost);
+    return boost;
   }
 
   /**

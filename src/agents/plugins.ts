@@ -2,17 +2,22 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { BazaarRunnerError, InvalidArgumentError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { errorMessage } from "../secrets.ts";
 import { registerBuiltinExecutors } from "./builtin.ts";
-import { registeredTypes } from "./registry.ts";
+import { type ExecutorRegistry, executorRegistry, registeredTypes } from "./registry.ts";
 
 /** A plugin module that could not be loaded; the message names it and says why. */
-export class PluginLoadError extends Error {
+export class PluginLoadError extends BazaarRunnerError {
   override name = "PluginLoadError";
   readonly specifier: string;
   constructor(specifier: string, reason: string, options?: { cause?: unknown }) {
-    super(`AGENT_PLUGINS: cannot load plugin "${specifier}": ${reason}`, options);
+    super(
+      "BR_ERR_PLUGIN_LOAD",
+      `AGENT_PLUGINS: cannot load plugin "${specifier}": ${reason}`,
+      options,
+    );
     this.specifier = specifier;
   }
 }
@@ -51,10 +56,14 @@ function resolveSpecifier(specifier: string, cwd: string): string {
   }
 }
 
+/** A plugin module's optional entry point, called once with the registry after import. */
+export type RegisterPlugin = (registry: ExecutorRegistry) => void | Promise<void>;
+
 /**
- * Imports each plugin module so that it can call `registerExecutor`. The first module
- * that fails stops the load with a PluginLoadError naming it; start-up should print
- * that one line and exit.
+ * Imports each plugin module and, when it exports `register(registry)`, calls it; a
+ * module may instead call `registerExecutor` as it is imported (both work, and a module
+ * may do both). The first module that fails stops the load with a PluginLoadError
+ * naming it; start-up should print that one line and exit.
  */
 export async function loadPlugins(
   specifiers: readonly string[],
@@ -65,7 +74,15 @@ export async function loadPlugins(
     const target = resolveSpecifier(specifier, options.cwd);
     const before = new Set(registeredTypes());
     try {
-      await import(target);
+      const module: { register?: unknown } = await import(target);
+      if (module.register !== undefined) {
+        if (typeof module.register !== "function") {
+          throw new InvalidArgumentError(
+            `its export "register" is a ${typeof module.register}, not a function`,
+          );
+        }
+        await (module.register as RegisterPlugin)(executorRegistry);
+      }
     } catch (error) {
       throw new PluginLoadError(specifier, errorMessage(error), { cause: error });
     }

@@ -1,3 +1,4 @@
+import { BazaarRunnerError, InvalidArgumentError } from "../errors.ts";
 import type { BaseAgentExecutor } from "./base-executor.ts";
 import type { AgentConfig } from "./types.ts";
 
@@ -14,12 +15,13 @@ export interface RegisterOptions {
 }
 
 /** Raised by `createExecutor` for an agent_type nothing registered. */
-export class UnknownAgentTypeError extends Error {
+export class UnknownAgentTypeError extends BazaarRunnerError {
   override name = "UnknownAgentTypeError";
   readonly agentType: string;
   constructor(agentType: string, agentName?: string) {
     const known = registeredTypes();
     super(
+      "BR_ERR_UNKNOWN_AGENT_TYPE",
       `Unknown agent_type "${agentType}"${agentName ? ` for agent "${agentName}"` : ""}: ` +
         `registered types are ${known.length > 0 ? known.join(", ") : "(none)"}; ` +
         "a plugin named in AGENT_PLUGINS can register more",
@@ -32,7 +34,7 @@ const executors = new Map<string, ExecutorClass>();
 
 function checkType(agentType: string): string {
   if (typeof agentType !== "string" || agentType.trim() === "" || agentType.trim() !== agentType) {
-    throw new TypeError(
+    throw new InvalidArgumentError(
       `agent type must be a non-empty string without surrounding spaces, got ${JSON.stringify(agentType)}`,
     );
   }
@@ -51,22 +53,22 @@ export function registerExecutor(
 ): void {
   checkType(agentType);
   if (typeof ctor !== "function" || typeof ctor.prototype !== "object") {
-    throw new TypeError(`registerExecutor("${agentType}"): expected an executor class`);
+    throw new InvalidArgumentError(`registerExecutor("${agentType}"): expected an executor class`);
   }
   const proto = ctor.prototype as Partial<Record<"evaluateJob" | "executeTask", unknown>>;
   if (typeof proto.evaluateJob !== "function" || typeof proto.executeTask !== "function") {
-    throw new TypeError(
+    throw new InvalidArgumentError(
       `registerExecutor("${agentType}"): the class must implement evaluateJob and executeTask`,
     );
   }
   if (typeof ctor.systemPrompt !== "string" || ctor.systemPrompt.trim() === "") {
-    throw new TypeError(
+    throw new InvalidArgumentError(
       `registerExecutor("${agentType}"): the class needs a non-empty static systemPrompt`,
     );
   }
   const existing = executors.get(agentType);
   if (existing && existing !== ctor && !options.replace) {
-    throw new Error(
+    throw new InvalidArgumentError(
       `An executor for agent type "${agentType}" is already registered (${existing.name || "anonymous class"}); pass { replace: true } to replace it`,
     );
   }
@@ -97,3 +99,19 @@ export function createExecutor(config: AgentConfig): BaseAgentExecutor {
   if (!ctor) throw new UnknownAgentTypeError(config.agent_type, config.name);
   return new ctor(config);
 }
+
+/**
+ * What a plugin's `register(registry)` receives (fastify's style): the calls a plugin
+ * needs, so a plugin never has to import a second copy of the registry to reach this one.
+ */
+export interface ExecutorRegistry {
+  registerExecutor(agentType: string, ctor: ExecutorClass, options?: RegisterOptions): void;
+  hasExecutor(agentType: string): boolean;
+  registeredTypes(): string[];
+}
+
+export const executorRegistry: ExecutorRegistry = {
+  registerExecutor,
+  hasExecutor,
+  registeredTypes,
+};

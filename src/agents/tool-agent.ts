@@ -70,7 +70,7 @@ export abstract class ToolAgentExecutor extends KeywordAgentExecutor {
       return { kind: "none", reason: "no LLM is configured for this runner" };
     const kind = this.constructor as typeof KeywordAgentExecutor;
     const result = await this.runLlm(job, ctx, { temperature: kind.temperature, prompt });
-    if (result.error === "LLM not configured") {
+    if (result.errorCode === "BR_ERR_LLM_NOT_CONFIGURED") {
       return { kind: "none", reason: "no LLM is configured for this runner" };
     }
     if (!result.success) return { kind: "failed", result };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ErrorCode } from "../errors.ts";
 import type { LlmClient } from "../llm/types.ts";
 import type { Logger } from "../logger.ts";
 import type { Job } from "../marketplace/schemas.ts";
@@ -62,6 +63,8 @@ export interface TaskResult {
   model: string;
   latencyMs: number;
   error?: string;
+  /** The code of the runner's error behind a failure, when there was one (docs/errors.md). */
+  errorCode?: ErrorCode;
 }
 
 /** What an executor is given for each call. */

@@ -1,14 +1,13 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError, envHelpText, loadConfig, type RunnerConfig } from "../config/env.ts";
+import { isBazaarRunnerError } from "../errors.ts";
 import { createLogger } from "../logger.ts";
-import { MarketplaceError } from "../marketplace/errors.ts";
 import { errorMessage, scrub } from "../secrets.ts";
-import { StateDirLockedError } from "../state/state-dir-lock.ts";
 import { registerAgentsCommands } from "./agents.ts";
-import { type CliContext, CliError } from "./context.ts";
-import { registerDoctorCommand } from "./doctor.ts";
+import type { CliContext } from "./context.ts";
+import { registerDoctorCommand } from "./doctor/command.ts";
 import { loadDotEnv } from "./env-file.ts";
-import { registerJobsCommands } from "./jobs.ts";
+import { registerJobsCommands } from "./jobs/index.ts";
 import { registerMarketplaceCommand } from "./marketplace.ts";
 import { onShutdownSignal } from "./signals.ts";
 
@@ -50,6 +49,19 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
+/**
+ * What the CLI prints for a failed command: one line, and for an error not meant for the
+ * operator (a bug, not a `userFacing` code of docs/errors.md) its stack when
+ * LOG_LEVEL=debug. Every user-facing error is known by its code, so none is missed.
+ */
+export function failureText(error: unknown, debug: boolean): string {
+  const prefix = error instanceof ConfigError ? "configuration error: " : "";
+  const line = `bazaar-runner: ${prefix}${errorMessage(error)}\n`;
+  const userFacing = isBazaarRunnerError(error) && error.userFacing;
+  if (userFacing || !debug || !(error instanceof Error)) return line;
+  return `${line}${scrub(error.stack ?? "")}\n`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const fromDotEnv = loadDotEnv();
   let config: RunnerConfig | undefined;
@@ -82,15 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    const prefix = error instanceof ConfigError ? "configuration error: " : "";
-    const known =
-      error instanceof ConfigError ||
-      error instanceof CliError ||
-      error instanceof MarketplaceError ||
-      error instanceof StateDirLockedError;
-    process.stderr.write(`bazaar-runner: ${prefix}${errorMessage(error)}\n`);
-    if (!known && process.env.LOG_LEVEL === "debug" && error instanceof Error)
-      process.stderr.write(`${scrub(error.stack ?? "")}\n`);
+    process.stderr.write(failureText(error, process.env.LOG_LEVEL === "debug"));
     return 1;
   }
 }

@@ -10,6 +10,7 @@ import { isAgentBazaar } from "../marketplace-server/probe.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
 import { Runner } from "../runner/runner.ts";
 import { errorMessage } from "../secrets.ts";
+import { startTracing, type Tracing, tracingRequested } from "../tracing/start.ts";
 import { CliError } from "./context.ts";
 
 export interface AppOptions {
@@ -44,7 +45,15 @@ export interface App {
 export async function startApp(options: AppOptions): Promise<App> {
   const { logger } = options;
   let config = options.config;
-  const metrics = options.metrics ?? createMetrics();
+  const env = options.env ?? process.env;
+  // OpenTelemetry only when an OTEL_* variable asks (nothing of the SDK is loaded otherwise).
+  const metrics = options.metrics ?? createMetrics({ exemplars: tracingRequested(env) });
+  const tracing = await startTracing({ env, logger, metrics, llmPrices: config.llmPrices }).catch(
+    (error: unknown): Tracing | undefined => {
+      logger.warn({ problem: errorMessage(error) }, "tracing could not start; running without it");
+      return undefined;
+    },
+  );
   let marketplace: RunningMarketplace | undefined;
 
   if (!config.bazaarApiUrlExplicit) {
@@ -101,10 +110,11 @@ export async function startApp(options: AppOptions): Promise<App> {
     });
   } catch (error) {
     await marketplace?.close();
+    await tracing?.shutdown();
     throw error;
   }
 
-  const settings = runnerSettings(config, options.env ?? process.env, options.fromDotEnv ?? []);
+  const settings = runnerSettings(config, env, options.fromDotEnv ?? []);
   const http = await createHttpServer({
     status: runner,
     metrics,
@@ -123,6 +133,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   } catch (error) {
     await runner.stop();
     await marketplace?.close();
+    await tracing?.shutdown();
     throw new CliError(
       `cannot listen on ${config.host}:${config.port} (PORT): ${errorMessage(error)}`,
     );
@@ -151,6 +162,8 @@ export async function startApp(options: AppOptions): Promise<App> {
         await runner.stop();
         await http.close();
         await marketplace?.close();
+        // Last: the spans of the drain (submissions, offline) go out too.
+        await tracing?.shutdown();
       })();
       return stopped;
     },

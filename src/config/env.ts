@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { z } from "zod";
+import { BazaarRunnerError, type BazaarRunnerErrorOptions } from "../errors.ts";
 
 /** The seed's default model, used when an agent config names none. */
 export const DEFAULT_MODEL = "accounts/fireworks/models/llama-v3p3-70b-instruct";
@@ -129,6 +130,18 @@ const EnvSchema = z.object({
       .min(1, { error: "must be at least 1 (a floor below the LLM cost loses money)" })
       .default(1.5),
   ),
+  AGENT_PRICING: z.preprocess(
+    blankToUndefined,
+    z.enum(["fixed", "adaptive"], { error: "must be fixed or adaptive" }).default("adaptive"),
+  ),
+  AGENT_PRICE_EXPLORATION: z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: "must be a number" })
+      .min(0, { error: "must be between 0 and 1" })
+      .max(1, { error: "must be between 0 and 1" })
+      .default(0.1),
+  ),
   POSTER_PRIVATE_KEY: z.preprocess(
     blankToUndefined,
     z
@@ -138,8 +151,25 @@ const EnvSchema = z.object({
   ),
   AGENT_DAILY_SPEND_USD: usdCap,
   RUNNER_DAILY_SPEND_USD: usdCap,
+  QUALITY_GATE: z.preprocess(blankToUndefined, z.enum(["off", "on", "review"]).default("on")),
+  QUALITY_THRESHOLD: z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: "must be a number" })
+      .min(0, { error: "must be between 0 and 1" })
+      .max(1, { error: "must be between 0 and 1" })
+      .default(0.7),
+  ),
   RUNNER_URL: optionalUrl,
   PUBLIC_URL: optionalUrl,
+  // OpenTelemetry's own variables (src/tracing reads them; listed here for the docs).
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString,
+  OTEL_EXPORTER_OTLP_HEADERS: optionalString,
+  OTEL_TRACES_EXPORTER: optionalString,
+  OTEL_TRACES_SAMPLER: optionalString,
+  OTEL_TRACES_SAMPLER_ARG: optionalString,
+  OTEL_SERVICE_NAME: optionalString,
+  OTEL_BSP_MAX_QUEUE_SIZE: optionalString,
 });
 
 type EnvVariable = keyof typeof EnvSchema.shape;
@@ -224,6 +254,14 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
   AGENT_MIN_MARGIN: {
     meaning: "Price floor = estimated LLM cost of the job × this (at least 1).",
   },
+  AGENT_PRICING: {
+    meaning:
+      "`adaptive`: each agent learns, per job class, the multiplier of its fixed price that earns most from its won, lost and paid bids (kept in the ledger); `fixed`: `base_rate_usd × (1 + 0.5 × confidence)` always. Either way never below the floor nor above 85 % of the budget.",
+  },
+  AGENT_PRICE_EXPLORATION: {
+    meaning:
+      "With adaptive pricing, the largest share of bids (0 to 1) that try another price than the best known one.",
+  },
   POSTER_PRIVATE_KEY: {
     meaning:
       "**Secret.** The key `jobs post` and `jobs counter` sign in with as the poster; for a local marketplace a development key is generated into `RUNNER_STATE_DIR`.",
@@ -235,6 +273,14 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
   RUNNER_DAILY_SPEND_USD: {
     meaning: "The same for all agents of the runner together (shared by replicas on one ledger).",
   },
+  QUALITY_GATE: {
+    meaning:
+      "The check of every deliverable before it is submitted: `on` predicts its quality from deterministic checks, `review` adds a short second-LLM review against a rubric made from the job's text; below `QUALITY_THRESHOLD` one repair round runs when the expected payment covers its LLM cost, else the result goes out with an honest note. `off` submits as the executor made it.",
+  },
+  QUALITY_THRESHOLD: {
+    meaning:
+      "Predicted quality (0..1) below which the quality gate repairs or notes a deliverable.",
+  },
   RUNNER_URL: {
     default: "`http://localhost:$PORT`",
     meaning:
@@ -243,6 +289,36 @@ const ENV_DOCS: Record<EnvVariable, { meaning: string; default?: string }> = {
   PUBLIC_URL: {
     meaning:
       'Where the marketplace can reach this runner\'s `PORT` (e.g. `https://runner.example.com`). When set, agents register with `execution_mode: "webhook"` and `webhook_url` = `PUBLIC_URL/webhooks/agentbazaar` (agents registered earlier get the `webhook_url` with `PUT /api/agents/{id}`, which cannot change their mode: they hear of new jobs at once and of awards at a poll) and act on `job.posted` and `job_assigned` notifications at once (each a hint: the job is looked up before anything is done); polling continues as the fallback, at 4 × `AGENT_POLL_INTERVAL` while notifications arrive.',
+  },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    meaning:
+      "OTLP/HTTP collector (e.g. `http://localhost:4318`): when set, tracing is on, one trace per agent and job (decision, bid, negotiation, award, execution with its tools and LLM calls, submission, payment), spans sent as JSON to `/v1/traces`. Unset: nothing of OpenTelemetry is loaded. See Tracing.",
+  },
+  OTEL_EXPORTER_OTLP_HEADERS: {
+    meaning:
+      "Headers sent to the collector, `key=value,key2=value2` (e.g. an API key); their values are treated as secrets.",
+  },
+  OTEL_TRACES_EXPORTER: {
+    meaning:
+      "`otlp` turns tracing on (to `http://localhost:4318` without an endpoint); `none` keeps it off whatever else is set (so does `OTEL_SDK_DISABLED=true`).",
+  },
+  OTEL_TRACES_SAMPLER: {
+    default: "`parentbased_always_on`",
+    meaning:
+      "`always_on`, `always_off` or `traceidratio` (with or without `parentbased_`): decided per job on its trace id, so every replica keeps or drops the same jobs, whole.",
+  },
+  OTEL_TRACES_SAMPLER_ARG: {
+    default: "`1`",
+    meaning: "The ratio of jobs traced for `traceidratio`, from 0 to 1.",
+  },
+  OTEL_SERVICE_NAME: {
+    default: "`bazaar-runner`",
+    meaning: "The `service.name` of the spans (`OTEL_RESOURCE_ATTRIBUTES` adds others).",
+  },
+  OTEL_BSP_MAX_QUEUE_SIZE: {
+    default: "`2048`",
+    meaning:
+      "Spans waiting for the collector, at most; more are dropped and counted in `bazaar_runner_trace_spans_dropped_total`, so a collector that is down never holds up heartbeats or bids. `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` and `OTEL_EXPORTER_OTLP_TIMEOUT` are read too.",
   },
 };
 
@@ -333,10 +409,16 @@ export interface RunnerConfig {
   posterPrivateKey: string | undefined;
   /** Price floor = estimated LLM cost × this. */
   minMargin: number;
+  /** AGENT_PRICING: the fixed formula, or prices learned from the outcomes. */
+  pricing: "fixed" | "adaptive";
+  /** AGENT_PRICE_EXPLORATION: the share of adaptive bids that may explore (0..1). */
+  priceExploration: number;
   /** Estimated LLM spend per agent per UTC day, USD; undefined = no cap. */
   agentDailySpendUsd: number | undefined;
   /** Estimated LLM spend of the whole runner per UTC day, USD; undefined = no cap. */
   runnerDailySpendUsd: number | undefined;
+  /** The quality gate's settings (QUALITY_GATE, QUALITY_THRESHOLD); undefined when off. */
+  quality?: { threshold: number; llmReview: boolean } | undefined;
   /** Where the CLI looks for a running runner (its HTTP surface), no trailing slash. */
   runnerUrl: string;
   /**
@@ -347,8 +429,11 @@ export interface RunnerConfig {
 }
 
 /** A bad environment value. The message is one line naming the variable. */
-export class ConfigError extends Error {
+export class ConfigError extends BazaarRunnerError {
   override name = "ConfigError";
+  constructor(message: string, options?: BazaarRunnerErrorOptions) {
+    super("BR_ERR_CONFIG", message, options);
+  }
 }
 
 const stripSlash = (url: string) => url.replace(/\/+$/, "");
@@ -393,9 +478,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
     walletMnemonic: e.AGENT_WALLET_MNEMONIC?.trim().split(/\s+/).join(" "),
     payoutWallet: e.AGENT_WALLET,
     minMargin: e.AGENT_MIN_MARGIN,
+    pricing: e.AGENT_PRICING,
+    priceExploration: e.AGENT_PRICE_EXPLORATION,
     posterPrivateKey: e.POSTER_PRIVATE_KEY,
     agentDailySpendUsd: e.AGENT_DAILY_SPEND_USD,
     runnerDailySpendUsd: e.RUNNER_DAILY_SPEND_USD,
+    quality:
+      e.QUALITY_GATE === "off"
+        ? undefined
+        : { threshold: e.QUALITY_THRESHOLD, llmReview: e.QUALITY_GATE === "review" },
     runnerUrl: stripSlash(e.RUNNER_URL ?? `http://localhost:${e.PORT}`),
     publicUrl: e.PUBLIC_URL === undefined ? undefined : stripSlash(e.PUBLIC_URL),
   };

@@ -3,6 +3,7 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, sleep as defaultSleep, parseRetryAfter } from "../retry.ts";
 import { registerSecret, scrub } from "../secrets.ts";
+import { tracingOn } from "../tracing/tracing.ts";
 import type { AttemptFailure } from "./errors.ts";
 import { dispatcherFetch } from "./fetch.ts";
 import {
@@ -77,7 +78,7 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
   const sleep = options.sleep ?? defaultSleep;
   const { metrics, logger } = options;
-  // The AI SDK (some 50 MB) is loaded at the first LLM call, not at start-up.
+  // The AI SDK is large: it is loaded at the first LLM call, not at start-up (bench/RESULTS.md).
   let sdk: ReturnType<typeof loadSdk> | undefined;
   const sdkReady = () => {
     sdk ??= loadSdk(options, apiKey);
@@ -110,6 +111,7 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
       });
 
     const { generateText, provider, classifyFailure, emptyCompletion } = await sdkReady();
+    if (tracingOn()) await aiTelemetryRegistered();
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw aborted(attempt - 1, signal.reason);
       const attemptStarted = performance.now();
@@ -132,6 +134,9 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
           maxOutputTokens: request.maxTokens,
           maxRetries: 0,
           abortSignal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+          // Tracing on: the AI SDK's own GenAI spans (model, token usage), without the
+          // prompt or the answer (customer data, and the size of a whole job).
+          ...(tracingOn() ? { telemetry: LLM_TELEMETRY } : {}),
         });
         answered = true;
         observe();
@@ -206,6 +211,26 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
   }
 
   return { configured: true, complete };
+}
+
+/** What the LLM spans record: the GenAI semantic conventions, never the text. */
+const LLM_TELEMETRY = {
+  functionId: "bazaar-runner.complete",
+  recordInputs: false,
+  recordOutputs: false,
+} as const;
+
+let aiTelemetry: Promise<void> | undefined;
+
+/**
+ * Registers the AI SDK's OpenTelemetry integration once (tracing on only): its spans go
+ * to the global tracer provider, under the active span (the job's execution).
+ */
+function aiTelemetryRegistered(): Promise<void> {
+  aiTelemetry ??= Promise.all([import("ai"), import("@ai-sdk/otel")]).then(
+    ([{ registerTelemetry }, { OpenTelemetry }]) => registerTelemetry(new OpenTelemetry()),
+  );
+  return aiTelemetry;
 }
 
 async function loadSdk(options: LlmClientOptions, apiKey: string) {

@@ -6,6 +6,7 @@ import {
   NoContentGeneratedError,
   TypeValidationError,
 } from "ai";
+import { BazaarRunnerError } from "../errors.ts";
 import type { LlmFailureKind } from "./types.ts";
 
 /** Why one attempt failed, in words safe to show once scrubbed, and whether to try again. */
@@ -19,12 +20,12 @@ export interface AttemptFailure {
 }
 
 /** Thrown inside an attempt when the completion came back empty. */
-class EmptyCompletion extends Error {
+class EmptyCompletion extends BazaarRunnerError {
   override name = "EmptyCompletion";
 }
 
 export function emptyCompletion(): Error {
-  return new EmptyCompletion("LLM answered an empty completion");
+  return new EmptyCompletion("BR_ERR_LLM_UNAVAILABLE", "LLM answered an empty completion");
 }
 
 const MAX_DETAIL = 200;

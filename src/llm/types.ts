@@ -1,3 +1,5 @@
+import { BazaarRunnerError, type ErrorCode } from "../errors.ts";
+
 /** What an executor asks of the LLM: one chat completion. */
 export interface CompletionRequest {
   model: string;
@@ -34,10 +36,11 @@ export interface LlmClient {
 }
 
 /** Raised by `complete` when no LLM is configured. */
-export class LlmNotConfiguredError extends Error {
+export class LlmNotConfiguredError extends BazaarRunnerError {
   override name = "LlmNotConfiguredError";
   constructor() {
     super(
+      "BR_ERR_LLM_NOT_CONFIGURED",
       "No LLM is configured: set FIREWORKS_API_KEY (and LLM_BASE_URL for a non-Fireworks server)",
     );
   }
@@ -53,19 +56,26 @@ export type LlmFailureKind =
   | "aborted"
   | "other";
 
-/** A completion that failed after its retry budget; the message is safe to show. */
-export class LlmError extends Error {
+/** The code of a failed completion: its kind, and whether its last attempt was worth retrying. */
+export function llmErrorCode(kind: LlmFailureKind, retryable: boolean): ErrorCode {
+  if (kind === "aborted") return "BR_ERR_LLM_ABORTED";
+  return retryable ? "BR_ERR_LLM_UNAVAILABLE" : "BR_ERR_LLM_REFUSED";
+}
+
+/**
+ * A completion that failed after its retry budget; the message is safe to show.
+ * `retryable` (from its code) says whether its last failure was worth another try.
+ */
+export class LlmError extends BazaarRunnerError {
   override name = "LlmError";
   readonly kind: LlmFailureKind;
   readonly attempts: number;
-  readonly retryable: boolean;
   constructor(
     message: string,
     options: { kind: LlmFailureKind; attempts: number; retryable: boolean; cause?: unknown },
   ) {
-    super(message, { cause: options.cause });
+    super(llmErrorCode(options.kind, options.retryable), message, { cause: options.cause });
     this.kind = options.kind;
     this.attempts = options.attempts;
-    this.retryable = options.retryable;
   }
 }

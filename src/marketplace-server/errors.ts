@@ -1,11 +1,13 @@
+import { BazaarRunnerError } from "../errors.ts";
+
 /** An error answered as `{"detail": message}` with its status, as FastAPI's HTTPException. */
-export class ApiError extends Error {
+export class ApiError extends BazaarRunnerError {
+  override name = "ApiError";
   readonly statusCode: number;
   readonly headers: Record<string, string>;
 
   constructor(statusCode: number, detail: string, headers: Record<string, string> = {}) {
-    super(detail);
-    this.name = "ApiError";
+    super("BR_ERR_SERVER_API", detail);
     this.statusCode = statusCode;
     this.headers = headers;
   }
@@ -21,12 +23,12 @@ export interface ValidationItem {
 }
 
 /** A request that failed validation; answered 422 with `{"detail": [...]}`. */
-export class RequestValidationError extends Error {
+export class RequestValidationError extends BazaarRunnerError {
+  override name = "RequestValidationError";
   readonly detail: ValidationItem[];
 
   constructor(detail: ValidationItem[]) {
-    super(detail.map((d) => `${d.loc.join(".")}: ${d.msg}`).join("; "));
-    this.name = "RequestValidationError";
+    super("BR_ERR_SERVER_VALIDATION", detail.map((d) => `${d.loc.join(".")}: ${d.msg}`).join("; "));
     this.detail = detail;
   }
 }
@@ -38,9 +40,9 @@ export const badRequest = (detail: string): ApiError => new ApiError(400, detail
  * What the real service fails on with an unhandled exception: answered as its bare 500
  * (`Internal Server Error`, plain text), with the reason in our log, not in the answer.
  */
-export class InternalError extends Error {
+export class InternalError extends BazaarRunnerError {
+  override name = "InternalError";
   constructor(reason: string) {
-    super(reason);
-    this.name = "InternalError";
+    super("BR_ERR_SERVER_INTERNAL", reason);
   }
 }

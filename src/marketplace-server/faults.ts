@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { InvalidArgumentError } from "../errors.ts";
 
 /**
  * Fault injection, for tests and the soak bench only: makes matching routes misbehave
@@ -77,7 +78,7 @@ function pathSegments(path: string): string[] {
 
 function compile(rule: FaultRule): ActiveRule {
   const match = /^\s*(\S+)\s+(\S+)\s*$/.exec(rule.route);
-  if (!match) throw new Error(`fault route must be "METHOD /path": ${rule.route}`);
+  if (!match) throw new InvalidArgumentError(`fault route must be "METHOD /path": ${rule.route}`);
   return {
     rule,
     method: match[1]!.toUpperCase(),

@@ -1,8 +1,7 @@
-import type { DatabaseSync } from "node:sqlite";
-
 /**
  * Ordered schema migrations. `PRAGMA user_version` holds how many have run; each
- * runs in its own transaction. Append new ones; never edit one that has shipped.
+ * runs in its own transaction (`migrate` in src/sqlite.ts). Append new ones; never edit
+ * one that has shipped.
  */
 export const MIGRATIONS: readonly string[] = [
   // 1: agents, jobs, bids. JSON-valued fields are JSON text; `seq` keeps insertion order.
@@ -190,29 +189,3 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX transactions_job ON transactions (job_id);
   `,
 ];
-
-/** Brings the database to the latest schema; returns the version it ends at. */
-export function migrate(db: DatabaseSync): number {
-  const row = db.prepare("PRAGMA user_version").get();
-  let version = typeof row?.user_version === "number" ? row.user_version : 0;
-  if (version > MIGRATIONS.length) {
-    throw new Error(
-      `marketplace database schema version ${version} is newer than this program (${MIGRATIONS.length})`,
-    );
-  }
-  while (version < MIGRATIONS.length) {
-    const sql = MIGRATIONS[version]!;
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      db.exec(sql);
-      // PRAGMA takes no bound parameters; the value is our own integer.
-      db.exec(`PRAGMA user_version = ${version + 1}`);
-      db.exec("COMMIT");
-    } catch (err) {
-      db.exec("ROLLBACK");
-      throw err;
-    }
-    version += 1;
-  }
-  return version;
-}

@@ -2,6 +2,7 @@ import { dirname, join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Hex } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
+import { BazaarRunnerError } from "../errors.ts";
 import { registerSecret } from "../secrets.ts";
 import { DEV_POSTER_KEY_FILE } from "../wallet/poster-key.ts";
 import { loadOrCreateSecretFile } from "../wallet/secret-file.ts";
@@ -80,7 +81,8 @@ export class PagePoster {
       payload: { wallet, signature, nonce },
     });
     if (verified.statusCode !== 200)
-      throw new Error(
+      throw new BazaarRunnerError(
+        "BR_ERR_INTERNAL",
         `the page's poster could not sign in: ${verified.statusCode} ${verified.body}`,
       );
     this.#session = (verified.json() as { session_token: string }).session_token;

@@ -1,9 +1,10 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
-import { dirname } from "node:path";
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { z } from "zod";
 import { parseTime } from "../contract/time.ts";
-import { migrate } from "./migrations.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { openSqlite, transaction } from "../sqlite.ts";
+import { MIGRATIONS } from "./migrations.ts";
 
 /**
  * Persistence of the embedded marketplace: agents, jobs and bids in one SQLite file
@@ -154,7 +155,7 @@ function encode(column: string, value: unknown): SQLInputValue {
   if (JSON_COLUMNS.has(column)) return JSON.stringify(value);
   if (typeof value === "boolean") return value ? 1 : 0;
   if (typeof value === "string" || typeof value === "number") return value;
-  throw new Error(`cannot store ${typeof value} in column ${column}`);
+  throw new InvalidArgumentError(`cannot store ${typeof value} in column ${column}`);
 }
 
 /** Filters of the job listing; both optional, as on the real service. */
@@ -194,34 +195,22 @@ export class MarketplaceStore {
   onBadRow: (row: BadRow) => void = () => {};
 
   constructor(dbPath: string) {
-    // A fresh machine has no state directory yet.
-    if (dbPath !== ":memory:") {
-      mkdirSync(dirname(dbPath), { recursive: true });
-      ownerOnly(dbPath);
-    }
-    this.db = new DatabaseSync(dbPath, { enableForeignKeyConstraints: true, timeout: 5000 });
-    if (dbPath !== ":memory:") this.db.exec("PRAGMA journal_mode = WAL");
-    try {
-      this.db.exec("PRAGMA synchronous = NORMAL");
-      this.schemaVersion = migrate(this.db);
-    } catch (err) {
-      this.db.close();
-      throw err;
-    }
+    const { db, schemaVersion } = openSqlite({
+      name: "marketplace",
+      path: dbPath,
+      migrations: MIGRATIONS,
+      synchronous: "NORMAL",
+      beforeOpen: (path) => {
+        if (path !== ":memory:") ownerOnly(path);
+      },
+    });
+    this.db = db;
+    this.schemaVersion = schemaVersion;
   }
 
   /** Runs `fn` in one transaction (joined, if one is already open). */
   transaction<T>(fn: () => T): T {
-    if (this.db.isTransaction) return fn();
-    this.db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = fn();
-      this.db.exec("COMMIT");
-      return result;
-    } catch (err) {
-      this.db.exec("ROLLBACK");
-      throw err;
-    }
+    return transaction(this.db, fn);
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import { request } from "undici";
+import { BazaarRunnerError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { AgentDoc, JobDoc } from "./store.ts";
 
@@ -94,7 +95,11 @@ async function readCapped(body: AsyncIterable<Buffer>): Promise<string> {
   let size = 0;
   for await (const chunk of body) {
     size += chunk.byteLength;
-    if (size > MAX_ANSWER_BYTES) throw new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
+    if (size > MAX_ANSWER_BYTES)
+      throw new BazaarRunnerError(
+        "BR_ERR_BODY_TOO_LARGE",
+        `answer larger than ${MAX_ANSWER_BYTES} bytes`,
+      );
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString("utf8");

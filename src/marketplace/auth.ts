@@ -21,7 +21,9 @@ export type SignInMethod = "eip712" | "personal_sign";
 
 /** A 403 "You don't own this agent": the configuration is wrong, so it is not retried. */
 export function isOwnershipError(error: unknown): error is MarketplaceError {
-  return isMarketplaceError(error, 403) && /own/i.test(error.detail ?? "");
+  return (
+    isMarketplaceError(error, "BR_ERR_MARKETPLACE_FORBIDDEN") && /own/i.test(error.detail ?? "")
+  );
 }
 
 interface Session {
@@ -95,7 +97,7 @@ export class Sessions {
     try {
       return await call(token);
     } catch (error) {
-      if (!isMarketplaceError(error, 401)) throw error;
+      if (!isMarketplaceError(error, "BR_ERR_MARKETPLACE_UNAUTHORIZED")) throw error;
       this.invalidate(signer.address, token);
       this.#log?.info(
         { wallet: signer.address },
@@ -119,7 +121,7 @@ export class Sessions {
     } catch (error) {
       // The typed data was refused: the service may only know personal_sign. A fresh
       // challenge, since a nonce is good for one verification.
-      if (!isMarketplaceError(error, 401)) throw error;
+      if (!isMarketplaceError(error, "BR_ERR_MARKETPLACE_UNAUTHORIZED")) throw error;
       this.#log?.info({ wallet: signer.address }, "EIP-712 sign-in refused; trying personal_sign");
       return this.#signInWith(signer, "personal_sign", signal);
     }

@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { BazaarRunnerError } from "../errors.ts";
 import { AnswerHandler, dispatchWith, type RawAnswer } from "./dispatch.ts";
 
 /** Takes a successful answer's body as it arrives, and makes it a value at its end. */
@@ -14,10 +15,12 @@ export interface SunkAnswer extends RawAnswer {
 }
 
 /** The sink could not read the body: says why. */
-export class SinkFailed extends Error {
+export class SinkFailed extends BazaarRunnerError {
+  override name = "SinkFailed";
   constructor(cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
-    this.name = "SinkFailed";
+    super("BR_ERR_BODY_UNREADABLE", cause instanceof Error ? cause.message : String(cause), {
+      cause,
+    });
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { BazaarRunnerError } from "../errors.ts";
 
 /** An answer as it came: status, headers and body text. */
 export interface RawAnswer {
@@ -8,11 +9,11 @@ export interface RawAnswer {
 }
 
 /** The answer's body is longer than the caller will read. */
-export class BodyTooLarge extends Error {
+export class BodyTooLarge extends BazaarRunnerError {
+  override name = "BodyTooLarge";
   readonly limit: number;
   constructor(limit: number) {
-    super(`answer larger than ${limit} bytes`);
-    this.name = "BodyTooLarge";
+    super("BR_ERR_BODY_TOO_LARGE", `answer larger than ${limit} bytes`);
     this.limit = limit;
   }
 }

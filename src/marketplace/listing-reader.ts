@@ -1,5 +1,6 @@
 import { getManyValues, isMany, type Many, none } from "stream-chain/defs.js";
 import { jsonParser, type parser } from "stream-json/core/parser.js";
+import { BazaarRunnerError } from "../errors.ts";
 import { JOB_TEXT_CHARS } from "./limits.ts";
 
 type Token = parser.Token;
@@ -271,7 +272,10 @@ export class ListingReader {
 
   #open(isArray: boolean): void {
     if (this.#stack.length >= LISTING_DEPTH) {
-      throw new Error(`nested deeper than ${LISTING_DEPTH} levels`);
+      throw new BazaarRunnerError(
+        "BR_ERR_BODY_UNREADABLE",
+        `nested deeper than ${LISTING_DEPTH} levels`,
+      );
     }
     const parent = this.#top();
     const frame: Frame = { role: "skip", value: undefined, key: undefined, index: 0, path: "" };

@@ -1,13 +1,15 @@
 import type { Dispatcher, FormData } from "undici";
 import type { z } from "zod";
 import { type Method, routeLabel } from "../contract/routes.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay, parseRetryAfter, sleep } from "../retry.ts";
 import { errorMessage } from "../secrets.ts";
+import { failSpan, startClientSpan } from "../tracing/tracing.ts";
 import { BodyTooLarge, dispatchForText, type RawAnswer } from "./dispatch.ts";
 import { type BodySink, dispatchToSink, SinkFailed } from "./dispatch-sink.ts";
-import { MarketplaceError, type MarketplaceErrorKind } from "./errors.ts";
+import { type MarketplaceCode, MarketplaceError, type MarketplaceErrorKind } from "./errors.ts";
 
 export interface TransportOptions {
   baseUrl: string;
@@ -91,7 +93,8 @@ interface Failed {
   status?: number;
   detail?: string;
   cause?: unknown;
-  retryable: boolean;
+  /** When kind and status do not say it (marketplaceCode): an unreadable or oversized body. */
+  code?: MarketplaceCode;
   /** The wait the service asked for (429). */
   retryAfterMs?: number;
 }
@@ -105,7 +108,7 @@ interface Answer extends RawAnswer {
 /** One attempt's outcome: the checked body, or an error and whether to try again. */
 type Attempt<T> =
   | { ok: true; value: T }
-  | { ok: false; error: MarketplaceError; retryable: boolean; retryAfterMs?: number };
+  | { ok: false; error: MarketplaceError; retryAfterMs?: number };
 
 const REGISTRATION_WAIT = /wait (\d+(?:\.\d+)?) seconds?/i;
 
@@ -119,6 +122,7 @@ export class MarketplaceTransport {
   /** `baseUrl` split as undici dispatches: scheme, host and port; then the path prefix. */
   readonly #origin: string;
   readonly #basePath: string;
+  readonly #host: string;
   readonly #dispatcher: Dispatcher;
   readonly #metrics: Metrics | undefined;
   readonly #logger: Logger | undefined;
@@ -135,6 +139,7 @@ export class MarketplaceTransport {
     const base = new URL(this.baseUrl);
     this.#origin = base.origin;
     this.#basePath = base.pathname.replace(/\/+$/, "");
+    this.#host = base.hostname;
     this.#dispatcher = options.dispatcher;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
@@ -157,8 +162,11 @@ export class MarketplaceTransport {
     for (let attempt = 1; ; attempt++) {
       const result = await this.#once(options, label, method, target, attempt);
       if (result.ok) return result.value;
-      const limit = result.error.status === 429 ? rateLimitAttempts : maxAttempts;
-      if (!result.retryable || attempt >= limit || options.signal?.aborted) throw result.error;
+      const limit =
+        result.error.code === "BR_ERR_MARKETPLACE_RATE_LIMITED" ? rateLimitAttempts : maxAttempts;
+      // Whether to try again is the error's code's to say (docs/errors.md).
+      if (!result.error.retryable || attempt >= limit || options.signal?.aborted)
+        throw result.error;
       // A server may ask for longer than is useful; past a minute the caller's next poll retries anyway.
       const delay =
         result.retryAfterMs !== undefined
@@ -186,10 +194,27 @@ export class MarketplaceTransport {
     attempt: number,
   ): Promise<Attempt<T>> {
     const started = performance.now();
+    // Inside a job's trace (a bid, a submission; tracing on) each attempt is a client
+    // span named by its route template, never by its query or body.
+    const span = startClientSpan(label, {
+      "http.request.method": method,
+      "url.template": label.slice(label.indexOf(" ") + 1),
+      "server.address": this.#host,
+      ...(attempt > 1 ? { "http.request.resend_count": attempt - 1 } : {}),
+    });
     const sent = await this.#send(options, method, target);
     const outcome = sent.ok
       ? (classifyStatus(sent) ?? parseBody(sent, options.schema, options.text))
       : sent;
+    if (span) {
+      const status = sent.ok ? sent.status : outcome.ok ? undefined : outcome.status;
+      if (status !== undefined) span.setAttribute("http.response.status_code", status);
+      if (!outcome.ok) {
+        span.setAttribute("error.type", status !== undefined ? String(status) : outcome.kind);
+        failSpan(span, outcome.message);
+      }
+      span.end();
+    }
     if (outcome.ok) {
       this.#count(label, String(outcome.status), started);
       return { ok: true, value: outcome.value };
@@ -203,7 +228,7 @@ export class MarketplaceTransport {
         : outcome.kind,
       started,
     );
-    const { message, kind, status, detail, cause, retryable, retryAfterMs } = outcome;
+    const { message, kind, status, detail, cause, code, retryAfterMs } = outcome;
     return {
       ok: false,
       error: new MarketplaceError(`${label}: ${message}`, {
@@ -211,10 +236,10 @@ export class MarketplaceTransport {
         status,
         detail,
         cause,
+        code,
         route: label,
         attempts: attempt,
       }),
-      retryable,
       retryAfterMs,
     };
   }
@@ -257,8 +282,8 @@ export class MarketplaceTransport {
           ok: false,
           message: `answered with a body that is not JSON (${truncate(error.message, 200)})`,
           kind: "invalid-response",
+          code: "BR_ERR_MARKETPLACE_UNREADABLE",
           cause: error,
-          retryable: true,
         };
       }
       if (error instanceof BodyTooLarge) {
@@ -266,7 +291,7 @@ export class MarketplaceTransport {
           ok: false,
           message: error.message,
           kind: "invalid-response",
-          retryable: false,
+          code: "BR_ERR_BODY_TOO_LARGE",
         };
       }
       const timedOut = isTimeout(error);
@@ -277,7 +302,6 @@ export class MarketplaceTransport {
           : `cannot reach ${this.baseUrl} (${errorMessage(error)})`,
         kind: timedOut ? "timeout" : "network",
         cause: error,
-        retryable: true,
       };
     }
   }
@@ -301,13 +325,13 @@ export function fillRoute(
   const method = route.slice(0, space) as Method;
   const path = route.slice(space + 1).replace(/:([A-Za-z_]\w*)/g, (_match, name: string) => {
     const value = params[name];
-    if (value === undefined) throw new TypeError(`${route}: no value for :${name}`);
+    if (value === undefined) throw new InvalidArgumentError(`${route}: no value for :${name}`);
     return encodeURIComponent(value);
   });
   return { method, path };
 }
 
-/** An error status as a failure, retryable when waiting can help (429, 5xx); else undefined. */
+/** An error status as a failure (its code says whether waiting can help: 429, 5xx); else undefined. */
 function classifyStatus(answer: Answer): Failed | undefined {
   const { status, headers, text } = answer;
   if (status < 400) return undefined;
@@ -326,7 +350,6 @@ function classifyStatus(answer: Answer): Failed | undefined {
     kind: "http",
     status,
     detail,
-    retryable: status === 429 || status >= 500,
     retryAfterMs,
   };
 }
@@ -347,9 +370,9 @@ function parseBody<T>(
       ok: false,
       message: `answered ${status} with a body that is not JSON`,
       kind: "invalid-response",
+      code: "BR_ERR_MARKETPLACE_UNREADABLE",
       status,
       cause: error,
-      retryable: true,
     };
   }
   const parsed = schema.safeParse(body);
@@ -360,7 +383,6 @@ function parseBody<T>(
       message: `answer does not match the contract (${issue?.path.join(".") || "body"}: ${issue?.message})`,
       kind: "invalid-response",
       status,
-      retryable: false,
     };
   }
   return { ok: true, status, value: parsed.data };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { InvalidArgumentError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { checkEpoch, isStaleEpoch, type StaleEpochError } from "./fence.ts";
@@ -48,6 +49,7 @@ export const WRITE_OPERATIONS = [
   "setEarnedSeen",
   "fenceJobs",
   "raiseFence",
+  "noteOutcome",
 ] as const;
 export type WriteOperation = (typeof WRITE_OPERATIONS)[number];
 
@@ -71,17 +73,17 @@ export function cleanOfferAnswer(answer: OfferAnswer): Omit<OfferAnswer, "answer
 
 export function checkDay(day: string): void {
   if (typeof day !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(day))
-    throw new RangeError("ledger: day must be a UTC date YYYY-MM-DD");
+    throw new InvalidArgumentError("ledger: day must be a UTC date YYYY-MM-DD");
 }
 
 export function checkUsd(usd: number): void {
   if (!Number.isFinite(usd) || usd < 0)
-    throw new RangeError("ledger: spend must be a finite, non-negative number of USD");
+    throw new InvalidArgumentError("ledger: spend must be a finite, non-negative number of USD");
 }
 
 export function checkName(what: string, value: string): void {
   if (typeof value !== "string" || value.length === 0)
-    throw new TypeError(`ledger: ${what} must be a non-empty string`);
+    throw new InvalidArgumentError(`ledger: ${what} must be a non-empty string`);
 }
 
 /** Every stamp of a `fenceJobs` call checked before any is written: bad input writes nothing. */
@@ -144,9 +146,9 @@ export function totalsOf(entries: Iterable<LedgerEntry>): AgentTotals {
 
 export function checkKey(agentId: string, jobId: string): void {
   if (typeof agentId !== "string" || agentId.length === 0)
-    throw new TypeError("ledger: agentId must be a non-empty string");
+    throw new InvalidArgumentError("ledger: agentId must be a non-empty string");
   if (typeof jobId !== "string" || jobId.length === 0)
-    throw new TypeError("ledger: jobId must be a non-empty string");
+    throw new InvalidArgumentError("ledger: jobId must be a non-empty string");
 }
 
 /** Copies a result to exactly the LedgerResult fields (no stray properties reach storage). */
@@ -172,23 +174,7 @@ export function clip(text: string): string {
 
 export function checkPrice(priceUsd: number): void {
   if (!Number.isFinite(priceUsd) || priceUsd < 0)
-    throw new RangeError("ledger: bid price must be a finite, non-negative number");
-}
-
-/** Whether `endStake` with this bid id may end the entry's stake (see Ledger.endStake). */
-export function sameBid(recorded: string | undefined, bidId: string | undefined): boolean {
-  return (
-    bidId === undefined || recorded === undefined || recorded === "unknown" || recorded === bidId
-  );
-}
-
-/** An entry the runner still has a stake in: a bid or a win, no result, not ended. */
-export function isOpenStake(entry: LedgerEntry): boolean {
-  return (
-    (entry.bidAt !== undefined || entry.wonAt !== undefined) &&
-    entry.resultAt === undefined &&
-    entry.stakeEndedAt === undefined
-  );
+    throw new InvalidArgumentError("ledger: bid price must be a finite, non-negative number");
 }
 
 /** Adds one (job, agent) pair to a `bidsOn` answer. */
@@ -209,7 +195,7 @@ export function checkBids(bids: readonly BidRecord[]): void {
 
 export function checkEpochMs(value: number): void {
   if (!Number.isSafeInteger(value) || value < 0)
-    throw new RangeError("ledger: nextSubmitAt must be epoch milliseconds");
+    throw new InvalidArgumentError("ledger: nextSubmitAt must be epoch milliseconds");
 }
 
 /**
@@ -334,6 +320,9 @@ export function instrument(
     setEarnedSeen: (agentId, usd) =>
       write("setEarnedSeen", agentId, undefined, () => backend.setEarnedSeen(agentId, usd)),
     agentTotals: (agentId) => backend.agentTotals(agentId),
+    noteOutcome: (agentId, jobId, patch) =>
+      write("noteOutcome", agentId, jobId, () => backend.noteOutcome(agentId, jobId, patch)),
+    outcomes: (agentId, limit) => backend.outcomes(agentId, limit),
     pendingResults: async (agentId) => {
       const pending = await backend.pendingResults(agentId);
       if (agentId === undefined) metrics?.outboxPending.set(pending.length);

@@ -4,9 +4,24 @@ import type { LedgerCommonOptions } from "./common.ts";
 import { openSqliteLedger } from "./sqlite-ledger.ts";
 import type { Ledger } from "./types.ts";
 
-export { createMemoryLedger } from "./memory-ledger.ts";
+export type { JobOutcome, JobOutcomePatch, OutcomeStore } from "./outcomes.ts";
 export { openSqliteLedger } from "./sqlite-ledger.ts";
-export type { Ledger, LedgerEntry, LedgerResult, LedgerSummary } from "./types.ts";
+export type {
+  BidStore,
+  EntryReader,
+  ExecutionStore,
+  FenceStore,
+  Ledger,
+  LedgerEntry,
+  LedgerResult,
+  LedgerSummary,
+  OfferAnswerStore,
+  OnceNotes,
+  PaymentStore,
+  SpendStore,
+  StakeStore,
+  WalletIndexStore,
+} from "./types.ts";
 
 export interface OpenLedgerOptions extends LedgerCommonOptions {
   /** RUNNER_STATE_DIR: the sqlite file lives here when there is no MongoDB. */

@@ -9,6 +9,7 @@ import {
   type WriteConcernSettings,
 } from "mongodb";
 import { z } from "zod";
+import { BazaarRunnerError } from "../errors.ts";
 import {
   addBidder,
   checkBids,
@@ -30,13 +31,26 @@ import {
   totalsOf,
 } from "./common.ts";
 import { checkEpoch, StaleEpochError } from "./fence.ts";
+import {
+  checkOutcomeLimit,
+  cleanOutcomePatch,
+  DEFAULT_OUTCOME_LIMIT,
+  type JobOutcome,
+  type JobOutcomePatch,
+  jobOutcomeSchema,
+} from "./outcomes.ts";
 import { checkEarned, cleanPayment, paymentSchema } from "./payments.ts";
 import type {
+  AgentTotals,
   BidRecord,
+  EarnedSeen,
   JobStamp,
   Ledger,
   LedgerEntry,
+  LedgerResult,
   LedgerSummary,
+  OfferAnswer,
+  PaidTotals,
   PaymentRecord,
 } from "./types.ts";
 
@@ -71,6 +85,12 @@ interface LedgerDoc extends Document {
   stake_ended_at?: Date | null;
   stake_ended_reason?: string;
   updated_at: Date;
+}
+
+interface WalletDoc extends Document {
+  agent_key: string;
+  wallet_index: number;
+  created_at: Date;
 }
 
 interface FenceDoc extends Document {
@@ -175,6 +195,21 @@ interface OfferDoc extends Document {
   answered_at: Date;
 }
 
+/** An outcome record: the JobOutcome fields as set, `bid_at` a date for sorting. */
+interface OutcomeDoc extends Document {
+  agent_id: string;
+  job_id: string;
+  bid_at?: Date;
+  updated_at: Date;
+}
+
+/** Outcome fields are stored snake_case, like every other ledger document's. */
+const snakeCase = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const camelCase = (field: string): string => field.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+/** The counter document of wallet indexes, in `<ledger>_counters`. */
+const WALLET_COUNTER = "wallet_index";
+
 /** Every ledger write waits for the journal on a majority: a result must outlive a failover. */
 const DURABLE: WriteConcernSettings = { w: "majority", journal: true };
 
@@ -191,67 +226,116 @@ const OPEN_STAKE_FILTER = {
 /** A new bid opens a stake ended before (a cancelled bid) again. */
 const REOPEN = { $unset: { stake_ended_at: "", stake_ended_reason: "" } } as const;
 
-/**
- * The ledger in MongoDB (`bazaar.runner_ledger` by default). Indexes: the unique key
- * (agent_id, job_id), and (accepted_at, closed_at, result_at) so that listing pending
- * results (equality on the two nulls, then sorted by result_at) is an index scan.
- */
+function isDuplicate(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === 11000;
+}
+
+/** The operations of a bulk write that failed only on duplicate keys (E11000); else undefined. */
+function duplicateIndices(err: unknown): number[] | undefined {
+  if (!(err instanceof MongoBulkWriteError)) return undefined;
+  const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  if (errors.length === 0 || !errors.every((e) => e.code === 11000)) return undefined;
+  return errors.map((e) => e.index);
+}
+
+/** Opens the ledger in MongoDB (its indexes made, its counters seeded), writes counted and logged. */
 export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledger> {
-  const clock = options.now ?? Date.now;
-  const db = options.client.db(options.dbName ?? "bazaar");
-  const name = options.collection ?? "runner_ledger";
-  const coll: Collection<LedgerDoc> = db.collection<LedgerDoc>(name);
-  // Beside the ledger, named after it: runner_ledger_wallets, _spend, _offers, _notes.
-  const wallets = db.collection<{ agent_key: string; wallet_index: number; created_at: Date }>(
-    `${name}_wallets`,
-  );
-  const spend = db.collection<{ day: string; agent: string; usd: number }>(`${name}_spend`);
-  const offers = db.collection<OfferDoc>(`${name}_offers`);
-  const notes = db.collection<{ key: string; at: Date }>(`${name}_notes`);
-  // What each job's sign-off paid, and each agent's total_earned_usd as last accounted for.
-  const payments = db.collection<PaymentDoc>(`${name}_payments`);
-  const earned = db.collection<{ agent_id: string; usd: number; since: Date; updated_at: Date }>(
-    `${name}_earned`,
-  );
-  await coll.createIndexes([
-    { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
-    { key: { accepted_at: 1, closed_at: 1, result_at: 1 }, name: "pending_results" },
-    // For a round's one look-up of the bids on its jobs.
-    { key: { job_id: 1 }, name: "job_bids" },
-  ]);
-  await wallets.createIndexes([
-    { key: { agent_key: 1 }, name: "agent_key_unique", unique: true },
-    { key: { wallet_index: 1 }, name: "wallet_index_unique", unique: true },
-  ]);
-  await spend.createIndexes([
-    { key: { day: 1, agent: 1 }, name: "day_agent_unique", unique: true },
-  ]);
-  await offers.createIndexes([
-    { key: { bid_id: 1, offer_index: 1 }, name: "bid_offer_unique", unique: true },
-  ]);
-  await notes.createIndexes([{ key: { key: 1 }, name: "key_unique", unique: true }]);
-  await payments.createIndexes([
-    { key: { job_id: 1 }, name: "job_unique", unique: true },
-    { key: { agent_id: 1 }, name: "agent" },
-  ]);
-  await earned.createIndexes([{ key: { agent_id: 1 }, name: "agent_unique", unique: true }]);
-  const isDuplicate = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
-  /** The operations of a bulk write that failed only on duplicate keys (E11000); else undefined. */
-  const duplicateIndices = (err: unknown): number[] | undefined => {
-    if (!(err instanceof MongoBulkWriteError)) return undefined;
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    if (errors.length === 0 || !errors.every((e) => e.code === 11000)) return undefined;
-    return errors.map((e) => e.index);
-  };
-  let closed = false;
+  const ledger = new MongoLedger(options);
+  await ledger.prepare();
+  return instrument(ledger, options);
+}
 
-  const fences: Collection<FenceDoc> = options.client
-    .db(options.dbName ?? "bazaar")
-    .collection<FenceDoc>(options.fenceCollection ?? "runner_fences");
+/**
+ * The ledger in MongoDB (`bazaar.runner_ledger` by default), beside it one collection per
+ * store, named after it: `_wallets`, `_counters`, `_spend`, `_offers`, `_notes`,
+ * `_payments`, `_earned`, `_outcomes`; the fences in `runner_fences`. Indexes: the unique
+ * key (agent_id, job_id), and (accepted_at, closed_at, result_at) so that listing pending
+ * results (equality on the two nulls, then sorted by result_at) is an index scan. Each
+ * method keeps the rule its Ledger interface states (types.ts).
+ */
+export class MongoLedger implements LedgerBackend {
+  readonly backend = "mongo";
+  readonly #clock: () => number;
+  readonly #entries: Collection<LedgerDoc>;
+  readonly #wallets: Collection<WalletDoc>;
+  /** The last wallet index handed out (`WALLET_COUNTER`). */
+  readonly #counters: Collection<{ _id: string; last: number }>;
+  readonly #spend: Collection<{ day: string; agent: string; usd: number }>;
+  readonly #offers: Collection<OfferDoc>;
+  readonly #notes: Collection<{ key: string; at: Date }>;
+  /** What each job's sign-off paid, and each agent's total_earned_usd as last accounted for. */
+  readonly #payments: Collection<PaymentDoc>;
+  readonly #earned: Collection<{ agent_id: string; usd: number; since: Date; updated_at: Date }>;
+  /** What each priced bid brought: one document per (agent, job), the patch's fields as set. */
+  readonly #outcomes: Collection<OutcomeDoc>;
+  readonly #fences: Collection<FenceDoc>;
+  #closed = false;
 
-  const open = (): void => {
-    if (closed) throw new Error("ledger: closed");
-  };
+  constructor(options: MongoLedgerOptions) {
+    this.#clock = options.now ?? Date.now;
+    const db = options.client.db(options.dbName ?? "bazaar");
+    const name = options.collection ?? "runner_ledger";
+    this.#entries = db.collection<LedgerDoc>(name);
+    this.#wallets = db.collection<WalletDoc>(`${name}_wallets`);
+    this.#counters = db.collection<{ _id: string; last: number }>(`${name}_counters`);
+    this.#spend = db.collection(`${name}_spend`);
+    this.#offers = db.collection<OfferDoc>(`${name}_offers`);
+    this.#notes = db.collection(`${name}_notes`);
+    this.#payments = db.collection<PaymentDoc>(`${name}_payments`);
+    this.#earned = db.collection(`${name}_earned`);
+    this.#outcomes = db.collection<OutcomeDoc>(`${name}_outcomes`);
+    this.#fences = db.collection<FenceDoc>(options.fenceCollection ?? "runner_fences");
+  }
+
+  /** Makes the indexes (a no-op when they exist) and seeds the wallet-index counter. */
+  async prepare(): Promise<void> {
+    await this.#entries.createIndexes([
+      { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
+      { key: { accepted_at: 1, closed_at: 1, result_at: 1 }, name: "pending_results" },
+      // For a round's one look-up of the bids on its jobs.
+      { key: { job_id: 1 }, name: "job_bids" },
+    ]);
+    await this.#wallets.createIndexes([
+      { key: { agent_key: 1 }, name: "agent_key_unique", unique: true },
+      { key: { wallet_index: 1 }, name: "wallet_index_unique", unique: true },
+    ]);
+    await this.#seedWalletCounter();
+    await this.#spend.createIndexes([
+      { key: { day: 1, agent: 1 }, name: "day_agent_unique", unique: true },
+    ]);
+    await this.#offers.createIndexes([
+      { key: { bid_id: 1, offer_index: 1 }, name: "bid_offer_unique", unique: true },
+    ]);
+    await this.#notes.createIndexes([{ key: { key: 1 }, name: "key_unique", unique: true }]);
+    await this.#payments.createIndexes([
+      { key: { job_id: 1 }, name: "job_unique", unique: true },
+      { key: { agent_id: 1 }, name: "agent" },
+    ]);
+    await this.#earned.createIndexes([
+      { key: { agent_id: 1 }, name: "agent_unique", unique: true },
+    ]);
+    await this.#outcomes.createIndexes([
+      { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
+      { key: { agent_id: 1, bid_at: -1 }, name: "agent_newest" },
+    ]);
+  }
+
+  /**
+   * Raises the wallet-index counter to the highest index on record: a database from
+   * before the counter continues from there ($max: a counter already ahead is left alone).
+   */
+  async #seedWalletCounter(): Promise<void> {
+    const highest = await this.#wallets.find({}).sort({ wallet_index: -1 }).limit(1).toArray();
+    await this.#counters.updateOne(
+      { _id: WALLET_COUNTER },
+      { $max: { last: highest[0]?.wallet_index ?? -1 } },
+      { upsert: true, writeConcern: DURABLE },
+    );
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new BazaarRunnerError("BR_ERR_LEDGER_CLOSED", "ledger: closed");
+  }
 
   /**
    * Writes one entry by key, upserting. Fenced (epoch given): refused when the agent's
@@ -260,63 +344,63 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
    * a new key can collide on the unique index, so a duplicate key is retried once; when
    * fenced, a second one means the entry exists under a newer epoch.
    */
-  const write = async <T>(
+  async #write<T>(
     agentId: string,
     jobId: string,
     epoch: number | undefined,
     update: (now: Date) => UpdateFilter<LedgerDoc>,
     run: (filter: Document, update: UpdateFilter<LedgerDoc>) => Promise<T>,
-  ): Promise<T> => {
-    open();
+  ): Promise<T> {
+    this.#checkOpen();
     checkKey(agentId, jobId);
     checkEpoch(epoch);
     const key = { agent_id: agentId, job_id: jobId };
     if (epoch !== undefined) {
-      const fence = await fences.findOne({ _id: agentId });
+      const fence = await this.#fences.findOne({ _id: agentId });
       if (fence && fence.epoch > epoch) throw new StaleEpochError(agentId, epoch, fence.epoch);
     }
     const filter = epoch === undefined ? key : { ...key, epoch: { $not: { $gt: epoch } } };
     const attempt = () => {
-      const u = update(new Date(clock()));
+      const u = update(new Date(this.#clock()));
       return run(filter, epoch === undefined ? u : { ...u, $set: { ...u.$set, epoch } });
     };
     try {
       return await attempt();
     } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      if (!isDuplicate(err)) throw err;
     }
     try {
       return await attempt();
     } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === 11000) || epoch === undefined)
-        throw err;
-      const current = (await coll.findOne(key, { projection: { epoch: 1 } }))?.epoch ?? 0;
+      if (!isDuplicate(err) || epoch === undefined) throw err;
+      const current = (await this.#entries.findOne(key, { projection: { epoch: 1 } }))?.epoch ?? 0;
       if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
       throw err;
     }
-  };
+  }
 
-  const upsert = (
+  #upsert(
     agentId: string,
     jobId: string,
     update: (now: Date) => UpdateFilter<LedgerDoc>,
     epoch?: number,
-  ): Promise<unknown> =>
-    write(agentId, jobId, epoch, update, (filter, u) =>
-      coll.updateOne(filter, u, { upsert: true, writeConcern: DURABLE }),
+  ): Promise<unknown> {
+    return this.#write(agentId, jobId, epoch, update, (filter, u) =>
+      this.#entries.updateOne(filter, u, { upsert: true, writeConcern: DURABLE }),
     );
+  }
 
   /**
    * Throws StaleEpochError when a newer epoch exists for any fenced bid, on its agent's
    * fence or on its entry (two queries for the round): then none of the round is written.
    */
-  const checkFences = async (bids: readonly BidRecord[]): Promise<void> => {
+  async #checkFences(bids: readonly BidRecord[]): Promise<void> {
     const fenced = bids.filter((bid) => bid.epoch !== undefined);
     if (fenced.length === 0) return;
     const lowest = new Map<string, number>();
     for (const { agentId, epoch = 0 } of fenced)
       lowest.set(agentId, Math.min(epoch, lowest.get(agentId) ?? epoch));
-    for await (const fence of fences.find({ _id: { $in: [...lowest.keys()] } })) {
+    for await (const fence of this.#fences.find({ _id: { $in: [...lowest.keys()] } })) {
       const epoch = lowest.get(fence._id) ?? 0;
       if (fence.epoch > epoch) throw new StaleEpochError(fence._id, epoch, fence.epoch);
     }
@@ -325,7 +409,7 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
     // each entry found then compared with its own bid's epoch.
     const wanted = new Map(fenced.map((bid) => [`${bid.agentId}\n${bid.jobId}`, bid.epoch ?? 0]));
     const lowestEpoch = Math.min(...lowest.values());
-    const entries = coll.find(
+    const entries = this.#entries.find(
       {
         agent_id: { $in: [...lowest.keys()] },
         job_id: { $in: [...new Set(fenced.map((bid) => bid.jobId))] },
@@ -338,18 +422,15 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       if (epoch !== undefined && (entry.epoch ?? 0) > epoch)
         throw new StaleEpochError(entry.agent_id, epoch, entry.epoch ?? 0);
     }
-  };
+  }
 
   /**
-   * One bulkWrite of epoch stamps (those at `indices`), fenced on each entry as `write` is;
+   * One bulkWrite of epoch stamps (those at `indices`), fenced on each entry as `#write` is;
    * returns the indices whose upsert collided on the unique index (E11000): a newer epoch
    * on the entry, or a racing insert of the same new key.
    */
-  const stampEntries = async (
-    stamps: readonly JobStamp[],
-    indices: readonly number[],
-  ): Promise<number[]> => {
-    const now = new Date(clock());
+  async #stampEntries(stamps: readonly JobStamp[], indices: readonly number[]): Promise<number[]> {
+    const now = new Date(this.#clock());
     const operations: AnyBulkWriteOperation<LedgerDoc>[] = indices.map((i) => {
       const { agentId, jobId, epoch } = stamps[i] as JobStamp;
       return {
@@ -361,448 +442,555 @@ export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledg
       };
     });
     try {
-      await coll.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
+      await this.#entries.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
       return [];
     } catch (err) {
       const collided = duplicateIndices(err);
       if (!collided) throw err;
       return collided.map((index) => indices[index] as number);
     }
-  };
+  }
 
-  const backend: LedgerBackend = {
-    backend: "mongo",
-    async hasBid(agentId, jobId) {
-      open();
-      const doc = await coll.findOne(
-        { agent_id: agentId, job_id: jobId, ...LIVE_BID_FILTER },
-        { projection: { _id: 1 } },
-      );
-      return doc !== null;
-    },
-    async recordBid(agentId, jobId, bid, epoch) {
-      checkPrice(bid.priceUsd);
-      await upsert(
-        agentId,
-        jobId,
-        (now) => ({
-          $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
-          ...REOPEN,
-        }),
-        epoch,
-      );
-    },
-    async recordBids(bids) {
-      open();
-      checkBids(bids);
-      if (bids.length === 0) return;
-      await checkFences(bids);
-      const now = new Date(clock());
-      const operations: AnyBulkWriteOperation<LedgerDoc>[] = bids.map((bid) => {
-        const key = { agent_id: bid.agentId, job_id: bid.jobId };
-        const set = {
-          bid_id: bid.bidId,
-          bid_price_usd: bid.priceUsd,
-          bid_at: now,
-          updated_at: now,
-        };
-        return {
-          updateOne:
-            bid.epoch === undefined
-              ? { filter: key, update: { $set: set, ...REOPEN }, upsert: true }
-              : {
-                  // As in `write`: a newer epoch on the entry makes the upsert collide.
-                  filter: { ...key, epoch: { $not: { $gt: bid.epoch } } },
-                  update: { $set: { ...set, epoch: bid.epoch }, ...REOPEN },
-                  upsert: true,
-                },
-        };
-      });
-      // One round trip for the round: unordered, so one failed record holds up no other.
-      const run = () => coll.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
+  async hasBid(agentId: string, jobId: string): Promise<boolean> {
+    this.#checkOpen();
+    const doc = await this.#entries.findOne(
+      { agent_id: agentId, job_id: jobId, ...LIVE_BID_FILTER },
+      { projection: { _id: 1 } },
+    );
+    return doc !== null;
+  }
+
+  async recordBid(
+    agentId: string,
+    jobId: string,
+    bid: { bidId: string; priceUsd: number },
+    epoch?: number,
+  ): Promise<void> {
+    checkPrice(bid.priceUsd);
+    await this.#upsert(
+      agentId,
+      jobId,
+      (now) => ({
+        $set: { bid_id: bid.bidId, bid_price_usd: bid.priceUsd, bid_at: now, updated_at: now },
+        ...REOPEN,
+      }),
+      epoch,
+    );
+  }
+
+  async recordBids(bids: readonly BidRecord[]): Promise<void> {
+    this.#checkOpen();
+    checkBids(bids);
+    if (bids.length === 0) return;
+    await this.#checkFences(bids);
+    const now = new Date(this.#clock());
+    const operations: AnyBulkWriteOperation<LedgerDoc>[] = bids.map((bid) => {
+      const key = { agent_id: bid.agentId, job_id: bid.jobId };
+      const set = {
+        bid_id: bid.bidId,
+        bid_price_usd: bid.priceUsd,
+        bid_at: now,
+        updated_at: now,
+      };
+      return {
+        updateOne:
+          bid.epoch === undefined
+            ? { filter: key, update: { $set: set, ...REOPEN }, upsert: true }
+            : {
+                // As in `write`: a newer epoch on the entry makes the upsert collide.
+                filter: { ...key, epoch: { $not: { $gt: bid.epoch } } },
+                update: { $set: { ...set, epoch: bid.epoch }, ...REOPEN },
+                upsert: true,
+              },
+      };
+    });
+    // One round trip for the round: unordered, so one failed record holds up no other.
+    const run = () =>
+      this.#entries.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
+    try {
+      await run();
+    } catch (err) {
+      // Racing upserts of a new key can collide on the unique index; the writes are
+      // idempotent, so the round is sent again once.
+      if (!duplicateIndices(err)) throw err;
       try {
         await run();
-      } catch (err) {
-        // Racing upserts of a new key can collide on the unique index; the writes are
-        // idempotent, so the round is sent again once.
-        if (!duplicateIndices(err)) throw err;
-        try {
-          await run();
-        } catch (again) {
-          // A collision left after the retry: a newer holder stamped the entry meanwhile.
-          if (again instanceof MongoBulkWriteError) await checkFences(bids);
-          throw again;
-        }
+      } catch (again) {
+        // A collision left after the retry: a newer holder stamped the entry meanwhile.
+        if (again instanceof MongoBulkWriteError) await this.#checkFences(bids);
+        throw again;
       }
-    },
-    async bidsOn(jobIds) {
-      open();
-      const found = new Map<string, Set<string>>();
-      if (jobIds.length === 0) return found;
-      const docs = coll.find(
-        { job_id: { $in: [...jobIds] }, ...LIVE_BID_FILTER },
-        { projection: { _id: 0, job_id: 1, agent_id: 1 } },
-      );
-      for await (const doc of docs) addBidder(found, doc.job_id, doc.agent_id);
-      return found;
-    },
-    async openStakes() {
-      open();
-      return (await coll.find(OPEN_STAKE_FILTER).toArray()).map(toEntry);
-    },
-    async endStake(agentId, jobId, reason, bidId) {
-      open();
-      checkKey(agentId, jobId);
-      const now = new Date(clock());
-      // `null` matches a missing bid id too (a stake from a win alone).
-      const sameBid: Document =
-        bidId === undefined ? {} : { bid_id: { $in: [null, "unknown", bidId] } };
-      const res = await coll.updateOne(
-        { agent_id: agentId, job_id: jobId, stake_ended_at: null, ...sameBid },
-        { $set: { stake_ended_at: now, stake_ended_reason: clip(reason), updated_at: now } },
-        { writeConcern: DURABLE },
-      );
-      return res.modifiedCount > 0;
-    },
-    async recordWon(agentId, jobId, epoch) {
-      // $min keeps the first time the job was seen won.
-      await upsert(
-        agentId,
-        jobId,
-        (now) => ({ $min: { won_at: now }, $set: { updated_at: now } }),
-        epoch,
-      );
-    },
-    async startExecution(agentId, jobId, epoch) {
-      const doc = await write(
-        agentId,
-        jobId,
-        epoch,
-        (now) => ({
-          $inc: { execution_attempts: 1 },
-          $set: { execution_started_at: now, updated_at: now },
+    }
+  }
+
+  async bidsOn(jobIds: readonly string[]): Promise<Map<string, Set<string>>> {
+    this.#checkOpen();
+    const found = new Map<string, Set<string>>();
+    if (jobIds.length === 0) return found;
+    const docs = this.#entries.find(
+      { job_id: { $in: [...jobIds] }, ...LIVE_BID_FILTER },
+      { projection: { _id: 0, job_id: 1, agent_id: 1 } },
+    );
+    for await (const doc of docs) addBidder(found, doc.job_id, doc.agent_id);
+    return found;
+  }
+
+  async openStakes(): Promise<LedgerEntry[]> {
+    this.#checkOpen();
+    return (await this.#entries.find(OPEN_STAKE_FILTER).toArray()).map(toEntry);
+  }
+
+  async endStake(agentId: string, jobId: string, reason: string, bidId?: string): Promise<boolean> {
+    this.#checkOpen();
+    checkKey(agentId, jobId);
+    const now = new Date(this.#clock());
+    // `null` matches a missing bid id too (a stake from a win alone).
+    const sameBid: Document =
+      bidId === undefined ? {} : { bid_id: { $in: [null, "unknown", bidId] } };
+    const res = await this.#entries.updateOne(
+      { agent_id: agentId, job_id: jobId, stake_ended_at: null, ...sameBid },
+      { $set: { stake_ended_at: now, stake_ended_reason: clip(reason), updated_at: now } },
+      { writeConcern: DURABLE },
+    );
+    return res.modifiedCount > 0;
+  }
+
+  async recordWon(agentId: string, jobId: string, epoch?: number): Promise<void> {
+    // $min keeps the first time the job was seen won (ExecutionStore.recordWon).
+    await this.#upsert(
+      agentId,
+      jobId,
+      (now) => ({ $min: { won_at: now }, $set: { updated_at: now } }),
+      epoch,
+    );
+  }
+
+  async startExecution(agentId: string, jobId: string, epoch?: number): Promise<number> {
+    const doc = await this.#write(
+      agentId,
+      jobId,
+      epoch,
+      (now) => ({
+        $inc: { execution_attempts: 1 },
+        $set: { execution_started_at: now, updated_at: now },
+      }),
+      (filter, update) =>
+        this.#entries.findOneAndUpdate(filter, update, {
+          upsert: true,
+          returnDocument: "after",
+          writeConcern: DURABLE,
         }),
-        (filter, update) =>
-          coll.findOneAndUpdate(filter, update, {
-            upsert: true,
-            returnDocument: "after",
-            writeConcern: DURABLE,
-          }),
+    );
+    if (doc === null)
+      throw new BazaarRunnerError(
+        "BR_ERR_INTERNAL",
+        "ledger: startExecution upsert returned no document",
       );
-      if (doc === null) throw new Error("ledger: startExecution upsert returned no document");
-      return toEntry(doc).executionAttempts;
-    },
-    async fenceJobs(stamps) {
-      open();
-      checkStamps(stamps);
-      const refusals: (StaleEpochError | undefined)[] = stamps.map(() => undefined);
-      if (stamps.length === 0) return refusals;
-      // One query for the agents' fences: a stamp under an older epoch is refused unwritten.
-      const agents = [...new Set(stamps.map((stamp) => stamp.agentId))];
-      const fenceOf = new Map<string, number>();
-      for await (const fence of fences.find({ _id: { $in: agents } }))
-        fenceOf.set(fence._id, fence.epoch);
-      let pending: number[] = [];
-      stamps.forEach(({ agentId, epoch }, i) => {
-        const fence = fenceOf.get(agentId) ?? 0;
-        if (fence > epoch) refusals[i] = new StaleEpochError(agentId, epoch, fence);
-        else pending.push(i);
-      });
-      // One bulkWrite for the rest; what collided is sent once more (a racing insert),
-      // then what still collides is looked up: a newer epoch on the entry refuses it.
-      for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++)
-        pending = await stampEntries(stamps, pending);
-      if (pending.length === 0) return refusals;
-      const entries = await coll
-        .find(
-          {
-            $or: pending.map((i) => ({
-              agent_id: stamps[i]?.agentId,
-              job_id: stamps[i]?.jobId,
-            })),
-          },
-          { projection: { agent_id: 1, job_id: 1, epoch: 1 } },
-        )
-        .toArray();
-      for (const i of pending) {
-        const { agentId, jobId, epoch } = stamps[i] as JobStamp;
-        const entry = entries.find((e) => e.agent_id === agentId && e.job_id === jobId);
-        const current = entry?.epoch ?? 0;
-        if (current <= epoch)
-          throw new Error(
-            `ledger: stamping agent ${agentId}'s entry for job ${jobId} collided twice with no newer epoch`,
-          );
-        refusals[i] = new StaleEpochError(agentId, epoch, current);
-      }
-      return refusals;
-    },
-    async raiseFence(agentId, epoch) {
-      open();
-      checkEpoch(epoch);
-      const fence = await fences.findOneAndUpdate(
-        { _id: agentId },
-        { $max: { epoch } },
+    return toEntry(doc).executionAttempts;
+  }
+
+  async fenceJobs(stamps: readonly JobStamp[]): Promise<(StaleEpochError | undefined)[]> {
+    this.#checkOpen();
+    checkStamps(stamps);
+    const refusals: (StaleEpochError | undefined)[] = stamps.map(() => undefined);
+    if (stamps.length === 0) return refusals;
+    // One query for the agents' fences: a stamp under an older epoch is refused unwritten.
+    const agents = [...new Set(stamps.map((stamp) => stamp.agentId))];
+    const fenceOf = new Map<string, number>();
+    for await (const fence of this.#fences.find({ _id: { $in: agents } }))
+      fenceOf.set(fence._id, fence.epoch);
+    let pending: number[] = [];
+    stamps.forEach(({ agentId, epoch }, i) => {
+      const fence = fenceOf.get(agentId) ?? 0;
+      if (fence > epoch) refusals[i] = new StaleEpochError(agentId, epoch, fence);
+      else pending.push(i);
+    });
+    // One bulkWrite for the rest; what collided is sent once more (a racing insert),
+    // then what still collides is looked up: a newer epoch on the entry refuses it.
+    for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++)
+      pending = await this.#stampEntries(stamps, pending);
+    if (pending.length === 0) return refusals;
+    const entries = await this.#entries
+      .find(
+        {
+          $or: pending.map((i) => ({
+            agent_id: stamps[i]?.agentId,
+            job_id: stamps[i]?.jobId,
+          })),
+        },
+        { projection: { agent_id: 1, job_id: 1, epoch: 1 } },
+      )
+      .toArray();
+    for (const i of pending) {
+      const { agentId, jobId, epoch } = stamps[i] as JobStamp;
+      const entry = entries.find((e) => e.agent_id === agentId && e.job_id === jobId);
+      const current = entry?.epoch ?? 0;
+      if (current <= epoch)
+        throw new BazaarRunnerError(
+          "BR_ERR_INTERNAL",
+          `ledger: stamping agent ${agentId}'s entry for job ${jobId} collided twice with no newer epoch`,
+        );
+      refusals[i] = new StaleEpochError(agentId, epoch, current);
+    }
+    return refusals;
+  }
+
+  async raiseFence(agentId: string, epoch: number): Promise<void> {
+    this.#checkOpen();
+    checkEpoch(epoch);
+    const fence = await this.#fences.findOneAndUpdate(
+      { _id: agentId },
+      { $max: { epoch } },
+      { upsert: true, returnDocument: "after", writeConcern: DURABLE },
+    );
+    const current = fence?.epoch ?? epoch;
+    if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
+    // Entries a paused old holder might still be about to write get our epoch now.
+    await this.#entries.updateMany(
+      { agent_id: agentId, accepted_at: null, closed_at: null, epoch: { $not: { $gte: epoch } } },
+      { $set: { epoch } },
+      { writeConcern: DURABLE },
+    );
+  }
+
+  async recordResult(
+    agentId: string,
+    jobId: string,
+    result: LedgerResult,
+    epoch?: number,
+  ): Promise<void> {
+    const clean = cleanResult(result);
+    const stored: NonNullable<LedgerDoc["result"]> = {
+      success: clean.success,
+      output: clean.output,
+      tokens_used: clean.tokensUsed,
+      model: clean.model,
+    };
+    if (clean.error !== undefined) stored.error = clean.error;
+    await this.#upsert(
+      agentId,
+      jobId,
+      (now) => ({ $set: { result: stored, result_at: now, updated_at: now } }),
+      epoch,
+    );
+  }
+
+  async markAccepted(agentId: string, jobId: string): Promise<void> {
+    await this.#upsert(agentId, jobId, (now) => ({
+      $min: { accepted_at: now }, // the first acceptance is kept (ExecutionStore.markAccepted)
+      $set: { updated_at: now },
+    }));
+  }
+
+  async closeResult(agentId: string, jobId: string, reason: string): Promise<void> {
+    await this.#upsert(agentId, jobId, (now) => ({
+      $set: { closed_reason: clip(reason), closed_at: now, updated_at: now },
+    }));
+  }
+
+  async recordSubmitFailure(
+    agentId: string,
+    jobId: string,
+    error: string,
+    nextSubmitAt: number,
+  ): Promise<void> {
+    checkEpochMs(nextSubmitAt);
+    await this.#upsert(agentId, jobId, (now) => ({
+      $inc: { submit_attempts: 1 },
+      $set: { last_submit_error: clip(error), next_submit_at: nextSubmitAt, updated_at: now },
+    }));
+  }
+
+  async get(agentId: string, jobId: string): Promise<LedgerEntry | undefined> {
+    this.#checkOpen();
+    const doc = await this.#entries.findOne({ agent_id: agentId, job_id: jobId });
+    return doc === null ? undefined : toEntry(doc);
+  }
+
+  async pendingResults(agentId?: string): Promise<LedgerEntry[]> {
+    this.#checkOpen();
+    const filter =
+      agentId === undefined ? PENDING_FILTER : { ...PENDING_FILTER, agent_id: agentId };
+    const docs = await this.#entries.find(filter).sort(PENDING_SORT).toArray();
+    return docs.map(toEntry);
+  }
+
+  async walletIndex(agentKey: string): Promise<number> {
+    this.#checkOpen();
+    checkName("agentKey", agentKey);
+    const mine = await this.#wallets.findOne({ agent_key: agentKey });
+    if (mine) return mine.wallet_index;
+    // One atomic step takes the next number ($inc on the counter), then the mapping is
+    // inserted: N agents starting at once cost N × (look, $inc, insert) and none waits on
+    // another. A number is never handed out twice; one taken for an agent another
+    // replica mapped first is left unused.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const counter = await this.#counters.findOneAndUpdate(
+        { _id: WALLET_COUNTER },
+        { $inc: { last: 1 } },
         { upsert: true, returnDocument: "after", writeConcern: DURABLE },
       );
-      const current = fence?.epoch ?? epoch;
-      if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
-      // Entries a paused old holder might still be about to write get our epoch now.
-      await coll.updateMany(
-        { agent_id: agentId, accepted_at: null, closed_at: null, epoch: { $not: { $gte: epoch } } },
-        { $set: { epoch } },
-        { writeConcern: DURABLE },
-      );
-    },
-    async recordResult(agentId, jobId, result, epoch) {
-      const clean = cleanResult(result);
-      const stored: NonNullable<LedgerDoc["result"]> = {
-        success: clean.success,
-        output: clean.output,
-        tokens_used: clean.tokensUsed,
-        model: clean.model,
-      };
-      if (clean.error !== undefined) stored.error = clean.error;
-      await upsert(
-        agentId,
-        jobId,
-        (now) => ({ $set: { result: stored, result_at: now, updated_at: now } }),
-        epoch,
-      );
-    },
-    async markAccepted(agentId, jobId) {
-      await upsert(agentId, jobId, (now) => ({
-        $min: { accepted_at: now },
-        $set: { updated_at: now },
-      }));
-    },
-    async closeResult(agentId, jobId, reason) {
-      await upsert(agentId, jobId, (now) => ({
-        $set: { closed_reason: clip(reason), closed_at: now, updated_at: now },
-      }));
-    },
-    async recordSubmitFailure(agentId, jobId, error, nextSubmitAt) {
-      checkEpochMs(nextSubmitAt);
-      await upsert(agentId, jobId, (now) => ({
-        $inc: { submit_attempts: 1 },
-        $set: { last_submit_error: clip(error), next_submit_at: nextSubmitAt, updated_at: now },
-      }));
-    },
-    async get(agentId, jobId) {
-      open();
-      const doc = await coll.findOne({ agent_id: agentId, job_id: jobId });
-      return doc === null ? undefined : toEntry(doc);
-    },
-    async pendingResults(agentId) {
-      open();
-      const filter =
-        agentId === undefined ? PENDING_FILTER : { ...PENDING_FILTER, agent_id: agentId };
-      const docs = await coll.find(filter).sort(PENDING_SORT).toArray();
-      return docs.map(toEntry);
-    },
-    async walletIndex(agentKey) {
-      open();
-      checkName("agentKey", agentKey);
-      // Take the next free index; a replica racing for it (or for this agent) collides
-      // on a unique index, and the loser looks again.
-      for (let attempt = 0; attempt < 20; attempt++) {
-        const mine = await wallets.findOne({ agent_key: agentKey });
-        if (mine) return mine.wallet_index;
-        const top = await wallets.find({}).sort({ wallet_index: -1 }).limit(1).toArray();
-        try {
-          await wallets.insertOne(
-            {
-              agent_key: agentKey,
-              wallet_index: (top[0]?.wallet_index ?? -1) + 1,
-              created_at: new Date(clock()),
-            },
-            { writeConcern: DURABLE },
-          );
-        } catch (err) {
-          if (!isDuplicate(err)) throw err;
-        }
-      }
-      throw new Error("ledger: could not allocate a wallet index (too much contention)");
-    },
-    async addSpend(day, agent, usd) {
-      open();
-      checkDay(day);
-      checkName("agent", agent);
-      checkUsd(usd);
-      const run = () =>
-        spend.updateOne({ day, agent }, { $inc: { usd } }, { upsert: true, writeConcern: DURABLE });
+      const index = counter?.last ?? 0;
       try {
-        await run();
+        await this.#wallets.insertOne(
+          { agent_key: agentKey, wallet_index: index, created_at: new Date(this.#clock()) },
+          { writeConcern: DURABLE },
+        );
+        return index;
       } catch (err) {
         if (!isDuplicate(err)) throw err;
-        await run();
       }
-    },
-    async spendOn(day, agent) {
-      open();
-      const docs = await spend.find(agent === undefined ? { day } : { day, agent }).toArray();
-      return docs.reduce((sum, doc) => sum + doc.usd, 0);
-    },
-    async recordOfferAnswer(answer) {
-      open();
-      const a = cleanOfferAnswer(answer);
-      try {
-        await offers.insertOne(
-          {
-            bid_id: a.bidId,
-            offer_index: a.offerIndex,
-            agent_id: a.agentId,
-            job_id: a.jobId,
-            action: a.action,
-            price_usd: a.priceUsd ?? null,
-            reason: a.reason,
-            answered_at: new Date(clock()),
-          },
-          { writeConcern: DURABLE },
-        );
-        return true;
-      } catch (err) {
-        if (isDuplicate(err)) return false;
-        throw err;
-      }
-    },
-    async offerAnswer(bidId, offerIndex) {
-      open();
-      const doc = await offers.findOne({ bid_id: bidId, offer_index: offerIndex });
-      if (doc === null) return undefined;
-      return offerAnswerSchema.parse({
-        agentId: doc.agent_id,
-        jobId: doc.job_id,
-        bidId: doc.bid_id,
-        offerIndex: doc.offer_index,
-        action: doc.action,
-        ...(doc.price_usd != null ? { priceUsd: doc.price_usd } : {}),
-        reason: doc.reason,
-        answeredAt: doc.answered_at.toISOString(),
-      });
-    },
-    async noteOnce(key) {
-      open();
-      checkName("key", key);
-      try {
-        await notes.insertOne({ key, at: new Date(clock()) }, { writeConcern: DURABLE });
-        return true;
-      } catch (err) {
-        if (isDuplicate(err)) return false;
-        throw err;
-      }
-    },
-    async recordPayment(payment) {
-      open();
-      const p = cleanPayment(payment);
-      try {
-        await payments.insertOne(
-          {
-            job_id: p.jobId,
-            agent_id: p.agentId,
-            amount_usd: p.amountUsd,
-            outcome: p.outcome,
-            quality_score: p.qualityScore,
-            recorded_at: new Date(clock()),
-          },
-          { writeConcern: DURABLE },
-        );
-        return true;
-      } catch (err) {
-        if (isDuplicate(err)) return false;
-        throw err;
-      }
-    },
-    async payment(jobId) {
-      open();
-      const doc = await payments.findOne({ job_id: jobId });
-      return doc === null ? undefined : toPayment(doc);
-    },
-    async paidTotals(agentId) {
-      open();
-      const docs = await payments
-        .find({ agent_id: agentId }, { projection: { _id: 0, amount_usd: 1 } })
-        .toArray();
-      return { jobs: docs.length, paidUsd: docs.reduce((sum, d) => sum + d.amount_usd, 0) };
-    },
-    async unpaidResults(agentId) {
-      open();
-      const accepted = (
-        await coll
-          .find(
-            { agent_id: agentId, accepted_at: { $ne: null }, "result.success": true },
-            { projection: { _id: 0 } },
-          )
-          .sort({ accepted_at: 1, job_id: 1 })
-          .toArray()
-      ).map(toEntry);
-      if (accepted.length === 0) return [];
-      const paid = new Set(
-        (
-          await payments
-            .find(
-              { job_id: { $in: accepted.map((e) => e.jobId) } },
-              { projection: { _id: 0, job_id: 1 } },
-            )
-            .toArray()
-        ).map((d) => d.job_id),
-      );
-      return accepted.filter((e) => !paid.has(e.jobId));
-    },
-    async earnedSeen(agentId) {
-      open();
-      const doc = await earned.findOne({ agent_id: agentId });
-      return doc === null ? undefined : { usd: doc.usd, since: doc.since.toISOString() };
-    },
-    async setEarnedSeen(agentId, usd) {
-      open();
-      checkEarned(agentId, usd);
-      await earned.updateOne(
-        { agent_id: agentId },
-        {
-          $set: { usd, updated_at: new Date(clock()) },
-          $setOnInsert: { since: new Date(clock()) },
-        },
+      // Another replica mapped this agent first: its number is the agent's.
+      const winner = await this.#wallets.findOne({ agent_key: agentKey });
+      if (winner) return winner.wallet_index;
+      // Else the number was taken without the counter (a runner from before it, during
+      // an upgrade): the counter catches up with the highest index, then takes the next.
+      await this.#seedWalletCounter();
+    }
+    throw new BazaarRunnerError(
+      "BR_ERR_LEDGER_CONTENTION",
+      "ledger: could not allocate a wallet index (the counter is behind)",
+    );
+  }
+
+  async addSpend(day: string, agent: string, usd: number): Promise<void> {
+    this.#checkOpen();
+    checkDay(day);
+    checkName("agent", agent);
+    checkUsd(usd);
+    const run = () =>
+      this.#spend.updateOne(
+        { day, agent },
+        { $inc: { usd } },
         { upsert: true, writeConcern: DURABLE },
       );
-    },
-    async agentTotals(agentId: string) {
-      open();
-      const docs = await coll.find({ agent_id: agentId }, { projection: { _id: 0 } }).toArray();
-      return totalsOf(docs.map(toEntry));
-    },
-    async summary(): Promise<LedgerSummary> {
-      open();
-      const succeeded = { accepted_at: { $ne: null }, "result.success": true };
-      const [entries, bids, won, pendingResults, accepted, failed, closedCount] = await Promise.all(
-        [
-          coll.countDocuments({}),
-          coll.countDocuments({ bid_at: { $ne: null } }),
-          coll.countDocuments({ won_at: { $ne: null } }),
-          coll.countDocuments(PENDING_FILTER),
-          coll.countDocuments(succeeded),
-          coll.countDocuments({
-            $or: [
-              { closed_at: { $ne: null } },
-              { accepted_at: { $ne: null }, "result.success": { $ne: true } },
-            ],
-          }),
-          coll.countDocuments({ closed_at: { $ne: null } }),
-        ],
+    try {
+      await run();
+    } catch (err) {
+      if (!isDuplicate(err)) throw err;
+      await run();
+    }
+  }
+
+  async spendOn(day: string, agent?: string): Promise<number> {
+    this.#checkOpen();
+    const docs = await this.#spend.find(agent === undefined ? { day } : { day, agent }).toArray();
+    return docs.reduce((sum, doc) => sum + doc.usd, 0);
+  }
+
+  async recordOfferAnswer(answer: OfferAnswer): Promise<boolean> {
+    this.#checkOpen();
+    const a = cleanOfferAnswer(answer);
+    try {
+      await this.#offers.insertOne(
+        {
+          bid_id: a.bidId,
+          offer_index: a.offerIndex,
+          agent_id: a.agentId,
+          job_id: a.jobId,
+          action: a.action,
+          price_usd: a.priceUsd ?? null,
+          reason: a.reason,
+          answered_at: new Date(this.#clock()),
+        },
+        { writeConcern: DURABLE },
       );
-      return {
-        backend: "mongo",
-        entries,
-        bids,
-        won,
-        pendingResults,
-        accepted,
-        failed,
-        closed: closedCount,
-      };
-    },
-    async close() {
-      closed = true;
-    },
-  };
-  return instrument(backend, options);
+      return true;
+    } catch (err) {
+      if (isDuplicate(err)) return false;
+      throw err;
+    }
+  }
+
+  async offerAnswer(bidId: string, offerIndex: number): Promise<OfferAnswer | undefined> {
+    this.#checkOpen();
+    const doc = await this.#offers.findOne({ bid_id: bidId, offer_index: offerIndex });
+    if (doc === null) return undefined;
+    return offerAnswerSchema.parse({
+      agentId: doc.agent_id,
+      jobId: doc.job_id,
+      bidId: doc.bid_id,
+      offerIndex: doc.offer_index,
+      action: doc.action,
+      ...(doc.price_usd != null ? { priceUsd: doc.price_usd } : {}),
+      reason: doc.reason,
+      answeredAt: doc.answered_at.toISOString(),
+    });
+  }
+
+  async noteOnce(key: string): Promise<boolean> {
+    this.#checkOpen();
+    checkName("key", key);
+    try {
+      await this.#notes.insertOne({ key, at: new Date(this.#clock()) }, { writeConcern: DURABLE });
+      return true;
+    } catch (err) {
+      if (isDuplicate(err)) return false;
+      throw err;
+    }
+  }
+
+  async recordPayment(payment: PaymentRecord): Promise<boolean> {
+    this.#checkOpen();
+    const p = cleanPayment(payment);
+    try {
+      await this.#payments.insertOne(
+        {
+          job_id: p.jobId,
+          agent_id: p.agentId,
+          amount_usd: p.amountUsd,
+          outcome: p.outcome,
+          quality_score: p.qualityScore,
+          recorded_at: new Date(this.#clock()),
+        },
+        { writeConcern: DURABLE },
+      );
+      return true;
+    } catch (err) {
+      if (isDuplicate(err)) return false;
+      throw err;
+    }
+  }
+
+  async payment(jobId: string): Promise<PaymentRecord | undefined> {
+    this.#checkOpen();
+    const doc = await this.#payments.findOne({ job_id: jobId });
+    return doc === null ? undefined : toPayment(doc);
+  }
+
+  async paidTotals(agentId: string): Promise<PaidTotals> {
+    this.#checkOpen();
+    const docs = await this.#payments
+      .find({ agent_id: agentId }, { projection: { _id: 0, amount_usd: 1 } })
+      .toArray();
+    return { jobs: docs.length, paidUsd: docs.reduce((sum, d) => sum + d.amount_usd, 0) };
+  }
+
+  async unpaidResults(agentId: string): Promise<LedgerEntry[]> {
+    this.#checkOpen();
+    const accepted = (
+      await this.#entries
+        .find(
+          { agent_id: agentId, accepted_at: { $ne: null }, "result.success": true },
+          { projection: { _id: 0 } },
+        )
+        .sort({ accepted_at: 1, job_id: 1 })
+        .toArray()
+    ).map(toEntry);
+    if (accepted.length === 0) return [];
+    const paid = new Set(
+      (
+        await this.#payments
+          .find(
+            { job_id: { $in: accepted.map((e) => e.jobId) } },
+            { projection: { _id: 0, job_id: 1 } },
+          )
+          .toArray()
+      ).map((d) => d.job_id),
+    );
+    return accepted.filter((e) => !paid.has(e.jobId));
+  }
+
+  async earnedSeen(agentId: string): Promise<EarnedSeen | undefined> {
+    this.#checkOpen();
+    const doc = await this.#earned.findOne({ agent_id: agentId });
+    return doc === null ? undefined : { usd: doc.usd, since: doc.since.toISOString() };
+  }
+
+  async setEarnedSeen(agentId: string, usd: number): Promise<void> {
+    this.#checkOpen();
+    checkEarned(agentId, usd);
+    await this.#earned.updateOne(
+      { agent_id: agentId },
+      {
+        $set: { usd, updated_at: new Date(this.#clock()) },
+        $setOnInsert: { since: new Date(this.#clock()) },
+      },
+      { upsert: true, writeConcern: DURABLE },
+    );
+  }
+
+  async agentTotals(agentId: string): Promise<AgentTotals> {
+    this.#checkOpen();
+    const docs = await this.#entries
+      .find({ agent_id: agentId }, { projection: { _id: 0 } })
+      .toArray();
+    return totalsOf(docs.map(toEntry));
+  }
+
+  async noteOutcome(agentId: string, jobId: string, patch: JobOutcomePatch): Promise<void> {
+    this.#checkOpen();
+    checkKey(agentId, jobId);
+    const { bidAt, ...fields } = cleanOutcomePatch(patch);
+    const set: Document = { updated_at: new Date(this.#clock()) };
+    for (const [field, value] of Object.entries(fields)) set[snakeCase(field)] = value;
+    if (bidAt !== undefined) set.bid_at = new Date(bidAt);
+    // $set merges field by field; two racing first writes collide once on the unique key.
+    const run = () =>
+      this.#outcomes.updateOne(
+        { agent_id: agentId, job_id: jobId },
+        { $set: set },
+        { upsert: true, writeConcern: DURABLE },
+      );
+    try {
+      await run();
+    } catch (err) {
+      if (!isDuplicate(err)) throw err;
+      await run();
+    }
+  }
+
+  async outcomes(agentId: string, limit = DEFAULT_OUTCOME_LIMIT): Promise<JobOutcome[]> {
+    this.#checkOpen();
+    checkOutcomeLimit(limit);
+    if (limit === 0) return []; // MongoDB reads limit 0 as "no limit"
+    const docs = await this.#outcomes
+      .find({ agent_id: agentId }, { projection: { _id: 0 } })
+      .sort({ bid_at: -1, job_id: 1 })
+      .limit(limit)
+      .toArray();
+    return docs.map(
+      ({ agent_id, job_id, bid_at, updated_at, ...fields }): JobOutcome =>
+        jobOutcomeSchema.parse({
+          ...Object.fromEntries(Object.entries(fields).map(([k, v]) => [camelCase(k), v])),
+          agentId: agent_id,
+          jobId: job_id,
+          ...(bid_at instanceof Date ? { bidAt: bid_at.toISOString() } : {}),
+          updatedAt: updated_at.toISOString(),
+        }),
+    );
+  }
+
+  async summary(): Promise<LedgerSummary> {
+    this.#checkOpen();
+    const succeeded = { accepted_at: { $ne: null }, "result.success": true };
+    const [entries, bids, won, pendingResults, accepted, failed, closedCount] = await Promise.all([
+      this.#entries.countDocuments({}),
+      this.#entries.countDocuments({ bid_at: { $ne: null } }),
+      this.#entries.countDocuments({ won_at: { $ne: null } }),
+      this.#entries.countDocuments(PENDING_FILTER),
+      this.#entries.countDocuments(succeeded),
+      this.#entries.countDocuments({
+        $or: [
+          { closed_at: { $ne: null } },
+          { accepted_at: { $ne: null }, "result.success": { $ne: true } },
+        ],
+      }),
+      this.#entries.countDocuments({ closed_at: { $ne: null } }),
+    ]);
+    return {
+      backend: "mongo",
+      entries,
+      bids,
+      won,
+      pendingResults,
+      accepted,
+      failed,
+      closed: closedCount,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { InvalidArgumentError } from "../errors.ts";
 import { checkName } from "./common.ts";
 import type { PaymentRecord } from "./types.ts";
 
@@ -22,5 +23,7 @@ export function cleanPayment(payment: PaymentRecord): Omit<PaymentRecord, "recor
 export function checkEarned(agentId: string, usd: number): void {
   checkName("agentId", agentId);
   if (!Number.isFinite(usd) || usd < 0)
-    throw new RangeError("ledger: total_earned_usd must be a finite, non-negative number");
+    throw new InvalidArgumentError(
+      "ledger: total_earned_usd must be a finite, non-negative number",
+    );
 }

@@ -1,14 +1,16 @@
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { BazaarRunnerError } from "../errors.ts";
 
 /** Another live process holds the state directory. The message is one line. */
-export class StateDirLockedError extends Error {
+export class StateDirLockedError extends BazaarRunnerError {
   override name = "StateDirLockedError";
   readonly lockPath: string;
   readonly pid: number;
 
   constructor(lockPath: string, pid: number) {
     super(
+      "BR_ERR_STATE_DIR_LOCKED",
       `RUNNER_STATE_DIR is in use: ${lockPath} is held by pid ${pid}; run one runner per state directory, or share agents between replicas through MongoDB`,
     );
     this.lockPath = lockPath;

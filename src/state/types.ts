@@ -3,6 +3,7 @@
  * bids nothing twice, executes a won job once, and never loses or resends a result.
  */
 import type { StaleEpochError } from "./fence.ts";
+import type { OutcomeStore } from "./outcomes.ts";
 
 export interface LedgerResult {
   success: boolean;
@@ -45,7 +46,7 @@ export interface LedgerEntry {
 }
 
 export interface LedgerSummary {
-  backend: "sqlite" | "mongo" | "memory";
+  backend: "sqlite" | "mongo";
   entries: number;
   bids: number;
   won: number;
@@ -147,11 +148,20 @@ export interface PaidTotals {
  * epoch of the lease under which they are made, and throw StaleEpochError when a newer
  * epoch exists for the agent (its fence, or the entry's own epoch). Without `epoch` a
  * write is unfenced (one process, no leases).
+ *
+ * The ledger is a set of small stores, one per kind of fact; a caller depends on the ones
+ * it uses, and `Ledger` is all of them. Each method's comment is the rule every backend
+ * keeps (the contract suite, test/state/ledger-contract.ts, holds each backend to it).
  */
-export interface Ledger {
-  readonly backend: LedgerSummary["backend"];
-  /** True if this agent already bid on this job. */
+
+/** The bids on record: what keeps a restart from bidding twice. */
+export interface BidStore {
+  /** True if this agent has a live bid on this job (recorded, its stake not ended). */
   hasBid(agentId: string, jobId: string): Promise<boolean>;
+  /**
+   * Records the bid (its id and price, the time now), replacing an earlier one on the
+   * job; a new bid opens a stake ended before again (`endStake`).
+   */
   recordBid(
     agentId: string,
     jobId: string,
@@ -164,8 +174,12 @@ export interface Ledger {
    * (those with an epoch): one stale entry (StaleEpochError) writes none.
    */
   recordBids(bids: readonly BidRecord[]): Promise<void>;
-  /** The agents with a bid on record, for each of these jobs that has any (one query). */
+  /** The agents with a live bid on record, for each of these jobs that has any (one query). */
   bidsOn(jobIds: readonly string[]): Promise<Map<string, Set<string>>>;
+}
+
+/** The jobs the runner has a stake in (a bid or a win, no result yet). */
+export interface StakeStore {
   /**
    * The runner's stakes: entries with a bid or a win, no result yet, not ended
    * (`endStake`). What the runner looks up when no listing shows the job any more.
@@ -173,16 +187,38 @@ export interface Ledger {
   openStakes(): Promise<LedgerEntry[]>;
   /**
    * Gives up on a stake (its bid lost, rejected or cancelled; the job closed), with the
-   * reason. With `bidId`, only while the entry's bid is that one (or of unknown id), so a
-   * report about an old bid never ends a newer one. True when the stake was open and is
-   * ended now: once per bid, however many replicas notice it.
+   * reason. With `bidId`, only while the entry's bid is that one (or of unknown id:
+   * none, or `"unknown"`), so a report about an old bid never ends a newer one. True when
+   * the stake was open and is ended now: once per bid, however many replicas notice it.
    */
   endStake(agentId: string, jobId: string, reason: string, bidId?: string): Promise<boolean>;
+}
+
+/** A won job from its award to its result's acceptance: executed once, its result never lost. */
+export interface ExecutionStore {
+  /** Marks the job won; the first time it was seen won is kept, the bid is left as it is. */
   recordWon(agentId: string, jobId: string, epoch?: number): Promise<void>;
   /** Marks execution started and returns how many times it has been started, this one included. */
   startExecution(agentId: string, jobId: string, epoch?: number): Promise<number>;
-  /** Writes the result down. Must be durable before the result is submitted. */
+  /** Writes the result down (replacing one before). Must be durable before the result is submitted. */
   recordResult(agentId: string, jobId: string, result: LedgerResult, epoch?: number): Promise<void>;
+  /** The marketplace took the result; the first time it did is kept. */
+  markAccepted(agentId: string, jobId: string): Promise<void>;
+  /** The outbox gives up on this result, keeping the output for the operator. */
+  closeResult(agentId: string, jobId: string, reason: string): Promise<void>;
+  /** One more failed submission: counted, with its error and when to try next. */
+  recordSubmitFailure(
+    agentId: string,
+    jobId: string,
+    error: string,
+    nextSubmitAt: number,
+  ): Promise<void>;
+  /** Results produced but neither accepted nor closed, oldest first; of one agent if given. */
+  pendingResults(agentId?: string): Promise<LedgerEntry[]>;
+}
+
+/** Lease epochs on the entries (replicas only; see above). */
+export interface FenceStore {
   /**
    * Stamps each entry with its epoch before an act outside the ledger (placing a round's
    * bids), in one write (one SQLite transaction; with MongoDB one fence query and one
@@ -193,39 +229,48 @@ export interface Ledger {
   fenceJobs(stamps: readonly JobStamp[]): Promise<(StaleEpochError | undefined)[]>;
   /**
    * A new lease holder's first write: raises the agent's fence to `epoch` and stamps the
-   * agent's open entries with it, so no write under an older epoch lands afterwards.
-   * Throws StaleEpochError when the fence is already higher.
+   * agent's open entries (not accepted, not closed) with it, so no write under an older
+   * epoch lands afterwards. Throws StaleEpochError when the fence is already higher.
    */
   raiseFence(agentId: string, epoch: number): Promise<void>;
-  markAccepted(agentId: string, jobId: string): Promise<void>;
-  /** The outbox gives up on this result, keeping the output for the operator. */
-  closeResult(agentId: string, jobId: string, reason: string): Promise<void>;
-  recordSubmitFailure(
-    agentId: string,
-    jobId: string,
-    error: string,
-    nextSubmitAt: number,
-  ): Promise<void>;
+}
+
+/** Reading the entries back: one, one agent's totals, all of them summed up. */
+export interface EntryReader {
   get(agentId: string, jobId: string): Promise<LedgerEntry | undefined>;
-  /** One agent's totals (see AgentTotals). */
+  /** One agent's totals (see AgentTotals; `totalsOf` in common.ts counts them). */
   agentTotals(agentId: string): Promise<AgentTotals>;
-  /** Results produced but neither accepted nor closed, oldest first; of one agent if given. */
-  pendingResults(agentId?: string): Promise<LedgerEntry[]>;
   summary(): Promise<LedgerSummary>;
+}
+
+export interface WalletIndexStore {
   /**
    * The agent's wallet index (its key is m/44'/60'/0'/0/index), allocated on first use:
-   * the same for that agent ever after, and never another agent's.
+   * the same for that agent ever after, and never another agent's. Concurrent first uses
+   * (replicas, many agents starting at once) each cost a bounded number of round trips.
    */
   walletIndex(agentKey: string): Promise<number>;
+}
+
+export interface SpendStore {
   /** Adds estimated LLM spend of an agent to a UTC day (`YYYY-MM-DD`). */
   addSpend(day: string, agent: string, usd: number): Promise<void>;
   /** Estimated LLM spend on a UTC day: of one agent, or of all of them. */
   spendOn(day: string, agent?: string): Promise<number>;
+}
+
+export interface OfferAnswerStore {
   /** Writes down the answer to a counter-offer; false (and nothing written) if it was answered before. */
   recordOfferAnswer(answer: OfferAnswer): Promise<boolean>;
   offerAnswer(bidId: string, offerIndex: number): Promise<OfferAnswer | undefined>;
+}
+
+export interface OnceNotes {
   /** True the first time a key is noted, false ever after: for things said once (a migration notice). */
   noteOnce(key: string): Promise<boolean>;
+}
+
+export interface PaymentStore {
   /** Writes down what a job paid; false (and nothing written) if the job has a payment on record. */
   recordPayment(payment: PaymentRecord): Promise<boolean>;
   payment(jobId: string): Promise<PaymentRecord | undefined>;
@@ -239,5 +284,21 @@ export interface Ledger {
    */
   earnedSeen(agentId: string): Promise<EarnedSeen | undefined>;
   setEarnedSeen(agentId: string, usd: number): Promise<void>;
+}
+
+/** Every store of the ledger, in one backend. */
+export interface Ledger
+  extends BidStore,
+    StakeStore,
+    ExecutionStore,
+    FenceStore,
+    EntryReader,
+    WalletIndexStore,
+    SpendStore,
+    OfferAnswerStore,
+    OnceNotes,
+    PaymentStore,
+    OutcomeStore {
+  readonly backend: LedgerSummary["backend"];
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { LocalAccount } from "viem";
+import { BazaarRunnerError } from "../errors.ts";
 import type { Ledger } from "../state/types.ts";
 import { checksummed, sameAddress } from "./keys.ts";
 import { legacyDerivedWallet } from "./legacy.ts";
@@ -24,8 +25,11 @@ export interface WalletConfig {
 }
 
 /** An agent that can be paid nowhere: no mnemonic, no AGENT_WALLET, no wallet_address. */
-export class NoWalletError extends Error {
+export class NoWalletError extends BazaarRunnerError {
   override name = "NoWalletError";
+  constructor(message: string) {
+    super("BR_ERR_NO_WALLET", message);
+  }
 }
 
 /**

@@ -1,9 +1,10 @@
 import { mnemonicToSeedSync, validateMnemonic } from "@scure/bip39";
-// Addresses through ox (viem's own core): `viem`'s main entry loads some 360 modules,
-// about 7 MB of a runner's memory, for two functions.
+// Addresses through ox (viem's own core): `viem`'s main entry loads hundreds of modules
+// for two functions (its memory cost is in bench/RESULTS.md).
 import * as Address from "ox/Address";
 import * as Hex from "ox/Hex";
 import { english, generateMnemonic, type HDAccount, HDKey, hdKeyToAccount } from "viem/accounts";
+import { BazaarRunnerError, InvalidArgumentError } from "../errors.ts";
 import { registerSecret } from "../secrets.ts";
 
 /**
@@ -13,8 +14,11 @@ import { registerSecret } from "../secrets.ts";
 const AGENT_CHAIN_PATH = "m/44'/60'/0'/0";
 
 /** A mnemonic that is not a valid BIP-39 English phrase. The message never quotes it. */
-export class MnemonicError extends Error {
+export class MnemonicError extends BazaarRunnerError {
   override name = "MnemonicError";
+  constructor(message: string) {
+    super("BR_ERR_INVALID_MNEMONIC", message);
+  }
 }
 
 /** A new random 12-word English BIP-39 phrase. */
@@ -29,8 +33,8 @@ export function newMnemonic(): string {
 export class HdWallet {
   /**
    * The node at m/44'/60'/0'/0, derived once: each agent's key is one step from it
-   * rather than five from the root (0.5 ms instead of 1.5 ms an agent; 10,000 agents
-   * start 10 s sooner).
+   * rather than five from the root (bench/RESULTS.md, "Agent keys one step from the
+   * chain node").
    */
   readonly #chain: HDKey;
   readonly #accounts = new Map<number, HDAccount>();
@@ -50,7 +54,9 @@ export class HdWallet {
   /** The account at m/44'/60'/0'/0/index. */
   account(index: number): HDAccount {
     if (!Number.isSafeInteger(index) || index < 0 || index >= 0x80000000)
-      throw new RangeError(`wallet index must be an integer from 0 to 2^31-1, got ${index}`);
+      throw new InvalidArgumentError(
+        `wallet index must be an integer from 0 to 2^31-1, got ${index}`,
+      );
     let account = this.#accounts.get(index);
     if (!account) {
       // A path is read from the node it is given, so "m/i" of the chain is

@@ -460,3 +460,64 @@ describe("MongoDB config source: writeBack", () => {
     expect(seen.length).toBe(settled + 1);
   });
 });
+
+describe("MongoDB config source: the runner's own write-backs", () => {
+  it("300 write-backs are applied without re-reading the collection; a real change still is", async (ctx) => {
+    ctx.skip(REAL_SERVER, IN_PROCESS_ONLY);
+    const server = await ownServer();
+    const h = await harness(server.uri);
+    const count = 300;
+    await h.agents.insertMany(
+      Array.from({ length: count }, (_, i) => agentDoc(`Agent${String(i).padStart(3, "0")}`)),
+    );
+    const src = await source(h);
+    const initial = await src.load();
+    expect(initial.agents).toHaveLength(count);
+    const seen = await watchOpen(ctx, src);
+    // The read the opened stream asks for (load + that one): after it, only the test's writes.
+    await waitFor(
+      "the read after the stream opened",
+      async () => (await counterValue(h.metrics.configReloads, { outcome: "ok" })) >= 2,
+    );
+    const findsBefore = server.commandCount("find");
+
+    // As a start-up writes them: in small groups, spread over a few seconds (each group
+    // further apart than the source's debounce, so that nothing coalesces them by luck).
+    const groups = 12;
+    const perGroup = count / groups;
+    for (let g = 0; g < groups; g++) {
+      await Promise.all(
+        initial.agents.slice(g * perGroup, (g + 1) * perGroup).map((spec, i) =>
+          src.writeBack?.(spec, {
+            agent_id: `agent_${String(g * perGroup + i).padStart(8, "0")}`,
+            wallet_address: WALLET,
+          }),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await waitFor(
+      "the snapshot to carry every agent_id",
+      () => latest(seen)?.agents.every((a) => a.config.agent_id?.startsWith("agent_")) === true,
+    );
+    expect(latest(seen)?.agents.every((a) => a.config.wallet_address === WALLET)).toBe(true);
+    // Their change events were the runner's own: applied from the events, no read at all
+    // (before, each one made the source re-read all 300 documents 100 ms later).
+    expect(server.commandCount("find") - findsBefore).toBe(0);
+
+    // A real change (with a runner-owned field beside it) is re-read: that document only.
+    const target = initial.agents[7];
+    if (!target) throw new Error("no agent 7");
+    await h.agents.updateOne(
+      { name: target.config.name },
+      { $set: { base_rate_usd: 0.11, wallet_address: WALLET } },
+    );
+    await waitFor(
+      "the base rate change",
+      () => agentNamed(latest(seen), target.config.name)?.config.base_rate_usd === 0.11,
+    );
+    expect(server.commandCount("find") - findsBefore).toBe(1);
+    expect(latest(seen)?.agents).toHaveLength(count);
+    expect(agentNamed(latest(seen), target.config.name)?.config.agent_id).toBe("agent_00000007");
+  });
+});

@@ -44,6 +44,32 @@ describe("KeywordAgentExecutor.evaluateJob", () => {
     expect(looks).toBe(2);
   });
 
+  it("still looks once per job and kind when each agent decides on several jobs in turn", async () => {
+    let looks = 0;
+    class CountingReviewer extends CodeReviewerExecutor {
+      protected override toolsCanWork(job: Parameters<CodeReviewerExecutor["evaluateJob"]>[0]) {
+        looks++;
+        return super.toolsCanWork(job);
+      }
+    }
+    const agent = makeAgent({ agent_type: "code_reviewer" });
+    const jobs = [1, 2, 3].map((n) =>
+      makeJob({
+        title: `Code review of a security fix, part ${n}`,
+        description: `\`\`\`ts\nconst x${n} = eval(input);\n\`\`\``,
+        required_capabilities: [],
+      }),
+    );
+    // As a runner's workers do: every agent goes through the poll's jobs.
+    for (const reviewer of Array.from({ length: 4 }, () => new CountingReviewer(agent))) {
+      for (const job of jobs) {
+        const e = await reviewer.evaluateJob(job, makeContext(agent));
+        expect(e.reasoning).toMatch(/its tools can check 1 code block/);
+      }
+    }
+    expect(looks).toBe(3);
+  });
+
   it("bids with the built-in table and the config's base rate", async () => {
     const agent = makeAgent({ base_rate_usd: 0.04 });
     const e = await new SchemaArchitectExecutor(agent).evaluateJob(graphqlJob, makeContext(agent));

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadPlugins, PluginLoadError } from "../../src/agents/plugins.ts";
 import { createExecutor, hasExecutor } from "../../src/agents/registry.ts";
@@ -72,6 +73,49 @@ describe("loadPlugins", () => {
     await expect(
       loadPlugins(["bazaar-no-such-plugin-package"], { cwd: repoRoot, logger }),
     ).rejects.toThrow(/cannot load plugin "bazaar-no-such-plugin-package"/);
+  });
+
+  it("calls a module's register(registry), which registers into this runner's registry", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "bazaar-plugin-"));
+    tempDirs.push(dir);
+    // No import of bazaar-runner at all: the registry comes in as the argument.
+    await writeFile(
+      join(dir, "registering.mjs"),
+      [
+        "class Registered {",
+        '  static systemPrompt = "You register through the argument.";',
+        "  evaluateJob() {}",
+        "  executeTask() {}",
+        "}",
+        "export let calls = 0;",
+        "export function register(registry) {",
+        "  calls += 1;",
+        '  registry.registerExecutor("registered_by_argument", Registered);',
+        "}",
+        "",
+      ].join("\n"),
+    );
+    expect(hasExecutor("registered_by_argument")).toBe(false);
+    await loadPlugins(["./registering.mjs"], { cwd: dir, logger });
+    expect(hasExecutor("registered_by_argument")).toBe(true);
+    const module = await import(pathToFileURL(join(dir, "registering.mjs")).href);
+    expect(module.calls).toBe(1);
+  });
+
+  it("names a module whose register throws or is not a function", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "bazaar-plugin-"));
+    tempDirs.push(dir);
+    await writeFile(
+      join(dir, "refusing.mjs"),
+      'export function register() { throw new Error("no types today"); }\n',
+    );
+    await writeFile(join(dir, "odd.mjs"), "export const register = 42;\n");
+    await expect(loadPlugins(["./refusing.mjs"], { cwd: dir, logger })).rejects.toThrow(
+      /cannot load plugin "\.\/refusing\.mjs": no types today/,
+    );
+    await expect(loadPlugins(["./odd.mjs"], { cwd: dir, logger })).rejects.toThrow(
+      /cannot load plugin "\.\/odd\.mjs": its export "register" is a number, not a function/,
+    );
   });
 
   it("names a module that throws while loading, with its reason", async () => {

@@ -8,12 +8,26 @@ import ts from "typescript";
  * src/; the shared helpers are the single files at the top of src/.
  */
 export const LAYERS: readonly { name: string; members: readonly string[] }[] = [
+  // The error base and the secret scrubber its messages go through: below everything,
+  // so that even config's ConfigError is one of the runner's errors.
+  { name: "errors", members: ["errors.ts", "secrets.ts"] },
   { name: "config", members: ["config"] },
   {
     name: "shared helpers",
     // `contract` is the API both marketplace sides share (routes, statuses, shapes);
     // `web` what the dashboard and the poster page share (base styles, DOM helpers, serving).
-    members: ["logger.ts", "metrics.ts", "retry.ts", "secrets.ts", "pool.ts", "contract", "web"],
+    // `tracing` the spans; `sqlite.ts` the SQLite set-up (migrations, transactions) the
+    // ledger and the embedded marketplace share.
+    members: [
+      "logger.ts",
+      "metrics.ts",
+      "retry.ts",
+      "pool.ts",
+      "sqlite.ts",
+      "tracing",
+      "contract",
+      "web",
+    ],
   },
   {
     name: "clients and services",
@@ -25,6 +39,27 @@ export const LAYERS: readonly { name: string; members: readonly string[] }[] = [
   { name: "http", members: ["http"] },
   { name: "cli", members: ["cli"] },
 ];
+
+/**
+ * Inside a layer folder, its sub-folders, lowest first, under the same rule: a file may
+ * import from its own sub-layer or a lower one. ROOT stands for the files directly in the
+ * folder (for the runner: runner.ts and the units that compose it), the top sub-layer.
+ */
+export const ROOT = "(root files)";
+export const SUBLAYERS: Readonly<Record<string, readonly string[]>> = {
+  runner: [
+    "policy",
+    "telemetry",
+    "feed",
+    "bidding",
+    "delivery",
+    "negotiation",
+    "presence",
+    "fleet",
+    "replicas",
+    ROOT,
+  ],
+};
 
 /** One import that points the wrong way, or a file no layer claims. */
 export interface LayerViolation {
@@ -38,6 +73,19 @@ function layerOf(relativePath: string): number | undefined {
   const first = relativePath.split(sep)[0] ?? relativePath;
   const index = LAYERS.findIndex((layer) => layer.members.includes(first));
   return index === -1 ? undefined : index;
+}
+
+/**
+ * The sub-layer of a file inside a folder that has sub-layers: its index and name; null
+ * when the folder has none; undefined when the file's sub-folder is in no sub-layer.
+ */
+function subLayerOf(relativePath: string): { index: number; name: string } | null | undefined {
+  const [first = "", second, ...rest] = relativePath.split(sep);
+  const order = SUBLAYERS[first];
+  if (!order || second === undefined) return null;
+  const name = rest.length === 0 ? ROOT : second;
+  const index = order.indexOf(name);
+  return index === -1 ? undefined : { index, name };
 }
 
 function sourceFiles(dir: string): string[] {
@@ -70,6 +118,11 @@ export function checkImportLayers(root: string): LayerViolation[] {
       violations.push({ text: `${from}: in no layer (add its folder to LAYERS)` });
       continue;
     }
+    const fromSub = subLayerOf(from);
+    if (fromSub === undefined) {
+      violations.push({ text: `${from}: in no sub-layer (add its folder to SUBLAYERS)` });
+      continue;
+    }
     const text = readFileSync(file, "utf8");
     // Static imports, re-exports, `import type` and dynamic `import()` alike.
     const { importedFiles } = ts.preProcessFile(text, true, true);
@@ -78,10 +131,21 @@ export function checkImportLayers(root: string): LayerViolation[] {
       const target = relative(root, resolve(dirname(file), imported.fileName));
       if (target.startsWith("..")) continue;
       const toLayer = layerOf(target);
-      if (toLayer === undefined || toLayer <= fromLayer) continue;
-      violations.push({
-        text: `${from}:${lineOf(text, imported.pos)} → ${target} (${LAYERS[fromLayer]?.name} may not import ${LAYERS[toLayer]?.name})`,
-      });
+      if (toLayer === undefined || toLayer < fromLayer) continue;
+      const at = `${from}:${lineOf(text, imported.pos)} → ${target}`;
+      if (toLayer > fromLayer) {
+        violations.push({
+          text: `${at} (${LAYERS[fromLayer]?.name} may not import ${LAYERS[toLayer]?.name})`,
+        });
+        continue;
+      }
+      // The same layer: within a folder with sub-layers, down or sideways only.
+      const toSub = subLayerOf(target);
+      if (!fromSub || !toSub || target.split(sep)[0] !== from.split(sep)[0]) continue;
+      if (toSub.index > fromSub.index)
+        violations.push({
+          text: `${at} (${from.split(sep)[0]}/${fromSub.name} may not import ${toSub.name})`,
+        });
     }
   }
   return violations;

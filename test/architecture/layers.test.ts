@@ -44,6 +44,24 @@ describe("import layers", () => {
     );
     write("cli/main.ts", 'import { s } from "../runner/status.ts";\nexport const m = s;\n');
     write("gadgets/thing.ts", "export const thing = 1;\n");
+    // Inside the runner: policy is lowest, the root files highest.
+    write(
+      "runner/policy/rule.ts",
+      'import type { W } from "../fleet/worker.ts";\nexport type R = W | 1;\n',
+    );
+    write(
+      "runner/fleet/worker.ts",
+      [
+        'import { log } from "../../logger.ts";',
+        'import type { R } from "../policy/rule.ts";',
+        'import type { Tenure } from "./tenure.ts";',
+        'import type { s } from "../status.ts";',
+        "export type W = R | Tenure | typeof log | typeof s;",
+        "",
+      ].join("\n"),
+    );
+    write("runner/fleet/tenure.ts", "export type Tenure = 2;\n");
+    write("runner/gizmos/x.ts", "export const x = 1;\n");
     afterAll(() => rmSync(root, { recursive: true, force: true }));
 
     it("names each upward import with its file and line, and each unplaced file", () => {
@@ -52,7 +70,18 @@ describe("import layers", () => {
         "agent-configs/types.ts:3 → runner/status.ts (agent-configs may not import runner)",
         "agent-configs/types.ts:4 → cli/main.ts (agent-configs may not import cli)",
         "gadgets/thing.ts: in no layer (add its folder to LAYERS)",
+        "runner/fleet/worker.ts:4 → runner/status.ts (runner/fleet may not import (root files))",
+        "runner/gizmos/x.ts: in no sub-layer (add its folder to SUBLAYERS)",
+        "runner/policy/rule.ts:1 → runner/fleet/worker.ts (runner/policy may not import fleet)",
       ]);
+    });
+
+    it("lets a runner sub-folder import its own and lower sub-folders, and the root files all", () => {
+      // runner/status.ts (a root file) imports the shared helpers; fleet imports policy and
+      // itself: none of these is named above. Without the sub-layers none would be caught.
+      const texts = checkImportLayers(root).map((v) => v.text);
+      expect(texts.filter((t) => t.includes("→ runner/policy/"))).toEqual([]);
+      expect(texts.filter((t) => t.includes("→ runner/fleet/tenure.ts"))).toEqual([]);
     });
   });
 });

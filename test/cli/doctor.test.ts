@@ -105,6 +105,7 @@ describe("bazaar-runner doctor", () => {
       "agents",
       "wallets",
       "llm",
+      "margin",
     ]);
     expect(result.every((r) => r.level === "ok")).toBe(true);
     expect(check(result, "marketplace").message).toContain(marketplace.url);
@@ -114,6 +115,9 @@ describe("bazaar-runner doctor", () => {
     );
     expect(check(result, "runner").message).toBe(
       `no runner answers at ${NO_RUNNER_URL} (RUNNER_URL): nothing to compare with`,
+    );
+    expect(check(result, "margin").message).toBe(
+      `no runner answers at ${NO_RUNNER_URL} (RUNNER_URL): no margins to check`,
     );
     expect(check(result, "agents").message).toBe("3 agent(s) from defaults");
     expect(check(result, "llm").message).toContain(llm.url);

@@ -103,6 +103,10 @@ describe("CLI commands that ask the runner at RUNNER_URL", { timeout: 120_000 },
     expect(lines(same.stdout).find((l) => /^\S+\s+runner\s/.test(l))).toBe(
       `ok    runner          the runner at ${app.httpUrl} runs with the same settings (poll 0.5 s, heartbeat 2 s, agents from defaults)`,
     );
+    // The runner's own earnings figures (GET /api/status): its agents have lost nothing.
+    expect(lines(same.stdout).find((l) => /^\S+\s+margin\s/.test(l))).toMatch(
+      /^ok\s+margin\s+no agent of the runner at \S+ lost money over the last day \(3 with earnings on record\)$/,
+    );
   });
 
   it("jobs show prints each agent's decision from a server speaking the decisions contract", async () => {

@@ -342,6 +342,16 @@ describe.skipIf(!hasChromium)(suiteName, () => {
       await p.goto(url);
       await p.locator('[data-testid="agent-card"]').nth(2).waitFor();
       await expectAgree(p, "after a restart", afterJobs);
+      // Each registered agent's earnings, from the ledger's outcomes: the chart draws the
+      // margin the table totals.
+      await waitFor(
+        "an earnings row for each agent",
+        async () => (await p.locator('[data-testid="earnings-row"]').count()) === 3,
+        { timeoutMs: 20_000 },
+      );
+      expect(
+        Number(await p.locator('[data-testid="chart-earnings"]').getAttribute("data-margin-usd")),
+      ).toBeCloseTo(await shown(p, "earn-total-margin"), 4);
 
       await mkdir("test-results", { recursive: true });
       await p.screenshot({ path: "test-results/dashboard-e2e-figures.png", fullPage: true });

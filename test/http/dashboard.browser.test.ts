@@ -10,6 +10,8 @@ import { createHttpServer } from "../../src/http/server.ts";
 import { statusRoutes } from "../../src/http/status.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { createMetrics } from "../../src/metrics.ts";
+import { performanceOf } from "../../src/runner/telemetry/earnings.ts";
+import type { JobOutcome } from "../../src/state/outcomes.ts";
 import { browserSuiteName, CHROMIUM, hasChromium, launchChromium } from "../support/browser.ts";
 import { waitFor } from "../support/wait.ts";
 import { FakeStatusSource } from "./fake-status.ts";
@@ -428,6 +430,8 @@ describe.skipIf(!hasChromium)(suiteName, () => {
       detail: "schema_design 0.9 and keywords matched",
       priceUsd: 0.052,
       confidence: 0.86,
+      // With tracing on, the job's trace id for the agent (src/tracing).
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
     });
     status.decide({
       jobId: "job_schema_1",
@@ -471,6 +475,10 @@ describe.skipIf(!hasChromium)(suiteName, () => {
       expect(await page.locator("#decisions-job").textContent()).toContain("1 bid, 2 skipped");
       expect(await decision("SchemaArchitect").getAttribute("data-outcome")).toBe("bid");
       expect(await decision("SchemaArchitect").textContent()).toContain("$0.052 · confidence 0.86");
+      expect(
+        await decision("SchemaArchitect").locator('[data-testid="decision-trace"]').textContent(),
+      ).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+      expect(await decision("AnomalyHunter").textContent()).not.toContain("trace");
       expect(await decision("AnomalyHunter").getAttribute("data-outcome")).toBe("skip");
       expect(await decision("AnomalyHunter").textContent()).toContain(
         "capability below the minimum",
@@ -647,6 +655,130 @@ describe.skipIf(!hasChromium)(suiteName, () => {
           (await page.locator('[data-testid="total-results-failed"]').textContent()) === "2",
       );
       expect(await page.locator('[data-testid="total-results-accepted"]').textContent()).toBe("3");
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("shows each agent's earnings, the earnings over time and the quality gate's calibration, agreeing with each other", async () => {
+    const status = new FakeStatusSource();
+    const now = Date.now();
+    const ago = (minutes: number) => new Date(now - minutes * 60_000).toISOString();
+    const outcome = (jobId: string, minutesAgo: number, o: Partial<JobOutcome>): JobOutcome => ({
+      agentId: "a",
+      jobId,
+      updatedAt: ago(minutesAgo),
+      ...o,
+    });
+    const figures: Record<string, JobOutcome[]> = {
+      SchemaArchitect: [
+        outcome("s1", 30, {
+          result: "won",
+          llmCostUsd: 0.01,
+          predictedQuality: 0.82,
+          qualityScore: 0.9,
+          paidUsd: 0.05,
+        }),
+        outcome("s2", 200, {
+          result: "won",
+          llmCostUsd: 0.02,
+          predictedQuality: 0.88,
+          qualityScore: 0.5,
+          paidUsd: 0.025,
+        }),
+        outcome("s3", 400, { result: "lost" }),
+      ],
+      // Loses money: executed, scored low, paid nothing.
+      AnomalyHunter: [
+        outcome("a1", 90, {
+          result: "won",
+          llmCostUsd: 0.004,
+          predictedQuality: 0.3,
+          qualityScore: 0.2,
+          paidUsd: 0,
+        }),
+      ],
+    };
+    for (const agent of status.agents) {
+      const outcomes = figures[agent.name];
+      if (outcomes) agent.performance = performanceOf(outcomes, now);
+    }
+    const base = await serve(status);
+    const { page, errors } = await openPage();
+    try {
+      await page.goto(base);
+      await page.locator('[data-testid="earnings-row"]').nth(1).waitFor();
+      const cell = (agent: string, id: string) =>
+        page.locator(
+          `[data-testid="earnings-row"][data-agent-name="${agent}"] [data-testid="earn-${id}"]`,
+        );
+      // Only the agents with figures (CodeReviewer has none yet).
+      expect(
+        await page
+          .locator('[data-testid="earnings-row"]')
+          .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-agent-name"))),
+      ).toEqual(["SchemaArchitect", "AnomalyHunter"]);
+      expect(await cell("SchemaArchitect", "win-rate").textContent()).toBe("67 % (2 of 3)");
+      expect(await cell("SchemaArchitect", "quality").textContent()).toBe("0.70 (2)");
+      expect(await cell("SchemaArchitect", "predicted").textContent()).toBe("0.85 → 0.70");
+      expect(await cell("SchemaArchitect", "error").textContent()).toBe("0.23");
+      expect(await cell("SchemaArchitect", "llm-cost").textContent()).toBe("$0.0300");
+      expect(await cell("SchemaArchitect", "paid").textContent()).toBe("$0.0750");
+      expect(await cell("SchemaArchitect", "margin").textContent()).toBe("$0.0450");
+      expect(await cell("AnomalyHunter", "margin").textContent()).toBe("$-0.0040");
+      expect(await cell("AnomalyHunter", "margin").getAttribute("class")).toBe("tone-bad");
+
+      // The total row adds up the rows; the chart draws the same margin.
+      const rowsSum = async (id: string) =>
+        (
+          await page
+            .locator(`[data-testid="earnings-row"] [data-testid="earn-${id}"]`)
+            .allTextContents()
+        ).reduce((n, t) => n + numberIn(t), 0);
+      for (const id of ["llm-cost", "paid", "margin", "margin-day"]) {
+        expect(
+          numberIn(await page.locator(`[data-testid="earn-total-${id}"]`).textContent()),
+        ).toBeCloseTo(await rowsSum(id), 4);
+      }
+      expect(await page.locator('[data-testid="earn-total-margin"]').textContent()).toBe("$0.0410");
+      await waitFor(
+        "the chart to draw the margin",
+        async () =>
+          (await page.locator('[data-testid="chart-earnings"]').getAttribute("data-margin-usd")) !==
+          null,
+      );
+      expect(
+        Number(
+          await page.locator('[data-testid="chart-earnings"]').getAttribute("data-margin-usd"),
+        ),
+      ).toBeCloseTo(0.041, 6);
+
+      // Calibration: SchemaArchitect predicted 0.82 and 0.88 (one bucket), AnomalyHunter 0.3.
+      const calibration = (agent: string) =>
+        page.locator(`[data-testid="calibration"][data-agent-name="${agent}"]`);
+      const rows = calibration("SchemaArchitect").locator('[data-testid="calibration-row"]');
+      expect(await rows.count()).toBe(1);
+      expect(await rows.first().getAttribute("data-from")).toBe("0.8");
+      expect(await rows.first().locator('[data-testid="cal-count"]').textContent()).toBe("2");
+      expect(await rows.first().locator('[data-testid="cal-predicted"]').textContent()).toBe(
+        "0.85",
+      );
+      expect(await rows.first().locator('[data-testid="cal-actual"]').textContent()).toBe("0.70");
+      // The bucket's error agrees with the table's (one pair each side of the mean).
+      expect(
+        await calibration("SchemaArchitect").locator('[data-testid="cal-error"]').textContent(),
+      ).toBe(`error ${await cell("SchemaArchitect", "error").textContent()} over 2 jobs`);
+      expect(
+        await calibration("AnomalyHunter")
+          .locator('[data-testid="calibration-row"]')
+          .getAttribute("data-from"),
+      ).toBe("0.3");
+
+      await mkdir("test-results", { recursive: true });
+      await page.locator('[data-testid="earnings"]').screenshot({
+        path: "test-results/dashboard-earnings.png",
+      });
+      expect(errors, errors.join("\n")).toEqual([]);
     } finally {
       await page.close();
     }

@@ -85,6 +85,8 @@ describe.each(["sqlite", "mongo"] as const)("restart safety with the %s ledger",
       RUNNER_STATE_DIR: join(stateDir, "runner"),
       PORT: "0",
       HOST: "127.0.0.1",
+      // Counts one LLM call per execution: the quality gate's repair call would be a second.
+      QUALITY_GATE: "off",
       // A restarted replica with the same id re-claims its own leases at once, rather
       // than after they expire.
       ...(mongo ? { MONGODB_URI: mongo.uri, MONGODB_DB: dbName, RUNNER_REPLICA_ID: "one" } : {}),

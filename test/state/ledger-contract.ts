@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
 import { StaleEpochError } from "../../src/state/fence.ts";
+import type { JobOutcomePatch } from "../../src/state/outcomes.ts";
 import type { Ledger, LedgerResult } from "../../src/state/types.ts";
 
 /** A clock that moves one second per reading, so every write has its own timestamp. */
@@ -421,6 +422,96 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       expect(await ledger.noteOnce("migrated:agent_1")).toBe(true);
       expect(await ledger.noteOnce("migrated:agent_1")).toBe(false);
       expect(await ledger.noteOnce("migrated:agent_2")).toBe(true);
+    });
+
+    describe("outcomes", () => {
+      it("merges each (agent, job) record field by field, creating it on first use", async () => {
+        expect(await ledger.outcomes("a1")).toEqual([]);
+        await ledger.noteOutcome("a1", "j1", {
+          jobClass: "summarise",
+          multiplier: 1.2,
+          priceUsd: 0.6,
+          bidAt: "2026-01-01T00:00:05Z",
+          result: "pending",
+          predictedQuality: 0.8,
+          predictionReasons: ["short", "clear"],
+        });
+        await ledger.noteOutcome("a1", "j1", { result: "won", counterOffers: 1, llmCostUsd: 0.01 });
+        await ledger.noteOutcome("a1", "j1", { counterOffers: 2, llmCostUsd: 0.03 });
+        await ledger.noteOutcome("a1", "j1", { qualityScore: null, paidUsd: 0 });
+        const [record, ...rest] = await ledger.outcomes("a1");
+        expect(rest).toEqual([]);
+        const { updatedAt, ...fields } = record ?? { updatedAt: undefined };
+        expect(fields).toStrictEqual({
+          agentId: "a1",
+          jobId: "j1",
+          jobClass: "summarise",
+          multiplier: 1.2,
+          priceUsd: 0.6,
+          bidAt: "2026-01-01T00:00:05.000Z",
+          result: "won",
+          counterOffers: 2,
+          predictedQuality: 0.8,
+          predictionReasons: ["short", "clear"],
+          qualityScore: null,
+          paidUsd: 0,
+          llmCostUsd: 0.03,
+        });
+        expect(Date.parse(updatedAt ?? "")).toBeGreaterThan(0);
+        // An undefined field is absent: it keeps the stored value; a score replaces null.
+        await ledger.noteOutcome("a1", "j1", { priceUsd: undefined, qualityScore: 0.9 });
+        expect((await ledger.outcomes("a1"))[0]).toMatchObject({
+          priceUsd: 0.6,
+          qualityScore: 0.9,
+        });
+        expect(await ledger.outcomes("a2")).toEqual([]);
+      });
+
+      it("lists one agent's records newest bid first, at most the limit", async () => {
+        await ledger.noteOutcome("a1", "old", { bidAt: "2026-01-01T00:00:00.000Z" });
+        await ledger.noteOutcome("a1", "none", { result: "lost" });
+        await ledger.noteOutcome("a1", "new", { bidAt: "2026-01-03T00:00:00.000Z" });
+        await ledger.noteOutcome("a1", "mid", { bidAt: "2026-01-02T00:00:00.000Z" });
+        await ledger.noteOutcome("a2", "other", { bidAt: "2026-01-04T00:00:00.000Z" });
+        // A later fact about the oldest bid does not make it newer.
+        await ledger.noteOutcome("a1", "old", { result: "won" });
+        const jobs = async (limit?: number) =>
+          (await ledger.outcomes("a1", limit)).map((o) => o.jobId);
+        expect(await jobs()).toEqual(["new", "mid", "old", "none"]);
+        expect(await jobs(2)).toEqual(["new", "mid"]);
+        expect(await jobs(0)).toEqual([]);
+        await expect(ledger.outcomes("a1", -1)).rejects.toThrow(/limit/);
+        await expect(ledger.outcomes("a1", 1.5)).rejects.toThrow(/limit/);
+      });
+
+      it("keeps every field of concurrent first notes on one record", async () => {
+        await Promise.all([
+          ledger.noteOutcome("a1", "j1", { priceUsd: 1 }),
+          ledger.noteOutcome("a1", "j1", { result: "pending" }),
+          ledger.noteOutcome("a1", "j1", { counterOffers: 1 }),
+        ]);
+        expect(await ledger.outcomes("a1")).toMatchObject([
+          { jobId: "j1", priceUsd: 1, result: "pending", counterOffers: 1 },
+        ]);
+      });
+
+      it("rejects bad input without writing, and stores only the record's fields", async () => {
+        await expect(ledger.noteOutcome("", "j1", { priceUsd: 1 })).rejects.toThrow(/agentId/);
+        await expect(ledger.noteOutcome("a1", "j1", { priceUsd: -1 })).rejects.toThrow();
+        await expect(ledger.noteOutcome("a1", "j1", { bidAt: "yesterday" })).rejects.toThrow();
+        await expect(
+          ledger.noteOutcome("a1", "j1", { result: "maybe" as unknown as "won" }),
+        ).rejects.toThrow();
+        await expect(ledger.noteOutcome("a1", "j1", { predictedQuality: 2 })).rejects.toThrow();
+        expect(await ledger.outcomes("a1")).toEqual([]);
+        await ledger.noteOutcome("a1", "j1", {
+          priceUsd: 1,
+          stray: "x",
+        } as unknown as JobOutcomePatch);
+        const [record] = await ledger.outcomes("a1");
+        expect(record).not.toHaveProperty("stray");
+        expect(record).toMatchObject({ agentId: "a1", jobId: "j1", priceUsd: 1 });
+      });
     });
 
     describe("payments", () => {

@@ -7,7 +7,6 @@ import { promisify } from "node:util";
 import { MongoClient } from "mongodb";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { openLedger } from "../../src/state/index.ts";
-import { createMemoryLedger } from "../../src/state/memory-ledger.ts";
 import { openMongoLedger } from "../../src/state/mongo-ledger.ts";
 import { openSqliteLedger } from "../../src/state/sqlite-ledger.ts";
 import type { Ledger, LedgerResult } from "../../src/state/types.ts";
@@ -25,7 +24,10 @@ afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-ledgerContract("memory", async (options) => createMemoryLedger(options));
+// In memory: what unit tests use in place of a ledger file (":memory:").
+ledgerContract("sqlite in memory", async (options) =>
+  openSqliteLedger({ ...options, path: ":memory:" }),
+);
 ledgerContract("sqlite", async (options) =>
   openSqliteLedger({ ...options, path: join(tempDir(), "ledger.sqlite") }),
 );
@@ -74,7 +76,7 @@ describe("sqlite ledger on disk", () => {
     const raw = new DatabaseSync(path, { readOnly: true });
     try {
       expect(raw.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-      expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 5 });
+      expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 6 });
       const indexes = raw
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger'")
         .all();
@@ -238,6 +240,7 @@ describe("mongo ledger", () => {
         dbName,
         collection: freshCollection(),
       });
+      updates.length = 0; // opening seeds the wallet-index counter: not the round's
       const bids = Array.from({ length: 50 }, (_, i) => ({
         agentId: `a${i % 5}`,
         jobId: `j${i}`,
@@ -256,6 +259,73 @@ describe("mongo ledger", () => {
     } finally {
       await monitored.close();
     }
+  });
+
+  it("allocates 300 wallet indexes at once: all distinct, none refused, a bounded number of commands", async () => {
+    const monitored = new MongoClient(server?.uri ?? "", { monitorCommands: true });
+    let commands = 0;
+    monitored.on("commandStarted", (event) => {
+      if (["find", "findAndModify", "insert", "update"].includes(event.commandName)) commands++;
+    });
+    try {
+      const ledger = await openMongoLedger({
+        client: monitored,
+        dbName,
+        collection: freshCollection(),
+      });
+      commands = 0;
+      const keys = Array.from({ length: 300 }, (_, i) => `agent-${i}`);
+      const indexes = await Promise.all(keys.map((key) => ledger.walletIndex(key)));
+      expect(new Set(indexes).size).toBe(300);
+      // A look, one atomic step and one insert per agent: work linear in the agents.
+      expect(commands).toBeLessThanOrEqual(3 * 300);
+      commands = 0;
+      expect(await Promise.all(keys.map((key) => ledger.walletIndex(key)))).toEqual(indexes);
+      expect(commands).toBe(300);
+      await ledger.close();
+    } finally {
+      await monitored.close();
+    }
+  });
+
+  it("continues wallet indexes from the highest of a database from before the counter", async () => {
+    const collection = freshCollection();
+    await client
+      .db(dbName)
+      .collection(`${collection}_wallets`)
+      .insertMany([
+        { agent_key: "old-a", wallet_index: 0, created_at: new Date() },
+        { agent_key: "old-b", wallet_index: 7, created_at: new Date() },
+      ]);
+    const ledger = await openMongoLedger({ client, dbName, collection });
+    expect(await ledger.walletIndex("old-b")).toBe(7);
+    expect(await ledger.walletIndex("new-a")).toBe(8);
+    await ledger.close();
+    // Opening again (another replica, a restart) leaves a counter that is ahead alone.
+    const again = await openMongoLedger({ client, dbName, collection });
+    expect(await again.walletIndex("new-b")).toBe(9);
+    expect(await again.walletIndex("new-a")).toBe(8);
+    await again.close();
+  });
+
+  it("catches the counter up with indexes a runner from before it took meanwhile", async () => {
+    const collection = freshCollection();
+    const ledger = await openMongoLedger({ client, dbName, collection });
+    expect(await ledger.walletIndex("first")).toBe(0);
+    // An older runner (no counter) takes 1..30 while this one runs, as during an upgrade.
+    await client
+      .db(dbName)
+      .collection(`${collection}_wallets`)
+      .insertMany(
+        Array.from({ length: 30 }, (_, i) => ({
+          agent_key: `old-${i}`,
+          wallet_index: i + 1,
+          created_at: new Date(),
+        })),
+      );
+    expect(await ledger.walletIndex("next")).toBe(31);
+    expect(await ledger.walletIndex("after")).toBe(32);
+    await ledger.close();
   });
 
   it("stores one snake_case document per (agent, job) with real dates", async () => {

@@ -64,6 +64,11 @@ export async function startHarness(
     PORT: "0",
     HOST: "127.0.0.1",
     ...(options.llmKey === false ? {} : { FIREWORKS_API_KEY: llm.apiKey }),
+    // The scenarios check bids against the fixed formula and count LLM calls per
+    // execution; price learning and the quality gate have scenarios of their own
+    // (price-learning.test.ts, quality-gate.test.ts), which turn them on.
+    AGENT_PRICING: "fixed",
+    QUALITY_GATE: "off",
     ...options.env,
   };
   const config = loadConfig(env);

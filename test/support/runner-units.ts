@@ -8,11 +8,12 @@ import { createMetrics } from "../../src/metrics.ts";
 import { AgentTelemetry } from "../../src/runner/telemetry/agent-telemetry.ts";
 import { DecisionLog } from "../../src/runner/telemetry/decision-log.ts";
 import { StatusTracker } from "../../src/runner/telemetry/status-tracker.ts";
-import { createMemoryLedger } from "../../src/state/memory-ledger.ts";
+import { openSqliteLedger } from "../../src/state/sqlite-ledger.ts";
 import type { BidRecord, Ledger } from "../../src/state/types.ts";
 import { AgentWallets } from "../../src/wallet/agent-wallets.ts";
 import { HdWallet } from "../../src/wallet/keys.ts";
 import { type ClientMarket, startClientMarket } from "./client-market.ts";
+import { ledgerWith } from "./ledger-with.ts";
 import { type Api, api } from "./raw-http.ts";
 import { SECRET_TEST_MNEMONIC } from "./test-secrets.ts";
 
@@ -65,14 +66,12 @@ export function telemetryFixture(
 /** The ledger, keeping each round that `recordBids` was given. */
 export function recordingRounds(ledger: Ledger): { ledger: Ledger; rounds: BidRecord[][] } {
   const rounds: BidRecord[][] = [];
-  const recording: Ledger = {
-    ...ledger,
-    backend: ledger.backend,
+  const recording = ledgerWith(ledger, {
     recordBids: (bids) => {
       rounds.push([...bids]);
       return ledger.recordBids(bids);
     },
-  };
+  });
   return { ledger: recording, rounds };
 }
 
@@ -92,7 +91,7 @@ export interface WorkerMarket extends ClientMarket {
 export async function startWorkerMarket(prefix: string): Promise<WorkerMarket> {
   const market = await startClientMarket(prefix);
   onTestFinished(() => market.close());
-  const ledger = createMemoryLedger();
+  const ledger = openSqliteLedger({ path: ":memory:" });
   const hd = new HdWallet(SECRET_TEST_MNEMONIC);
   const setup = {
     hd,

@@ -56,7 +56,12 @@ export function maskSecrets(
 ): string {
   let out = text;
   for (const secret of [...new Set(secrets)].sort((a, b) => b.length - a.length)) {
-    if (secret.length >= 8) out = out.split(secret).join(`[secret ${mask(secret)}]`);
+    // A short credential is masked by its quoted literal (`"hunter2"`), never as a bare word.
+    const quoted =
+      secret.length >= 4 &&
+      "\"'`".includes(secret[0] as string) &&
+      secret.endsWith(secret[0] as string);
+    if (secret.length >= 8 || quoted) out = out.split(secret).join(`[secret ${mask(secret)}]`);
   }
   return out;
 }
@@ -100,6 +105,7 @@ const SETTINGS = [
   "",
   "- **ESLint** (Node API, flat config) on JavaScript and TypeScript: typescript-eslint's parser, eslint-plugin-security's recommended rules (except detect-object-injection, which flags every `obj[key]`), and the core rules no-eval, no-implied-eval and no-new-func. Inline configuration is disabled: `eslint-disable` comments in the code have no effect.",
   "- **secretlint** with its recommended preset (AWS, GCP, GitHub, Slack, npm, OpenAI and other tokens, private keys, database connection strings, basic auth) on every file. A secret is shown by its kind and first characters only.",
+  "- **Hard-coded credential check** (in the style of Bandit's B105 and Semgrep's hard-coded credential rules) on every file: a string literal assigned to a name that says password, secret, token, key or credential (assignments, object properties, default parameters), except empty and placeholder values, values built from variables or read from the environment, and names such as `token_type` or `key_id`.",
   '- **SQL concatenation check** on every file: string literals holding SQL that are joined with `+`, `.` or `||`, interpolated (template literals, f-strings, `$"…"`) or formatted (`%`, `.format`, printf-style).',
   "- The code was read, never executed.",
 ].join("\n");

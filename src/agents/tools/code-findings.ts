@@ -14,7 +14,7 @@ export interface CodeFinding {
   severity: Severity;
   message: string;
   fix: string;
-  tool: "eslint" | "secretlint" | "sql-check";
+  tool: "eslint" | "secretlint" | "sql-check" | "credential-check";
 }
 
 export interface ReviewedFile {

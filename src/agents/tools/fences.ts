@@ -83,6 +83,9 @@ function onlyFenceAfter(text: string, from: number, end: number): boolean {
 }
 
 export function findFences(text: string): Fence[] {
+  // A fence opens with three backticks or tildes: most job texts have neither, and
+  // the per-line facts below would be built for nothing.
+  if (!text.includes("```") && !text.includes("~~~")) return [];
   const { starts, ends } = linesOf(text);
   const count = starts.length;
   // Per line: the fence character it can close with (0: none) and its run's length.

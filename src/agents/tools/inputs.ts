@@ -102,8 +102,44 @@ const TIMESTAMP_START = /^\s*\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
 /** `\d+(\.\d*)?`, not `\d+\.?\d*`: two adjacent digit runs made a long token quadratic. */
 const NUMBER = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?$/i;
 
-/** What an unfenced paragraph of the description holds, if it is data. */
-function classifyParagraph(text: string): string | undefined {
+/** Whether a code unit separates number-list tokens: `[\s,;]` (\s: every Unicode space, all in the BMP). */
+function separatesTokens(code: number): boolean {
+  if (code === 0x2c || code === 0x3b || code === 0x20 || (code >= 0x09 && code <= 0x0d))
+    return true;
+  return code >= 0x80 && /\s/.test(String.fromCharCode(code));
+}
+
+/**
+ * Whether at most 10 % of the text's tokens (runs between `[\s,;]`) are other than
+ * numbers, with at least 8 tokens. Counted in place: prose fails within a few words,
+ * and a long paragraph is not split into an array for that.
+ */
+function mostlyNumbers(text: string): boolean {
+  let count = 0;
+  let inToken = false;
+  for (let i = 0; i < text.length; i++) {
+    const separator = separatesTokens(text.charCodeAt(i));
+    if (!separator && !inToken) count++;
+    inToken = !separator;
+  }
+  if (count < 8) return false;
+  let others = 0;
+  let start = -1;
+  for (let i = 0; i <= text.length; i++) {
+    const separator = i === text.length || separatesTokens(text.charCodeAt(i));
+    if (!separator) {
+      if (start === -1) start = i;
+      continue;
+    }
+    if (start === -1) continue;
+    if (!NUMBER.test(text.slice(start, i)) && ++others > count * 0.1) return false;
+    start = -1;
+  }
+  return true;
+}
+
+/** What an unfenced paragraph of the description holds, if it is data (exported for its tests). */
+export function classifyParagraph(text: string): string | undefined {
   const trimmed = text.trim();
   if (/^[[{]/.test(trimmed)) {
     try {
@@ -113,7 +149,11 @@ function classifyParagraph(text: string): string | undefined {
       // not JSON: maybe something else
     }
   }
-  const lines = trimmed.split(/\r?\n/).filter((line) => line.trim() !== "");
+  // Three lines need two line breaks: most paragraphs are one line of prose.
+  const lines =
+    trimmed.indexOf("\n", trimmed.indexOf("\n") + 1) === -1
+      ? []
+      : trimmed.split(/\r?\n/).filter((line) => line.trim() !== "");
   if (lines.length >= 3) {
     if (lines.filter((line) => TIMESTAMP_START.test(line)).length >= lines.length * 0.8)
       return looksDelimited(lines) ? "csv" : "log";
@@ -129,11 +169,7 @@ function classifyParagraph(text: string): string | undefined {
   }
   // At most 10 % of the tokens may be other than numbers; prose fails within a few words.
   if (!/\d/.test(trimmed)) return undefined;
-  const tokens = trimmed.split(/[\s,;]+/).filter((t) => t !== "");
-  if (tokens.length < 8) return undefined;
-  let others = 0;
-  for (const token of tokens) if (!NUMBER.test(token) && ++others > tokens.length * 0.1) break;
-  return others <= tokens.length * 0.1 ? "numbers" : undefined;
+  return mostlyNumbers(trimmed) ? "numbers" : undefined;
 }
 
 /** Three or more lines with the same (non-zero) count of one delimiter. */
@@ -211,7 +247,10 @@ export function extractFromText(
     after = end;
   }
   rest += scanned.slice(after);
-  for (const paragraph of rest.split(/\n[ \t]*\n/)) {
+  // Paragraphs are parted by a blank line: a text without two line breaks is one.
+  const paragraphs =
+    rest.indexOf("\n", rest.indexOf("\n") + 1) === -1 ? [rest] : rest.split(/\n[ \t]*\n/);
+  for (const paragraph of paragraphs) {
     const kind = classifyParagraph(paragraph);
     if (!kind) continue;
     n++;
@@ -225,6 +264,26 @@ export function extractFromText(
   return { blocks: collector.blocks, notes: collector.notes };
 }
 
+/** The blocks of a description without data; frozen, since every such job shares it. */
+const NO_BLOCKS: InputBlock[] = Object.freeze([]) as unknown as InputBlock[];
+
+/**
+ * Whether extractFromText surely finds no block in a text, seen without extracting: no
+ * fence (``` or ~~~), so the text is classified as paragraphs; at most one line break,
+ * so it is one paragraph without the three lines CSV, logs or JSON lines need; no `[`
+ * or `{`, so it is not JSON; then only a number list is data. (test/agents/tools/inputs.test.ts
+ * checks it against extractFromText.)
+ */
+export function holdsNoData(text: string): boolean {
+  const firstBreak = text.indexOf("\n");
+  if (firstBreak !== -1 && text.indexOf("\n", firstBreak + 1) !== -1) return false;
+  if (BRACKET.test(text) || text.includes("```") || text.includes("~~~")) return false;
+  return !DIGIT.test(text) || !mostlyNumbers(text.trim());
+}
+
+const BRACKET = /[[{]/;
+const DIGIT = /\d/;
+
 /** Each job's description blocks for bidding, extracted once and shared by every agent. */
 const descriptionBlocks = new WeakMap<object, InputBlock[]>();
 
@@ -234,13 +293,28 @@ const descriptionBlocks = new WeakMap<object, InputBlock[]>();
  * one listing share it, as they share the keyword scan.
  */
 export function blocksForBidding(job: { description?: string | null }): InputBlock[] {
+  const description = job.description ?? "";
+  // Most descriptions are prose: answered without a WeakMap entry per job, which cost
+  // more than this look; the agents of the other kinds then find it the last one seen.
+  if (description === lastWithoutData) return NO_BLOCKS;
+  const scanned =
+    description.length > EVALUATION_SCAN_CHARS
+      ? description.slice(0, EVALUATION_SCAN_CHARS)
+      : description;
+  if (holdsNoData(scanned)) {
+    lastWithoutData = description;
+    return NO_BLOCKS;
+  }
   let blocks = descriptionBlocks.get(job);
   if (!blocks) {
-    blocks = extractFromText(job.description ?? "", undefined, EVALUATION_SCAN_CHARS).blocks;
+    blocks = extractFromText(description, undefined, EVALUATION_SCAN_CHARS).blocks;
     descriptionBlocks.set(job, blocks);
   }
   return blocks;
 }
+
+/** The last description blocksForBidding found no data in. */
+let lastWithoutData: string | undefined;
 
 /** A file attached to the job, as the marketplace lists it. */
 export interface AttachedFile {
@@ -328,8 +402,13 @@ export async function gatherJobInputs(
   return { blocks: collector.blocks, notes: collector.notes };
 }
 
+/** What a job without attachments lists; frozen, since every such job shares it. */
+const NO_FILES: AttachedFile[] = Object.freeze([]) as unknown as AttachedFile[];
+
 /** For bidding: the attachments the job lists (no download), as name and category. */
 export function listedAttachments(attachments: readonly unknown[]): AttachedFile[] {
+  // Most jobs attach nothing: no array (nor iterator) per agent's look at them.
+  if (attachments.length === 0) return NO_FILES;
   const out: AttachedFile[] = [];
   for (const item of attachments) {
     if (!item || typeof item !== "object") continue;

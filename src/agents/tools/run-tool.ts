@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { inChildSpan } from "../../tracing/tracing.ts";
 import type { ToolInput, ToolName, ToolOutput } from "./catalog.ts";
 
 /**
@@ -33,6 +34,44 @@ export function runTool<N extends ToolName>(
   options: { signal?: AbortSignal; budget?: Partial<ToolBudget> } = {},
 ): Promise<ToolOutcome<ToolOutput<N>>> {
   const budget = { ...DEFAULT_TOOL_BUDGET, ...options.budget };
+  // Inside a job's trace (tracing on), the run is a span with its budget and what it found.
+  return inChildSpan(
+    `bazaar.tool ${tool}`,
+    {
+      "bazaar.tool.name": tool,
+      "bazaar.tool.budget.timeout_ms": budget.timeoutMs,
+      "bazaar.tool.budget.max_memory_mb": budget.maxMemoryMb,
+    },
+    () => runInWorker(tool, input, options.signal, budget),
+    describeOutcome,
+  );
+}
+
+/** A tool run's outcome as span attributes: ok or its error, time, and how much it found. */
+function describeOutcome(outcome: ToolOutcome<unknown>): Record<string, string | number | boolean> {
+  if (!outcome.ok)
+    return {
+      "bazaar.tool.ok": false,
+      "bazaar.tool.ms": outcome.ms,
+      "bazaar.tool.error": outcome.error,
+    };
+  const value = outcome.value as Record<string, unknown> | null;
+  const found =
+    value && typeof value === "object" ? Object.values(value).find(Array.isArray) : undefined;
+  return {
+    "bazaar.tool.ok": true,
+    "bazaar.tool.ms": outcome.ms,
+    ...(found ? { "bazaar.tool.findings": found.length } : {}),
+  };
+}
+
+function runInWorker<N extends ToolName>(
+  tool: N,
+  input: ToolInput<N>,
+  signal: AbortSignal | undefined,
+  budget: ToolBudget,
+): Promise<ToolOutcome<ToolOutput<N>>> {
+  const options = { signal };
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   return new Promise((resolve, reject) => {

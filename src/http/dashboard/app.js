@@ -6,6 +6,7 @@
 import { chartsChanged, makeCharts } from "./charts.js";
 import { listenForJobIds, refreshDecisions, renderRecentJobs, showJob } from "./decisions.js";
 import { byId, onJobClick, tickTimes } from "./dom.js";
+import { renderEarnings } from "./earnings.js";
 import { renderStatus } from "./render.js";
 import { follow, loadOnce } from "./stream.js";
 import { addEvents, events, MAX_EVENTS, renderTimeline } from "./timeline.js";
@@ -19,6 +20,7 @@ const live = params.get("live") !== "0";
 const sink = {
   status(snapshot) {
     renderStatus(snapshot);
+    renderEarnings(snapshot);
     refreshDecisions();
     // The charts' hour ends at the runner's now, events or not.
     chartsChanged();

@@ -21,6 +21,7 @@ const REASONS = {
   declined: "declined",
   below_floor: "budget below the price floor",
   spend_cap: "spend cap reached",
+  capacity_ranked_out: "capacity short: better jobs first",
   evaluation_failed: "evaluation failed",
   bid_refused: "bid refused",
   bid_failed: "bid failed",
@@ -91,7 +92,26 @@ function decisionRow(d) {
     },
     h("span", { class: "dec-agent" }, d.agent),
     h("span", { class: "dec-what" }, what),
-    h("span", { class: "dec-detail" }, d.detail),
+    h(
+      "span",
+      { class: "dec-detail" },
+      d.detail,
+      // With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT): the id to look the job up by in the tracing backend.
+      d.traceId
+        ? [
+            " · trace ",
+            h(
+              "code",
+              {
+                class: "dec-trace",
+                "data-testid": "decision-trace",
+                title: "OpenTelemetry trace id",
+              },
+              d.traceId,
+            ),
+          ]
+        : null,
+    ),
     h("span", { class: "dec-time" }, timeEl(d.at)),
   );
 }

@@ -5,16 +5,26 @@
  * land, and rendered when present.
  */
 import type {
+  AgentPerformance,
   AgentStatusView,
   DecisionRecord,
   Earnings,
+  EarningsPoint,
   ReloadStatus,
   RunnerEvent,
   SkipReason,
   StatusSnapshot,
 } from "../../runner/telemetry/status-types.ts";
 
-export type { DecisionRecord, Earnings, ReloadStatus, RunnerEvent, SkipReason };
+export type {
+  AgentPerformance,
+  DecisionRecord,
+  Earnings,
+  EarningsPoint,
+  ReloadStatus,
+  RunnerEvent,
+  SkipReason,
+};
 
 export interface AgentWallet {
   /** Checksummed. */

@@ -2,12 +2,22 @@ import type { AgentConfig } from "../../agents/types.ts";
 import type { MarketplaceClient } from "../../marketplace/client.ts";
 import { isMarketplaceError } from "../../marketplace/errors.ts";
 import type { Job } from "../../marketplace/schemas.ts";
-import { mapBounded } from "../../pool.ts";
 import { isStaleEpoch, type StaleEpochError } from "../../state/fence.ts";
-import type { BidRecord, Ledger } from "../../state/types.ts";
+import type { Ledger } from "../../state/types.ts";
 import type { JobFeed } from "../feed/job-feed.ts";
 import { type BidDecision, decideBid, type PlaceDecision } from "../policy/bid-decision.ts";
+import {
+  AWARD_PRIOR,
+  awardProbability,
+  paymentProbability,
+  rankByMargin,
+  type SpareCapacity,
+  spareSlots,
+} from "../policy/capacity-ranking.ts";
 import type { AgentTelemetry } from "../telemetry/agent-telemetry.ts";
+import { notePricedBid } from "./agent-pricing.ts";
+import type { BidIntent, BidPlacer, DecidedBids } from "./bid-intent.ts";
+import type { RoundBids } from "./round-bids.ts";
 
 /** Bid attempts per job whose outcome was unknown (5xx, timeouts) before giving up on it. */
 const MAX_BID_ATTEMPTS = 3;
@@ -23,162 +33,6 @@ export interface BidderDeps {
   lifetime: AbortSignal;
 }
 
-/** A bid decided in a round, to be placed with the round's others. */
-export interface BidIntent {
-  job: Job;
-  decision: PlaceDecision;
-  agentId: string;
-  /** The agent as it was when the bid was decided: its lease epoch, fence callback, gate. */
-  agent: BidderAgent;
-  feed: JobFeed;
-  bidder: Bidder;
-}
-
-/** Bids of a round under way at once (the shared HTTP pool has 16 connections). */
-export const BID_CONCURRENCY = 16;
-
-/**
- * Places a round's bids: concurrently through a bounded pool, then one ledger write
- * for all that the marketplace took (one SQLite transaction, one MongoDB bulkWrite).
- * A bid placed but not recorded is still known: the marketplace's bid list is checked
- * before any bid on the job after a restart.
- */
-export async function placeRound(
-  intents: readonly BidIntent[],
-  ledger: Pick<Ledger, "recordBids" | "recordBid" | "fenceJobs">,
-  concurrency = BID_CONCURRENCY,
-): Promise<number> {
-  const sendable = await fenceRound(intents, ledger);
-  const sent = await mapBounded(sendable, concurrency, async (intent) => {
-    const bidId = await intent.bidder.send(intent);
-    return bidId === undefined ? undefined : { intent, bidId };
-  });
-  const placed = sent.filter((s): s is { intent: BidIntent; bidId: string } => s !== undefined);
-  if (placed.length === 0) return 0;
-  const record = ({ intent, bidId }: { intent: BidIntent; bidId: string }): BidRecord => ({
-    agentId: intent.agentId,
-    jobId: intent.job.job_id,
-    bidId,
-    priceUsd: intent.decision.priceUsd,
-    ...(intent.agent.epoch !== undefined ? { epoch: intent.agent.epoch } : {}),
-  });
-  try {
-    await ledger.recordBids(placed.map(record));
-  } catch (error) {
-    if (isStaleEpoch(error)) {
-      // The batch is all or nothing: one agent lost its lease meanwhile. Each bid is
-      // recorded alone, so only the fenced agents lose their records (and are dropped).
-      await Promise.all(placed.map((p) => recordOne(ledger, p.intent, record(p))));
-    } else {
-      for (const { intent } of placed) intent.bidder.unrecorded(intent, error);
-    }
-  }
-  for (const { intent, bidId } of placed) intent.bidder.placed(intent, bidId);
-  return placed.length;
-}
-
-/**
- * Replicas: each job is stamped with its agent's lease epoch before the bid goes out, in
- * one ledger write for the round. Returns the intents that may be sent: not those of an
- * agent a newer holder has (fenced), nor any fenced one while the ledger cannot be
- * written (those jobs are decided again at the next poll).
- */
-async function fenceRound(
-  intents: readonly BidIntent[],
-  ledger: Pick<Ledger, "fenceJobs">,
-): Promise<readonly BidIntent[]> {
-  const leased = intents.filter((intent) => intent.agent.epoch !== undefined);
-  if (leased.length === 0) return intents;
-  let refusals: Awaited<ReturnType<Ledger["fenceJobs"]>>;
-  try {
-    refusals = await ledger.fenceJobs(
-      leased.map(({ agentId, job, agent }) => ({
-        agentId,
-        jobId: job.job_id,
-        epoch: agent.epoch ?? 0,
-      })),
-    );
-  } catch (error) {
-    for (const intent of leased) intent.bidder.unfenced(intent, error);
-    return intents.filter((intent) => intent.agent.epoch === undefined);
-  }
-  const refused = new Set<BidIntent>();
-  refusals.forEach((refusal, i) => {
-    const intent = leased[i];
-    if (!refusal || !intent) return;
-    refused.add(intent);
-    intent.agent.fenced?.(refusal);
-  });
-  return refused.size === 0 ? intents : intents.filter((intent) => !refused.has(intent));
-}
-
-async function recordOne(
-  ledger: Pick<Ledger, "recordBid">,
-  intent: BidIntent,
-  { agentId, jobId, bidId, priceUsd, epoch }: BidRecord,
-): Promise<void> {
-  try {
-    await ledger.recordBid(agentId, jobId, { bidId, priceUsd }, epoch);
-  } catch (error) {
-    if (isStaleEpoch(error)) intent.agent.fenced?.(error);
-    else intent.bidder.unrecorded(intent, error);
-  }
-}
-
-/**
- * The ledger's bids on the jobs a round decides, looked up once for every agent. Only the
- * jobs some agent is about to decide are looked up: a listing keeps a job `posted` while
- * it takes bids, so most listed jobs were decided at earlier polls, and their bids (up to
- * one per agent) would be read again each round for nothing. A poll without new jobs
- * asks nothing.
- */
-export class RoundBids {
-  readonly #ledger: Pick<Ledger, "bidsOn">;
-  /** Jobs an agent will decide that no look-up covers yet. */
-  readonly #wanted = new Set<string>();
-  /** Each job's look-up, once started. */
-  readonly #loads = new Map<string, Promise<Map<string, Set<string>>>>();
-  /** The look-up asked for but not yet sent (it takes every job wanted until then). */
-  #next: Promise<Map<string, Set<string>>> | undefined;
-
-  constructor(ledger: Pick<Ledger, "bidsOn">) {
-    this.#ledger = ledger;
-  }
-
-  /** Notes the jobs an agent is about to decide, before it asks about any. */
-  want(jobIds: Iterable<string>): void {
-    for (const jobId of jobIds) if (!this.#loads.has(jobId)) this.#wanted.add(jobId);
-  }
-
-  async hasBid(agentId: string, jobId: string): Promise<boolean> {
-    let load = this.#loads.get(jobId);
-    if (!load) {
-      this.#wanted.add(jobId);
-      load = this.#next ??= this.#lookUp();
-    }
-    return (await load).get(jobId)?.has(agentId) ?? false;
-  }
-
-  /**
-   * One look-up of every job wanted, sent once the current turn ends: every agent hears a
-   * poll in one synchronous pass, so the agents after the first to ask have named their
-   * jobs by then. A failed look-up is forgotten: the next ask tries again.
-   */
-  #lookUp(): Promise<Map<string, Set<string>>> {
-    const load: Promise<Map<string, Set<string>>> = Promise.resolve().then(() => {
-      this.#next = undefined;
-      const jobIds = [...this.#wanted];
-      this.#wanted.clear();
-      for (const jobId of jobIds) this.#loads.set(jobId, load);
-      return this.#ledger.bidsOn(jobIds);
-    });
-    load.catch(() => {
-      for (const [jobId, covering] of this.#loads) if (covering === load) this.#loads.delete(jobId);
-    });
-    return load;
-  }
-}
-
 /** What the bidder needs of its agent at the moment it decides. */
 export interface BidderAgent {
   agentId: string;
@@ -192,6 +46,18 @@ export interface BidderAgent {
   evaluate: (job: Job, signal: AbortSignal) => Promise<unknown>;
   /** The spend caps and the price floor: the bid as it may be placed, or a skip. */
   price: (job: Job, decision: PlaceDecision) => Promise<BidDecision>;
+  /** What it can take on; absent: every bid decided is placed (no ranking). */
+  capacity?: AgentCapacity;
+}
+
+/** What an agent can take on, to rank a round's bids when capacity is short (capacity-ranking.ts). */
+export interface AgentCapacity {
+  /** Its max_concurrent_jobs and the jobs it is executing now. */
+  load(): { maxConcurrent: number; inFlight: number };
+  /** What today's spend caps leave, USD; undefined when no cap is set. */
+  spendLeftUsd(): Promise<number | undefined>;
+  /** The expected LLM cost of doing a job (the price floor's token estimate), USD. */
+  costUsd(job: Job): number;
 }
 
 /**
@@ -203,6 +69,10 @@ export class Bidder {
   /** Jobs already decided (bid, skipped, or given up on) under the current config. */
   readonly #decided = new Set<string>();
   readonly #attempts = new Map<string, number>();
+  /** Listed jobs this agent has a bid on (bids that may still be awarded), with each one's chance of it. */
+  readonly #bidOn = new Map<string, { award: number; costUsd: number }>();
+  /** Jobs ranked out for want of a slot: decided again once a slot is free. */
+  readonly #deferred = new Set<string>();
   /** The round of bid decisions under way, if any. */
   #round: Promise<void> | undefined;
 
@@ -213,12 +83,13 @@ export class Bidder {
   /** Forgets what was decided: a changed config or a new agent id decides afresh. */
   reset(): void {
     this.#decided.clear();
+    this.#deferred.clear();
   }
 
   /**
-   * Decides on the jobs of one poll and resolves with the bids to place (the caller
-   * places a round's bids together); `agentNow` gives the agent as it is, asked only when
-   * there is a job to decide. Waits for the decisions at most about one poll interval, so
+   * Decides on the jobs of one poll and resolves with the bids to place and their placer
+   * (the caller places a round's bids together, see round-placement.ts); `agentNow` gives
+   * the agent as it is, asked only when there is a job to decide. Waits for the decisions at most about one poll interval, so
    * that one agent's slow evaluator holds up no other agent: what is decided after that
    * is dropped, and those jobs are decided again at a later poll.
    *
@@ -233,7 +104,7 @@ export class Bidder {
     agentNow: () => BidderAgent,
     known: Pick<RoundBids, "hasBid" | "want">,
     listed?: ReadonlySet<string>,
-  ): Promise<BidIntent[]> | undefined {
+  ): Promise<DecidedBids> | undefined {
     // A bid of this agent that the marketplace cancelled (its stale-agent sweep): the job
     // is decided afresh, once per cancellation.
     if (feed.hasReopened) this.#reopen(feed.takeReopened(agentNow().agentId));
@@ -241,10 +112,48 @@ export class Bidder {
     // are seen again at the next one.
     if (this.#round) return undefined;
     if (listed) this.#forgetGone(listed);
+    if (this.#deferred.size > 0) this.#reconsider(agentNow());
     if (jobs.every((job) => this.#decided.has(job.job_id))) return undefined;
     const fresh = jobs.filter((job) => !this.#decided.has(job.job_id));
     known.want(fresh.map((job) => job.job_id));
-    return this.#decideRound(fresh, feed, agentNow(), known);
+    const agent = agentNow();
+    return this.#decideRound(fresh, feed, agent, known).then((intents) => ({
+      placer: this.placer(agent, feed),
+      intents,
+    }));
+  }
+
+  /**
+   * What placing a round's bids asks of this agent, as it was when it decided them: the
+   * gate and the fence callback of that moment, and the feed the jobs came from.
+   */
+  placer(agent: BidderAgent, feed: JobFeed): BidPlacer {
+    const { telemetry } = this.#deps;
+    return {
+      send: (intent) => this.#send(intent, agent, feed),
+      placed: (intent, bidId) => {
+        feed.noteBid(intent.job.job_id, intent.agentId, bidId);
+        this.#decided.add(intent.job.job_id);
+        this.#noteOpenBid(intent.job, agent, intent.decision);
+        telemetry.bidPlaced(intent.job, bidId, intent.decision);
+        void notePricedBid(
+          this.#deps.ledger,
+          intent.agentId,
+          intent.job.job_id,
+          intent.decision,
+          (e) => telemetry.error("could not record the bid's price basis", e, intent.job.job_id),
+        );
+      },
+      // Said once per agent; the bids stand.
+      unrecorded: (intent, error) =>
+        telemetry.error("ledger write of a bid failed", error, intent.job.job_id),
+      // No bid; the job is decided again at the next poll.
+      unfenced: (intent, error) => {
+        telemetry.bidAttemptFailed();
+        telemetry.error("bid decision failed", error, intent.job.job_id);
+      },
+      fenced: (error) => agent.fenced?.(error),
+    };
   }
 
   async #decideRound(
@@ -267,13 +176,74 @@ export class Bidder {
     });
     await Promise.race([round, cutoff]).finally(() => clearTimeout(timer));
     open = false;
-    return intents;
+    return this.#rank(intents, agent);
+  }
+
+  /**
+   * The round's bids that the agent's capacity takes: all of them while it has room,
+   * else the best by expected margin (capacity-ranking.ts); each left out is a skip.
+   * Those left out for want of a slot are decided again once one is free.
+   */
+  async #rank(intents: BidIntent[], agent: BidderAgent): Promise<BidIntent[]> {
+    const capacity = agent.capacity;
+    if (!capacity || intents.length === 0) return intents;
+    const ranking = rankByMargin(
+      intents.map((intent) => ({
+        intent,
+        priceUsd: intent.decision.priceUsd,
+        probability: paymentProbability(intent.decision),
+        costUsd: capacity.costUsd(intent.job),
+      })),
+      {
+        ...this.#commitments(capacity.load()),
+        // A cap that cannot be read counts as room left, as checkSpendCap does.
+        spendLeftUsd: await capacity.spendLeftUsd().catch(() => undefined),
+      },
+    );
+    for (const out of ranking.rankedOut) {
+      const { job } = out.candidate.intent;
+      this.#skip(job, { kind: "skip", reason: "capacity_ranked_out", detail: out.detail });
+      if (out.short === "slots") this.#deferred.add(job.job_id);
+    }
+    return ranking.take.map((c) => c.intent);
+  }
+
+  /** A slot is free again: the jobs ranked out for want of one are decided afresh. */
+  #reconsider(agent: BidderAgent): void {
+    const load = agent.capacity?.load();
+    if (load && spareSlots(this.#commitments(load)) === 0) return;
+    for (const jobId of this.#deferred) this.#decided.delete(jobId);
+    this.#deferred.clear();
+  }
+
+  /** A bid of this agent on a listed job: it may be awarded (its decision, when known, says how likely). */
+  #noteOpenBid(job: Job, agent: BidderAgent, decision?: PlaceDecision): void {
+    this.#bidOn.set(job.job_id, {
+      award: decision ? awardProbability(decision) : AWARD_PRIOR,
+      costUsd: agent.capacity?.costUsd(job) ?? 0,
+    });
+  }
+
+  /** The agent's load with its open bids, each at its chance of being awarded. */
+  #commitments(load: {
+    maxConcurrent: number;
+    inFlight: number;
+  }): Omit<SpareCapacity, "spendLeftUsd"> {
+    let expectedAwards = 0;
+    let expectedSpendUsd = 0;
+    for (const { award, costUsd } of this.#bidOn.values()) {
+      expectedAwards += award;
+      expectedSpendUsd += award * costUsd;
+    }
+    return { ...load, openBids: this.#bidOn.size, expectedAwards, expectedSpendUsd };
   }
 
   #reopen(jobIds: ReadonlySet<string> | undefined): void {
     for (const jobId of jobIds ?? []) {
       this.#decided.delete(jobId);
       this.#attempts.delete(jobId);
+      this.#bidOn.delete(jobId);
+      this.#deferred.delete(jobId);
     }
   }
 
@@ -281,6 +251,8 @@ export class Bidder {
   #forgetGone(listed: ReadonlySet<string>): void {
     for (const jobId of this.#decided) if (!listed.has(jobId)) this.#decided.delete(jobId);
     for (const jobId of this.#attempts.keys()) if (!listed.has(jobId)) this.#attempts.delete(jobId);
+    for (const jobId of this.#bidOn.keys()) if (!listed.has(jobId)) this.#bidOn.delete(jobId);
+    for (const jobId of this.#deferred) if (!listed.has(jobId)) this.#deferred.delete(jobId);
   }
 
   async #decideAll(
@@ -295,7 +267,13 @@ export class Bidder {
       if (this.#decided.has(job.job_id)) continue;
       try {
         const decision = await this.#decideOne(job, feed, agent, known);
-        if (decision) bid({ job, decision, agentId: agent.agentId, agent, feed, bidder: this });
+        if (decision)
+          bid({
+            agentId: agent.agentId,
+            job,
+            decision,
+            ...(agent.epoch !== undefined ? { epoch: agent.epoch } : {}),
+          });
       } catch (error) {
         if (isStaleEpoch(error)) {
           agent.fenced?.(error);
@@ -326,6 +304,7 @@ export class Bidder {
     });
     if (!decision) return undefined; // stopping
     if (decision.kind === "skip") {
+      if (decision.reason === "already_bid") this.#noteOpenBid(job, agent);
       this.#skip(job, decision);
       return undefined;
     }
@@ -345,6 +324,7 @@ export class Bidder {
         agent.epoch,
       );
       telemetry.bidFound(job, priced.priceUsd);
+      this.#noteOpenBid(job, agent, priced);
       this.#skip(job, {
         kind: "skip",
         reason: "already_bid",
@@ -360,21 +340,23 @@ export class Bidder {
    * its id, or undefined after recording why it failed. The lease must still have time
    * left at the moment the bid goes out.
    */
-  async send(intent: BidIntent): Promise<string | undefined> {
-    const { job, decision, agent, feed } = intent;
+  async #send(intent: BidIntent, agent: BidderAgent, feed: JobFeed): Promise<string | undefined> {
+    const { job, decision } = intent;
     if (!agent.accepting()) return undefined;
     const { telemetry } = this.#deps;
     const { agentId } = agent;
     const attempts = (this.#attempts.get(job.job_id) ?? 0) + 1;
     this.#attempts.set(job.job_id, attempts);
     try {
-      const bid = await this.#deps.client.placeBid(job.job_id, {
-        agent_id: agentId,
-        price_usd: decision.priceUsd,
-        estimated_quality: decision.confidence,
-        estimated_time_seconds: Math.round(decision.estimatedTimeMinutes * 60),
-        approach_summary: decision.approach,
-      });
+      const bid = await telemetry.tracedBid(job, decision, () =>
+        this.#deps.client.placeBid(job.job_id, {
+          agent_id: agentId,
+          price_usd: decision.priceUsd,
+          estimated_quality: decision.confidence,
+          estimated_time_seconds: Math.round(decision.estimatedTimeMinutes * 60),
+          approach_summary: decision.approach,
+        }),
+      );
       return bid.bid_id;
     } catch (error) {
       // A refused bid (4xx) is final. An unknown outcome (5xx, timeout) may have landed:
@@ -395,24 +377,6 @@ export class Bidder {
       telemetry.error("bid failed", error, job.job_id);
       return undefined;
     }
-  }
-
-  /** The ledger could not stamp the job with the lease epoch: no bid; decided again at the next poll. */
-  unfenced(intent: BidIntent, error: unknown): void {
-    this.#deps.telemetry.bidAttemptFailed();
-    this.#deps.telemetry.error("bid decision failed", error, intent.job.job_id);
-  }
-
-  /** A bid the marketplace took (and the ledger recorded, or tried to). */
-  placed(intent: BidIntent, bidId: string): void {
-    intent.feed.noteBid(intent.job.job_id, intent.agentId, bidId);
-    this.#decided.add(intent.job.job_id);
-    this.#deps.telemetry.bidPlaced(intent.job, bidId, intent.decision);
-  }
-
-  /** The ledger could not record a round's bids: said once per agent; the bids stand. */
-  unrecorded(intent: BidIntent, error: unknown): void {
-    this.#deps.telemetry.error("ledger write of a bid failed", error, intent.job.job_id);
   }
 
   #skip(job: Job, decision: Extract<BidDecision, { kind: "skip" }>): void {

@@ -60,6 +60,21 @@ export class SpendCaps {
     });
   }
 
+  /**
+   * What today's caps leave the agent, USD (the smaller of its own and the runner's; 0
+   * once one is reached); undefined when no cap is set.
+   */
+  async left(agentKey: string): Promise<number | undefined> {
+    if (!this.enabled) return undefined;
+    const day = utcDay(this.#now());
+    let left = Number.POSITIVE_INFINITY;
+    if (this.#agentCap !== undefined)
+      left = Math.min(left, this.#agentCap - (await this.#ledger.spendOn(day, agentKey)));
+    if (this.#runnerCap !== undefined)
+      left = Math.min(left, this.#runnerCap - (await this.#ledger.spendOn(day)));
+    return Math.max(0, left);
+  }
+
   /** Counts an execution's estimated cost towards today. */
   async record(agentKey: string, usd: number): Promise<void> {
     if (usd > 0) await this.#ledger.addSpend(utcDay(this.#now()), agentKey, usd);

@@ -4,11 +4,14 @@ import {
   guardedCall,
   TaskResultSchema,
 } from "../../agents/guarded-call.ts";
+import { type GateOutcome, runQualityGate } from "../../agents/quality/gate.ts";
+import { DEFAULT_QUALITY_SETTINGS, type QualitySettings } from "../../agents/quality/types.ts";
 import type { ExecutorContext, TaskResult } from "../../agents/types.ts";
 import type { Job } from "../../marketplace/schemas.ts";
 import { scrub } from "../../secrets.ts";
 import { isStaleEpoch } from "../../state/fence.ts";
 import type { Ledger, LedgerResult } from "../../state/types.ts";
+import { paymentAtQuality } from "../policy/payment-rule.ts";
 import type { AgentTelemetry } from "../telemetry/agent-telemetry.ts";
 import type { Outbox } from "./outbox.ts";
 
@@ -34,6 +37,72 @@ export interface JobExecutionDeps {
   context: (job: Job, signal: AbortSignal) => ExecutorContext;
   /** Counts the execution's estimated LLM cost towards today's spend caps. */
   recordSpend?: (usd: number) => Promise<void>;
+  /**
+   * The quality gate before submission (agents/quality/gate.ts), with these settings
+   * over DEFAULT_QUALITY_SETTINGS; absent: results go out as the executor made them.
+   */
+  quality?: Partial<QualitySettings>;
+}
+
+/** Reasons recorded per prediction, and characters per reason (they quote the job). */
+const MAX_REASONS = 20;
+const MAX_REASON_CHARS = 300;
+
+/**
+ * Runs the quality gate on an executor's successful result: undefined when there is
+ * nothing to gate (a failure, a malformed result) or the gate itself failed (the result
+ * then goes out unchecked: the gate never costs a delivery).
+ */
+async function gateResult(
+  agentId: string,
+  job: Job,
+  raw: unknown,
+  context: ExecutorContext,
+  signal: AbortSignal,
+  deps: JobExecutionDeps,
+): Promise<GateOutcome | undefined> {
+  const parsed = TaskResultSchema.safeParse(raw);
+  if (!parsed.success || !parsed.data.success || !deps.quality) return undefined;
+  try {
+    // What the service pays on: our bid's price (else the budget).
+    const agreedUsd =
+      (await deps.ledger.get(agentId, job.job_id))?.bidPriceUsd ?? job.budget_usd ?? 0;
+    const outcome = await runQualityGate({
+      job,
+      result: parsed.data,
+      agentType: context.agent.agent_type,
+      settings: { ...DEFAULT_QUALITY_SETTINGS, ...deps.quality },
+      ...(context.llm ? { llm: context.llm } : {}),
+      model: context.agent.model ?? context.defaultModel,
+      payout: (quality) => paymentAtQuality(quality, agreedUsd),
+      usdPerMillionTokens: (model) => deps.llmPrices[model] ?? 0,
+      signal,
+      onProblem: (what, problem) =>
+        context.logger.warn(
+          { jobId: job.job_id, problem },
+          `the quality gate's ${what} call failed; the gate went on without it`,
+        ),
+    });
+    context.logger.info(
+      {
+        jobId: job.job_id,
+        predicted: outcome.decision.predicted,
+        action: outcome.decision.action,
+        finalPredicted: outcome.final.predicted,
+        gateCostUsd: outcome.llmCostUsd,
+      },
+      "quality gate",
+    );
+    return outcome;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    deps.telemetry.error(
+      "the quality gate failed; the result goes out unchecked",
+      error,
+      job.job_id,
+    );
+    return undefined;
+  }
 }
 
 /** How long a job may run: its deadline (fractions of a minute honoured), at least 1 s. */
@@ -63,6 +132,9 @@ export function resultOfFailure(
  * execution is never run again: its failure report goes to the outbox (at most
  * MAX_FAILURE_REPORTS attempts, since the service cannot record one) and the job is
  * left to its poster; the LLM cost is spent, and re-running could fail the same way.
+ * With the quality gate on, a successful result is checked (and repaired once, or
+ * noted) within the same deadline before it is written down; its prediction and the
+ * job's LLM cost go to the ledger's outcome, where the sign-off's score joins them.
  */
 export async function executeWonJob(
   agentId: string,
@@ -72,6 +144,7 @@ export async function executeWonJob(
   const { ledger, telemetry } = deps;
   const attempt = await ledger.startExecution(agentId, job.job_id, deps.epoch);
   let result: TaskResult;
+  let gate: GateOutcome | undefined;
   if (attempt > MAX_EXECUTIONS) {
     result = failedResult(
       `Execution of this job was interrupted ${attempt - 1} times; it is not attempted again.`,
@@ -80,7 +153,16 @@ export async function executeWonJob(
     telemetry.executionStarted(job, attempt);
     const started = performance.now();
     const outcome = await guardedCall(
-      (signal) => deps.execute(job, deps.context(job, signal)),
+      (signal) =>
+        telemetry.inExecution(job, async () => {
+          const context = deps.context(job, signal);
+          const raw = await deps.execute(job, context);
+          if (!deps.quality) return raw;
+          gate = await telemetry.tracedGate(() =>
+            gateResult(agentId, job, raw, context, signal, deps),
+          );
+          return gate?.result ?? raw;
+        }),
       TaskResultSchema,
       { limitMs: executionLimitMs(job), lifetime: deps.lifetime },
     );
@@ -88,6 +170,8 @@ export async function executeWonJob(
       telemetry.executionInterrupted(job);
       return;
     }
+    // A gate whose result did not come back (the deadline passed) spent nothing recorded here.
+    if (outcome.kind !== "ok") gate = undefined;
     result = outcome.kind === "ok" ? outcome.value : resultOfFailure(job, outcome);
     result.latencyMs ||= Math.round(performance.now() - started);
   }
@@ -101,7 +185,10 @@ export async function executeWonJob(
     model: result.model,
     ...(result.error !== undefined && result.error !== "" ? { error: scrub(result.error) } : {}),
   };
-  const costUsd = ((deps.llmPrices[record.model] ?? 0) * record.tokensUsed) / 1e6;
+  // The executor's tokens at its model's price, and the gate's calls at theirs.
+  const executorTokens = record.tokensUsed - (gate?.tokensUsed ?? 0);
+  const costUsd =
+    ((deps.llmPrices[record.model] ?? 0) * executorTokens) / 1e6 + (gate?.llmCostUsd ?? 0);
   telemetry.executionFinished(job, { ...record, latencyMs: result.latencyMs }, costUsd);
   await deps.recordSpend?.(costUsd).catch((error: unknown) => {
     telemetry.error(
@@ -110,6 +197,27 @@ export async function executeWonJob(
       job.job_id,
     );
   });
+
+  // What the job cost and what the gate expects of it, beside the sign-off to come.
+  await ledger
+    .noteOutcome(agentId, job.job_id, {
+      llmCostUsd: costUsd,
+      ...(gate
+        ? {
+            predictedQuality: gate.final.predicted,
+            predictionReasons: [
+              `${gate.decision.action} (predicted ${gate.decision.predicted.toFixed(2)} before delivery)`,
+              ...gate.final.reasons,
+            ]
+              .slice(0, MAX_REASONS)
+              .map((reason) => scrub(reason).slice(0, MAX_REASON_CHARS)),
+          }
+        : {}),
+    })
+    .catch((error: unknown) => {
+      if (isStaleEpoch(error)) throw error;
+      telemetry.error("could not record the job's outcome", error, job.job_id);
+    });
 
   try {
     await ledger.recordResult(agentId, job.job_id, record, deps.epoch);

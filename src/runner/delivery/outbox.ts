@@ -1,10 +1,11 @@
 import type { Logger } from "../../logger.ts";
 import type { MarketplaceClient } from "../../marketplace/client.ts";
-import { isMarketplaceError } from "../../marketplace/errors.ts";
+import { isMarketplaceError, type MarketplaceCode } from "../../marketplace/errors.ts";
 import type { Metrics } from "../../metrics.ts";
 import { backoffDelay } from "../../retry.ts";
 import { errorMessage } from "../../secrets.ts";
 import type { Ledger, LedgerEntry } from "../../state/types.ts";
+import { inJobSpan } from "../../tracing/tracing.ts";
 
 export interface OutboxOptions {
   client: MarketplaceClient;
@@ -30,7 +31,12 @@ export type SubmitOutcome =
   | { kind: "retry"; error: string; nextSubmitAt: number };
 
 /** Statuses after which the marketplace will never accept this result. */
-const FINAL_STATUSES = new Set([400, 403, 404]);
+const FINAL_CODES = new Set<MarketplaceCode>([
+  "BR_ERR_MARKETPLACE_REJECTED",
+  "BR_ERR_MARKETPLACE_FORBIDDEN",
+  "BR_ERR_MARKETPLACE_NOT_FOUND",
+  "BR_ERR_MARKETPLACE_CONFLICT",
+]);
 /**
  * A failure report (`success: false`) is sent at most this many times. The service
  * answers every one with 500 (it sets a `failed` status its own status list lacks) and
@@ -46,18 +52,18 @@ export const MAX_FAILURE_REPORTS = 3;
  * crash at any point leaves them to be submitted after the restart.
  */
 export class Outbox {
-  readonly #o: OutboxOptions;
+  readonly #options: OutboxOptions;
   readonly #inFlight = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: OutboxOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   start(): void {
-    const interval = this.#o.intervalMs ?? 1000;
+    const interval = this.#options.intervalMs ?? 1000;
     this.#timer = setInterval(() => void this.flush(), interval);
     this.#timer.unref();
     void this.flush();
@@ -80,14 +86,25 @@ export class Outbox {
     if (this.#inFlight.has(key) || !entry.result) return undefined;
     this.#inFlight.add(key);
     try {
-      const outcome = await this.#submit(entry);
-      this.#o.onOutcome?.(entry, outcome);
+      // Each attempt is a span of the job's trace (tracing on), its HTTP call beneath it.
+      const outcome = await inJobSpan(
+        entry.agentId,
+        entry.jobId,
+        "bazaar.submission",
+        { "bazaar.submission.attempt": entry.submitAttempts + 1 },
+        async (span) => {
+          const outcome = await this.#submit(entry);
+          span?.setAttribute("bazaar.submission.outcome", outcome.kind);
+          return outcome;
+        },
+      );
+      this.#options.onOutcome?.(entry, outcome);
       return outcome;
     } catch (error) {
       // The ledger could not record the outcome: the entry stays pending and is
       // tried again at the next round, which at worst repeats a submission the
       // marketplace answers with 400 (recognised as ours below).
-      this.#o.logger.error(
+      this.#options.logger.error(
         { agentId: entry.agentId, jobId: entry.jobId, problem: errorMessage(error) },
         "ledger write after submission failed",
       );
@@ -106,26 +123,26 @@ export class Outbox {
   async #flushOnce(): Promise<void> {
     let pending: LedgerEntry[];
     try {
-      pending = await this.#o.ledger.pendingResults();
+      pending = await this.#options.ledger.pendingResults();
     } catch (error) {
-      this.#o.logger.error(
+      this.#options.logger.error(
         { problem: errorMessage(error) },
         "ledger unreadable; results will be submitted later",
       );
       return;
     }
-    this.#o.metrics?.outboxPending.set(pending.length);
+    this.#options.metrics?.outboxPending.set(pending.length);
     const now = Date.now();
     for (const entry of pending) {
       if (this.#closed) break;
       if ((entry.nextSubmitAt ?? 0) > now) continue;
-      if (this.#o.owns && !this.#o.owns(entry.agentId)) continue;
+      if (this.#options.owns && !this.#options.owns(entry.agentId)) continue;
       await this.submit(entry);
     }
   }
 
   async #submit(entry: LedgerEntry): Promise<SubmitOutcome> {
-    const { client, ledger, logger, metrics } = this.#o;
+    const { client, ledger, logger, metrics } = this.#options;
     const result = entry.result!;
     const log = logger.child({ agentId: entry.agentId, jobId: entry.jobId });
     // A ledger from before this limit may hold a failure report tried many times.
@@ -144,13 +161,9 @@ export class Outbox {
       log.info({ status: response.status, attempts: entry.submitAttempts + 1 }, "result accepted");
       return { kind: "accepted", status: response.status };
     } catch (error) {
-      if (
-        isMarketplaceError(error) &&
-        error.status !== undefined &&
-        FINAL_STATUSES.has(error.status)
-      ) {
+      if (isMarketplaceError(error) && FINAL_CODES.has(error.code)) {
         // A 400 may mean an earlier attempt of ours landed but its answer was lost.
-        if (error.status === 400 && (await this.#alreadyOurs(entry))) {
+        if (error.code === "BR_ERR_MARKETPLACE_REJECTED" && (await this.#alreadyOurs(entry))) {
           await ledger.markAccepted(entry.agentId, entry.jobId);
           metrics?.resultsSubmitted.inc({ agent: entry.agentId, outcome: "accepted" });
           log.info("result already accepted by an earlier attempt");
@@ -172,8 +185,8 @@ export class Outbox {
         return this.#giveUpFailure({ ...entry, submitAttempts: attempts }, problem, log);
       }
       const delay = backoffDelay(attempts, {
-        baseMs: this.#o.baseDelayMs ?? 1000,
-        capMs: this.#o.maxDelayMs ?? 300_000,
+        baseMs: this.#options.baseDelayMs ?? 1000,
+        capMs: this.#options.maxDelayMs ?? 300_000,
       });
       const nextSubmitAt = Date.now() + Math.round(delay);
       await ledger.recordSubmitFailure(entry.agentId, entry.jobId, problem, nextSubmitAt);
@@ -189,15 +202,18 @@ export class Outbox {
   /** The failure report could not be recorded: closed, said once, the job left to its poster. */
   async #giveUpFailure(entry: LedgerEntry, problem: string, log: Logger): Promise<SubmitOutcome> {
     const reason = `the marketplace did not record the failure report after ${entry.submitAttempts} attempts (last: ${problem}); the job stays assigned, left to its poster`;
-    await this.#o.ledger.closeResult(entry.agentId, entry.jobId, reason);
-    this.#o.metrics?.resultsSubmitted.inc({ agent: entry.agentId, outcome: "failure_unrecorded" });
+    await this.#options.ledger.closeResult(entry.agentId, entry.jobId, reason);
+    this.#options.metrics?.resultsSubmitted.inc({
+      agent: entry.agentId,
+      outcome: "failure_unrecorded",
+    });
     log.warn({ attempts: entry.submitAttempts, problem }, "failure report not recorded; given up");
     return { kind: "closed", reason };
   }
 
   async #alreadyOurs(entry: LedgerEntry): Promise<boolean> {
     try {
-      const job = await this.#o.client.getJob(entry.jobId);
+      const job = await this.#options.client.getJob(entry.jobId);
       return (
         job.result?.executed_by === entry.agentId &&
         (job.status === "completed" || job.status === "failed")

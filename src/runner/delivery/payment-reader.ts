@@ -264,6 +264,19 @@ export class PaymentReader {
   async #write(record: PaymentRecord): Promise<void> {
     const recorded = await this.#d.ledger.recordPayment(record);
     this.#awaiting.delete(record.jobId);
+    // The poster's score and the payment, beside the quality gate's prediction (merged:
+    // written again by a replica that read the same sign-off, never twice over).
+    await this.#d.ledger
+      .noteOutcome(record.agentId, record.jobId, {
+        qualityScore: record.qualityScore,
+        paidUsd: record.amountUsd,
+      })
+      .catch((error: unknown) => {
+        this.#d.logger.warn(
+          { jobId: record.jobId, problem: errorMessage(error) },
+          "could not record the sign-off beside the job's outcome",
+        );
+      });
     if (!recorded) return;
     const agent = this.#d.agents().find((a) => a.agentId === record.agentId);
     agent?.telemetry.paid(record.jobId, record.amountUsd, record.qualityScore, record.outcome);

@@ -38,7 +38,7 @@ export interface JobFeedOptions {
    * Where bids placed before a restart are found, so their awards are not missed; and
    * the stakes looked up one by one when no listing shows their job (see StakeWatch).
    */
-  ledger?: Pick<Ledger, "bidsOn" | "openStakes" | "endStake" | "get">;
+  ledger?: Pick<Ledger, "bidsOn" | "openStakes" | "endStake" | "get" | "noteOutcome">;
   /** The runner's poll interval: the look-up budget is per minute (see lookupBudget). */
   pollIntervalMs?: number;
   /** The marketplace ids of this runner's agents. */

@@ -3,9 +3,7 @@ import { backoffDelay } from "../../retry.ts";
 
 /** Whether a failure says the marketplace itself is away, not that one request was refused. */
 export function isOutage(error: unknown): boolean {
-  if (!isMarketplaceError(error)) return false;
-  if (error.kind === "network" || error.kind === "timeout") return true;
-  return error.status === 502 || error.status === 503 || error.status === 504;
+  return isMarketplaceError(error) && error.isOutage;
 }
 
 export interface HealthOptions {

@@ -62,7 +62,7 @@ export interface StakeNews {
 
 export interface StakeWatchOptions {
   client: Pick<MarketplaceClient, "getJob">;
-  ledger: Pick<Ledger, "openStakes" | "endStake" | "get">;
+  ledger: Pick<Ledger, "openStakes" | "endStake" | "get" | "noteOutcome">;
   logger: Logger;
   metrics?: Metrics;
   ourAgents: () => ReadonlySet<string>;
@@ -205,7 +205,7 @@ export class StakeWatch {
     try {
       job = await this.#o.client.getJob(jobId, signal);
     } catch (error) {
-      if (isMarketplaceError(error, 404)) {
+      if (isMarketplaceError(error, "BR_ERR_MARKETPLACE_NOT_FOUND")) {
         await this.#end(jobId, stake, "the job is gone (404)", "gone");
         return;
       }
@@ -306,6 +306,17 @@ export class StakeWatch {
     for (const [agentId, bidId] of [...stake.agents]) {
       try {
         await this.#o.ledger.endStake(agentId, jobId, reason, bidId);
+        // Another bid won: a lesson for price learning (see policy/price-learning.ts).
+        if (outcome === "lost") {
+          await this.#o.ledger
+            .noteOutcome(agentId, jobId, { result: "lost" })
+            .catch((error) =>
+              this.#o.logger.warn(
+                { agentId, jobId, problem: errorMessage(error) },
+                "ledger: could not note a lost bid for price learning",
+              ),
+            );
+        }
         stake.agents.delete(agentId);
       } catch (error) {
         this.#o.logger.warn(

@@ -1,6 +1,7 @@
 import type { Logger } from "../../logger.ts";
 import type { MarketplaceClient } from "../../marketplace/client.ts";
 import { errorMessage } from "../../secrets.ts";
+import { awardPushed } from "../../tracing/award-notice.ts";
 import type { FeedPage } from "./job-feed.ts";
 
 /** The path on the runner's port where the marketplace posts webhook notifications. */
@@ -100,6 +101,7 @@ export class HintFollower {
     } else if (job.status === "assigned" && job.assigned_agent_id) {
       if (!this.#d.isOurAgent(job.assigned_agent_id)) return;
       this.#d.assignedHint(job.job_id);
+      awardPushed(job.job_id); // the award span says it came by push
       await this.#d.dispatch({ biddable: [], assigned: [job] });
     }
   }

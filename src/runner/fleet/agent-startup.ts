@@ -55,6 +55,8 @@ export async function startAgent(agent: WorkerAgent, s: StartupDeps): Promise<st
   const legacy = deps.wallets.legacyAddress(agent.spec.config.name);
   const migrating = !sameAddress(wallet.address, legacy);
   let retired: string | undefined;
+  // The write-back goes on beside the steps below (none reads it); awaited before the end.
+  let writingBack: Promise<void> | undefined;
   if (agent.agentId && migrating && (await registeredKeyless(agent.agentId, legacy, migration))) {
     retired = agent.agentId;
     agent.agentId = undefined;
@@ -64,7 +66,7 @@ export async function startAgent(agent: WorkerAgent, s: StartupDeps): Promise<st
     if (!registration) return undefined;
     agent.agentId = registration.agentId;
     agent.selfRegistered = true;
-    await deps.onRegistered?.(agent.spec, registration).catch((error: unknown) => {
+    writingBack = deps.onRegistered?.(agent.spec, registration).catch((error: unknown) => {
       telemetry.warn("could not write the agent_id back to the config source", error);
     });
     if (migrating) retired ??= await findKeylessAgent(legacy, registration.agentId, migration);
@@ -75,12 +77,17 @@ export async function startAgent(agent: WorkerAgent, s: StartupDeps): Promise<st
   // An agent registered earlier (or elsewhere) is switched over to notifications;
   // one this runner just registered asked for them at registration.
   if (deps.webhookUrl && !agent.selfRegistered) await useWebhook(agent, agentId, s);
-  if (s.tenure) await raiseFence(agentId, s.tenure.epoch, s);
-  else if (deps.checkForeignHeartbeats) {
-    if (registeredNow) await rememberRegistrationStamp(agent, agentId, deps.client);
-    else await checkForeignHeartbeat(agentId, s.deps, telemetry);
-  }
-  await restoreTotals(agentId, s);
+  // The totals are read beside the fence (or the look for another runner): independent
+  // reads, so the agent waits for the slower one, not for both in a row. A stale epoch
+  // still stops the agent (the read totals are then unused).
+  const holding = async () => {
+    if (s.tenure) await raiseFence(agentId, s.tenure.epoch, s);
+    else if (deps.checkForeignHeartbeats) {
+      if (registeredNow) await rememberRegistrationStamp(agent, agentId, deps.client);
+      else await checkForeignHeartbeat(agentId, s.deps, telemetry);
+    }
+  };
+  await Promise.all([holding(), restoreTotals(agentId, s), writingBack]);
   return s.lifetime.aborted ? undefined : agentId;
 }
 
@@ -144,8 +151,13 @@ async function raiseFence(agentId: string, epoch: number, s: StartupDeps): Promi
 
 async function restoreTotals(agentId: string, s: StartupDeps): Promise<void> {
   try {
-    s.telemetry.restoreTotals(await s.deps.ledger.agentTotals(agentId));
-    s.telemetry.restorePaid((await s.deps.ledger.paidTotals(agentId)).paidUsd);
+    // Two independent reads: side by side, one round trip of waiting instead of two.
+    const [totals, paid] = await Promise.all([
+      s.deps.ledger.agentTotals(agentId),
+      s.deps.ledger.paidTotals(agentId),
+    ]);
+    s.telemetry.restoreTotals(totals);
+    s.telemetry.restorePaid(paid.paidUsd);
   } catch (error) {
     s.telemetry.error("reading the agent's totals from the ledger failed", error);
   }

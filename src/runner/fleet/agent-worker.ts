@@ -7,8 +7,10 @@ import { sleep } from "../../retry.ts";
 import { isStaleEpoch } from "../../state/fence.ts";
 import type { LedgerEntry } from "../../state/types.ts";
 import type { AgentWallet } from "../../wallet/agent-wallets.ts";
-import { agentFloor, checkSpendCap, priceBid } from "../bidding/agent-pricing.ts";
-import { Bidder, type BidIntent, type RoundBids } from "../bidding/bidder.ts";
+import { agentFloor, checkSpendCap, pricedBid } from "../bidding/agent-pricing.ts";
+import type { DecidedBids } from "../bidding/bid-intent.ts";
+import { Bidder } from "../bidding/bidder.ts";
+import type { RoundBids } from "../bidding/round-bids.ts";
 import { executeWonJob } from "../delivery/job-execution.ts";
 import type { JobFeed } from "../feed/job-feed.ts";
 import { answerLatestOffer } from "../negotiation/offer-answering.ts";
@@ -49,6 +51,8 @@ export class AgentWorker {
   readonly #heartbeats: Heartbeats;
   #state: WorkerState = "registering";
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** Jobs won that wait for a slot (the concurrency limit held them back at the last look). */
+  #waiting = 0;
   /** Jobs assigned to this agent that it will not execute (see assignment-check.ts). */
   readonly #refused = new Set<string>();
   /** Aborted when the worker is forced to stop: registration and executions end. */
@@ -196,7 +200,7 @@ export class AgentWorker {
     feed: JobFeed,
     known: RoundBids,
     listed?: ReadonlySet<string>,
-  ): Promise<BidIntent[]> | undefined {
+  ): Promise<DecidedBids> | undefined {
     const agentId = this.#agent.agentId;
     if (!agentId || !this.#bidding) return undefined;
     return this.#bidder.decide(
@@ -211,7 +215,16 @@ export class AgentWorker {
         evaluate: (job, signal) => this.#executor.evaluateJob(job, this.#context(job, signal)),
         price: async (job, decision) => {
           const capped = await checkSpendCap(this.#deps.spendCaps, this.key, this.#telemetry);
-          return priceBid(job, decision, capped, this.floorFor(job));
+          const agent = { agentId, config: this.#agent.spec.config };
+          return pricedBid(job, decision, capped, this.floorFor(job), agent, this.#deps.pricing);
+        },
+        capacity: {
+          load: () => ({
+            maxConcurrent: this.#maxConcurrent,
+            inFlight: this.#inFlight.size + this.#waiting,
+          }),
+          spendLeftUsd: () => this.#deps.spendCaps.left(this.key),
+          costUsd: (job) => this.floorFor(job).costUsd,
         },
       }),
       known,
@@ -232,13 +245,20 @@ export class AgentWorker {
     const mine = jobs.filter(
       (job) => job.assigned_agent_id === agentId && !this.#inFlight.has(job.job_id),
     );
+    this.#waiting = 0;
     return mine.length === 0 ? undefined : this.#take(agentId, mine);
   }
 
   async #take(agentId: string, jobs: Job[]): Promise<void> {
-    for (const job of jobs) {
+    for (const [i, job] of jobs.entries()) {
       if (this.#inFlight.has(job.job_id)) continue;
-      if (this.#inFlight.size >= this.#maxConcurrent) break;
+      if (this.#inFlight.size >= this.#maxConcurrent) {
+        // Won, so committed: they count against the slots new bids may take.
+        this.#waiting = jobs
+          .slice(i)
+          .filter((j) => !this.#inFlight.has(j.job_id) && !this.#refused.has(j.job_id)).length;
+        break;
+      }
       if (this.#refused.has(job.job_id)) continue;
       const entry = await this.#deps.ledger.get(agentId, job.job_id);
       if (entry?.result) continue; // produced already: the outbox delivers it
@@ -251,6 +271,11 @@ export class AgentWorker {
           continue;
         }
         await this.#deps.ledger.recordWon(agentId, job.job_id, this.#tenure?.epoch);
+        // For price learning; a failed note costs a lesson, never the job.
+        await this.#deps.ledger
+          .noteOutcome(agentId, job.job_id, { result: "won" })
+          .catch((error) => this.#telemetry.error("could not note the job won", error, job.job_id));
+        this.#deps.pricing?.outcomes.forget(agentId);
         // The agreed price is what the service pays on: the winning bid's original
         // price_usd, ours, even after an accepted counter-offer (payments/release.py).
         this.#telemetry.jobWon(job, entry?.bidPriceUsd ?? verdict.agreedUsd);
@@ -260,6 +285,7 @@ export class AgentWorker {
         outbox: this.#deps.outbox,
         telemetry: this.#telemetry,
         llmPrices: this.#deps.llmPrices,
+        ...(this.#deps.quality ? { quality: this.#deps.quality } : {}),
         ...(this.#tenure ? { epoch: this.#tenure.epoch } : {}),
         lifetime: this.#lifetime.signal,
         execute: (j, context) => this.#executor.executeTask(j, context),

@@ -2,7 +2,9 @@ import type { AgentSpec, ConfigIssue, ConfigSnapshot } from "../../agent-configs
 import type { AgentConfig } from "../../agents/types.ts";
 import type { Logger } from "../../logger.ts";
 import { errorMessage } from "../../secrets.ts";
-import { type BidIntent, placeRound, RoundBids } from "../bidding/bidder.ts";
+import type { DecidedBids } from "../bidding/bid-intent.ts";
+import { RoundBids } from "../bidding/round-bids.ts";
+import { placeRound } from "../bidding/round-placement.ts";
 import type { FeedPage, JobFeed } from "../feed/job-feed.ts";
 import { AgentWorker } from "./agent-worker.ts";
 import type { Tenure } from "./tenure.ts";
@@ -202,7 +204,7 @@ export class Supervisor {
     this.updateGauge();
     const known = new RoundBids(this.#deps.ledger);
     const listed = page.complete ? new Set(page.biddable.map((job) => job.job_id)) : undefined;
-    const pending: Promise<BidIntent[] | undefined>[] = [];
+    const pending: Promise<DecidedBids | undefined>[] = [];
     for (const worker of this.workers) {
       try {
         const taking = worker.takeAssigned(page.assigned);
@@ -215,8 +217,10 @@ export class Supervisor {
       }
     }
     if (pending.length === 0) return;
-    const intents = (await Promise.all(pending)).flatMap((decided) => decided ?? []);
-    if (intents.length > 0) await placeRound(intents, this.#deps.ledger);
+    const shares = (await Promise.all(pending)).flatMap((decided) =>
+      decided && decided.intents.length > 0 ? [decided] : [],
+    );
+    if (shares.length > 0) await placeRound(shares, this.#deps.ledger);
   }
 
   /** One worker's part of a poll failed (it places no bids); the others went on. */

@@ -7,6 +7,7 @@ import type { NegotiationApi } from "../../marketplace/negotiation-api.ts";
 import type { Metrics } from "../../metrics.ts";
 import type { Ledger } from "../../state/types.ts";
 import type { AgentWallet, AgentWallets } from "../../wallet/agent-wallets.ts";
+import type { PricingDeps } from "../bidding/agent-pricing.ts";
 import type { SpendCaps } from "../bidding/spend-caps.ts";
 import type { Outbox } from "../delivery/outbox.ts";
 import type { MarketplaceHealth } from "../feed/marketplace-health.ts";
@@ -45,6 +46,8 @@ export interface WorkerDeps {
   defaultModel: string;
   /** USD per million tokens, by model. */
   llmPrices: Record<string, number>;
+  /** The quality gate before each submission (QUALITY_GATE); absent: off. */
+  quality?: { threshold: number; llmReview: boolean };
   /** Called once after the runner registered an agent that had no agent_id. */
   onRegistered?: (spec: AgentSpec, registration: Registration) => Promise<void>;
   /** Each agent's wallet: a key the runner holds, or a payout-only address. */
@@ -53,6 +56,8 @@ export interface WorkerDeps {
   sessions: Sessions;
   negotiation: NegotiationApi;
   spendCaps: SpendCaps;
+  /** AGENT_PRICING and what the learner reads (absent: the executor's price as it is). */
+  pricing?: PricingDeps;
   /** AGENT_MIN_MARGIN. */
   minMargin: number;
   /**

@@ -4,18 +4,27 @@ import type { NegotiationApi } from "../../marketplace/negotiation-api.ts";
 import type { JobWithBids } from "../../marketplace/schemas.ts";
 import { errorMessage } from "../../secrets.ts";
 import type { Ledger } from "../../state/types.ts";
-import { PaymentReader } from "../delivery/payment-reader.ts";
-import type { AgentWorker } from "../fleet/agent-worker.ts";
+import { type PaidAgent, PaymentReader } from "../delivery/payment-reader.ts";
 
 /** Job statuses in which a poster's counter-offer may wait for an answer. */
 const NEGOTIATION_LISTINGS = ["negotiating", "awaiting_approval"] as const;
+
+/**
+ * One of the runner's agents as the money watch sees it: its id (once registered), where
+ * its payments are told, and how it answers the counter-offers on its bid of a job (the
+ * fleet's agent worker is one; the watch needs nothing else of it).
+ */
+export interface OfferAnswerer extends PaidAgent {
+  answerOffers(job: JobWithBids): Promise<void>;
+}
 
 export interface MoneyWatchDeps {
   client: MarketplaceClient;
   negotiation: NegotiationApi;
   ledger: Ledger;
   logger: Logger;
-  workers: () => AgentWorker[];
+  /** The running agents, as they are now. */
+  agents: () => readonly OfferAnswerer[];
   /**
    * Whether a job we bid on may be in negotiation: a counter-offer moves a job out of
    * `posted` (the job feed's `bidLeftPosted`).
@@ -47,7 +56,7 @@ export class MoneyWatch {
       negotiation: deps.negotiation,
       ledger: deps.ledger,
       logger: deps.logger,
-      agents: deps.workers,
+      agents: deps.agents,
     });
   }
 
@@ -57,28 +66,28 @@ export class MoneyWatch {
   }
 
   async poll(signal?: AbortSignal): Promise<void> {
-    const workers = this.#deps.workers().filter((w) => w.agentId !== undefined);
-    const newAgent = workers.some((w) => !this.#listedFor.has(w.agentId!));
+    const agents = this.#deps.agents().filter((a) => a.agentId !== undefined);
+    const newAgent = agents.some((a) => !this.#listedFor.has(a.agentId!));
     if (newAgent || this.#negotiating || this.#deps.offersPossible()) {
-      this.#negotiating = await this.#negotiations(workers, signal);
-      this.#listedFor = new Set(workers.map((w) => w.agentId!));
+      this.#negotiating = await this.#negotiations(agents, signal);
+      this.#listedFor = new Set(agents.map((a) => a.agentId!));
     }
     await this.#payments.poll(signal);
   }
 
   /** Answers the offers of listed jobs this runner bid on; true when there was one. */
-  async #negotiations(workers: AgentWorker[], signal?: AbortSignal): Promise<boolean> {
+  async #negotiations(agents: OfferAnswerer[], signal?: AbortSignal): Promise<boolean> {
     const { client, ledger } = this.#deps;
-    if (workers.length === 0) return false;
+    if (agents.length === 0) return false;
     let ours = false;
     const listings = await Promise.all(
       NEGOTIATION_LISTINGS.map((status) => client.listJobs({ status }, signal)),
     );
     for (const job of listings.flatMap((l) => l.jobs)) {
-      const bidders: AgentWorker[] = [];
-      for (const worker of workers) {
-        const entry = await ledger.get(worker.agentId!, job.job_id);
-        if (entry?.bidAt) bidders.push(worker);
+      const bidders: OfferAnswerer[] = [];
+      for (const agent of agents) {
+        const entry = await ledger.get(agent.agentId!, job.job_id);
+        if (entry?.bidAt) bidders.push(agent);
       }
       if (bidders.length === 0) continue;
       ours = true;
@@ -92,7 +101,7 @@ export class MoneyWatch {
         );
         continue;
       }
-      for (const worker of bidders) await worker.answerOffers(full);
+      for (const agent of bidders) await agent.answerOffers(full);
     }
     return ours;
   }

@@ -33,6 +33,11 @@ export async function answerLatestOffer(
 ): Promise<void> {
   const decided = answerOffer(bid, floorUsd);
   if (decided.action === "none") return;
+  // Counter-offers teach the price learner that the price was high; best effort.
+  const counters = bid.counter_offers.filter((offer) => offer.by === "poster").length;
+  await deps.ledger
+    .noteOutcome(agentId, job.job_id, { counterOffers: counters })
+    .catch((error) => deps.telemetry.error("could not note a counter-offer", error, job.job_id));
   if (await deps.ledger.offerAnswer(bid.bid_id, decided.offerIndex)) return; // answered before
   let answer: Answer =
     decided.action !== "lapse" && !signer

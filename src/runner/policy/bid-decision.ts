@@ -2,7 +2,35 @@ import { capabilityScore } from "../../agents/capabilities.ts";
 import { EvaluationSchema, type Guarded, guardedCall } from "../../agents/guarded-call.ts";
 import type { AgentConfig, Evaluation } from "../../agents/types.ts";
 import type { Job } from "../../marketplace/schemas.ts";
-import type { SkipReason } from "../telemetry/status-types.ts";
+
+/** Why an agent did not bid on a job. */
+export type SkipReason =
+  /** The job has no usable budget. */
+  | "budget_missing"
+  /** A required capability is below the job's minimum score. */
+  | "capability"
+  /** The ledger or the marketplace already has a bid of this agent. */
+  | "already_bid"
+  /** The evaluator found no keyword of its table in the job. */
+  | "no_keyword"
+  /** The executor declined for another reason. */
+  | "declined"
+  /** 85 % of the budget is below the agent's price floor. */
+  | "below_floor"
+  /** A daily spend cap is reached. */
+  | "spend_cap"
+  /** Capacity is short (max_concurrent_jobs or the spend cap): jobs of a better expected margin took it (capacity-ranking.ts). */
+  | "capacity_ranked_out"
+  /** The executor's evaluation threw, timed out or answered malformed. */
+  | "evaluation_failed"
+  /** The marketplace refused the bid (4xx). */
+  | "bid_refused"
+  /** The bid's outcome stayed unknown after the last attempt. */
+  | "bid_failed"
+  /** Assigned a job through a bid this runner did not place (anybody may bid in any agent's name): not executed. */
+  | "not_our_bid"
+  /** The listing held the job past what the client keeps of one (a multi-megabyte description): no agent saw it. */
+  | "too_large";
 
 /** Whether and how an agent bids on a job. */
 export type BidDecision =

@@ -40,6 +40,13 @@ export function expectedPayment(job: JobWithBids): ExpectedPayment | undefined {
   return { outcome: "refunded", amountUsd: 0 };
 }
 
+/** What a sign-off at `quality` pays on an agreed price, by the rule above (the quality gate's payout). */
+export function paymentAtQuality(quality: number, agreedUsd: number): number {
+  if (quality >= QUALITY_THRESHOLD) return agreedUsd;
+  if (quality >= PARTIAL_FROM) return agreedUsd * PARTIAL_RATIO;
+  return 0;
+}
+
 /** A release as the escrow shows it happened: the amount, with the service's fallback for 0. */
 export function releasedAmount(expected: ExpectedPayment, escrowAmountUsd: number): number {
   return expected.amountUsd || escrowAmountUsd;

@@ -153,7 +153,7 @@ export class AgentGuard {
     try {
       doc = await this.#d.client.getAgent(agentId);
     } catch (error) {
-      if (isMarketplaceError(error, 404)) {
+      if (isMarketplaceError(error, "BR_ERR_MARKETPLACE_NOT_FOUND")) {
         agent.telemetry.agentDeleted(agentId);
         await agent.heartbeat().catch(() => undefined); // its 404 registers the agent again
         return;

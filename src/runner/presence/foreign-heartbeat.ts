@@ -1,7 +1,11 @@
 import { parseTime } from "../../contract/time.ts";
 import type { MarketplaceClient } from "../../marketplace/client.ts";
-import type { WorkerAgent } from "../fleet/worker-deps.ts";
 import type { AgentTelemetry } from "../telemetry/agent-telemetry.ts";
+
+/** The agent's record of the `last_active` this start's registration left (see below). */
+export interface StampedAgent {
+  registrationStamp?: string | undefined;
+}
 
 /**
  * Without leases, the look for another runner heartbeating one of our agents. An agent
@@ -14,7 +18,7 @@ import type { AgentTelemetry } from "../telemetry/agent-telemetry.ts";
 /** Someone heartbeated this agent within the last interval: another runner may run it. */
 export async function checkForeignHeartbeat(
   agentId: string,
-  deps: { client: MarketplaceClient; heartbeatIntervalMs: number },
+  deps: { client: Pick<MarketplaceClient, "getAgent">; heartbeatIntervalMs: number },
   telemetry: AgentTelemetry,
 ): Promise<void> {
   try {
@@ -31,9 +35,9 @@ export async function checkForeignHeartbeat(
 
 /** After this start registered the agent: the `last_active` its registration left. */
 export async function rememberRegistrationStamp(
-  agent: WorkerAgent,
+  agent: StampedAgent,
   agentId: string,
-  client: MarketplaceClient,
+  client: Pick<MarketplaceClient, "getAgent">,
 ): Promise<void> {
   try {
     agent.registrationStamp = (await client.getAgent(agentId)).last_active ?? undefined;
@@ -48,9 +52,9 @@ export async function rememberRegistrationStamp(
  * Looked at once.
  */
 export async function foreignSinceRegistration(
-  agent: WorkerAgent,
+  agent: StampedAgent,
   agentId: string,
-  client: MarketplaceClient,
+  client: Pick<MarketplaceClient, "getAgent">,
   telemetry: AgentTelemetry,
 ): Promise<void> {
   const stamp = agent.registrationStamp;

@@ -2,12 +2,11 @@
  * One timer for every agent's heartbeats. Each agent keeps its own moment in the
  * interval (so they stay spread over it, never all at once), but moments are rounded
  * to the clock's tick, so the heartbeats of one tick go out in one turn of the event
- * loop. With 10,000 agents and a 60 s interval that is ten wake-ups a second for about
- * 17 heartbeats each, instead of 170 wake-ups, each with its own timer (the main
- * thread's CPU fell by nearly half). The tick is short on purpose: at one second, 170
- * heartbeats went out together and waited together for the pool's 16 connections, so
- * their requests outlived young-generation collections, were promoted, and brought a
- * full collection every 5 to 7 s (bench/RESULTS.md).
+ * loop: a few wake-ups a second instead of a timer per agent. The tick is short on
+ * purpose: a long one sends many heartbeats together, they wait together for the
+ * pool's connections, and their requests outlive young-generation collections and get
+ * promoted. The measurements are in bench/RESULTS.md ("One heartbeat clock", "The
+ * heartbeat tick is 100 ms, not 1 s").
  */
 export interface HeartbeatClockOptions {
   /** The rounding of every moment (default 100 ms). */

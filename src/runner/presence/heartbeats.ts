@@ -1,10 +1,14 @@
-import { isOwnershipError, type Signer } from "../../marketplace/auth.ts";
+import type { AgentSpec } from "../../agent-configs/types.ts";
+import { isOwnershipError, type Sessions, type Signer } from "../../marketplace/auth.ts";
+import type { MarketplaceClient } from "../../marketplace/client.ts";
 import { isMarketplaceError } from "../../marketplace/errors.ts";
 import type { AgentWallet, AgentWallets } from "../../wallet/agent-wallets.ts";
 import { checkSpendCap } from "../bidding/agent-pricing.ts";
-import type { WorkerAgent, WorkerDeps } from "../fleet/worker-deps.ts";
+import type { SpendCaps } from "../bidding/spend-caps.ts";
+import type { MarketplaceHealth } from "../feed/marketplace-health.ts";
 import type { AgentTelemetry } from "../telemetry/agent-telemetry.ts";
-import { foreignSinceRegistration } from "./foreign-heartbeat.ts";
+import { foreignSinceRegistration, type StampedAgent } from "./foreign-heartbeat.ts";
+import type { HeartbeatClock } from "./heartbeat-clock.ts";
 
 /** One sign-in per owner when AGENT_OWNER_ID is a wallet the runner holds; else per agent wallet. */
 export function sessionSigner(
@@ -14,17 +18,31 @@ export function sessionSigner(
   return wallets.ownerAccount ?? wallet?.account;
 }
 
+/**
+ * What heartbeats read of their agent: the worker's shared record of it (its id may
+ * change on re-registration, so it is read at each heartbeat, never copied).
+ */
+export interface HeartbeatAgent extends StampedAgent {
+  readonly spec: Pick<AgentSpec, "key" | "config">;
+  readonly agentId: string | undefined;
+  readonly wallet: AgentWallet | undefined;
+}
+
+/** What heartbeats use of the runner's shared parts (the worker hands its own deps). */
+export interface HeartbeatContext {
+  client: Pick<MarketplaceClient, "heartbeat" | "getAgent">;
+  sessions: Pick<Sessions, "withSession">;
+  wallets: Pick<AgentWallets, "ownerAccount">;
+  /** The shared view of the marketplace's health: no heartbeats while it is down. */
+  health?: Pick<MarketplaceHealth, "up" | "ok" | "failed" | "onRecovered" | "recoveryDelay">;
+  spendCaps: SpendCaps;
+  heartbeatIntervalMs: number;
+  /** The one timer of every agent's heartbeats. */
+  heartbeatClock: Pick<HeartbeatClock, "every">;
+}
+
 export interface HeartbeatsOptions {
-  deps: Pick<
-    WorkerDeps,
-    | "client"
-    | "sessions"
-    | "wallets"
-    | "health"
-    | "spendCaps"
-    | "heartbeatIntervalMs"
-    | "heartbeatClock"
-  >;
+  deps: HeartbeatContext;
   telemetry: AgentTelemetry;
   /** Jobs in flight and the agent's concurrency limit: its status and free capacity. */
   load: () => { inFlight: number; maxConcurrent: number };
@@ -41,7 +59,7 @@ export interface HeartbeatsOptions {
  * the dashboard shows a reached cap even while there is nothing to bid on.
  */
 export class Heartbeats {
-  readonly #agent: WorkerAgent;
+  readonly #agent: HeartbeatAgent;
   readonly #o: HeartbeatsOptions;
   #stopBeats: (() => void) | undefined;
   #unsubscribeRecovery: (() => void) | undefined;
@@ -50,7 +68,7 @@ export class Heartbeats {
   /** The heartbeat on its way, if any. */
   #sending: Promise<void> | undefined;
 
-  constructor(agent: WorkerAgent, options: HeartbeatsOptions) {
+  constructor(agent: HeartbeatAgent, options: HeartbeatsOptions) {
     this.#agent = agent;
     this.#o = options;
   }
@@ -153,7 +171,7 @@ export class Heartbeats {
         return;
       }
       telemetry.heartbeatFailed(error);
-      if (isMarketplaceError(error, 404) && status !== "offline") {
+      if (isMarketplaceError(error, "BR_ERR_MARKETPLACE_NOT_FOUND") && status !== "offline") {
         telemetry.agentDeleted(agentId);
         await this.#o.unknownAgent(agentId);
       }

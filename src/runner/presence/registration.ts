@@ -1,11 +1,31 @@
+import type { AgentSpec } from "../../agent-configs/types.ts";
 import { isMarketplaceError } from "../../marketplace/errors.ts";
 import { backoffDelay, sleep } from "../../retry.ts";
-import type { WorkerAgent, WorkerDeps } from "../fleet/worker-deps.ts";
+import type { AgentWallet } from "../../wallet/agent-wallets.ts";
 import type { AgentTelemetry } from "../telemetry/agent-telemetry.ts";
-import type { Registration } from "./registration-queue.ts";
+import type { Registrar, Registration } from "./registration-queue.ts";
+
+/**
+ * What registering reads and writes of its agent: the worker's shared record of it. A
+ * re-registration writes the new id there, where heartbeats and bidding read it.
+ */
+export interface RegisteringAgent {
+  readonly spec: AgentSpec;
+  agentId: string | undefined;
+  readonly wallet: Pick<AgentWallet, "address"> | undefined;
+  /** True when this runner registered the agent: only such an agent is registered again. */
+  readonly selfRegistered: boolean;
+}
+
+/** What registering uses of the runner's shared parts. */
+export interface RegistrationContext {
+  registrar: Pick<Registrar, "register">;
+  /** Called once after the runner registered an agent that had no agent_id. */
+  onRegistered?: (spec: AgentSpec, registration: Registration) => Promise<void>;
+}
 
 export interface RegistrationDeps {
-  deps: Pick<WorkerDeps, "registrar" | "onRegistered">;
+  deps: RegistrationContext;
   telemetry: AgentTelemetry;
   /** Aborted when the worker is forced to stop: no registration after that. */
   lifetime: AbortSignal;
@@ -17,13 +37,13 @@ export interface RegistrationDeps {
  * when the marketplace no longer knows an agent this runner registered.
  */
 export class AgentRegistration {
-  readonly #agent: WorkerAgent;
+  readonly #agent: RegisteringAgent;
   readonly #r: RegistrationDeps;
   /** Cuts short the backoff of a registration that failed for want of the marketplace. */
   #wake: AbortController | undefined;
   #again = false;
 
-  constructor(agent: WorkerAgent, deps: RegistrationDeps) {
+  constructor(agent: RegisteringAgent, deps: RegistrationDeps) {
     this.#agent = agent;
     this.#r = deps;
   }

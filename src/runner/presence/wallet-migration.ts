@@ -96,7 +96,7 @@ export async function retireKeylessAgent(
   try {
     await deps.client.heartbeat(oldId, { status: "offline", current_capacity: 0 });
   } catch (error) {
-    if (!isMarketplaceError(error, 404)) {
+    if (!isMarketplaceError(error, "BR_ERR_MARKETPLACE_NOT_FOUND")) {
       deps.telemetry.error("could not take the old keyless agent offline", error);
       return; // tried again at the next start
     }

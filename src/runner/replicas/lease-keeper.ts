@@ -36,7 +36,7 @@ const MIN_WAIT_MS = 50;
  * supervisor runs exactly the agents held here.
  */
 export class LeaseKeeper {
-  readonly #o: LeaseKeeperOptions;
+  readonly #options: LeaseKeeperOptions;
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #held = new Map<string, Tenure>();
@@ -54,13 +54,13 @@ export class LeaseKeeper {
   #wake = new AbortController();
 
   constructor(options: LeaseKeeperOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#log = options.logger.child({ replica: options.store.replicaId });
     this.#clock = options.now ?? Date.now;
   }
 
   get replicaId(): string {
-    return this.#o.store.replicaId;
+    return this.#options.store.replicaId;
   }
 
   /** The other live replicas and how many agents each holds, as last read. */
@@ -104,12 +104,12 @@ export class LeaseKeeper {
   }
 
   get #period(): number {
-    return this.#o.store.ttlMs / 3;
+    return this.#options.store.ttlMs / 3;
   }
 
   /** One round; returns how long to wait before the next. */
   async tick(): Promise<number> {
-    const { store, supervisor } = this.#o;
+    const { store, supervisor } = this.#options;
     await store.announce();
     await this.#renew();
     const listing = await store.list();
@@ -154,7 +154,7 @@ export class LeaseKeeper {
 
   /** Renews what is held; an expired lease of ours is claimed again, the rest are lost. */
   async #renew(): Promise<void> {
-    const { store, supervisor } = this.#o;
+    const { store, supervisor } = this.#options;
     for (const [key, tenure] of this.#held) {
       if (tenure.lost) this.#lose(key, "the agent stopped: a newer lease epoch exists");
     }
@@ -185,20 +185,20 @@ export class LeaseKeeper {
     const tenure = new Tenure({
       epoch: lease.epoch,
       expiresAt: lease.expiresAt,
-      marginMs: this.#o.store.ttlMs / 3,
+      marginMs: this.#options.store.ttlMs / 3,
       now: this.#clock,
     });
     this.#held.set(key, tenure);
     this.#count("claimed");
     this.#log.info({ agent: key, epoch: lease.epoch }, "agent lease claimed");
-    this.#o.supervisor.acquire(key, tenure);
+    this.#options.supervisor.acquire(key, tenure);
   }
 
   #lose(key: string, reason: string): void {
     this.#held.delete(key);
     this.#count("lost");
     this.#log.warn({ agent: key, reason }, "agent lease lost");
-    this.#o.supervisor.revoke(key, reason);
+    this.#options.supervisor.revoke(key, reason);
   }
 
   /** Drains the agent (its in-flight jobs finish here), then releases its lease. */
@@ -208,13 +208,13 @@ export class LeaseKeeper {
     const existing = this.#draining.get(key);
     if (existing) return existing;
     this.#log.info({ agent: key }, "handing agent over: draining, then releasing its lease");
-    const done = this.#o.supervisor
+    const done = this.#options.supervisor
       .handOver(key)
       .then(async () => {
         // Lost meanwhile: not ours to release.
         if (this.#held.get(key) !== tenure) return;
         this.#held.delete(key);
-        if (await this.#o.store.release(key, tenure.epoch)) this.#count("released");
+        if (await this.#options.store.release(key, tenure.epoch)) this.#count("released");
       })
       .catch((error: unknown) => {
         // The lease runs out by itself after the TTL.
@@ -240,11 +240,11 @@ export class LeaseKeeper {
   }
 
   #count(reason: LeaseChange): void {
-    this.#o.metrics?.leaseChanges.inc({ reason });
+    this.#options.metrics?.leaseChanges.inc({ reason });
   }
 
   #updateGauge(): void {
-    this.#o.metrics?.leasesHeld.set(this.#held.size);
+    this.#options.metrics?.leasesHeld.set(this.#held.size);
   }
 
   /** Shutdown begins: keep renewing while agents drain, claim nothing new. */
@@ -258,7 +258,7 @@ export class LeaseKeeper {
     this.#stop.abort();
     await this.#loop;
     await Promise.allSettled([...this.#draining.values()]);
-    const { store } = this.#o;
+    const { store } = this.#options;
     await Promise.allSettled(
       [...this.#held].map(async ([key, tenure]) => {
         if (await store.release(key, tenure.epoch)) this.#count("released");

@@ -1,12 +1,26 @@
+import type { Span } from "@opentelemetry/api";
 import type { AgentSpec } from "../../agent-configs/types.ts";
+import type { GateOutcome } from "../../agents/quality/gate.ts";
 import type { Logger } from "../../logger.ts";
 import type { Job } from "../../marketplace/schemas.ts";
-import type { Metrics } from "../../metrics.ts";
+import { incWithTrace, type Metrics } from "../../metrics.ts";
 import { errorMessage } from "../../secrets.ts";
 import type { AgentTotals, LedgerResult } from "../../state/types.ts";
+import { awardNoticedBy } from "../../tracing/award-notice.ts";
+import {
+  endJobTrace,
+  failSpan,
+  inChildSpan,
+  inJobSpan,
+  inSpan,
+  jobTraceId,
+  recordJobStep,
+  startJobSpan,
+} from "../../tracing/tracing.ts";
 import type { AgentWallet } from "../../wallet/agent-wallets.ts";
-import type { BidDecision } from "../policy/bid-decision.ts";
+import type { BidDecision, PlaceDecision } from "../policy/bid-decision.ts";
 import type { OfferAnswerDecision } from "../policy/offer-policy.ts";
+import { priceReason } from "../policy/price-learning.ts";
 import type { DecisionLog } from "./decision-log.ts";
 import { AgentStats, type StatusTracker } from "./status-tracker.ts";
 import type { SkipReason, WorkerState } from "./status-types.ts";
@@ -18,6 +32,9 @@ export interface TelemetryDeps {
   decisions?: DecisionLog;
   defaultModel: string;
 }
+
+/** Jobs whose trace is open here (posting time, execution span): the oldest are forgotten past this. */
+const MAX_TRACED_JOBS = 10_000;
 
 /** The same failure again within this window is logged at debug: the log says it once. */
 const REPEAT_WINDOW_MS = 60_000;
@@ -31,6 +48,7 @@ const SKIP_OUTCOME: Record<SkipReason, string> = {
   declined: "declined",
   below_floor: "skipped_below_floor",
   spend_cap: "skipped_spend_cap",
+  capacity_ranked_out: "skipped_capacity",
   evaluation_failed: "evaluation_failed",
   bid_refused: "refused",
   bid_failed: "failed",
@@ -52,6 +70,12 @@ export class AgentTelemetry {
   /** The last agent id said to be deleted (agentDeleted). */
   #deletedSaid: string | undefined;
   #lastErrorAt = 0;
+  /**
+   * Tracing (on only): when each open job was posted (its root span's start), and the
+   * execution spans running. Spans themselves live in src/tracing; these are the hub's.
+   */
+  readonly #postedAt = new Map<string, Date>();
+  readonly #executions = new Map<string, Span>();
 
   constructor(spec: AgentSpec, maxConcurrentJobs: number, deps: TelemetryDeps) {
     this.#deps = deps;
@@ -201,6 +225,7 @@ export class AgentTelemetry {
   decided(job: Job, decision: BidDecision): void {
     const agentId = this.stats.view.agentId;
     const at = new Date().toISOString();
+    const traceId = jobTraceId(agentId, job.job_id);
     if (decision.kind === "bid") {
       this.#deps.metrics?.bids.inc({ agent: this.#agentLabel, outcome: "placed" });
       this.#deps.decisions?.record(this.#spec.key, {
@@ -210,12 +235,22 @@ export class AgentTelemetry {
         agentId,
         outcome: "bid",
         reason: null,
-        detail: `bid $${decision.priceUsd} with confidence ${decision.confidence}`,
+        detail: `bid $${decision.priceUsd} with confidence ${decision.confidence}${priceReason(decision)}`,
         priceUsd: decision.priceUsd,
         confidence: decision.confidence,
+        ...(traceId ? { traceId } : {}),
       });
       return;
     }
+    // A skip ends the job's story for this agent (its root span goes out), except
+    // `already_bid`: a bid of ours stands (placed before a restart, or by another
+    // replica), and the award may still come.
+    recordJobStep(agentId, job.job_id, "bazaar.decision", {
+      "bazaar.decision.outcome": "skip",
+      "bazaar.decision.reason": decision.reason,
+      "bazaar.decision.detail": decision.detail.slice(0, 300),
+    });
+    if (decision.reason !== "already_bid") this.#endTrace(job.job_id, "skipped", job);
     this.#deps.metrics?.bids.inc({
       agent: this.#agentLabel,
       outcome: SKIP_OUTCOME[decision.reason],
@@ -228,7 +263,33 @@ export class AgentTelemetry {
       outcome: "skip",
       reason: decision.reason,
       detail: decision.detail,
+      ...(traceId ? { traceId } : {}),
     });
+  }
+
+  /**
+   * Sends a bid (`send`, the marketplace call) inside the job's trace: the decision to
+   * bid, with its price, then the bid request, whose HTTP call is a client span beneath it.
+   * With tracing off this is `send()`.
+   */
+  tracedBid<T>(job: Job, decision: PlaceDecision, send: () => Promise<T>): Promise<T> {
+    const agentId = this.stats.view.agentId;
+    this.#remember(job);
+    recordJobStep(agentId, job.job_id, "bazaar.decision", {
+      "bazaar.decision.outcome": "bid",
+      "bazaar.decision.reason": "bid",
+      "bazaar.bid.price_usd": decision.priceUsd,
+      "bazaar.bid.confidence": decision.confidence,
+      "bazaar.bid.estimated_minutes": decision.estimatedTimeMinutes,
+      ...(typeof job.budget_usd === "number" ? { "bazaar.job.budget_usd": job.budget_usd } : {}),
+    });
+    return inJobSpan(
+      agentId,
+      job.job_id,
+      "bazaar.bid",
+      { "bazaar.bid.price_usd": decision.priceUsd },
+      () => send(),
+    );
   }
 
   bidPlaced(job: Job, bidId: string, decision: Extract<BidDecision, { kind: "bid" }>): void {
@@ -275,7 +336,19 @@ export class AgentTelemetry {
   jobWon(job: Job, priceUsd: number): void {
     this.stats.view.bidsWon++;
     this.stats.view.earnings.wonUsd += priceUsd;
-    this.#deps.metrics?.earningsUsd.inc({ agent: this.#agentLabel, stage: "won" }, priceUsd);
+    const agentId = this.stats.view.agentId;
+    this.#remember(job);
+    recordJobStep(agentId, job.job_id, "bazaar.award", {
+      "bazaar.award.noticed_by": awardNoticedBy(job.job_id),
+      "bazaar.award.price_usd": priceUsd,
+    });
+    if (this.#deps.metrics)
+      incWithTrace(
+        this.#deps.metrics.earningsUsd,
+        { agent: this.#agentLabel, stage: "won" },
+        priceUsd,
+        jobTraceId(agentId, job.job_id),
+      );
     this.#log.info({ agentId: this.stats.view.agentId, jobId: job.job_id }, "job won");
     this.#emit({
       kind: "won",
@@ -294,6 +367,17 @@ export class AgentTelemetry {
   assignmentRefused(job: Job, reason: "not_our_bid" | "below_floor", detail: string): void {
     const agentId = this.stats.view.agentId;
     this.#deps.metrics?.assignmentsRefused.inc({ agent: this.#agentLabel, reason });
+    recordJobStep(
+      agentId,
+      job.job_id,
+      "bazaar.award",
+      {
+        "bazaar.award.noticed_by": awardNoticedBy(job.job_id),
+        "bazaar.award.refused": reason,
+      },
+      { error: `assignment refused: ${reason}` },
+    );
+    this.#endTrace(job.job_id, "assignment_refused", job);
     this.#log.warn(
       { agentId, jobId: job.job_id, reason, detail },
       "assigned a job this agent will not execute; left to its poster",
@@ -321,19 +405,73 @@ export class AgentTelemetry {
 
   executionStarted(job: Job, attempt: number): void {
     this.#jobLog(job).info({ attempt, deadlineMinutes: job.deadline_minutes }, "execution started");
+    this.#remember(job);
+    const span = startJobSpan(this.stats.view.agentId, job.job_id, "bazaar.execution", {
+      "bazaar.execution.attempt": attempt,
+      "bazaar.execution.deadline_minutes": job.deadline_minutes,
+      ...(typeof job.budget_usd === "number" ? { "bazaar.job.budget_usd": job.budget_usd } : {}),
+    });
+    if (span) this.#executions.set(job.job_id, span);
+  }
+
+  /**
+   * Runs the executor inside the job's execution span, so that its tools' runs and LLM
+   * calls (the AI SDK's GenAI spans) are its children. With tracing off this is `work()`.
+   */
+  inExecution<T>(job: Job, work: () => T): T {
+    return inSpan(this.#executions.get(job.job_id), work);
+  }
+
+  /**
+   * The quality gate's run on a result (inside the execution, whose span is its parent):
+   * what it predicted, what it did, and its own LLM cost. With tracing off this is `gate()`.
+   */
+  tracedGate(gate: () => Promise<GateOutcome | undefined>): Promise<GateOutcome | undefined> {
+    return inChildSpan("bazaar.quality_gate", {}, gate, (outcome) =>
+      outcome
+        ? {
+            "bazaar.quality.predicted": outcome.decision.predicted,
+            "bazaar.quality.action": outcome.decision.action,
+            "bazaar.quality.final_predicted": outcome.final.predicted,
+            "bazaar.llm.cost_usd": outcome.llmCostUsd,
+          }
+        : { "bazaar.quality.action": "not_gated" },
+    );
   }
 
   executionInterrupted(job: Job): void {
     this.#jobLog(job).warn("execution interrupted by shutdown; it resumes after restart");
     this.#deps.metrics?.executions.inc({ agent: this.#agentLabel, outcome: "interrupted" });
+    const span = this.#executions.get(job.job_id);
+    if (span) {
+      this.#executions.delete(job.job_id);
+      failSpan(span, "interrupted by shutdown; it resumes after restart");
+      span.end();
+    }
   }
 
   executionFinished(job: Job, result: LedgerResult & { latencyMs: number }, costUsd: number): void {
     const view = this.stats.view;
-    this.#deps.metrics?.executions.inc({
-      agent: this.#agentLabel,
-      outcome: result.success ? "success" : "failed",
-    });
+    if (this.#deps.metrics)
+      incWithTrace(
+        this.#deps.metrics.executions,
+        { agent: this.#agentLabel, outcome: result.success ? "success" : "failed" },
+        1,
+        jobTraceId(view.agentId, job.job_id),
+      );
+    const span = this.#executions.get(job.job_id);
+    if (span) {
+      this.#executions.delete(job.job_id);
+      span.setAttributes({
+        "bazaar.execution.success": result.success,
+        "bazaar.execution.tokens": result.tokensUsed,
+        "bazaar.execution.latency_ms": result.latencyMs,
+        "bazaar.llm.cost_usd": costUsd,
+        "gen_ai.request.model": result.model,
+      });
+      if (!result.success) failSpan(span, result.error ?? "the execution failed");
+      span.end();
+    }
     view.tokensUsed += result.tokensUsed;
     view.llmCostUsd += costUsd;
     if (!result.success) view.lastError = result.error ?? result.output.slice(0, 300);
@@ -362,6 +500,8 @@ export class AgentTelemetry {
   resultAccepted(jobId: string, success: boolean): void {
     if (success) this.stats.view.resultsAccepted++;
     else this.stats.view.resultsFailed++;
+    // A failure report ends the job here; a result's story ends with its payment.
+    if (!success) this.#endTrace(jobId, "failed");
     this.#emit({
       kind: "result",
       agent: this.#name,
@@ -373,6 +513,7 @@ export class AgentTelemetry {
   /** The marketplace will never take this result (the job is no longer ours). */
   resultRefused(jobId: string, reason: string): void {
     this.stats.view.resultsFailed++;
+    this.#endTrace(jobId, "result_refused");
     this.#emit({
       kind: "error",
       agent: this.#name,
@@ -423,6 +564,12 @@ export class AgentTelemetry {
   ): void {
     this.#deps.metrics?.negotiations.inc({ agent: this.#agentLabel, action: answer.action });
     const price = answer.action === "lapse" ? undefined : answer.priceUsd;
+    recordJobStep(this.stats.view.agentId, job.job_id, "bazaar.negotiation", {
+      "bazaar.negotiation.action": answer.action,
+      "bazaar.bid.id": bidId,
+      ...(price !== undefined ? { "bazaar.negotiation.price_usd": price } : {}),
+      ...(answer.reason ? { "bazaar.negotiation.reason": answer.reason.slice(0, 300) } : {}),
+    });
     const message =
       answer.action === "accept"
         ? `accepted the counter-offer of $${price}`
@@ -449,7 +596,20 @@ export class AgentTelemetry {
    */
   paid(jobId: string, amountUsd: number, qualityScore: number | null, outcome: string): void {
     this.stats.view.earnings.paidUsd += amountUsd;
-    this.#deps.metrics?.earningsUsd.inc({ agent: this.#agentLabel, stage: "paid" }, amountUsd);
+    const agentId = this.stats.view.agentId;
+    if (this.#deps.metrics)
+      incWithTrace(
+        this.#deps.metrics.earningsUsd,
+        { agent: this.#agentLabel, stage: "paid" },
+        amountUsd,
+        jobTraceId(agentId, jobId),
+      );
+    recordJobStep(agentId, jobId, "bazaar.payment", {
+      "bazaar.payment.amount_usd": amountUsd,
+      "bazaar.payment.outcome": outcome,
+      ...(qualityScore !== null ? { "bazaar.payment.quality_score": qualityScore } : {}),
+    });
+    this.#endTrace(jobId, outcome);
     const message = `paid $${amountUsd} (${outcome}, quality ${qualityScore ?? "-"})`;
     this.#log.info({ jobId, amountUsd, qualityScore, outcome }, "payment read back");
     this.#emit({ kind: "payment", agent: this.#name, jobId, message, amountUsd });
@@ -528,7 +688,36 @@ export class AgentTelemetry {
   }
 
   #jobLog(job: Job): Logger {
-    return this.#log.child({ agentId: this.stats.view.agentId, jobId: job.job_id });
+    const agentId = this.stats.view.agentId;
+    const traceId = jobTraceId(agentId, job.job_id);
+    return this.#log.child({ agentId, jobId: job.job_id, ...(traceId ? { traceId } : {}) });
+  }
+
+  /** When the job was posted: the start of its root span (tracing on only). */
+  #remember(job: Job): void {
+    if (!jobTraceId(this.stats.view.agentId, job.job_id) || this.#postedAt.has(job.job_id)) return;
+    if (this.#postedAt.size >= MAX_TRACED_JOBS) this.#postedAt.clear();
+    const posted = job.created_at ? new Date(job.created_at) : undefined;
+    this.#postedAt.set(job.job_id, posted && !Number.isNaN(posted.getTime()) ? posted : new Date());
+  }
+
+  /** The job's story is over on this side: its root span, from posting to now. */
+  #endTrace(jobId: string, outcome: string, job?: Job): void {
+    const agentId = this.stats.view.agentId;
+    if (!jobTraceId(agentId, jobId)) return;
+    if (job) this.#remember(job);
+    const postedAt = this.#postedAt.get(jobId);
+    this.#postedAt.delete(jobId);
+    endJobTrace(
+      agentId,
+      jobId,
+      {
+        "bazaar.agent.name": this.#name,
+        "bazaar.job.outcome": outcome,
+        ...(job?.title ? { "bazaar.job.title": job.title.slice(0, 120) } : {}),
+      },
+      postedAt,
+    );
   }
 
   /** Stops showing this agent (its worker is gone). */

@@ -1,6 +1,19 @@
 import type { ConfigIssue, ConfigSourceStatus } from "../../agent-configs/types.ts";
 import type { AgentSource } from "../../agents/types.ts";
 import type { LedgerSummary } from "../../state/types.ts";
+import type { SkipReason } from "../policy/bid-decision.ts";
+import type { AgentPerformance } from "./earnings.ts";
+
+/** What an agent earns (telemetry/earnings.ts), as the status shows it. */
+export type {
+  AgentPerformance,
+  CalibrationBucket,
+  EarningsPoint,
+  MoneyFigures,
+} from "./earnings.ts";
+
+/** Why an agent did not bid on a job: the bid decision's word, shown as it is. */
+export type { SkipReason };
 
 /** A worker's lifecycle state. */
 export type WorkerState = "registering" | "running" | "draining" | "stopped" | "failed";
@@ -44,6 +57,11 @@ export interface AgentStatusView {
   spendCapReached: boolean;
   errors: number;
   lastError: string | null;
+  /**
+   * What the agent earns, from the ledger's outcomes (telemetry/earnings.ts): absent
+   * before it is registered, or while its outcomes cannot be read.
+   */
+  performance?: AgentPerformance;
 }
 
 // Readers of the snapshot (the HTTP layer, the dashboard) find its config vocabulary here too.
@@ -102,33 +120,6 @@ export interface RunnerEvent {
   costUsd?: number;
 }
 
-/** Why an agent did not bid on a job. */
-export type SkipReason =
-  /** The job has no usable budget. */
-  | "budget_missing"
-  /** A required capability is below the job's minimum score. */
-  | "capability"
-  /** The ledger or the marketplace already has a bid of this agent. */
-  | "already_bid"
-  /** The evaluator found no keyword of its table in the job. */
-  | "no_keyword"
-  /** The executor declined for another reason. */
-  | "declined"
-  /** 85 % of the budget is below the agent's price floor. */
-  | "below_floor"
-  /** A daily spend cap is reached. */
-  | "spend_cap"
-  /** The executor's evaluation threw, timed out or answered malformed. */
-  | "evaluation_failed"
-  /** The marketplace refused the bid (4xx). */
-  | "bid_refused"
-  /** The bid's outcome stayed unknown after the last attempt. */
-  | "bid_failed"
-  /** Assigned a job through a bid this runner did not place (anybody may bid in any agent's name): not executed. */
-  | "not_our_bid"
-  /** The listing held the job past what the client keeps of one (a multi-megabyte description): no agent saw it. */
-  | "too_large";
-
 /** One agent's decision on one job (GET /api/decisions). */
 export interface DecisionRecord {
   at: string;
@@ -142,6 +133,8 @@ export interface DecisionRecord {
   detail: string;
   priceUsd?: number;
   confidence?: number;
+  /** The job's trace id for this agent, when tracing is on (src/tracing/trace-ids.ts). */
+  traceId?: string;
 }
 
 /** What the HTTP layer needs from the runner. */

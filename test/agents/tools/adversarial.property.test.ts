@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { checkCitedLines, type ReviewedFile } from "../../../src/agents/tools/code-findings.ts";
 import { looksLikeSql, stringLiterals } from "../../../src/agents/tools/code-review.ts";
 import { findFences } from "../../../src/agents/tools/fences.ts";
+import { classifyParagraph } from "../../../src/agents/tools/inputs.ts";
 import { hasOpenApiKey, inferJsonSchema } from "../../../src/agents/tools/schema-samples.ts";
 import { logReadings } from "../../../src/agents/tools/series.ts";
 import { FACTOR, growthRatio, LIMIT } from "./growth.ts";
@@ -147,6 +148,56 @@ describe("the linear scanners find what the regular expressions found", () => {
         );
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it("a paragraph's kind (the number-list rule counted in place, issue 26)", () => {
+    // classifyParagraph as it was: the lines and the tokens split into arrays.
+    const NUMBER = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?$/i;
+    const reference = (text: string): string | undefined => {
+      const trimmed = text.trim();
+      if (/^[[{]/.test(trimmed)) {
+        try {
+          JSON.parse(trimmed);
+          return "json";
+        } catch {}
+      }
+      const lines = trimmed.split(/\r?\n/).filter((line) => line.trim() !== "");
+      if (lines.length >= 3) return classifyParagraph(text); // unchanged beyond this point
+      if (!/\d/.test(trimmed)) return undefined;
+      const tokens = trimmed.split(/[\s,;]+/).filter((t) => t !== "");
+      if (tokens.length < 8) return undefined;
+      let others = 0;
+      for (const token of tokens) if (!NUMBER.test(token) && ++others > tokens.length * 0.1) break;
+      return others <= tokens.length * 0.1 ? "numbers" : undefined;
+    };
+    const numbers = ["1", "22", "-3", "+4.5", ".5", "1e5", "2E-3", "1.", "1", "7"];
+    const words = ["x", "a1", "é", "1é", "{", "[", '"', ":", "\u1680", "\ud800", "-", "."];
+    const separators = [
+      " ",
+      "  ",
+      ",",
+      ";",
+      ", ",
+      "\t",
+      "\n",
+      "\r\n",
+      "\u00a0",
+      "\u2028",
+      "\ufeff",
+    ];
+    const token = fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...numbers) },
+      { weight: 1, arbitrary: fc.constantFrom(...words) },
+    );
+    const paragraph = fc
+      .array(fc.tuple(token, fc.constantFrom(...separators)), { maxLength: 16 })
+      .map((parts) => parts.flat().join(""));
+    fc.assert(
+      fc.property(fc.oneof(paragraph, textOf([...numbers, ...words, ...separators], 40)), (t) => {
+        expect(classifyParagraph(t)).toBe(reference(t));
+      }),
+      { numRuns: 5000 },
     );
   });
 });

@@ -1,8 +1,10 @@
 import { AnomalyHunterExecutor } from "../../../src/agents/anomaly-hunter/executor.ts";
+import { findCredentials } from "../../../src/agents/code-reviewer/credentials.ts";
 import { CodeReviewerExecutor } from "../../../src/agents/code-reviewer/executor.ts";
 import { maskSecrets, numberedCode } from "../../../src/agents/code-reviewer/report.ts";
 import { compileKeywords } from "../../../src/agents/keyword-evaluator.ts";
 import { KeywordAgentExecutor } from "../../../src/agents/keyword-executor.ts";
+import { predictQuality } from "../../../src/agents/quality/predict.ts";
 import { SchemaArchitectExecutor } from "../../../src/agents/schema-architect/executor.ts";
 import { SCHEMA_ARCHITECT_KEYWORDS } from "../../../src/agents/schema-architect/keywords.ts";
 import { checkCitedLines, maskSecret } from "../../../src/agents/tools/code-findings.ts";
@@ -93,6 +95,10 @@ export const EXTRACTORS: Record<string, (text: string) => unknown> = {
   maskSecrets: (text) => maskSecrets(text, ["AKIAABCDEFGHIJKLMNOP"], maskSecret),
   numberedCode: (text) => numberedCode(block("python", text)),
   "markdown fence and cell": (text) => [fence("text", text), cell(text)],
+  // CodeReviewer's hard-coded credential rule and the quality gate's prediction.
+  "hard-coded credentials": (text) => findCredentials(block("python", text)[0]!),
+  "the quality gate's prediction": (text) =>
+    predictQuality(jobWith(text), { success: true, output: text }, "code_reviewer"),
   // In the tools' worker thread, bounded per line, and linear all the same.
   "string literals and SQL of code": (text) => [
     stringLiterals(text).map(({ literal }) => looksLikeSql(literal)),

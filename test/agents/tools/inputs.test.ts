@@ -1,7 +1,10 @@
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  blocksForBidding,
   extractFromText,
   gatherJobInputs,
+  holdsNoData,
   listedAttachments,
 } from "../../../src/agents/tools/inputs.ts";
 import type { MarketplaceClient } from "../../../src/marketplace/client.ts";
@@ -121,5 +124,55 @@ describe("listed attachments, for bidding", () => {
       { file_id: "file_3", filename: "c.csv", size: "3.4 KB" },
     ]);
     expect(listed.map((f) => f.size)).toEqual([812, 40, null]);
+  });
+});
+
+describe("holdsNoData: the bid decision's quick look (issue 26)", () => {
+  /** Pieces of texts that are data and of texts that are not, mixed at random. */
+  const piece = fc.constantFrom(
+    ...["word", "Data", " ", "  ", ", ", ";", "\t", ".", "-", "é", "\u00a0", "\u2028", "\r"],
+    ...["\n", "\n\n", "1", "2.5", "2026-01-01 10:00", "[", "]", "{", "}", '"a":', "```", "~~~"],
+    ...["`", "``", "~", "a,b", "x;y", "|"],
+  );
+  /** Number lists, now and then with a word among them. */
+  const numbers = fc
+    .array(
+      fc.tuple(
+        fc.constantFrom(..."1 2.5 -3 1e3 7 42 0.5 8 9 10 11 12 13 14 15 x".split(" ")),
+        fc.constantFrom(" ", ", ", ";", "\t", "\n"),
+      ),
+      { minLength: 6, maxLength: 30 },
+    )
+    .map((tokens) => tokens.flat());
+  /** Lines with delimiters, as CSV has them, without a digit. */
+  const delimited = fc
+    .array(fc.constantFrom("a,b", "c,d", "e;f", "g\th", "word"), { minLength: 2, maxLength: 6 })
+    .map((lines) => lines.flatMap((line) => [line, "\n"]));
+  const text = fc
+    .oneof(fc.array(piece, { maxLength: 40 }), numbers, delimited)
+    .map((pieces) => pieces.join(""));
+
+  it("says a text holds no data only when extractFromText finds no block in it", () => {
+    let plain = 0;
+    fc.assert(
+      fc.property(text, (t) => {
+        if (!holdsNoData(t)) return true;
+        plain++;
+        return extractFromText(t).blocks.length === 0;
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(plain).toBeGreaterThan(500); // not only texts it declines
+  });
+
+  it("lets blocksForBidding answer prose with no block and data with its blocks", () => {
+    expect(holdsNoData("Design a schema for orders, customers and invoices.\nThanks!")).toBe(true);
+    expect(blocksForBidding({ description: "Design a schema for orders." })).toEqual([]);
+    const csv = { description: "Find the outlier:\n\nday,value\n1,10\n2,11\n3,95" };
+    expect(holdsNoData(csv.description)).toBe(false);
+    expect(blocksForBidding(csv).map((b) => b.language)).toEqual(["csv"]);
+    // Digits in prose are not data; a number list on one line is.
+    expect(holdsNoData("Fix the n+1 queries on 3 pages of the 2024 report.")).toBe(true);
+    expect(holdsNoData("3 4 5 6 7 8 9 10 11")).toBe(false);
   });
 });

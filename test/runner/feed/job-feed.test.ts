@@ -9,7 +9,7 @@ import {
 } from "../../../src/marketplace-server/index.ts";
 import { createSharedPool } from "../../../src/pool.ts";
 import { JobFeed } from "../../../src/runner/feed/job-feed.ts";
-import { createMemoryLedger } from "../../../src/state/memory-ledger.ts";
+import { openSqliteLedger } from "../../../src/state/sqlite-ledger.ts";
 import type { Ledger } from "../../../src/state/types.ts";
 import {
   type Api,
@@ -50,7 +50,7 @@ describe("JobFeed listings", () => {
     a = api(url);
     ours = await registerAgent(a, { name: "Ours" });
     other = await registerAgent(a, { name: "Other" });
-    ledger = createMemoryLedger();
+    ledger = openSqliteLedger({ path: ":memory:" });
     pool = createSharedPool();
     client = new MarketplaceClient({ baseUrl: url, dispatcher: pool });
     clock = Date.now();

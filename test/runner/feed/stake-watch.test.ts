@@ -11,8 +11,9 @@ import { createMetrics } from "../../../src/metrics.ts";
 import { createSharedPool } from "../../../src/pool.ts";
 import { JobFeed } from "../../../src/runner/feed/job-feed.ts";
 import { lookupBudget, QUIET_SPELL_MS } from "../../../src/runner/feed/stake-watch.ts";
-import { createMemoryLedger } from "../../../src/state/memory-ledger.ts";
+import { openSqliteLedger } from "../../../src/state/sqlite-ledger.ts";
 import type { Ledger } from "../../../src/state/types.ts";
+import { ledgerWith } from "../../support/ledger-with.ts";
 import { counterSum } from "../../support/market-helpers.ts";
 import {
   type Api,
@@ -55,7 +56,7 @@ describe("stakes no listing shows", () => {
     a = api(url);
     ours = await registerAgent(a, { name: "Ours" });
     other = await registerAgent(a, { name: "Other" });
-    ledger = createMemoryLedger();
+    ledger = openSqliteLedger({ path: ":memory:" });
     pool = createSharedPool();
     client = new MarketplaceClient({ baseUrl: url, dispatcher: pool });
     clock = Date.now();
@@ -192,12 +193,10 @@ describe("stakes no listing shows", () => {
     await bury();
     await award(jobId, bidId);
     let broken = true;
-    const flaky: Ledger = {
-      ...ledger,
-      backend: ledger.backend,
+    const flaky = ledgerWith(ledger, {
       get: (agentId, job) =>
         broken ? Promise.reject(new Error("ledger away")) : ledger.get(agentId, job),
-    };
+    });
     const metrics = createMetrics({ processMetrics: false });
     const feed = new JobFeed({
       client,

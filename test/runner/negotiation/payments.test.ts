@@ -3,9 +3,8 @@ import { silentLogger } from "../../../src/logger.ts";
 import { MarketplaceClient } from "../../../src/marketplace/client.ts";
 import { NegotiationApi } from "../../../src/marketplace/negotiation-api.ts";
 import { createSharedPool } from "../../../src/pool.ts";
-import type { AgentWorker } from "../../../src/runner/fleet/agent-worker.ts";
-import { MoneyWatch } from "../../../src/runner/negotiation/money-watch.ts";
-import { createMemoryLedger } from "../../../src/state/memory-ledger.ts";
+import { MoneyWatch, type OfferAnswerer } from "../../../src/runner/negotiation/money-watch.ts";
+import { openSqliteLedger } from "../../../src/state/sqlite-ledger.ts";
 import type { Ledger } from "../../../src/state/types.ts";
 import { type PayingService, startPayingService } from "../../support/paying-service.ts";
 import { agentConfig, telemetryFixture } from "../../support/runner-units.ts";
@@ -38,18 +37,17 @@ async function service(): Promise<{ paying: PayingService; client: MarketplaceCl
 /** A MoneyWatch over the service for one agent (as a restart builds it anew), and what it tells. */
 function watch(client: MarketplaceClient, ledger: Ledger) {
   const fixture = telemetryFixture(agentConfig({ name: "Payee" }));
-  const worker = {
+  const agent: OfferAnswerer = {
     agentId: AGENT,
-    wallet: { address: "0x000000000000000000000000000000000000dEaD" },
     telemetry: fixture.telemetry,
     answerOffers: async () => undefined,
-  } as unknown as AgentWorker;
+  };
   const money = new MoneyWatch({
     client,
     negotiation: new NegotiationApi(client.transport),
     ledger,
     logger: silentLogger(),
-    workers: () => [worker],
+    agents: () => [agent],
     offersPossible: () => false,
   });
   const paid = async () =>
@@ -69,7 +67,7 @@ async function accepted(ledger: Ledger, money: MoneyWatch, jobId: string): Promi
 describe("reading what the service paid", () => {
   it("attributes each rise of total_earned_usd to the job whose sign-off caused it, by the quality rule", async () => {
     const { paying, client } = await service();
-    const ledger = createMemoryLedger();
+    const ledger = openSqliteLedger({ path: ":memory:" });
     const w = watch(client, ledger);
     paying.submitted("job_00000001", AGENT, 0.4);
     // A counter-offer accepted at 0.2: the service still pays on the bid's 0.3.
@@ -110,7 +108,7 @@ describe("reading what the service paid", () => {
 
   it("counts a release once total_earned_usd shows it, never twice and none missed across a restart", async () => {
     const { paying, client } = await service();
-    const ledger = createMemoryLedger();
+    const ledger = openSqliteLedger({ path: ":memory:" });
     const first = watch(client, ledger);
     paying.submitted("job_00000011", AGENT, 0.2);
     paying.submitted("job_00000012", AGENT, 0.3);
@@ -149,7 +147,7 @@ describe("reading what the service paid", () => {
 
   it("a release from before the total was first accounted for, or whose growth never shows, is not left waiting", async () => {
     const { paying, client } = await service();
-    const ledger = createMemoryLedger();
+    const ledger = openSqliteLedger({ path: ":memory:" });
     const w = watch(client, ledger);
     for (const job of ["job_00000021", "job_00000022", "job_00000023"]) {
       paying.submitted(job, AGENT, 0.1);
@@ -171,5 +169,35 @@ describe("reading what the service paid", () => {
     await w.money.poll();
     expect(w.telemetry.stats.view.earnings.paidUsd).toBeCloseTo(0.3, 9);
     expect(await ledger.paidTotals(AGENT)).toEqual({ jobs: 3, paidUsd: expect.closeTo(0.3, 9) });
+  });
+});
+
+describe("the sign-off beside the quality gate's prediction", () => {
+  it("records the poster's quality score and the payment in the job's outcome", async () => {
+    const { paying, client } = await service();
+    const ledger = openSqliteLedger({ path: ":memory:" });
+    const w = watch(client, ledger);
+    // What the gate predicted before delivery (job-execution.ts writes it).
+    await ledger.noteOutcome(AGENT, "job_00000031", {
+      predictedQuality: 0.62,
+      predictionReasons: ["submit-with-note (predicted 0.62 before delivery)"],
+      llmCostUsd: 0.002,
+    });
+    paying.submitted("job_00000031", AGENT, 0.4);
+    paying.submitted("job_00000032", AGENT, 0.3);
+    await accepted(ledger, w.money, "job_00000031");
+    await accepted(ledger, w.money, "job_00000032");
+    paying.complete("job_00000031", 0.55);
+    paying.complete("job_00000032", 0.3);
+    await w.money.poll();
+
+    const outcomes = new Map((await ledger.outcomes(AGENT)).map((o) => [o.jobId, o]));
+    expect(outcomes.get("job_00000031")).toMatchObject({
+      predictedQuality: 0.62,
+      llmCostUsd: 0.002,
+      qualityScore: 0.55,
+      paidUsd: 0.2,
+    });
+    expect(outcomes.get("job_00000032")).toMatchObject({ qualityScore: 0.3, paidUsd: 0 });
   });
 });

@@ -8,7 +8,7 @@ import {
   PROMPT_OVERHEAD_TOKENS,
   priceFloor,
 } from "../../../src/runner/policy/price-floor.ts";
-import { createMemoryLedger } from "../../../src/state/memory-ledger.ts";
+import { openSqliteLedger } from "../../../src/state/sqlite-ledger.ts";
 
 const job = (fields: Partial<Job> = {}): Job =>
   JobSchema.parse({ job_id: "job_1", title: "t", description: "", status: "posted", ...fields });
@@ -122,7 +122,7 @@ describe("spend caps", () => {
 
   it("count per UTC day in the ledger: a new day starts from zero", async () => {
     let now = Date.parse("2026-03-01T23:59:00Z");
-    const ledger = createMemoryLedger();
+    const ledger = openSqliteLedger({ path: ":memory:" });
     const caps = new SpendCaps(ledger, { agentCapUsd: 1, runnerCapUsd: 1.5 }, () => now);
     await caps.record("a", 0.6);
     await caps.record("b", 0.6);

@@ -1,17 +1,28 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { AgentConfig } from "../agents/types.ts";
-import type { RunnerConfig } from "../config/env.ts";
-import { DEV_MNEMONIC_FILE } from "../wallet/dev-mnemonic.ts";
-import { checksummed, HdWallet, sameAddress } from "../wallet/keys.ts";
-import { legacyDerivedWallet } from "../wallet/legacy.ts";
-import { isLoopbackUrl } from "../wallet/local-url.ts";
-import { noWalletMessage } from "../wallet/setup.ts";
+import type { AgentConfig } from "../../../agents/types.ts";
+import type { RunnerConfig } from "../../../config/env.ts";
+import { DEV_MNEMONIC_FILE } from "../../../wallet/dev-mnemonic.ts";
+import { checksummed, HdWallet, sameAddress } from "../../../wallet/keys.ts";
+import { legacyDerivedWallet } from "../../../wallet/legacy.ts";
+import { isLoopbackUrl } from "../../../wallet/local-url.ts";
+import { noWalletMessage } from "../../../wallet/setup.ts";
+
+import { type DoctorCheck, result } from "../types.ts";
 
 export interface WalletCheck {
   level: "ok" | "warn" | "fail";
   message: string;
 }
+
+/** Which agents hold keys, which are payout-only, and whether the development mnemonic is in use. */
+export const walletsCheck: DoctorCheck = {
+  name: "wallets",
+  async run({ config, agentConfigs }) {
+    const wallets = checkWallets(config, agentConfigs);
+    return [result("wallets", wallets.level, wallets.message)];
+  },
+};
 
 /**
  * The wallet configuration as `doctor` reports it: which agents hold keys, which are

@@ -3,11 +3,14 @@ import { silentLogger } from "../../../src/logger.ts";
 import { MarketplaceClient } from "../../../src/marketplace/client.ts";
 import { startMarketplace } from "../../../src/marketplace-server/index.ts";
 import { createSharedPool } from "../../../src/pool.ts";
-import { Bidder, type BidIntent, placeRound } from "../../../src/runner/bidding/bidder.ts";
+import type { DecidedBids } from "../../../src/runner/bidding/bid-intent.ts";
+import { Bidder } from "../../../src/runner/bidding/bidder.ts";
+import { placeRound } from "../../../src/runner/bidding/round-placement.ts";
 import { JobFeed } from "../../../src/runner/feed/job-feed.ts";
 import type { StaleEpochError } from "../../../src/state/fence.ts";
-import { createMemoryLedger } from "../../../src/state/memory-ledger.ts";
+import { openSqliteLedger } from "../../../src/state/sqlite-ledger.ts";
 import type { Ledger } from "../../../src/state/types.ts";
+import { ledgerWith } from "../../support/ledger-with.ts";
 import { counterSum, getJob } from "../../support/market-helpers.ts";
 import { api, postJob, registerAgent } from "../../support/marketplace-requests.ts";
 import { agentConfig, job, recordingRounds, telemetryFixture } from "../../support/runner-units.ts";
@@ -31,7 +34,7 @@ describe("fenced bid rounds", () => {
     jobId = await postJob(a, { required_capabilities: ["code_review"] });
     pool = createSharedPool();
     client = new MarketplaceClient({ baseUrl: market.url, dispatcher: pool });
-    ledger = createMemoryLedger();
+    ledger = openSqliteLedger({ path: ":memory:" });
     feed = new JobFeed({ client, logger: silentLogger() });
     fenced.length = 0;
   });
@@ -41,7 +44,8 @@ describe("fenced bid rounds", () => {
     await pool.close();
   });
 
-  const intent = (agentId: string, epoch: number, fixture = telemetryFixture()): BidIntent => {
+  /** One agent's share of a round: its bid on the job, decided under `epoch`, and its bidder as placer. */
+  const intent = (agentId: string, epoch: number, fixture = telemetryFixture()): DecidedBids => {
     const bidder = new Bidder({
       client,
       ledger,
@@ -50,17 +54,8 @@ describe("fenced bid rounds", () => {
       evaluationTimeoutMs: 1000,
       lifetime: lifetime.signal,
     });
-    return {
-      job: job({ job_id: jobId }),
-      decision: {
-        kind: "bid",
-        priceUsd: 1,
-        confidence: 0.8,
-        estimatedTimeMinutes: 5,
-        approach: "read it",
-      },
-      agentId,
-      agent: {
+    const placer = bidder.placer(
+      {
         agentId,
         config: agentConfig(),
         accepting: () => !fenced.includes(agentId),
@@ -70,8 +65,15 @@ describe("fenced bid rounds", () => {
         price: async (_job, decision) => decision,
       },
       feed,
-      bidder,
+    );
+    const decision = {
+      kind: "bid" as const,
+      priceUsd: 1,
+      confidence: 0.8,
+      estimatedTimeMinutes: 5,
+      approach: "read it",
     };
+    return { placer, intents: [{ agentId, job: job({ job_id: jobId }), decision, epoch }] };
   };
 
   it("sends no bid for an agent whose fence a newer holder raised, and records the others with their epoch", async () => {
@@ -90,15 +92,13 @@ describe("fenced bid rounds", () => {
 
   it("drops the agent whose fence rose between its bid and the round's ledger write; the others stay recorded", async () => {
     const [kept, lost] = ids as [string, string];
-    const racing: Ledger = {
-      ...ledger,
-      backend: ledger.backend,
+    const racing = ledgerWith(ledger, {
       // A newer holder takes `lost` while the round's bids are out.
       recordBids: async (bids) => {
         await ledger.raiseFence(lost, 5);
         return ledger.recordBids(bids);
       },
-    };
+    });
     expect(await placeRound([intent(kept, 1), intent(lost, 4)], racing)).toBe(2);
     expect(fenced).toEqual([lost]);
     expect(await ledger.get(kept, jobId)).toMatchObject({ epoch: 1, bidPriceUsd: 1 });
@@ -110,9 +110,7 @@ describe("fenced bid rounds", () => {
     const [kept, other] = ids as [string, string];
     const stamped: number[] = [];
     let down = false;
-    const counting: Ledger = {
-      ...ledger,
-      backend: ledger.backend,
+    const counting = ledgerWith(ledger, {
       fenceJobs: async (stamps) => {
         stamped.push(stamps.length);
         if (down) throw new Error("ledger unreachable");
@@ -120,7 +118,7 @@ describe("fenced bid rounds", () => {
         expect((await getJob(market.url, jobId)).bids).toEqual([]);
         return ledger.fenceJobs(stamps);
       },
-    };
+    });
     down = true;
     const seen = telemetryFixture();
     expect(await placeRound([intent(kept, 1, seen), intent(other, 1)], counting)).toBe(0);
