@@ -9,7 +9,7 @@
  */
 import { Writable } from "node:stream";
 import pino from "pino";
-import { createLogger } from "../src/logger.ts";
+import { createLogger, REDACT_PATHS } from "../src/logger.ts";
 import { scrub } from "../src/secrets.ts";
 import { inJobSpan, jobTraceId, recordJobStep, startClientSpan } from "../src/tracing/tracing.ts";
 
@@ -24,24 +24,7 @@ const without = pino(
   {
     level: "info",
     base: { pid: process.pid },
-    redact: {
-      // src/logger.ts's REDACT_PATHS
-      paths: [
-        "apiKey",
-        "*.apiKey",
-        "authorization",
-        "*.authorization",
-        "headers.authorization",
-        "*.headers.authorization",
-        "password",
-        "*.password",
-        "mongodbUri",
-        "*.mongodbUri",
-        "fireworksApiKey",
-        "*.fireworksApiKey",
-      ],
-      censor: "[REDACTED]",
-    },
+    redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
     hooks: { streamWrite: (line: string) => scrub(line) },
     serializers: { err: pino.stdSerializers.err },
   },

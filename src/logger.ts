@@ -13,7 +13,7 @@ export interface LoggerOptions {
 }
 
 /** Paths redacted by pino itself, before the line-level scrub catches anything else. */
-const REDACT_PATHS = [
+export const REDACT_PATHS = [
   "apiKey",
   "*.apiKey",
   "authorization",

@@ -5,6 +5,7 @@ import {
   MongoBulkWriteError,
   type MongoClient,
   MongoServerError,
+  type OptionalUnlessRequiredId,
   type UpdateFilter,
   type WriteConcernSettings,
 } from "mongodb";
@@ -225,6 +226,20 @@ const OPEN_STAKE_FILTER = {
 };
 /** A new bid opens a stake ended before (a cancelled bid) again. */
 const REOPEN = { $unset: { stake_ended_at: "", stake_ended_reason: "" } } as const;
+
+/** Inserts `doc` durably; false (and nothing written) when its unique key is taken. */
+async function insertOnce<T extends Document>(
+  collection: Collection<T>,
+  doc: OptionalUnlessRequiredId<T>,
+): Promise<boolean> {
+  try {
+    await collection.insertOne(doc, { writeConcern: DURABLE });
+    return true;
+  } catch (err) {
+    if (isDuplicate(err)) return false;
+    throw err;
+  }
+}
 
 function isDuplicate(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === 11000;
@@ -781,25 +796,16 @@ export class MongoLedger implements LedgerBackend {
   async recordOfferAnswer(answer: OfferAnswer): Promise<boolean> {
     this.#checkOpen();
     const a = cleanOfferAnswer(answer);
-    try {
-      await this.#offers.insertOne(
-        {
-          bid_id: a.bidId,
-          offer_index: a.offerIndex,
-          agent_id: a.agentId,
-          job_id: a.jobId,
-          action: a.action,
-          price_usd: a.priceUsd ?? null,
-          reason: a.reason,
-          answered_at: new Date(this.#clock()),
-        },
-        { writeConcern: DURABLE },
-      );
-      return true;
-    } catch (err) {
-      if (isDuplicate(err)) return false;
-      throw err;
-    }
+    return insertOnce(this.#offers, {
+      bid_id: a.bidId,
+      offer_index: a.offerIndex,
+      agent_id: a.agentId,
+      job_id: a.jobId,
+      action: a.action,
+      price_usd: a.priceUsd ?? null,
+      reason: a.reason,
+      answered_at: new Date(this.#clock()),
+    });
   }
 
   async offerAnswer(bidId: string, offerIndex: number): Promise<OfferAnswer | undefined> {
@@ -821,35 +827,20 @@ export class MongoLedger implements LedgerBackend {
   async noteOnce(key: string): Promise<boolean> {
     this.#checkOpen();
     checkName("key", key);
-    try {
-      await this.#notes.insertOne({ key, at: new Date(this.#clock()) }, { writeConcern: DURABLE });
-      return true;
-    } catch (err) {
-      if (isDuplicate(err)) return false;
-      throw err;
-    }
+    return insertOnce(this.#notes, { key, at: new Date(this.#clock()) });
   }
 
   async recordPayment(payment: PaymentRecord): Promise<boolean> {
     this.#checkOpen();
     const p = cleanPayment(payment);
-    try {
-      await this.#payments.insertOne(
-        {
-          job_id: p.jobId,
-          agent_id: p.agentId,
-          amount_usd: p.amountUsd,
-          outcome: p.outcome,
-          quality_score: p.qualityScore,
-          recorded_at: new Date(this.#clock()),
-        },
-        { writeConcern: DURABLE },
-      );
-      return true;
-    } catch (err) {
-      if (isDuplicate(err)) return false;
-      throw err;
-    }
+    return insertOnce(this.#payments, {
+      job_id: p.jobId,
+      agent_id: p.agentId,
+      amount_usd: p.amountUsd,
+      outcome: p.outcome,
+      quality_score: p.qualityScore,
+      recorded_at: new Date(this.#clock()),
+    });
   }
 
   async payment(jobId: string): Promise<PaymentRecord | undefined> {

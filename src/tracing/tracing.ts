@@ -113,16 +113,9 @@ export function inJobSpan<T>(
 ): Promise<T> {
   const span = startJobSpan(agentId, jobId, name, attributes);
   if (!span) return work(undefined);
-  return inSpan(span, () => work(span)).then(
-    (value) => {
-      span.end();
-      return value;
-    },
-    (error: unknown) => {
-      failSpan(span, error);
-      span.end();
-      throw error;
-    },
+  return endWhenSettled(
+    span,
+    inSpan(span, () => work(span)),
   );
 }
 
@@ -197,7 +190,16 @@ export function inChildSpan<T>(
   const parent = context.active();
   if (!trace.getSpan(parent)) return work();
   const span = active.tracer.startSpan(name, { attributes }, parent);
-  return context.with(trace.setSpan(parent, span), work).then(
+  return endWhenSettled(span, context.with(trace.setSpan(parent, span), work), describe);
+}
+
+/** Ends `span` when `work` settles: with `describe`'s attributes, or marked failed. */
+function endWhenSettled<T>(
+  span: Span,
+  work: Promise<T>,
+  describe?: (value: T) => Attributes,
+): Promise<T> {
+  return work.then(
     (value) => {
       if (describe) span.setAttributes(describe(value));
       span.end();

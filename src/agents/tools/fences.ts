@@ -7,7 +7,7 @@
  * found with `String.replace`, quirks included (a fence may close with a shorter run
  * when no long enough one follows; `^`/`$` see \r, \u2028 and \u2029 as line ends),
  * without its cost: an unclosed fence made it read the rest of the text once per
- * fence line, so 66 KB of `~~~a` lines took seconds. Here each line's "could close a
+ * fence line (quadratic on a text of `~~~a` lines). Here each line's "could close a
  * fence" facts are computed once, and an opening line looks its closing line up.
  */
 

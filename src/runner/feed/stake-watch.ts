@@ -92,7 +92,7 @@ interface Stake {
  * cancelled, closed) are ended in the ledger and never looked up again.
  */
 export class StakeWatch {
-  readonly #o: StakeWatchOptions;
+  readonly #options: StakeWatchOptions;
   readonly #now: () => number;
   /** By job id, least recently checked first (a check moves a stake to the end). */
   readonly #stakes = new Map<string, Stake>();
@@ -100,7 +100,7 @@ export class StakeWatch {
   #loadedFor = new Set<string>();
 
   constructor(options: StakeWatchOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#now = options.now ?? Date.now;
   }
 
@@ -136,7 +136,7 @@ export class StakeWatch {
         // again at a later round, and the poll goes on.
         await this.#check(jobId, news, signal).catch((error: unknown) => {
           this.#count("error");
-          this.#o.logger.warn({ jobId, problem: errorMessage(error) }, "stake check failed");
+          this.#options.logger.warn({ jobId, problem: errorMessage(error) }, "stake check failed");
         });
       });
     const handed = new Set(news.assigned.map((job) => job.job_id));
@@ -147,12 +147,12 @@ export class StakeWatch {
 
   /** Loads the open stakes of our agents from the ledger (once per agent; again after a failure). */
   async #load(): Promise<void> {
-    const ours = this.#o.ourAgents();
+    const ours = this.#options.ourAgents();
     let fresh = false;
     for (const agentId of ours) if (!this.#loadedFor.has(agentId)) fresh = true;
     if (!fresh) return;
     try {
-      const entries = await this.#o.ledger.openStakes();
+      const entries = await this.#options.ledger.openStakes();
       for (const entry of entries) {
         if (!ours.has(entry.agentId) || this.#loadedFor.has(entry.agentId)) continue;
         const stake = this.#stakes.get(entry.jobId);
@@ -167,7 +167,10 @@ export class StakeWatch {
       // Stakes from the ledger were last checked by an earlier run: first in line.
       this.#requeueUnchecked();
     } catch (error) {
-      this.#o.logger.warn({ problem: errorMessage(error) }, "ledger: could not read open stakes");
+      this.#options.logger.warn(
+        { problem: errorMessage(error) },
+        "ledger: could not read open stakes",
+      );
     }
   }
 
@@ -181,7 +184,7 @@ export class StakeWatch {
 
   /** The jobs to look up this round, least recently checked first, at most the budget. */
   #due(visible: ReadonlySet<string>): string[] {
-    const budget = this.#o.budget();
+    const budget = this.#options.budget();
     const now = this.#now();
     const due: string[] = [];
     for (const [jobId, stake] of this.#stakes) {
@@ -203,19 +206,19 @@ export class StakeWatch {
     this.#stakes.set(jobId, stake);
     let job: JobWithBids;
     try {
-      job = await this.#o.client.getJob(jobId, signal);
+      job = await this.#options.client.getJob(jobId, signal);
     } catch (error) {
       if (isMarketplaceError(error, "BR_ERR_MARKETPLACE_NOT_FOUND")) {
         await this.#end(jobId, stake, "the job is gone (404)", "gone");
         return;
       }
       this.#count("error");
-      this.#o.logger.debug({ jobId, problem: errorMessage(error) }, "stake look-up failed");
+      this.#options.logger.debug({ jobId, problem: errorMessage(error) }, "stake look-up failed");
       return;
     }
     // With replicas an agent may have moved to another replica: its stakes are that
     // replica's to settle now.
-    const ours = this.#o.ourAgents();
+    const ours = this.#options.ourAgents();
     for (const agentId of [...stake.agents.keys()])
       if (!ours.has(agentId)) stake.agents.delete(agentId);
     if (stake.agents.size === 0) {
@@ -228,7 +231,7 @@ export class StakeWatch {
       if (job.status === "assigned") {
         // Executed already (a failure report the service cannot record keeps the job
         // assigned): the outbox has the result; nothing more to look for.
-        if ((await this.#o.ledger.get(assignee, jobId))?.resultAt !== undefined) {
+        if ((await this.#options.ledger.get(assignee, jobId))?.resultAt !== undefined) {
           await this.#end(jobId, stake, "a result of ours is on record", "done");
           return;
         }
@@ -271,9 +274,14 @@ export class StakeWatch {
         : "no bid of the agent is listed";
       let ended: boolean;
       try {
-        ended = await this.#o.ledger.endStake(agentId, job.job_id, reason, last?.bid_id ?? bidId);
+        ended = await this.#options.ledger.endStake(
+          agentId,
+          job.job_id,
+          reason,
+          last?.bid_id ?? bidId,
+        );
       } catch (error) {
-        this.#o.logger.warn(
+        this.#options.logger.warn(
           { agentId, jobId: job.job_id, problem: errorMessage(error) },
           "ledger: could not end a stake; looked at again later",
         );
@@ -283,7 +291,7 @@ export class StakeWatch {
       outcome = cancelled ? "cancelled" : "rejected";
       if (!ended) continue; // another replica, or an earlier round, saw it first
       if (cancelled && BIDDABLE_STATUSES.has(job.status)) {
-        this.#o.logger.info(
+        this.#options.logger.info(
           { agentId, jobId: job.job_id, reason },
           "a bid of ours was cancelled by the marketplace; the job is decided again",
         );
@@ -305,13 +313,13 @@ export class StakeWatch {
     this.#count(outcome);
     for (const [agentId, bidId] of [...stake.agents]) {
       try {
-        await this.#o.ledger.endStake(agentId, jobId, reason, bidId);
+        await this.#options.ledger.endStake(agentId, jobId, reason, bidId);
         // Another bid won: a lesson for price learning (see policy/price-learning.ts).
         if (outcome === "lost") {
-          await this.#o.ledger
+          await this.#options.ledger
             .noteOutcome(agentId, jobId, { result: "lost" })
             .catch((error) =>
-              this.#o.logger.warn(
+              this.#options.logger.warn(
                 { agentId, jobId, problem: errorMessage(error) },
                 "ledger: could not note a lost bid for price learning",
               ),
@@ -319,7 +327,7 @@ export class StakeWatch {
         }
         stake.agents.delete(agentId);
       } catch (error) {
-        this.#o.logger.warn(
+        this.#options.logger.warn(
           { agentId, jobId, problem: errorMessage(error) },
           "ledger: could not end a stake; looked at again later",
         );
@@ -329,6 +337,6 @@ export class StakeWatch {
   }
 
   #count(outcome: string): void {
-    this.#o.metrics?.stakeLookups.inc({ outcome });
+    this.#options.metrics?.stakeLookups.inc({ outcome });
   }
 }

@@ -60,7 +60,7 @@ export interface HeartbeatsOptions {
  */
 export class Heartbeats {
   readonly #agent: HeartbeatAgent;
-  readonly #o: HeartbeatsOptions;
+  readonly #options: HeartbeatsOptions;
   #stopBeats: (() => void) | undefined;
   #unsubscribeRecovery: (() => void) | undefined;
   /** Set after a 403 "You don't own this agent": heartbeats go without a token from then on. */
@@ -70,7 +70,7 @@ export class Heartbeats {
 
   constructor(agent: HeartbeatAgent, options: HeartbeatsOptions) {
     this.#agent = agent;
-    this.#o = options;
+    this.#options = options;
   }
 
   get ownershipRefused(): boolean {
@@ -83,8 +83,8 @@ export class Heartbeats {
    * the interval; then one every interval.
    */
   start(): void {
-    const { deps } = this.#o;
-    const random = this.#o.random ?? Math.random;
+    const { deps } = this.#options;
+    const random = this.#options.random ?? Math.random;
     this.#schedule(Math.floor(random() * Math.min(deps.heartbeatIntervalMs, 10_000)));
     const health = deps.health;
     // After an outage: resume within a few seconds, each agent at its own moment.
@@ -101,8 +101,8 @@ export class Heartbeats {
   /** The first heartbeat after `delayMs`, then one every interval, the second sooner to spread. */
   #schedule(delayMs: number): void {
     this.#stopTimers();
-    const { heartbeatIntervalMs: interval, heartbeatClock } = this.#o.deps;
-    const random = this.#o.random ?? Math.random;
+    const { heartbeatIntervalMs: interval, heartbeatClock } = this.#options.deps;
+    const random = this.#options.random ?? Math.random;
     const thenMs = Math.floor(interval * (1 - random() / 2));
     this.#stopBeats = heartbeatClock.every(delayMs, thenMs, interval, () => void this.send());
   }
@@ -131,14 +131,14 @@ export class Heartbeats {
   async #sendNow(status?: "offline"): Promise<void> {
     const agentId = this.#agent.agentId;
     if (!agentId) return;
-    const { deps, telemetry } = this.#o;
+    const { deps, telemetry } = this.#options;
     // Paused while the marketplace is down: the runner's one probe finds when it is back.
     const health = deps.health;
     if (health && !health.up && status !== "offline") return;
     // An agent this start registered: did somebody heartbeat it since? (once)
     if (this.#agent.registrationStamp !== undefined && status !== "offline")
       await foreignSinceRegistration(this.#agent, agentId, deps.client, telemetry);
-    const { inFlight, maxConcurrent } = this.#o.load();
+    const { inFlight, maxConcurrent } = this.#options.load();
     const busy = inFlight >= maxConcurrent;
     const body = {
       status: status ?? (busy ? ("busy" as const) : ("available" as const)),
@@ -173,7 +173,7 @@ export class Heartbeats {
       telemetry.heartbeatFailed(error);
       if (isMarketplaceError(error, "BR_ERR_MARKETPLACE_NOT_FOUND") && status !== "offline") {
         telemetry.agentDeleted(agentId);
-        await this.#o.unknownAgent(agentId);
+        await this.#options.unknownAgent(agentId);
       }
     }
     if (status !== "offline") void checkSpendCap(deps.spendCaps, this.#agent.spec.key, telemetry);

@@ -244,7 +244,7 @@ export interface EarningsBookOptions {
 
 /** Each agent's figures, computed from at most `limit` outcomes, at most once per `maxAgeMs`. */
 export class EarningsBook {
-  readonly #o: EarningsBookOptions;
+  readonly #options: EarningsBookOptions;
   readonly #limit: number;
   readonly #now: () => number;
   readonly #cache = new Map<string, { at: number; figures: Promise<AgentPerformance | null> }>();
@@ -252,7 +252,7 @@ export class EarningsBook {
   readonly #failing = new Set<string>();
 
   constructor(options: EarningsBookOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#limit = options.limit ?? EARNINGS_WINDOW;
     this.#now = options.now ?? Date.now;
   }
@@ -261,14 +261,14 @@ export class EarningsBook {
   of(agentId: string): Promise<AgentPerformance | null> {
     const now = this.#now();
     const cached = this.#cache.get(agentId);
-    if (cached && now - cached.at < this.#o.maxAgeMs) return cached.figures;
-    const figures = this.#o.outcomes.outcomes(agentId, this.#limit).then(
+    if (cached && now - cached.at < this.#options.maxAgeMs) return cached.figures;
+    const figures = this.#options.outcomes.outcomes(agentId, this.#limit).then(
       (outcomes) => {
         this.#failing.delete(agentId);
         return performanceOf(outcomes, now, this.#limit);
       },
       (error: unknown) => {
-        if (!this.#failing.has(agentId)) this.#o.onError?.(agentId, error);
+        if (!this.#failing.has(agentId)) this.#options.onError?.(agentId, error);
         this.#failing.add(agentId);
         return null;
       },
