@@ -19,15 +19,12 @@
  * (bench/support/mongo-child.ts). It journals nothing: read its figure as the
  * cost of the round trips, not of a real server's disk.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { MongoClient } from "mongodb";
 import { Agent, request } from "undici";
 import { mapBounded } from "../src/pool.ts";
-import { uniqueDbName } from "../test/support/mongo-wire/index.ts";
-import { postJobTo, waitUntil, writeAgentsFile } from "./support/market.ts";
-import { type MongoTarget, startMongoTarget } from "./support/mongo-child.ts";
+import { benchAgents } from "./support/agent-source.ts";
+import { postJobTo, waitUntil } from "./support/market.ts";
+import type { MongoTarget } from "./support/mongo-child.ts";
 import { median, sleep } from "./support/runner-child.ts";
 import { compareVersions, type Version, withRunner } from "./support/session.ts";
 
@@ -101,20 +98,9 @@ async function bareClient(url: string, jobIds: string[], agentIds: string[]): Pr
 async function run(name: string, version: Version, ledger: "sqlite" | "mongo") {
   let mongo: MongoTarget | undefined;
   const setup = async (dir: string): Promise<Record<string, string>> => {
-    const file = join(dir, "agents.json");
-    writeAgentsFile(file, AGENTS);
-    if (ledger === "sqlite") return { AGENTS_FILE: file };
-    // With MONGODB_URI the agents come from bazaar.agents, and the ledger goes there too.
-    mongo = await startMongoTarget();
-    const db = uniqueDbName("burst");
-    const client = new MongoClient(mongo.uri);
-    const docs = JSON.parse(readFileSync(file, "utf8")) as object[];
-    await client
-      .db(db)
-      .collection("agents")
-      .insertMany(docs.map((d) => ({ ...d, managed: true })));
-    await client.close();
-    return { MONGODB_URI: mongo.uri, MONGODB_DB: db };
+    const agents = await benchAgents(ledger === "sqlite" ? "file" : "mongo", dir, AGENTS, "burst");
+    mongo = agents.mongo;
+    return agents.env;
   };
   const env = { AGENT_POLL_INTERVAL: String(POLL_S), AGENT_HEARTBEAT_INTERVAL: "4" };
   try {

@@ -13,13 +13,10 @@
  * wire-protocol stand-in in a process of its own (bench/support/mongo-child.ts), which
  * journals nothing: read its figure as the cost of the round trips.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { MongoClient } from "mongodb";
-import { uniqueDbName } from "../test/support/mongo-wire/index.ts";
-import { waitUntil, writeAgentsFile } from "./support/market.ts";
-import { type MongoTarget, startMongoTarget } from "./support/mongo-child.ts";
+import { benchAgents } from "./support/agent-source.ts";
+import { waitUntil } from "./support/market.ts";
+import type { MongoTarget } from "./support/mongo-child.ts";
 import { median } from "./support/runner-child.ts";
 import { compareVersions, type Version, withRunner } from "./support/session.ts";
 
@@ -50,20 +47,9 @@ function describeCounts(counts: Record<string, number> | undefined): string | un
 async function startup(version: Version, source: "file" | "mongo"): Promise<Startup | undefined> {
   let mongo: MongoTarget | undefined;
   const setup = async (dir: string): Promise<Record<string, string>> => {
-    const file = join(dir, "agents.json");
-    writeAgentsFile(file, AGENTS);
-    if (source === "file") return { AGENTS_FILE: file };
-    // With MONGODB_URI the agents come from bazaar.agents, and the ledger goes there too.
-    mongo = await startMongoTarget();
-    const db = uniqueDbName("startup");
-    const client = new MongoClient(mongo.uri);
-    const docs = JSON.parse(readFileSync(file, "utf8")) as object[];
-    await client
-      .db(db)
-      .collection("agents")
-      .insertMany(docs.map((d) => ({ ...d, managed: true })));
-    await client.close();
-    return { MONGODB_URI: mongo.uri, MONGODB_DB: db };
+    const agents = await benchAgents(source, dir, AGENTS, "startup");
+    mongo = agents.mongo;
+    return agents.env;
   };
   // Long intervals: what is measured is the start, not the steady state after it.
   const env = { AGENT_POLL_INTERVAL: "30", AGENT_HEARTBEAT_INTERVAL: "60" };
