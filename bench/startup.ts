@@ -89,6 +89,7 @@ await compareVersions(async ({ previous, current }) => {
   const commands = new Map<string, string>();
   // The runs take turns, so a busy spell of the machine falls on each alike.
   for (let round = 0; round < REPEATS; round++) {
+    const thisRound = new Map<string, number>();
     for (const plan of wanted) {
       const result = await startup(plan.version, plan.source);
       if (!result) continue;
@@ -96,8 +97,16 @@ await compareVersions(async ({ previous, current }) => {
         `${plan.name}: all ${AGENTS} heartbeating after ${(result.ms / 1000).toFixed(2)} s`,
       );
       times.get(plan.key)?.push(result.ms);
+      thisRound.set(plan.key, result.ms);
       if (result.commands) commands.set(plan.key, result.commands);
     }
+    // Each round's own ratios: a busy spell of the shared machine falls on its runs alike.
+    const file = thisRound.get("file");
+    const pairs = [...thisRound]
+      .filter(([key]) => key !== "file" && file !== undefined)
+      .map(([key, ms]) => `${key} ${(ms / (file as number)).toFixed(2)}`);
+    if (pairs.length > 0)
+      console.log(`round ${round + 1}: ratio to the file source: ${pairs.join(", ")}`);
   }
   console.log(
     `\nstart-up: ${AGENTS} agents starting at once, runner start → all heartbeating (median of ${REPEATS}, the runs taking turns); poll 30 s, heartbeat 60 s`,

@@ -59,6 +59,16 @@ export function descendants(root: number): Array<{ pid: number; argv: string[] }
 }
 
 /** A node process running the CLI: the runner, wherever it sits below a wrapper (npm, sh). */
+/**
+ * BENCH_RUNNER_NODE_OPTIONS reaches the runner as its NODE_OPTIONS, and nothing else of
+ * the bench's environment does: e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` profiles
+ * every runner a bench starts (written when the runner exits on the bench's SIGTERM).
+ */
+function profiling(): Record<string, string> {
+  const options = process.env.BENCH_RUNNER_NODE_OPTIONS;
+  return options ? { NODE_OPTIONS: options } : {};
+}
+
 const RUNS_THE_CLI = (argv: string[]) =>
   /(^|\/)node$/.test(argv[0] ?? "") &&
   argv.some((a) => /(bin\/bazaar-runner\.js|cli\/main\.[jt]s)$/.test(a));
@@ -80,7 +90,7 @@ export class RunnerChild {
   constructor(file: string, args: string[], env: Record<string, string>, cwd: string) {
     this.child = spawn(file, args, {
       cwd,
-      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env },
+      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...profiling(), ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const keep = (chunk: Buffer) => {

@@ -4,6 +4,7 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay } from "../retry.ts";
 import { errorMessage } from "../secrets.ts";
+import { SelfClockedBatch } from "../state/self-clocked.ts";
 import {
   type ChangeStreamWatcher,
   isChangeStreamUnsupported,
@@ -48,6 +49,18 @@ interface KnownDocument {
 const RUNNABLE_STATUSES = new Set(["available", "busy"]);
 
 /**
+ * How long a write-back waits for the next agents' (bench:startup): they come one per
+ * registration, at the registrar's pace, and go together in one bulkWrite.
+ */
+const WRITE_BACK_GATHER_MS = 50;
+
+/** One agent's write-back: its document's raw `_id` and the fields to set there. */
+interface WriteBack {
+  id: unknown;
+  set: Record<string, string>;
+}
+
+/**
  * Agents from `bazaar.agents`: documents with `managed: true` and status available/busy.
  * Changes arrive through a change stream: the changed documents are re-read after a short
  * debounce (a burst coalesces into one read), the runner's own write-backs are applied
@@ -81,6 +94,30 @@ export async function createMongoConfigSource(
   let running = false;
   let rerun = false;
   let closed = false;
+
+  /**
+   * Write-backs gathered into one unordered bulkWrite; each answers whether its document
+   * took it. The filter makes each a write-once: an agent_id already there is never
+   * replaced. Which ones did not match is read back only when some did not.
+   */
+  const writeBacks = new SelfClockedBatch(
+    async (batch: WriteBack[]): Promise<boolean[]> => {
+      const result = await collection.bulkWrite(
+        batch.map(({ id, set }) => {
+          // Any _id type (ObjectId, string, number): the filter is built as a plain document.
+          const filter: Document = { _id: id, agent_id: { $exists: false } };
+          return { updateOne: { filter, update: { $set: set } } };
+        }),
+        { ordered: false },
+      );
+      if (result.matchedCount === batch.length) return batch.map(() => true);
+      const filter: Document = { _id: { $in: batch.map((write) => write.id) } };
+      const docs = await collection.find(filter, { projection: { agent_id: 1 } }).toArray();
+      const now = new Map(docs.map((doc) => [documentKey(doc._id), doc.agent_id]));
+      return batch.map(({ id, set }) => now.get(documentKey(id)) === set.agent_id);
+    },
+    { gatherMs: WRITE_BACK_GATHER_MS },
+  );
 
   // Never faster than half the ceiling: an outage is retried steadily, not hammered.
   const backoffMs = (attempt: number) => backoffDelay(attempt, { baseMs, capMs, jitter: "equal" });
@@ -275,14 +312,12 @@ export async function createMongoConfigSource(
       }
       const set: Record<string, string> = { agent_id: fields.agent_id };
       if (spec.config.wallet_address === undefined) set.wallet_address = fields.wallet_address;
-      // The filter makes this a write-once: an agent_id already there is never replaced.
-      const filter: Document = { _id: id, agent_id: { $exists: false } };
-      const result = await collection.updateOne(filter, { $set: set });
+      const written = await writeBacks.get({ id, set });
       // Known at once, with or without a change stream: no read needed to carry it.
-      if (result.matchedCount === 0) pending.add({ kind: "document", key: spec.key, id });
+      if (!written) pending.add({ kind: "document", key: spec.key, id });
       else pending.add({ kind: "patch", key: spec.key, fields: set });
-      if (onChange) schedule(result.matchedCount === 0 ? debounceMs : writeBackDelayMs);
-      if (result.matchedCount === 0) {
+      if (onChange) schedule(written ? writeBackDelayMs : debounceMs);
+      if (!written) {
         logger.warn(
           { source: "mongo", ref: spec.ref, agentId: fields.agent_id },
           "agent document already has an agent_id (or is gone); not overwritten",

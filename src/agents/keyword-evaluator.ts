@@ -56,23 +56,36 @@ interface JobScan {
   description: string | null | undefined;
   /** The job's text cut into atoms once, for every table (null until a table reads it). */
   atoms: Atoms | null;
-  /** The first tables that scanned it and what each found, as [table, found, table, found, …]. */
+  /**
+   * The first tables that scanned it and what each found, as [table, found, table, found, …]
+   * in found[0, 2 · tables).
+   */
   found: (TableMatcher | Scored | null)[];
+  tables: number;
   /** Past FEW_TABLES (agents with tables of their own), the others' findings. */
-  more?: Map<TableMatcher, Scored | null>;
+  more: Map<TableMatcher, Scored | null> | undefined;
   /** The job object `memo` belongs to (the text may come again in another object). */
   owner: object | undefined;
   memo: unknown[];
+  /** Another text with the same title (a chain of at most SAME_TITLE). */
+  sameTitle: JobScan | undefined;
 }
 
 /**
  * The text is cut once per job and scanned once per distinct table, so agents that
- * share a table (every agent of a type without keywords of its own) share the work.
- * Keyed by title (checked against the description too); bounded, since the jobs of
- * a poll are decided together and then never again.
+ * share a table (every agent of a type without keywords of its own) share the work,
+ * whether they decide job after job or agent after agent (the runner's order: each agent
+ * over the whole listing). Keyed by title, whose hash the string keeps once computed; the
+ * texts of one title are chained, up to SAME_TITLE of them. Bounded, since the jobs of a
+ * poll are decided together and then never again.
+ *
+ * Not a table of slots picked from a few characters of the text: texts sharing a slot
+ * (numbered titles did, often) took turns, and each was cut again for every agent.
  */
 const scans = new Map<string, JobScan>();
 const MAX_CACHED_JOBS = 4096;
+const SAME_TITLE = 4;
+let cachedJobs = 0;
 /** Tables a job's findings are kept for in the flat list (the built-in three and a few more), before a Map. */
 const FEW_TABLES = 8;
 /** The texts the cache holds, in characters: hostile long descriptions must not fill memory. */
@@ -80,7 +93,7 @@ const MAX_CACHED_CHARS = 16_000_000;
 let cachedChars = 0;
 /**
  * The job decided on last and its scan: the agents deciding on one job one after
- * another find it without hashing the title (a Map lookup was a tenth of a decision).
+ * another find it without looking at its text.
  */
 let lastJob: object | undefined;
 let lastScan: JobScan | undefined;
@@ -104,31 +117,48 @@ function scoreOf(matcher: TableMatcher, matches: number): Scored | null {
 }
 
 function scanOf(job: { title: string; description?: string | null }): JobScan {
+  const title = job.title;
+  const description = job.description;
   if (
     job === lastJob &&
     lastScan !== undefined &&
-    lastScan.title === job.title &&
-    lastScan.description === job.description
+    lastScan.title === title &&
+    lastScan.description === description
   ) {
     return lastScan;
   }
-  let scan = scans.get(job.title);
-  if (!scan || scan.description !== job.description) {
-    const chars = job.title.length + (job.description?.length ?? 0);
-    if (scans.size >= MAX_CACHED_JOBS || cachedChars + chars > MAX_CACHED_CHARS) {
+  const head = scans.get(title);
+  let scan = head;
+  let depth = 0;
+  while (scan !== undefined && scan.description !== description) {
+    scan = scan.sameTitle;
+    depth++;
+  }
+  if (scan === undefined) {
+    const chars = title.length + (description?.length ?? 0);
+    // A chain past SAME_TITLE is dropped, its texts still counted until the next clear.
+    let sameTitle = depth < SAME_TITLE ? head : undefined;
+    if (cachedJobs >= MAX_CACHED_JOBS || cachedChars + chars > MAX_CACHED_CHARS) {
       scans.clear();
+      cachedJobs = 0;
       cachedChars = 0;
+      sameTitle = undefined;
     }
+    cachedJobs++;
     cachedChars += chars;
     scan = {
-      title: job.title,
-      description: job.description,
+      title,
+      description,
       atoms: null,
-      found: [],
+      // Room for the built-in three tables' findings, made at once.
+      found: [null, null, null, null, null, null],
+      tables: 0,
+      more: undefined,
       owner: undefined,
       memo: [],
+      sameTitle,
     };
-    scans.set(job.title, scan);
+    scans.set(title, scan);
   }
   lastJob = job;
   lastScan = scan;
@@ -156,7 +186,8 @@ function jobScore(
 ): Scored | null {
   const scan = scanOf(job);
   const found = scan.found;
-  for (let i = 0; i < found.length; i += 2) {
+  const tables = scan.tables;
+  for (let i = 0; i < 2 * tables; i += 2) {
     if (found[i] === matcher) return found[i + 1] as Scored | null;
   }
   const known = scan.more?.get(matcher);
@@ -166,8 +197,11 @@ function jobScore(
   if (scan.atoms === null || !matcher.reads(scan.atoms))
     scan.atoms = jobAtoms(job.title, job.description ?? "", matcher);
   const scored = scoreOf(matcher, matcher.scanRanks(scan.atoms));
-  if (found.length < 2 * FEW_TABLES) found.push(matcher, scored);
-  else {
+  if (tables < FEW_TABLES) {
+    found[2 * tables] = matcher;
+    found[2 * tables + 1] = scored;
+    scan.tables = tables + 1;
+  } else {
     scan.more ??= new Map();
     scan.more.set(matcher, scored);
   }
@@ -222,6 +256,18 @@ function noBid(reasoning: string): Evaluation {
   return { canComplete: false, confidence: 0, bidAmountUsd: 0, estimatedTimeMinutes: 0, reasoning };
 }
 
+/** noBid with `noMatch` set, in the object as made: adding the field later reshapes it. */
+function noBidMarked(reasoning: string): Evaluation {
+  return {
+    canComplete: false,
+    confidence: 0,
+    bidAmountUsd: 0,
+    estimatedTimeMinutes: 0,
+    reasoning,
+    noMatch: true,
+  };
+}
+
 /** "$1.5" → "$1.50", "$0.0572" → "$0.057": toFixed(3) less one trailing zero. */
 export function usd(value: number): string {
   const fixed = value.toFixed(3);
@@ -267,6 +313,13 @@ function aboutPiece(minutes: number): string {
 
 /** ".xx"/".xxx" by thousandths, as usd writes them: filled on use. */
 const FRACTIONS: string[] = [];
+/**
+ * Whole amounts by thousandths below FEW_THOUSANDTHS (bids of up to a few dollars, as
+ * the built-in agents make): filled on use, in an array made whole at once (sparse
+ * writes would turn it into a dictionary).
+ */
+const FEW_THOUSANDTHS = 4096;
+const AMOUNTS = new Array<string | undefined>(FEW_THOUSANDTHS).fill(undefined);
 
 /**
  * usd() of a positive amount already rounded to 3 decimals, without toFixed: the amount
@@ -275,6 +328,8 @@ const FRACTIONS: string[] = [];
 export function usdOfRounded(amount: number): string {
   const thousandths = Math.round(amount * 1000);
   if (!(thousandths > 0 && thousandths < 1e15)) return usd(amount);
+  const known = thousandths < FEW_THOUSANDTHS ? AMOUNTS[thousandths] : undefined;
+  if (known !== undefined) return known;
   const fraction = thousandths % 1000;
   let digits = FRACTIONS[fraction];
   if (digits === undefined) {
@@ -282,7 +337,9 @@ export function usdOfRounded(amount: number): string {
     if (fraction % 10 === 0) digits = digits.slice(0, 3);
     FRACTIONS[fraction] = digits;
   }
-  return `$${(thousandths - fraction) / 1000}${digits}`;
+  const written = `$${(thousandths - fraction) / 1000}${digits}`;
+  if (thousandths < FEW_THOUSANDTHS) AMOUNTS[thousandths] = written;
+  return written;
 }
 
 /** Extra confidence when the agent's tools can already read the job's data. */
@@ -307,11 +364,42 @@ export function evaluateKeywords(
   rule: MinutesRule = DEFAULT_MINUTES_RULE,
   boost?: ConfidenceBoost,
 ): Evaluation {
+  return evaluate(job, table, baseRateUsd, budgetUsd, rule, boost, false);
+}
+
+/**
+ * evaluateKeywords, with `noMatch: true` on a decline of confidence 0 (the decision
+ * log's "no keyword"), as the keyword executors answer.
+ */
+export function evaluateKeywordsMarked(
+  job: { title: string; description?: string | null },
+  table: Readonly<Record<string, number>>,
+  baseRateUsd: number,
+  budgetUsd: number | null | undefined,
+  rule: MinutesRule,
+  boost: ConfidenceBoost | undefined,
+): Evaluation {
+  return evaluate(job, table, baseRateUsd, budgetUsd, rule, boost, true);
+}
+
+function evaluate(
+  job: { title: string; description?: string | null },
+  table: Readonly<Record<string, number>>,
+  baseRateUsd: number,
+  budgetUsd: number | null | undefined,
+  rule: MinutesRule,
+  boost: ConfidenceBoost | undefined,
+  marked: boolean,
+): Evaluation {
   if (budgetUsd == null || !Number.isFinite(budgetUsd) || budgetUsd <= 0) {
-    return noBid("the job has no positive budget");
+    const reasoning = "the job has no positive budget";
+    return marked ? noBidMarked(reasoning) : noBid(reasoning);
   }
   const scored = jobScore(job, compileTable(table));
-  if (scored === null) return noBid("no keyword of this agent's specialty in the job");
+  if (scored === null) {
+    const reasoning = "no keyword of this agent's specialty in the job";
+    return marked ? noBidMarked(reasoning) : noBid(reasoning);
+  }
 
   const { matches, names } = scored;
   const confidence =
@@ -322,7 +410,12 @@ export function evaluateKeywords(
   const cap = 0.85 * budgetUsd;
   const bidAmountUsd = roundTo(Math.min(uncapped, cap), 3);
   if (!(bidAmountUsd > 0)) {
-    return { ...noBid(`the budget of ${usd(budgetUsd)} is too small to bid on`), confidence };
+    const declined: Evaluation = {
+      ...noBid(`the budget of ${usd(budgetUsd)} is too small to bid on`),
+      confidence,
+    };
+    if (marked && confidence === 0) declined.noMatch = true;
+    return declined;
   }
   const estimatedTimeMinutes = Math.max(rule.minMinutes, rule.maxMinutes - matches);
   const capped = cap < uncapped ? `, capped at 85% of the ${usd(budgetUsd)} budget` : "";

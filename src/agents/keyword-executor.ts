@@ -3,7 +3,7 @@ import { BaseAgentExecutor, DEFAULT_TEMPERATURE } from "./base-executor.ts";
 import {
   type ConfidenceBoost,
   DEFAULT_MINUTES_RULE,
-  evaluateKeywords,
+  evaluateKeywordsMarked,
   jobMemo,
   type MinutesRule,
 } from "./keyword-evaluator.ts";
@@ -32,7 +32,9 @@ export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
   }
 
   async evaluateJob(job: Job, ctx: ExecutorContext): Promise<Evaluation> {
-    const evaluation = evaluateKeywords(
+    // A decline of confidence 0 is told apart from other declines in the decision log
+    // ("no keyword"): noMatch is set as the evaluation is made.
+    return evaluateKeywordsMarked(
       job,
       this.keywordsFor(ctx),
       ctx.agent.base_rate_usd,
@@ -40,10 +42,6 @@ export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
       this.kind.minutesRule,
       this.#toolBoost(job),
     );
-    // Told apart from other declines in the decision log ("no keyword"). The
-    // evaluation is a new object of this call's own: marked rather than copied.
-    if (evaluation.confidence === 0 && !evaluation.canComplete) evaluation.noMatch = true;
-    return evaluation;
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Collection, Document, MongoClient } from "mongodb";
 import { z } from "zod";
+import { SelfClockedBatch } from "./self-clocked.ts";
 
 /**
  * Agent leases in `bazaar.runner_leases`: which replica runs which agent. One document
@@ -68,7 +69,8 @@ export interface LeaseStore {
   readonly ttlMs: number;
   /**
    * Takes the agent's lease when it is free (never held, released or expired) or already
-   * ours, in one atomic findOneAndUpdate. Undefined when another replica holds it live.
+   * ours, atomically per agent. Undefined when another replica holds it live. Claims made
+   * together are batched: two commands per batch, however many agents.
    */
   claim(agent: string): Promise<AgentLease | undefined>;
   /** Extends the leases still ours at these epochs; returns those that were. */
@@ -90,45 +92,68 @@ export function openLeaseStore(options: LeaseStoreOptions): LeaseStore {
     .db(options.dbName ?? "bazaar")
     .collection<LeaseDoc>(options.collection ?? "runner_leases");
 
+  /**
+   * One unordered bulkWrite of conditional upserts, then one find of what is ours now. Each
+   * upsert is atomic on its document; one that collides (E11000) found the lease held live
+   * by another replica, and the find leaves it out.
+   */
+  const claimAll = async (agents: string[]): Promise<(AgentLease | undefined)[]> => {
+    const now = clock();
+    const unique = [...new Set(agents)];
+    try {
+      await coll.bulkWrite(
+        unique.map((agent) => ({
+          updateOne: {
+            filter: {
+              _id: agentDocId(agent),
+              $or: [{ holder: me }, { holder: null }, { expires_at: { $lte: new Date(now) } }],
+            },
+            // A pipeline, so the epoch can depend on the previous holder: it grows only
+            // when the holder changes (a re-claim of our own expired lease keeps it).
+            update: [
+              {
+                $set: {
+                  kind: "agent",
+                  agent,
+                  epoch: {
+                    $cond: [
+                      { $eq: ["$holder", me] },
+                      "$epoch",
+                      { $add: [{ $ifNull: ["$epoch", 0] }, 1] },
+                    ],
+                  },
+                  holder: me,
+                  expires_at: new Date(now + ttl),
+                },
+              },
+            ],
+            upsert: true,
+          },
+        })),
+        { ordered: false },
+      );
+    } catch (error) {
+      // The documents that exist and did not match: other replicas hold them, live.
+      if (!onlyDuplicateKeys(error)) throw error;
+    }
+    const ours = new Map<string, AgentLease>();
+    const docs = coll.find({
+      _id: { $in: unique.map(agentDocId) },
+      holder: me,
+      expires_at: { $gt: new Date(now) },
+    });
+    for await (const doc of docs) {
+      const lease = toLease(doc);
+      ours.set(lease.agent, lease);
+    }
+    return agents.map((agent) => ours.get(agent));
+  };
+  const claims = new SelfClockedBatch(claimAll);
+
   return {
     replicaId: me,
     ttlMs: ttl,
-    async claim(agent) {
-      const now = clock();
-      try {
-        const doc = await coll.findOneAndUpdate(
-          {
-            _id: agentDocId(agent),
-            $or: [{ holder: me }, { holder: null }, { expires_at: { $lte: new Date(now) } }],
-          },
-          // A pipeline, so the epoch can depend on the previous holder: it grows only
-          // when the holder changes (a re-claim of our own expired lease keeps it).
-          [
-            {
-              $set: {
-                kind: "agent",
-                agent,
-                epoch: {
-                  $cond: [
-                    { $eq: ["$holder", me] },
-                    "$epoch",
-                    { $add: [{ $ifNull: ["$epoch", 0] }, 1] },
-                  ],
-                },
-                holder: me,
-                expires_at: new Date(now + ttl),
-              },
-            },
-          ],
-          { upsert: true, returnDocument: "after" },
-        );
-        return doc === null ? undefined : toLease(doc);
-      } catch (error) {
-        // The document exists and did not match: another replica holds it, live.
-        if (isDuplicateKey(error)) return undefined;
-        throw error;
-      }
-    },
+    claim: (agent) => claims.get(agent),
     async renew(held) {
       if (held.size === 0) return [];
       const now = clock();
@@ -194,7 +219,16 @@ export function holdingsByReplica(
   return [...counts].map(([id, agents]) => ({ id, agents })).sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-/** A duplicate-key error (11000), told by its code so the driver is not loaded just for this. */
-function isDuplicateKey(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "code" in error && error.code === 11000;
+/**
+ * A bulk write that failed only on duplicate keys (11000), told by the codes so the driver
+ * is not loaded just for this.
+ */
+function onlyDuplicateKeys(error: unknown): boolean {
+  if (typeof error !== "object" || error === null || !("writeErrors" in error)) return false;
+  const { writeErrors } = error;
+  const errors: unknown[] = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
+  return (
+    errors.length > 0 &&
+    errors.every((e) => typeof e === "object" && e !== null && "code" in e && e.code === 11000)
+  );
 }

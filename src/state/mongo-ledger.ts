@@ -41,6 +41,7 @@ import {
   jobOutcomeSchema,
 } from "./outcomes.ts";
 import { checkEarned, cleanPayment, paymentSchema } from "./payments.ts";
+import { SelfClockedBatch } from "./self-clocked.ts";
 import type {
   AgentTotals,
   BidRecord,
@@ -96,6 +97,12 @@ interface WalletDoc extends Document {
 
 interface FenceDoc extends Document {
   _id: string;
+  epoch: number;
+}
+
+/** One `raiseFence` call, as its batch holds it. */
+interface FenceRaise {
+  agentId: string;
   epoch: number;
 }
 
@@ -211,6 +218,13 @@ const camelCase = (field: string): string => field.replace(/_([a-z])/g, (_, c) =
 /** The counter document of wallet indexes, in `<ledger>_counters`. */
 const WALLET_COUNTER = "wallet_index";
 
+/**
+ * How long a start-up call made after an agent's registration waits for the next agents'
+ * (bench:startup): short beside the wait for the agent's first heartbeat, long beside the
+ * registrar's pace.
+ */
+const AFTER_REGISTRATION = { gatherMs: 50 };
+
 /** Every ledger write waits for the journal on a majority: a result must outlive a failover. */
 const DURABLE: WriteConcernSettings = { w: "majority", journal: true };
 
@@ -284,6 +298,26 @@ export class MongoLedger implements LedgerBackend {
   /** What each priced bid brought: one document per (agent, job), the patch's fields as set. */
   readonly #outcomes: Collection<OutcomeDoc>;
   readonly #fences: Collection<FenceDoc>;
+  /**
+   * The per-agent start-up calls, batched (self-clocked, see self-clocked.ts): N agents
+   * starting at once cost a few commands per batch instead of a few per agent, and the
+   * first answers come back after one batch, not after every agent's commands. The calls
+   * made after a registration (fence, totals) come at the registrar's pace, one agent at
+   * a time, so they wait a moment for company (AFTER_REGISTRATION).
+   */
+  readonly #walletBatch = new SelfClockedBatch((keys: string[]) => this.#walletIndexes(keys));
+  readonly #fenceBatch = new SelfClockedBatch(
+    (fences: FenceRaise[]) => this.#raiseFences(fences),
+    AFTER_REGISTRATION,
+  );
+  readonly #totalsBatch = new SelfClockedBatch(
+    (ids: string[]) => this.#agentTotalsOf(ids),
+    AFTER_REGISTRATION,
+  );
+  readonly #paidBatch = new SelfClockedBatch(
+    (ids: string[]) => this.#paidTotalsOf(ids),
+    AFTER_REGISTRATION,
+  );
   #closed = false;
 
   constructor(options: MongoLedgerOptions) {
@@ -304,34 +338,35 @@ export class MongoLedger implements LedgerBackend {
 
   /** Makes the indexes (a no-op when they exist) and seeds the wallet-index counter. */
   async prepare(): Promise<void> {
-    await this.#entries.createIndexes([
-      { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
-      { key: { accepted_at: 1, closed_at: 1, result_at: 1 }, name: "pending_results" },
-      // For a round's one look-up of the bids on its jobs.
-      { key: { job_id: 1 }, name: "job_bids" },
-    ]);
-    await this.#wallets.createIndexes([
-      { key: { agent_key: 1 }, name: "agent_key_unique", unique: true },
-      { key: { wallet_index: 1 }, name: "wallet_index_unique", unique: true },
-    ]);
-    await this.#seedWalletCounter();
-    await this.#spend.createIndexes([
-      { key: { day: 1, agent: 1 }, name: "day_agent_unique", unique: true },
-    ]);
-    await this.#offers.createIndexes([
-      { key: { bid_id: 1, offer_index: 1 }, name: "bid_offer_unique", unique: true },
-    ]);
-    await this.#notes.createIndexes([{ key: { key: 1 }, name: "key_unique", unique: true }]);
-    await this.#payments.createIndexes([
-      { key: { job_id: 1 }, name: "job_unique", unique: true },
-      { key: { agent_id: 1 }, name: "agent" },
-    ]);
-    await this.#earned.createIndexes([
-      { key: { agent_id: 1 }, name: "agent_unique", unique: true },
-    ]);
-    await this.#outcomes.createIndexes([
-      { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
-      { key: { agent_id: 1, bid_at: -1 }, name: "agent_newest" },
+    // Side by side: each is its own collection's, and none needs another first.
+    await Promise.all([
+      this.#entries.createIndexes([
+        { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
+        { key: { accepted_at: 1, closed_at: 1, result_at: 1 }, name: "pending_results" },
+        // For a round's one look-up of the bids on its jobs.
+        { key: { job_id: 1 }, name: "job_bids" },
+      ]),
+      this.#wallets.createIndexes([
+        { key: { agent_key: 1 }, name: "agent_key_unique", unique: true },
+        { key: { wallet_index: 1 }, name: "wallet_index_unique", unique: true },
+      ]),
+      this.#seedWalletCounter(),
+      this.#spend.createIndexes([
+        { key: { day: 1, agent: 1 }, name: "day_agent_unique", unique: true },
+      ]),
+      this.#offers.createIndexes([
+        { key: { bid_id: 1, offer_index: 1 }, name: "bid_offer_unique", unique: true },
+      ]),
+      this.#notes.createIndexes([{ key: { key: 1 }, name: "key_unique", unique: true }]),
+      this.#payments.createIndexes([
+        { key: { job_id: 1 }, name: "job_unique", unique: true },
+        { key: { agent_id: 1 }, name: "agent" },
+      ]),
+      this.#earned.createIndexes([{ key: { agent_id: 1 }, name: "agent_unique", unique: true }]),
+      this.#outcomes.createIndexes([
+        { key: { agent_id: 1, job_id: 1 }, name: "agent_job_unique", unique: true },
+        { key: { agent_id: 1, bid_at: -1 }, name: "agent_newest" },
+      ]),
     ]);
   }
 
@@ -653,19 +688,81 @@ export class MongoLedger implements LedgerBackend {
   async raiseFence(agentId: string, epoch: number): Promise<void> {
     this.#checkOpen();
     checkEpoch(epoch);
+    const refusal = await this.#fenceBatch.get({ agentId, epoch });
+    if (refusal) throw refusal;
+  }
+
+  /** A batch of one, in two commands: the fence raised and read back at once, then the stamps. */
+  async #raiseOneFence({ agentId, epoch }: FenceRaise): Promise<StaleEpochError | undefined> {
     const fence = await this.#fences.findOneAndUpdate(
       { _id: agentId },
       { $max: { epoch } },
       { upsert: true, returnDocument: "after", writeConcern: DURABLE },
     );
     const current = fence?.epoch ?? epoch;
-    if (current > epoch) throw new StaleEpochError(agentId, epoch, current);
+    if (current > epoch) return new StaleEpochError(agentId, epoch, current);
     // Entries a paused old holder might still be about to write get our epoch now.
     await this.#entries.updateMany(
       { agent_id: agentId, accepted_at: null, closed_at: null, epoch: { $not: { $gte: epoch } } },
       { $set: { epoch } },
       { writeConcern: DURABLE },
     );
+    return undefined;
+  }
+
+  /**
+   * `raiseFence` for a batch, in three commands: one bulkWrite raises every fence ($max
+   * never lowers one), one find reads them back (higher than asked: a newer holder, that
+   * call is refused), one bulkWrite stamps the open entries of the agents raised. An
+   * agent's entries are stamped only after its fence is up, as `raiseFence` promises.
+   */
+  async #raiseFences(fences: readonly FenceRaise[]): Promise<(StaleEpochError | undefined)[]> {
+    this.#checkOpen();
+    if (fences.length === 1) return [await this.#raiseOneFence(fences[0] as FenceRaise)];
+    const raise = (indices: readonly number[]) =>
+      this.#fences.bulkWrite(
+        indices.map((i) => {
+          const { agentId, epoch } = fences[i] as FenceRaise;
+          return {
+            updateOne: { filter: { _id: agentId }, update: { $max: { epoch } }, upsert: true },
+          };
+        }),
+        { ordered: false, writeConcern: DURABLE },
+      );
+    try {
+      await raise(fences.map((_, i) => i));
+    } catch (err) {
+      // Two first raises of one agent's fence (replicas) collide once on its _id.
+      const collided = duplicateIndices(err);
+      if (!collided) throw err;
+      await raise(collided);
+    }
+    const agents = [...new Set(fences.map((fence) => fence.agentId))];
+    const current = new Map<string, number>();
+    for await (const fence of this.#fences.find({ _id: { $in: agents } }))
+      current.set(fence._id, fence.epoch);
+    const refusals = fences.map(({ agentId, epoch }) => {
+      const fence = current.get(agentId) ?? epoch;
+      return fence > epoch ? new StaleEpochError(agentId, epoch, fence) : undefined;
+    });
+    const raised = fences.filter((_, i) => refusals[i] === undefined);
+    // Entries a paused old holder might still be about to write get the new epoch now.
+    if (raised.length > 0)
+      await this.#entries.bulkWrite(
+        raised.map(({ agentId, epoch }) => ({
+          updateMany: {
+            filter: {
+              agent_id: agentId,
+              accepted_at: null,
+              closed_at: null,
+              epoch: { $not: { $gte: epoch } },
+            },
+            update: { $set: { epoch } },
+          },
+        })),
+        { ordered: false, writeConcern: DURABLE },
+      );
+    return refusals;
   }
 
   async recordResult(
@@ -733,39 +830,70 @@ export class MongoLedger implements LedgerBackend {
   async walletIndex(agentKey: string): Promise<number> {
     this.#checkOpen();
     checkName("agentKey", agentKey);
-    const mine = await this.#wallets.findOne({ agent_key: agentKey });
-    if (mine) return mine.wallet_index;
-    // One atomic step takes the next number ($inc on the counter), then the mapping is
-    // inserted: N agents starting at once cost N × (look, $inc, insert) and none waits on
-    // another. A number is never handed out twice; one taken for an agent another
-    // replica mapped first is left unused.
+    return this.#walletBatch.get(agentKey);
+  }
+
+  /**
+   * `walletIndex` for a batch: one look for the keys mapped already; for the rest one
+   * atomic step reserves as many numbers ($inc on the counter by their count) and one
+   * unordered insert maps them. So a batch costs three commands however many agents
+   * start at once. A number is never handed out twice; one reserved for an agent another
+   * replica mapped first is left unused.
+   */
+  async #walletIndexes(agentKeys: readonly string[]): Promise<number[]> {
+    this.#checkOpen();
+    const found = new Map<string, number>();
+    const look = async (keys: readonly string[]) => {
+      const docs = this.#wallets.find(
+        { agent_key: { $in: [...keys] } },
+        { projection: { _id: 0, agent_key: 1, wallet_index: 1 } },
+      );
+      for await (const doc of docs) found.set(doc.agent_key, doc.wallet_index);
+    };
+    const keys = [...new Set(agentKeys)];
+    await look(keys);
     for (let attempt = 0; attempt < 20; attempt++) {
+      const missing = keys.filter((key) => !found.has(key));
+      if (missing.length === 0) return agentKeys.map((key) => found.get(key) as number);
       const counter = await this.#counters.findOneAndUpdate(
         { _id: WALLET_COUNTER },
-        { $inc: { last: 1 } },
+        { $inc: { last: missing.length } },
         { upsert: true, returnDocument: "after", writeConcern: DURABLE },
       );
-      const index = counter?.last ?? 0;
-      try {
-        await this.#wallets.insertOne(
-          { agent_key: agentKey, wallet_index: index, created_at: new Date(this.#clock()) },
-          { writeConcern: DURABLE },
-        );
-        return index;
-      } catch (err) {
-        if (!isDuplicate(err)) throw err;
-      }
-      // Another replica mapped this agent first: its number is the agent's.
-      const winner = await this.#wallets.findOne({ agent_key: agentKey });
-      if (winner) return winner.wallet_index;
+      const first = (counter?.last ?? missing.length - 1) - missing.length + 1;
+      const createdAt = new Date(this.#clock());
+      const docs = missing.map((agent_key, i) => ({
+        agent_key,
+        wallet_index: first + i,
+        created_at: createdAt,
+      }));
+      const collided = new Set(await this.#insertNew(docs));
+      docs.forEach((doc, i) => {
+        if (!collided.has(i)) found.set(doc.agent_key, doc.wallet_index);
+      });
+      if (collided.size === 0) continue;
+      // Another replica mapped an agent first: its number is the agent's.
+      await look(docs.filter((_, i) => collided.has(i)).map((doc) => doc.agent_key));
       // Else the number was taken without the counter (a runner from before it, during
       // an upgrade): the counter catches up with the highest index, then takes the next.
-      await this.#seedWalletCounter();
+      if (docs.some((doc) => !found.has(doc.agent_key))) await this.#seedWalletCounter();
     }
     throw new BazaarRunnerError(
       "BR_ERR_LEDGER_CONTENTION",
       "ledger: could not allocate a wallet index (the counter is behind)",
     );
+  }
+
+  /** One unordered insert of new wallet mappings; returns the positions that hit a unique key. */
+  async #insertNew(docs: WalletDoc[]): Promise<number[]> {
+    try {
+      await this.#wallets.insertMany(docs, { ordered: false, writeConcern: DURABLE });
+      return [];
+    } catch (err) {
+      const collided = duplicateIndices(err);
+      if (!collided) throw err;
+      return collided;
+    }
   }
 
   async addSpend(day: string, agent: string, usd: number): Promise<void> {
@@ -851,10 +979,22 @@ export class MongoLedger implements LedgerBackend {
 
   async paidTotals(agentId: string): Promise<PaidTotals> {
     this.#checkOpen();
-    const docs = await this.#payments
-      .find({ agent_id: agentId }, { projection: { _id: 0, amount_usd: 1 } })
-      .toArray();
-    return { jobs: docs.length, paidUsd: docs.reduce((sum, d) => sum + d.amount_usd, 0) };
+    return this.#paidBatch.get(agentId);
+  }
+
+  /** `paidTotals` of a batch of agents, in one find. */
+  async #paidTotalsOf(agentIds: readonly string[]): Promise<PaidTotals[]> {
+    this.#checkOpen();
+    const paid = new Map<string, PaidTotals>();
+    const docs = this.#payments.find(
+      { agent_id: { $in: [...new Set(agentIds)] } },
+      { projection: { _id: 0, agent_id: 1, amount_usd: 1 } },
+    );
+    for await (const doc of docs) {
+      const sum = paid.get(doc.agent_id) ?? { jobs: 0, paidUsd: 0 };
+      paid.set(doc.agent_id, { jobs: sum.jobs + 1, paidUsd: sum.paidUsd + doc.amount_usd });
+    }
+    return agentIds.map((id) => paid.get(id) ?? { jobs: 0, paidUsd: 0 });
   }
 
   async unpaidResults(agentId: string): Promise<LedgerEntry[]> {
@@ -903,10 +1043,24 @@ export class MongoLedger implements LedgerBackend {
 
   async agentTotals(agentId: string): Promise<AgentTotals> {
     this.#checkOpen();
-    const docs = await this.#entries
-      .find({ agent_id: agentId }, { projection: { _id: 0 } })
-      .toArray();
-    return totalsOf(docs.map(toEntry));
+    return this.#totalsBatch.get(agentId);
+  }
+
+  /** `agentTotals` of a batch of agents, in one find. */
+  async #agentTotalsOf(agentIds: readonly string[]): Promise<AgentTotals[]> {
+    this.#checkOpen();
+    const entries = new Map<string, LedgerEntry[]>();
+    const docs = this.#entries.find(
+      { agent_id: { $in: [...new Set(agentIds)] } },
+      { projection: { _id: 0 } },
+    );
+    for await (const doc of docs) {
+      const entry = toEntry(doc);
+      const list = entries.get(entry.agentId);
+      if (list) list.push(entry);
+      else entries.set(entry.agentId, [entry]);
+    }
+    return agentIds.map((id) => totalsOf(entries.get(id) ?? []));
   }
 
   async noteOutcome(agentId: string, jobId: string, patch: JobOutcomePatch): Promise<void> {

@@ -462,6 +462,42 @@ describe("MongoDB config source: writeBack", () => {
 });
 
 describe("MongoDB config source: the runner's own write-backs", () => {
+  it("writes back 300 agents made at once in one update command; one taken before is kept", async (ctx) => {
+    ctx.skip(REAL_SERVER, IN_PROCESS_ONLY);
+    const server = await ownServer();
+    const h = await harness(server.uri);
+    await h.agents.insertMany(
+      Array.from({ length: 300 }, (_, i) => agentDoc(`Agent${String(i).padStart(3, "0")}`)),
+    );
+    const src = await source(h);
+    const { agents } = await src.load();
+    // Agent 5's document got an agent_id from elsewhere after the load.
+    await h.agents.updateOne({ name: "Agent005" }, { $set: { agent_id: "agent_theirs05" } });
+    const updatesBefore = server.commandCount("update");
+    await Promise.all(
+      agents.map((spec, i) =>
+        src.writeBack?.(spec, {
+          agent_id: `agent_${String(i).padStart(8, "0")}`,
+          wallet_address: WALLET,
+        }),
+      ),
+    );
+    expect(server.commandCount("update") - updatesBefore).toBe(1);
+    expect(await h.agents.findOne({ name: "Agent005" })).toMatchObject({
+      agent_id: "agent_theirs05",
+    });
+    expect(await h.agents.findOne({ name: "Agent006" })).toMatchObject({
+      agent_id: "agent_00000006",
+      wallet_address: WALLET,
+    });
+    expect(await h.agents.countDocuments({ agent_id: { $regex: /^agent_0/ } })).toBe(299);
+    expect(
+      linesWith(h, "agent document already has an agent_id (or is gone); not overwritten"),
+    ).toHaveLength(1);
+    expect(linesWith(h, "agent_id written back")).toHaveLength(299);
+    await src.close();
+  });
+
   it("300 write-backs are applied without re-reading the collection; a real change still is", async (ctx) => {
     ctx.skip(REAL_SERVER, IN_PROCESS_ONLY);
     const server = await ownServer();

@@ -5,6 +5,8 @@ import {
   roundTo,
   scanCacheChars,
 } from "../../src/agents/keyword-evaluator.ts";
+import { cutCount } from "../../src/agents/keyword-matcher.ts";
+import { compileReference } from "./reference-keyword-matcher.ts";
 
 const DEFAULT_RULE = { minMinutes: 3, maxMinutes: 10 };
 const ANOMALY_RULE = { minMinutes: 2, maxMinutes: 8 };
@@ -314,6 +316,63 @@ describe("compileKeywords: one scan agrees with the per-keyword rule", () => {
 });
 
 describe("the scan cache", () => {
+  it("tells apart texts of the same lengths that differ in a character or two", () => {
+    // Same lengths and nearly the same characters: each text keeps its own findings.
+    const table = { sql: 0.9, api: 0.5 };
+    const a = { title: "Xbcdefghijkl", description: "sql is the thing ok!" };
+    const b = { title: "Ybcdefghijkl", description: "api is the thing ok!" };
+    for (let round = 0; round < 2; round++) {
+      expect(evaluateKeywords({ ...a }, table, 0.04, 1).reasoning).toMatch(/: sql \(0\.9\);/);
+      expect(evaluateKeywords({ ...b }, table, 0.04, 1).reasoning).toMatch(/: api \(0\.5\);/);
+    }
+  });
+
+  it("jobs with few titles, decided agent after agent, each get their own answer", () => {
+    // 1,500 texts under 7 titles: the texts of one title take turns, and are cut again.
+    const words = ["api", "schema", "sql", "anomaly", "outlier", "code review", "the", "data"];
+    const jobs = Array.from({ length: 1500 }, (_, i) => ({
+      title: `job ${i % 7}`,
+      description: `${words[i % 8]} ${words[(i >> 3) % 8]} ${words[(i >> 6) % 8]} #${i}`,
+    }));
+    const tables: Record<string, number>[] = [
+      { api: 0.9, sql: 0.5 },
+      { anomaly: 0.8, outlier: 0.6 },
+      { "code review": 0.7 },
+    ];
+    for (const table of tables) {
+      for (const job of jobs) {
+        const expected = compileReference(table)
+          .match(`${job.title}\n${job.description}`)
+          .map((k) => `${k.keyword} (${k.weight})`)
+          .join(", ");
+        const evaluation = evaluateKeywords(job, table, 0.04, 1, DEFAULT_RULE);
+        if (expected === "") expect(evaluation.canComplete).toBe(false);
+        else expect(evaluation.reasoning).toContain(`: ${expected}; `);
+      }
+    }
+  });
+
+  it("cuts each job's text at most once per table when agents decide a listing agent after agent", () => {
+    // The runner's order: each agent over the whole listing, then the next agent. With
+    // one slot per text, two texts of a slot took turns and were cut again for every agent.
+    const words = ["api", "schema", "sql", "anomaly", "outlier", "code review", "the", "data"];
+    const jobs = Array.from({ length: 400 }, (_, i) => ({
+      title: `Job ${i}: ${words[i % 8]} work`,
+      description: `${words[(i >> 3) % 8]} and ${words[(i >> 6) % 8]} for team ${i * 7919}`,
+    }));
+    const tables: Record<string, number>[] = [
+      { api: 0.9, sql: 0.5 },
+      { anomaly: 0.8, outlier: 0.6 },
+      { "code review": 0.7 },
+    ];
+    const before = cutCount();
+    for (let agent = 0; agent < 30; agent++) {
+      const table = tables[agent % 3] as Record<string, number>;
+      for (const job of jobs) evaluateKeywords(job, table, 0.04, 1, DEFAULT_RULE);
+    }
+    expect(cutCount() - before).toBeLessThanOrEqual(jobs.length * tables.length);
+  });
+
   it("holds a bounded amount of job text, however long the descriptions (issue 28)", () => {
     const long = "x ".repeat(128 * 1024); // 256 KB, the longest description a listing keeps
     for (let i = 0; i < 200; i++) {

@@ -51,6 +51,35 @@ describe("lease store (bazaar.runner_leases)", () => {
     expect(winners[0]?.epoch).toBe(1);
   });
 
+  it("claims 300 agents at once in two commands, each answered on its own", async () => {
+    const collection = `leases_${++collections}`;
+    const monitored = new MongoClient(target.uri, { monitorCommands: true });
+    const seen: string[] = [];
+    monitored.on("commandStarted", (event) => {
+      if (["find", "findAndModify", "update"].includes(event.commandName))
+        seen.push(event.commandName);
+    });
+    try {
+      const open = (replicaId: string, c: MongoClient) =>
+        openLeaseStore({ client: c, dbName, collection, replicaId, ttlMs: 2000, now });
+      const other = open("r-other", client);
+      const mine = open("r-mine", monitored);
+      expect(await other.claim("agent-5")).toMatchObject({ epoch: 1 });
+      expect(await mine.claim("agent-6")).toMatchObject({ epoch: 1 });
+      seen.length = 0;
+      const agents = Array.from({ length: 300 }, (_, i) => `agent-${i}`);
+      const leases = await Promise.all(agents.map((agent) => mine.claim(agent)));
+      // One bulk of conditional upserts, one read of what is ours.
+      expect(seen.sort()).toEqual(["find", "update"]);
+      expect(leases[5]).toBeUndefined(); // another replica's, live
+      expect(leases[6]).toMatchObject({ holder: "r-mine", epoch: 1 }); // ours already
+      expect(leases[7]).toMatchObject({ agent: "agent-7", holder: "r-mine", epoch: 1 });
+      expect(leases.filter((lease) => lease !== undefined)).toHaveLength(299);
+    } finally {
+      await monitored.close();
+    }
+  });
+
   it("renews only leases still ours at our epoch and unexpired", async () => {
     const [a, b] = replicas("r-a", "r-b");
     const one = (await a!.claim("x1"))!;

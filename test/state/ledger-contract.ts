@@ -296,6 +296,35 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       expect((await ledger.agentTotals("a2")).bids).toBe(1);
     });
 
+    it("answers many agents' totals and payments asked at once as asked one at a time", async () => {
+      await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 0.5 });
+      await ledger.recordWon("a1", "j1");
+      await ledger.recordResult("a1", "j1", RESULT);
+      await ledger.markAccepted("a1", "j1");
+      await ledger.recordBid("a2", "j1", { bidId: "b2", priceUsd: 2 });
+      await ledger.recordBid("a2", "j2", { bidId: "b3", priceUsd: 1 });
+      await ledger.recordPayment({
+        jobId: "j1",
+        agentId: "a1",
+        amountUsd: 0.5,
+        outcome: "released",
+        qualityScore: 0.8,
+      });
+      const ids = ["a1", "a2", "nobody", "a1", ...Array.from({ length: 40 }, (_, i) => `x${i}`)];
+      const oneByOne: unknown[] = [];
+      for (const id of ids)
+        oneByOne.push([await ledger.agentTotals(id), await ledger.paidTotals(id)]);
+      const atOnce = await Promise.all(
+        ids.map((id) => Promise.all([ledger.agentTotals(id), ledger.paidTotals(id)])),
+      );
+      expect(atOnce).toEqual(oneByOne);
+      expect(atOnce[1]).toEqual([
+        { bids: 2, bidUsd: 3, won: 0, wonUsd: 0, succeeded: 0, failed: 0 },
+        { jobs: 0, paidUsd: 0 },
+      ]);
+      expect(atOnce[3]?.[1]).toEqual({ jobs: 1, paidUsd: 0.5 });
+    });
+
     it("keeps different agents on the same job apart", async () => {
       await ledger.recordBid("a1", "j1", { bidId: "b1", priceUsd: 1 });
       await ledger.recordBid("a2", "j1", { bidId: "b2", priceUsd: 3 });
@@ -744,6 +773,38 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         ).rejects.toThrow(/epoch/);
         expect(await ledger.get("a4", "j1")).toBeUndefined();
         expect(await ledger.fenceJobs([])).toEqual([]);
+      });
+
+      it("raises many agents' fences asked at once, each refused or raised on its own", async () => {
+        await ledger.raiseFence("a1", 3);
+        await ledger.recordWon("a2", "open", 1);
+        await ledger.recordResult("a2", "done", RESULT, 1);
+        await ledger.markAccepted("a2", "done");
+        const asked: Array<[string, number]> = [
+          ["a1", 2],
+          ["a2", 2],
+          ["a3", 1],
+          ["a1", 3],
+          ...Array.from({ length: 40 }, (_, i): [string, number] => [`x${i}`, 1]),
+        ];
+        const outcomes = await Promise.all(
+          asked.map(([agentId, epoch]) =>
+            ledger.raiseFence(agentId, epoch).then(
+              () => "raised",
+              (error: unknown) => error,
+            ),
+          ),
+        );
+        expect(outcomes.slice(0, 4)).toEqual([stale(2, 3), "raised", "raised", "raised"]);
+        expect(outcomes.slice(4).every((outcome) => outcome === "raised")).toBe(true);
+        // a2's open entry carries the new epoch, its settled one keeps the old.
+        expect((await ledger.get("a2", "open"))?.epoch).toBe(2);
+        expect((await ledger.get("a2", "done"))?.epoch).toBe(1);
+        // Each raised fence holds: an older write of that agent is refused.
+        await expect(ledger.recordWon("a3", "j1", 0)).rejects.toEqual(stale(0, 1));
+        await expect(ledger.recordWon("a2", "open", 1)).rejects.toEqual(stale(1, 2));
+        // Bad input is refused for its caller alone.
+        await expect(ledger.raiseFence("a4", -1)).rejects.toThrow(/epoch/);
       });
 
       it("refuses to lower a fence", async () => {

@@ -26,6 +26,8 @@ export class AnomalyHunterExecutor extends ToolAgentExecutor {
 
   protected override toolsCanWork(job: Job): ConfidenceBoost | undefined {
     const blocks = blocksForBidding(job);
+    // Most jobs hold no data and attach nothing: nothing for the tools, nothing to build.
+    if (blocks.length === 0 && job.attachments.length === 0) return undefined;
     const { series } = parseSeries(blocks);
     if (series.length > 0) {
       return {

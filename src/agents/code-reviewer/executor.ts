@@ -66,6 +66,8 @@ export class CodeReviewerExecutor extends ToolAgentExecutor {
 
   protected override toolsCanWork(job: Job): ConfidenceBoost | undefined {
     const blocks = blocksForBidding(job);
+    // Most jobs hold no data and attach nothing: nothing for the tools, nothing to build.
+    if (blocks.length === 0 && job.attachments.length === 0) return undefined;
     const code = blocks.filter((b) => !DATA_LANGUAGES.has(b.language));
     if (code.length > 0) {
       return {

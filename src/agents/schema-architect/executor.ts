@@ -23,6 +23,8 @@ export class SchemaArchitectExecutor extends ToolAgentExecutor {
 
   protected override toolsCanWork(job: Job): ConfidenceBoost | undefined {
     const blocks = blocksForBidding(job);
+    // Most jobs hold no data and attach nothing: nothing for the tools, nothing to build.
+    if (blocks.length === 0 && job.attachments.length === 0) return undefined;
     const samples = sampleSets(blocks).length;
     const specs = blocks.filter((b) => artefactKindOf(b) !== undefined).length;
     if (samples + specs > 0) {

@@ -109,33 +109,39 @@ function separatesTokens(code: number): boolean {
   return code >= 0x80 && /\s/.test(String.fromCharCode(code));
 }
 
+/** Whether a code unit can begin a NUMBER: a sign, a digit or a point. */
+function beginsNumber(code: number): boolean {
+  return code === 0x2d || code === 0x2b || code === 0x2e || (code >= 0x30 && code <= 0x39);
+}
+
 /**
  * Whether at most 10 % of the text's tokens (runs between `[\s,;]`) are other than
- * numbers, with at least 8 tokens. Counted in place: prose fails within a few words,
- * and a long paragraph is not split into an array for that.
+ * numbers, with at least 8 tokens. Counted in place, in one pass: a token that cannot
+ * begin a number is not one (no slice, no regex), and prose fails as soon as its
+ * non-numbers pass a tenth of the most tokens the text could still hold.
  */
 function mostlyNumbers(text: string): boolean {
+  const length = text.length;
   let count = 0;
-  let inToken = false;
-  for (let i = 0; i < text.length; i++) {
-    const separator = separatesTokens(text.charCodeAt(i));
-    if (!separator && !inToken) count++;
-    inToken = !separator;
-  }
-  if (count < 8) return false;
   let others = 0;
   let start = -1;
-  for (let i = 0; i <= text.length; i++) {
-    const separator = i === text.length || separatesTokens(text.charCodeAt(i));
+  for (let i = 0; i <= length; i++) {
+    const separator = i === length || separatesTokens(text.charCodeAt(i));
     if (!separator) {
       if (start === -1) start = i;
       continue;
     }
     if (start === -1) continue;
-    if (!NUMBER.test(text.slice(start, i)) && ++others > count * 0.1) return false;
+    count++;
+    if (!beginsNumber(text.charCodeAt(start)) || !NUMBER.test(text.slice(start, i))) {
+      others++;
+      // The r code units after i hold at most ⌈r / 2⌉ more tokens (each a character and
+      // a separator before it): past a tenth of that many, no later number can save it.
+      if (others > (count + ((length - i) >> 1)) * 0.1) return false;
+    }
     start = -1;
   }
-  return true;
+  return count >= 8 && others <= count * 0.1;
 }
 
 /** What an unfenced paragraph of the description holds, if it is data (exported for its tests). */
@@ -275,6 +281,8 @@ const NO_BLOCKS: InputBlock[] = Object.freeze([]) as unknown as InputBlock[];
  * checks it against extractFromText.)
  */
 export function holdsNoData(text: string): boolean {
+  // Most descriptions hold none of what the checks below look for: one scan says so.
+  if (!DATA_HINT.test(text)) return true;
   const firstBreak = text.indexOf("\n");
   if (firstBreak !== -1 && text.indexOf("\n", firstBreak + 1) !== -1) return false;
   if (BRACKET.test(text) || text.includes("```") || text.includes("~~~")) return false;
@@ -283,6 +291,8 @@ export function holdsNoData(text: string): boolean {
 
 const BRACKET = /[[{]/;
 const DIGIT = /\d/;
+/** Any character a check of holdsNoData looks for: a line break, a bracket, a fence's, a digit. */
+const DATA_HINT = /[\n[{`~\d]/;
 
 /** Each job's description blocks for bidding, extracted once and shared by every agent. */
 const descriptionBlocks = new WeakMap<object, InputBlock[]>();
