@@ -24,7 +24,6 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { BaseAgentExecutor } from "../src/agents/base-executor.ts";
 import type { AgentConfig, ExecutorContext } from "../src/agents/types.ts";
-import { silentLogger } from "../src/logger.ts";
 import type { Job } from "../src/marketplace/schemas.ts";
 import {
   CORPORA,
@@ -33,6 +32,7 @@ import {
   WORDS_PER_JOB,
 } from "../test/agents/evaluation-corpus.ts";
 import { STAGES, stageFigures } from "./support/evaluate-stages.ts";
+import { benchAgentConfig, benchContext } from "./support/executor-context.ts";
 import { checkoutPrevious } from "./support/previous.ts";
 
 const { values } = parseArgs({
@@ -69,23 +69,9 @@ async function load(name: string, root: string): Promise<Version> {
     const mod = (await import(url)) as ExecutorModule;
     const Executor = mod[className];
     if (!Executor) throw new Error(`${className} not found in ${url}`);
-    const config = {
-      name: className,
-      agent_type: type,
-      managed: true,
-      status: "available",
-      capabilities: {},
-      base_rate_usd: rate,
-    } as AgentConfig;
+    const config = benchAgentConfig(className, type, rate);
     executors.push(new Executor(config));
-    contexts.push({
-      agent: config,
-      agentId: "agent_bench",
-      llm: { configured: false, complete: () => Promise.reject(new Error("no LLM")) },
-      logger: silentLogger(),
-      signal: new AbortController().signal,
-      defaultModel: "m",
-    });
+    contexts.push(benchContext(config));
   }
   return { name, executors, contexts };
 }

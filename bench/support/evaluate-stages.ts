@@ -3,14 +3,13 @@ import { CODE_REVIEWER_KEYWORDS } from "../../src/agents/code-reviewer/keywords.
 import { evaluateKeywords } from "../../src/agents/keyword-evaluator.ts";
 import { compileTable, jobAtoms } from "../../src/agents/keyword-matcher.ts";
 import { SCHEMA_ARCHITECT_KEYWORDS } from "../../src/agents/schema-architect/keywords.ts";
-import type { AgentConfig, ExecutorContext } from "../../src/agents/types.ts";
-import { silentLogger } from "../../src/logger.ts";
 import type { Job } from "../../src/marketplace/schemas.ts";
 import {
   BUILTIN_AGENTS,
   type CorpusName,
   corpusJobs,
 } from "../../test/agents/evaluation-corpus.ts";
+import { benchAgentConfig, benchContext } from "./executor-context.ts";
 
 /**
  * Where a first-sight decision's time goes (`npm run bench:evaluate -- --stages`), in
@@ -31,22 +30,8 @@ const TABLES = [SCHEMA_ARCHITECT_KEYWORDS, ANOMALY_HUNTER_KEYWORDS, CODE_REVIEWE
 
 function executors() {
   return BUILTIN_AGENTS.map(({ type, Executor, rate }) => {
-    const config = {
-      name: type,
-      agent_type: type,
-      managed: true,
-      status: "available",
-      capabilities: {},
-      base_rate_usd: rate,
-    } as AgentConfig;
-    const ctx: ExecutorContext = {
-      agent: config,
-      agentId: "agent_bench",
-      llm: { configured: false, complete: () => Promise.reject(new Error("no LLM")) },
-      logger: silentLogger(),
-      signal: new AbortController().signal,
-      defaultModel: "m",
-    };
+    const config = benchAgentConfig(type, type, rate);
+    const ctx = benchContext(config);
     return { executor: new Executor(config), ctx, rate };
   });
 }
