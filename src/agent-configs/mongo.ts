@@ -4,7 +4,7 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffDelay } from "../retry.ts";
 import { errorMessage } from "../secrets.ts";
-import { SelfClockedBatch } from "../state/self-clocked.ts";
+import { SelfClockedBatch } from "../self-clocked.ts";
 import {
   type ChangeStreamWatcher,
   isChangeStreamUnsupported,

@@ -1,6 +1,6 @@
 import type { Collection, Document, MongoClient } from "mongodb";
 import { z } from "zod";
-import { SelfClockedBatch } from "./self-clocked.ts";
+import { SelfClockedBatch } from "../self-clocked.ts";
 
 /**
  * Agent leases in `bazaar.runner_leases`: which replica runs which agent. One document

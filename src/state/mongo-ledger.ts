@@ -11,6 +11,7 @@ import {
 } from "mongodb";
 import { z } from "zod";
 import { BazaarRunnerError } from "../errors.ts";
+import { SelfClockedBatch } from "../self-clocked.ts";
 import {
   addBidder,
   checkBids,
@@ -41,7 +42,6 @@ import {
   jobOutcomeSchema,
 } from "./outcomes.ts";
 import { checkEarned, cleanPayment, paymentSchema } from "./payments.ts";
-import { SelfClockedBatch } from "./self-clocked.ts";
 import type {
   AgentTotals,
   BidRecord,
@@ -299,7 +299,7 @@ export class MongoLedger implements LedgerBackend {
   readonly #outcomes: Collection<OutcomeDoc>;
   readonly #fences: Collection<FenceDoc>;
   /**
-   * The per-agent start-up calls, batched (self-clocked, see self-clocked.ts): N agents
+   * The per-agent start-up calls, batched (self-clocked, see src/self-clocked.ts): N agents
    * starting at once cost a few commands per batch instead of a few per agent, and the
    * first answers come back after one batch, not after every agent's commands. The calls
    * made after a registration (fence, totals) come at the registrar's pace, one agent at

@@ -17,12 +17,14 @@ export const LAYERS: readonly { name: string; members: readonly string[] }[] = [
     // `contract` is the API both marketplace sides share (routes, statuses, shapes);
     // `web` what the dashboard and the poster page share (base styles, DOM helpers, serving).
     // `tracing` the spans; `sqlite.ts` the SQLite set-up (migrations, transactions) the
-    // ledger and the embedded marketplace share.
+    // ledger and the embedded marketplace share; `self-clocked.ts` the batching of
+    // concurrent calls (the MongoDB ledger, leases, the config source's write-backs).
     members: [
       "logger.ts",
       "metrics.ts",
       "retry.ts",
       "pool.ts",
+      "self-clocked.ts",
       "sqlite.ts",
       "tracing",
       "contract",

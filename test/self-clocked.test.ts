@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { SelfClockedBatch } from "../../src/state/self-clocked.ts";
+import { SelfClockedBatch } from "../src/self-clocked.ts";
 
 /** A batch call whose answers the test releases by hand, recording every batch. */
 function controlled() {
