@@ -363,33 +363,11 @@ export function evaluateKeywords(
   budgetUsd: number | null | undefined,
   rule: MinutesRule = DEFAULT_MINUTES_RULE,
   boost?: ConfidenceBoost,
-): Evaluation {
-  return evaluate(job, table, baseRateUsd, budgetUsd, rule, boost, false);
-}
-
-/**
- * evaluateKeywords, with `noMatch: true` on a decline of confidence 0 (the decision
- * log's "no keyword"), as the keyword executors answer.
- */
-export function evaluateKeywordsMarked(
-  job: { title: string; description?: string | null },
-  table: Readonly<Record<string, number>>,
-  baseRateUsd: number,
-  budgetUsd: number | null | undefined,
-  rule: MinutesRule,
-  boost: ConfidenceBoost | undefined,
-): Evaluation {
-  return evaluate(job, table, baseRateUsd, budgetUsd, rule, boost, true);
-}
-
-function evaluate(
-  job: { title: string; description?: string | null },
-  table: Readonly<Record<string, number>>,
-  baseRateUsd: number,
-  budgetUsd: number | null | undefined,
-  rule: MinutesRule,
-  boost: ConfidenceBoost | undefined,
-  marked: boolean,
+  /**
+   * Sets `noMatch: true` on a decline of confidence 0 (the decision log's "no keyword"),
+   * as the keyword executors answer: made with the field, not given it afterwards.
+   */
+  marked = false,
 ): Evaluation {
   if (budgetUsd == null || !Number.isFinite(budgetUsd) || budgetUsd <= 0) {
     const reasoning = "the job has no positive budget";

@@ -3,7 +3,7 @@ import { BaseAgentExecutor, DEFAULT_TEMPERATURE } from "./base-executor.ts";
 import {
   type ConfidenceBoost,
   DEFAULT_MINUTES_RULE,
-  evaluateKeywordsMarked,
+  evaluateKeywords,
   jobMemo,
   type MinutesRule,
 } from "./keyword-evaluator.ts";
@@ -34,13 +34,14 @@ export abstract class KeywordAgentExecutor extends BaseAgentExecutor {
   async evaluateJob(job: Job, ctx: ExecutorContext): Promise<Evaluation> {
     // A decline of confidence 0 is told apart from other declines in the decision log
     // ("no keyword"): noMatch is set as the evaluation is made.
-    return evaluateKeywordsMarked(
+    return evaluateKeywords(
       job,
       this.keywordsFor(ctx),
       ctx.agent.base_rate_usd,
       job.budget_usd,
       this.kind.minutesRule,
       this.#toolBoost(job),
+      true,
     );
   }
 
