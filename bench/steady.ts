@@ -9,12 +9,13 @@
  * can join as another door.
  *
  *   npm run bench:steady -- [--agents 3,30,300] [--bids-at 300] [--window 30] [--warmup 10]
- *                           [--big 10000] [--doors bare,flags,bin,npm] [--repeats 1]
+ *                           [--big 10000] [--big-heartbeat 60] [--doors bare,flags,bin,npm] [--repeats 1]
+ *                           (doors also: semi=N, drop=FLAG, node:FLAG+FLAG…, previous)
  *                           [--phases steady,bids] [--startup-timeout 600]
  *
  * With --bids-at N, the N-agent run then gets 10 jobs every agent bids on (N × 10
  * bids) and is measured again. --big N adds a run of N agents from AGENTS_FILE at
- * poll 30 s, heartbeat 60 s. `--phases bids` measures the N-agent run only after its
+ * poll 30 s, heartbeat 60 s (`--big-heartbeat S`). `--phases bids` measures the N-agent run only after its
  * bids (the one-hour flatness run: `--agents 300 --phases bids --warmup 60 --window 3600`).
  * --repeats R runs every door R times, the doors taking turns, and gives each figure's
  * range; the load average beside each run says how busy the machine was.
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     window: { type: "string", default: "30" },
     warmup: { type: "string", default: "10" },
     big: { type: "string", default: "0" },
+    "big-heartbeat": { type: "string", default: "60" },
     doors: { type: "string", default: "bare,flags,bin,npm" },
     repeats: { type: "string", default: "1" },
     phases: { type: "string", default: "steady,bids" },
@@ -44,6 +46,8 @@ const WINDOW_S = Number(values.window);
 const WARMUP_S = Number(values.warmup);
 const BIDS_AT = Number(values["bids-at"]);
 const BIG = Number(values.big);
+/** The big run's heartbeat in seconds: e.g. 1,000 agents at 6 s send 10,000 agents' heartbeats a second, and start in seconds. */
+const BIG_HEARTBEAT_S = Number(values["big-heartbeat"]);
 const JOBS_FOR_BIDS = 10;
 const PHASES = new Set(values.phases.split(","));
 const REPEATS = Number(values.repeats);
@@ -174,7 +178,9 @@ await compareVersions(async ({ previous, current }) => {
     if (key === "previous") return { key, name: previous.name, version: previous };
     const door = doorFor(key);
     if (!door)
-      throw new Error(`unknown door ${key} (${Object.keys(DOORS).join(", ")}, semi=N, previous)`);
+      throw new Error(
+        `unknown door ${key} (${Object.keys(DOORS).join(", ")}, semi=N, drop=FLAG, node:FLAG+FLAG…, previous)`,
+      );
     return { key, name: door.name, version: current, door: door.start };
   });
   const rows: Row[] = [];
@@ -183,11 +189,11 @@ await compareVersions(async ({ previous, current }) => {
     for (const agents of values.agents.split(",").filter(Boolean).map(Number)) {
       for (const e of entries) rows.push(...(await run(e, agents, 2, 4)));
     }
-    if (BIG > 0) for (const e of entries) rows.push(...(await run(e, BIG, 30, 60)));
+    if (BIG > 0) for (const e of entries) rows.push(...(await run(e, BIG, 30, BIG_HEARTBEAT_S)));
   }
   loads.push(...rows.map((r) => r.w.load));
   console.log(
-    `\nsteady runner, window ${WINDOW_S} s after ${WARMUP_S} s warm-up (poll 2 s, heartbeat 4 s; the ${BIG || "big"}-agent run poll 30 s, heartbeat 60 s), ${REPEATS} run(s) of each door; load average ${range(loads, 1)}`,
+    `\nsteady runner, window ${WINDOW_S} s after ${WARMUP_S} s warm-up (poll 2 s, heartbeat 4 s; the ${BIG || "big"}-agent run poll 30 s, heartbeat ${BIG_HEARTBEAT_S} s), ${REPEATS} run(s) of each door; load average ${range(loads, 1)}`,
   );
   for (const e of entries) console.log(`  ${e.key}: ${e.name}`);
   console.log(

@@ -70,6 +70,7 @@ describe("deployments bind every interface", { timeout: 120_000 }, () => {
       "--optimize-for-size",
       "--liftoff-only",
       "--no-concurrent-recompilation",
+      "--no-memory-reducer",
     ]);
     expect(pkg.bin["bazaar-runner"]).toBe("bin/bazaar-runner.js");
     // What node is given in each: the bin, no flags of its own (the bin adds them, so a

@@ -4,6 +4,7 @@
  * with the runtime flags written out, and plain node without them (the baseline).
  */
 import { join } from "node:path";
+import { flagName } from "../../bin/runtime-flags.js";
 import { entryOf, ROOT, RunnerChild, startFlags } from "./runner-child.ts";
 
 export interface Door {
@@ -15,10 +16,28 @@ const BIN = join(ROOT, "bin", "bazaar-runner.js");
 const ENTRY = entryOf(ROOT, true);
 
 /**
- * A door by its key: one of DOORS, or `semi=N`, node with the runtime flags but
- * --max-semi-space-size=N (to weigh the young generation's size in memory and CPU).
+ * A door by its key: one of DOORS; `semi=N`, node with the runtime flags but
+ * --max-semi-space-size=N (to weigh the young generation's size in memory and CPU); or
+ * `drop=NAME`, node with the runtime flags but the one named (e.g. `drop=liftoff-only`);
+ * or `node:FLAG+FLAG…`, node with exactly those flags (to try another set).
  */
 export function doorFor(key: string): Door | undefined {
+  if (key.startsWith("node:")) {
+    const flags = key.slice("node:".length).split("+").filter(Boolean);
+    return {
+      name: `node ${flags.join(" ")} dist/cli/main.js`,
+      start: (env, dir) => RunnerChild.node(ENTRY, env, dir, flags),
+    };
+  }
+  const dropped = /^drop=([a-z-]+)$/.exec(key)?.[1];
+  if (dropped !== undefined) {
+    const flags = startFlags().filter((f) => flagName(f) !== flagName(`--${dropped}`));
+    if (flags.length === startFlags().length) return undefined;
+    return {
+      name: `node with the runtime flags but --${dropped} dist/cli/main.js`,
+      start: (env, dir) => RunnerChild.node(ENTRY, env, dir, flags),
+    };
+  }
   const semi = /^semi=(\d+)$/.exec(key)?.[1];
   if (semi === undefined) return DOORS[key];
   const flags = startFlags().map((f) =>

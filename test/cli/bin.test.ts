@@ -50,7 +50,10 @@ describe("missingFlags", () => {
     expect(missingFlags(RUNTIME_FLAGS)).toEqual([]);
     // A setting given by the user stands, in any spelling (and in the other sense).
     expect(
-      missingFlags(["--max_semi_space_size=8", "--concurrent-recompilation"], "--inspect"),
+      missingFlags(
+        ["--max_semi_space_size=8", "--concurrent-recompilation", "--memory_reducer"],
+        "--inspect",
+      ),
     ).toEqual(["--optimize-for-size", "--liftoff-only"]);
     expect(missingFlags([], "--max-semi-space-size=4")).toEqual(RUNTIME_FLAGS.slice(1));
   });
