@@ -11,7 +11,8 @@
  *   npm run bench:paced-http -- [--sets flags,drop=optimize-for-size,bare] [--rounds 3]
  *                               [--rate 167] [--tick 100] [--window 30] [--warmup 10]
  *
- * A set is `flags` (the runtime flags, bin/runtime-flags.js), `bare` (none),
+ * A set is named as bench:steady's doors name theirs (flagSetFor in support/doors.ts):
+ * `flags` (the runtime flags, bin/runtime-flags.js), `bare` (none), `semi=N`,
  * `drop=NAME` (the runtime flags but that one) or `node:FLAG+FLAG…`. The sets take
  * turns within a round; each figure is the median of the rounds, with their range.
  */
@@ -21,8 +22,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
-import { flagName } from "../bin/runtime-flags.js";
-import { median, startFlags } from "./support/runner-child.ts";
+import { flagSetFor } from "./support/doors.ts";
+import { median, range } from "./support/runner-child.ts";
 
 interface ClientOptions {
   port: number;
@@ -101,19 +102,6 @@ async function client(options: ClientOptions): Promise<void> {
   await pool.close();
 }
 
-/** A flag set by its key (see the header). */
-function flagSet(key: string): string[] {
-  if (key === "flags") return startFlags();
-  if (key === "bare") return [];
-  if (key.startsWith("node:")) return key.slice("node:".length).split("+").filter(Boolean);
-  const dropped = /^drop=([a-z-]+)$/.exec(key)?.[1];
-  if (dropped !== undefined) {
-    const flags = startFlags().filter((f) => flagName(f) !== flagName(`--${dropped}`));
-    if (flags.length < startFlags().length) return flags;
-  }
-  throw new Error(`unknown flag set ${key} (flags, bare, drop=NAME, node:FLAG+FLAG…)`);
-}
-
 async function runClient(flags: string[], options: ClientOptions): Promise<ClientFigures> {
   const child = spawn(process.execPath, [...flags, import.meta.filename], {
     env: { PATH: process.env.PATH ?? "", BENCH_PACED_CLIENT: JSON.stringify(options) },
@@ -129,12 +117,6 @@ async function runClient(flags: string[], options: ClientOptions): Promise<Clien
   return JSON.parse(out.trim()) as ClientFigures;
 }
 
-function range(values: number[], digits: number): string {
-  const lo = Math.min(...values).toFixed(digits);
-  const hi = Math.max(...values).toFixed(digits);
-  return lo === hi ? lo : `${lo}–${hi}`;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -147,7 +129,12 @@ async function main(): Promise<void> {
     },
   });
   const keys = values.sets.split(",").filter(Boolean);
-  const sets = keys.map((key) => ({ key, flags: flagSet(key) }));
+  const sets = keys.map((key) => {
+    const flags = flagSetFor(key);
+    if (flags === undefined)
+      throw new Error(`unknown flag set ${key} (flags, bare, semi=N, drop=NAME, node:FLAG+FLAG…)`);
+    return { key, flags };
+  });
   let answered = 0;
   const server = createServer((req, res) => {
     req.resume();

@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DOORS, type Door, doorFor } from "./support/doors.ts";
 import { type Counts, postJobTo, waitUntil, writeAgentsFile } from "./support/market.ts";
-import { median, type RunnerChild, sleep } from "./support/runner-child.ts";
+import { median, type RunnerChild, range, sleep } from "./support/runner-child.ts";
 import { compareVersions, type Version, withRunner } from "./support/session.ts";
 
 const { values } = parseArgs({
@@ -163,14 +163,6 @@ async function run(entry: Entry, agents: number, pollS: number, heartbeatS: numb
       `${entry.key} ${r.agents} agents ${r.phase}: RSS ${r.w.rssMb.toFixed(0)} MB, CPU ${r.w.cpuPct.toFixed(1)} %, load ${r.w.load.toFixed(1)}`,
     );
   return rows;
-}
-
-/** "a" or "a–b" over the repeats. */
-function range(values: number[], digits: number): string {
-  if (values.length === 0) return "–";
-  const lo = Math.min(...values).toFixed(digits);
-  const hi = Math.max(...values).toFixed(digits);
-  return lo === hi ? lo : `${lo}–${hi}`;
 }
 
 await compareVersions(async ({ previous, current }) => {

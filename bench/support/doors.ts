@@ -16,35 +16,38 @@ const BIN = join(ROOT, "bin", "bazaar-runner.js");
 const ENTRY = entryOf(ROOT, true);
 
 /**
- * A door by its key: one of DOORS; `semi=N`, node with the runtime flags but
- * --max-semi-space-size=N (to weigh the young generation's size in memory and CPU); or
- * `drop=NAME`, node with the runtime flags but the one named (e.g. `drop=liftoff-only`);
- * or `node:FLAG+FLAG…`, node with exactly those flags (to try another set).
+ * Node flags by a key: `flags` (the runtime flags), `bare` (none), `semi=N` (the runtime
+ * flags with --max-semi-space-size=N), `drop=NAME` (the runtime flags but the one
+ * named, e.g. `drop=liftoff-only`) or `node:FLAG+FLAG…` (exactly those); undefined for
+ * any other key.
  */
-export function doorFor(key: string): Door | undefined {
-  if (key.startsWith("node:")) {
-    const flags = key.slice("node:".length).split("+").filter(Boolean);
-    return {
-      name: `node ${flags.join(" ")} dist/cli/main.js`,
-      start: (env, dir) => RunnerChild.node(ENTRY, env, dir, flags),
-    };
-  }
+export function flagSetFor(key: string): string[] | undefined {
+  if (key === "flags") return startFlags();
+  if (key === "bare") return [];
+  if (key.startsWith("node:")) return key.slice("node:".length).split("+").filter(Boolean);
   const dropped = /^drop=([a-z-]+)$/.exec(key)?.[1];
   if (dropped !== undefined) {
     const flags = startFlags().filter((f) => flagName(f) !== flagName(`--${dropped}`));
-    if (flags.length === startFlags().length) return undefined;
-    return {
-      name: `node with the runtime flags but --${dropped} dist/cli/main.js`,
-      start: (env, dir) => RunnerChild.node(ENTRY, env, dir, flags),
-    };
+    return flags.length < startFlags().length ? flags : undefined;
   }
   const semi = /^semi=(\d+)$/.exec(key)?.[1];
-  if (semi === undefined) return DOORS[key];
-  const flags = startFlags().map((f) =>
+  if (semi === undefined) return undefined;
+  return startFlags().map((f) =>
     f.startsWith("--max-semi-space-size=") ? `--max-semi-space-size=${semi}` : f,
   );
+}
+
+/**
+ * A door by its key: one of DOORS (`npm`, `bin`, `flags`, `bare`), or node with the
+ * flag set of flagSetFor (to weigh one flag, or another set, in memory and CPU).
+ */
+export function doorFor(key: string): Door | undefined {
+  const door = DOORS[key];
+  if (door) return door;
+  const flags = flagSetFor(key);
+  if (flags === undefined) return undefined;
   return {
-    name: `node FLAGS with --max-semi-space-size=${semi} dist/cli/main.js`,
+    name: `node ${flags.join(" ")} dist/cli/main.js`,
     start: (env, dir) => RunnerChild.node(ENTRY, env, dir, flags),
   };
 }

@@ -191,6 +191,14 @@ export class RunnerChild {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** "a" or "a–b": the range of a figure over repeated runs. */
+export function range(values: number[], digits: number): string {
+  if (values.length === 0) return "–";
+  const lo = Math.min(...values).toFixed(digits);
+  const hi = Math.max(...values).toFixed(digits);
+  return lo === hi ? lo : `${lo}–${hi}`;
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
