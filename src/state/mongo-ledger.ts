@@ -267,6 +267,21 @@ function duplicateIndices(err: unknown): number[] | undefined {
   return errors.map((e) => e.index);
 }
 
+/**
+ * Awaits an unordered bulk write: [] when it succeeded, the positions of its operations
+ * when it failed only on duplicate keys; any other failure is thrown.
+ */
+async function duplicatesOf(write: Promise<unknown>): Promise<number[]> {
+  try {
+    await write;
+    return [];
+  } catch (err) {
+    const collided = duplicateIndices(err);
+    if (!collided) throw err;
+    return collided;
+  }
+}
+
 /** Opens the ledger in MongoDB (its indexes made, its counters seeded), writes counted and logged. */
 export async function openMongoLedger(options: MongoLedgerOptions): Promise<Ledger> {
   const ledger = new MongoLedger(options);
@@ -491,14 +506,10 @@ export class MongoLedger implements LedgerBackend {
         },
       };
     });
-    try {
-      await this.#entries.bulkWrite(operations, { ordered: false, writeConcern: DURABLE });
-      return [];
-    } catch (err) {
-      const collided = duplicateIndices(err);
-      if (!collided) throw err;
-      return collided.map((index) => indices[index] as number);
-    }
+    const collided = await duplicatesOf(
+      this.#entries.bulkWrite(operations, { ordered: false, writeConcern: DURABLE }),
+    );
+    return collided.map((index) => indices[index] as number);
   }
 
   async hasBid(agentId: string, jobId: string): Promise<boolean> {
@@ -729,14 +740,9 @@ export class MongoLedger implements LedgerBackend {
         }),
         { ordered: false, writeConcern: DURABLE },
       );
-    try {
-      await raise(fences.map((_, i) => i));
-    } catch (err) {
-      // Two first raises of one agent's fence (replicas) collide once on its _id.
-      const collided = duplicateIndices(err);
-      if (!collided) throw err;
-      await raise(collided);
-    }
+    // Two first raises of one agent's fence (replicas) collide once on its _id.
+    const collided = await duplicatesOf(raise(fences.map((_, i) => i)));
+    if (collided.length > 0) await raise(collided);
     const agents = [...new Set(fences.map((fence) => fence.agentId))];
     const current = new Map<string, number>();
     for await (const fence of this.#fences.find({ _id: { $in: agents } }))
@@ -886,14 +892,7 @@ export class MongoLedger implements LedgerBackend {
 
   /** One unordered insert of new wallet mappings; returns the positions that hit a unique key. */
   async #insertNew(docs: WalletDoc[]): Promise<number[]> {
-    try {
-      await this.#wallets.insertMany(docs, { ordered: false, writeConcern: DURABLE });
-      return [];
-    } catch (err) {
-      const collided = duplicateIndices(err);
-      if (!collided) throw err;
-      return collided;
-    }
+    return duplicatesOf(this.#wallets.insertMany(docs, { ordered: false, writeConcern: DURABLE }));
   }
 
   async addSpend(day: string, agent: string, usd: number): Promise<void> {
