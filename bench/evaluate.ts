@@ -28,7 +28,7 @@ import type { Job } from "../src/marketplace/schemas.ts";
 import {
   CORPORA,
   type CorpusName,
-  corpusJobs,
+  corpusStream,
   WORDS_PER_JOB,
 } from "../test/agents/evaluation-corpus.ts";
 import { STAGES, stageFigures } from "./support/evaluate-stages.ts";
@@ -146,28 +146,25 @@ function spread(values: number[]): string {
 }
 
 /**
- * Each corpus's jobs, cut into slices so that no text is decided twice: the agreement
+ * Each corpus's jobs, taken in turn so that no text is decided twice: the agreement
  * check first, then per round one slice for first sight and one for shared. The keyword
- * scan is cached by text, so a repeated text would not be first sight.
+ * scan is cached by text, so a repeated text would not be first sight. A round's jobs
+ * are built when it starts and dropped after it: the heap holds one round's, as a
+ * runner holds one listing (held all at once, about 100,000 jobs, every old-generation
+ * collection marked them, which under --optimize-for-size showed as pauses).
  */
 interface Slices {
   check: Job[];
-  first: Job[][];
-  shared: Job[][];
+  /** The next round's first-sight and shared jobs. */
+  round(): { first: Job[]; shared: Job[] };
 }
 
 function slices(corpus: CorpusName): Slices {
   const sharedJobs = Math.max(10, Math.floor(JOBS / 10));
-  const all = corpusJobs(corpus, JOBS + (ROUNDS + 1) * (JOBS + sharedJobs));
-  const out: Slices = { check: all.slice(0, 200), first: [], shared: [] };
-  let at = JOBS;
-  for (let round = 0; round <= ROUNDS; round++) {
-    out.first.push(all.slice(at, at + JOBS));
-    at += JOBS;
-    out.shared.push(all.slice(at, at + sharedJobs));
-    at += sharedJobs;
-  }
-  return out;
+  const take = corpusStream(corpus);
+  // The jobs between the check's and the first round's stay unused, as before.
+  const check = take(JOBS).slice(0, 200);
+  return { check, round: () => ({ first: take(JOBS), shared: take(sharedJobs) }) };
 }
 
 const baselineDir = process.env.BENCH_BASELINE_DIR;
@@ -216,9 +213,10 @@ try {
   };
   for (let round = 0; round <= ROUNDS; round++) {
     for (const { name, jobs } of corpora) {
+      const slice = jobs.round();
       for (const v of versions) {
-        const first = await run(v, jobs.first[round]!, 1);
-        const shared = await run(v, jobs.shared[round]!, PER_TYPE);
+        const first = await run(v, slice.first, 1);
+        const shared = await run(v, slice.shared, PER_TYPE);
         if (round === 0) continue; // warm-up
         record(results.get(v.name)![name].first, first);
         record(results.get(v.name)![name].shared, shared);

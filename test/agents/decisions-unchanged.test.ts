@@ -10,6 +10,7 @@ import {
   chunkDigests,
   corpusDecisions,
   corpusJobs,
+  corpusStream,
   DECISIONS_FIXTURE,
   type DecisionsFixture,
   KEYWORD_TABLE_WORDS,
@@ -45,6 +46,13 @@ describe("bid decisions on the bench corpora are those recorded before issue 26"
       expect(lines.join("\n").match(/"kind":"bid"/g)?.length).toBe(recorded.bids);
       expect(recorded.bids).toBeGreaterThan(0);
       expect(recorded.bids).toBeLessThanOrEqual(3 * fixture.jobs);
+    });
+    // bench:evaluate takes each round's jobs from a stream: the same jobs, in order.
+    it(`${corpus}: the stream taken in parts gives corpusJobs's jobs`, () => {
+      const take = corpusStream(corpus);
+      const parts = [...take(7), ...take(1), ...take(12)];
+      expect(parts).toEqual(corpusJobs(corpus, 20));
+      expect(new Set(parts.map((job) => job.title)).size).toBe(20);
     });
   }
 

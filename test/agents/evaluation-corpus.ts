@@ -98,21 +98,34 @@ function dense(next: (n: number) => number): string[] {
 
 /** `count` jobs of the corpus, 60 words each (title: the first 8). */
 export function corpusJobs(corpus: CorpusName, count: number): Job[] {
+  return corpusStream(corpus)(count);
+}
+
+/**
+ * The corpus's jobs as they come, `count` at a time: the same jobs as corpusJobs, in the
+ * same order, without holding the ones already taken (a bench of many rounds builds
+ * each round's jobs when it starts, so the heap holds one round's, as a runner holds one
+ * listing).
+ */
+export function corpusStream(corpus: CorpusName): (count: number) => Job[] {
   const next = generator(corpus === "prose" ? 42 : 4242);
-  return Array.from({ length: count }, (_, i) => {
-    const words = corpus === "prose" ? prose(next) : dense(next);
-    return {
-      job_id: `job_${corpus}_${i.toString(16).padStart(8, "0")}`,
-      title: words.slice(0, 8).join(" "),
-      description: words.slice(8).join(" "),
-      budget_usd: 1 + (i % 5),
-      required_capabilities: [],
-      min_capability_score: 0.7,
-      status: "posted",
-      // What the client's schema gives a job that lists none (the tools read it).
-      attachments: [],
-    } as unknown as Job;
-  });
+  let taken = 0;
+  return (count) =>
+    Array.from({ length: count }, () => {
+      const i = taken++;
+      const words = corpus === "prose" ? prose(next) : dense(next);
+      return {
+        job_id: `job_${corpus}_${i.toString(16).padStart(8, "0")}`,
+        title: words.slice(0, 8).join(" "),
+        description: words.slice(8).join(" "),
+        budget_usd: 1 + (i % 5),
+        required_capabilities: [],
+        min_capability_score: 0.7,
+        status: "posted",
+        // What the client's schema gives a job that lists none (the tools read it).
+        attachments: [],
+      } as unknown as Job;
+    });
 }
 
 /** The three built-in agents, as the bench and the decisions test run them. */
