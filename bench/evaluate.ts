@@ -6,7 +6,7 @@
  * keyword-dense text (every word from the keyword tables or the job vocabulary).
  *
  *   npm run bench:evaluate -- [--jobs 5000] [--rounds 7] [--agents-per-type 100]
- *                             [--versions previous,current] [--stages]
+ *                             [--versions previous,current] [--stages] [--runtime-flags]
  *
  * "first sight": every job, object and text, is new (each round has jobs of its own),
  * so each (job, table) is scanned once and each job's text cut once: the cost of a
@@ -18,7 +18,9 @@
  * with the last commit); BENCH_BASELINE_DIR instead names a directory holding another
  * tree's src/ (with node_modules beside it), e.g. a copy of uncommitted work to compare with.
  * --stages adds where this tree's first-sight time goes: the cut, the scans, the
- * evaluator, the executors (bench/support/evaluate-stages.ts).
+ * evaluator, the executors (bench/support/evaluate-stages.ts). --runtime-flags runs the
+ * bench as the runner runs, under the node flags of bin/runtime-flags.js (without them,
+ * the figures leave out what those flags' collections cost).
  */
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -34,6 +36,7 @@ import {
 import { STAGES, stageFigures } from "./support/evaluate-stages.ts";
 import { benchAgentConfig, benchContext } from "./support/executor-context.ts";
 import { checkoutPrevious } from "./support/previous.ts";
+import { underRuntimeFlags } from "./support/runner-child.ts";
 
 const { values } = parseArgs({
   options: {
@@ -43,8 +46,11 @@ const { values } = parseArgs({
     // "current" alone for a profile (node --cpu-prof bench/evaluate.ts --versions current).
     versions: { type: "string", default: "previous,current" },
     stages: { type: "boolean", default: false },
+    // As the runner runs: node with the runtime flags (bin/runtime-flags.js).
+    "runtime-flags": { type: "boolean", default: false },
   },
 });
+if (values["runtime-flags"]) underRuntimeFlags();
 const JOBS = Number(values.jobs);
 const ROUNDS = Number(values.rounds);
 const PER_TYPE = Number(values["agents-per-type"]);
@@ -224,7 +230,7 @@ try {
     }
   }
   console.log(
-    `evaluateJob, 3 built-in tables, ${JOBS} new jobs of ${WORDS_PER_JOB} words per round, median (min–max) of ${ROUNDS} rounds, µs per decision`,
+    `evaluateJob, 3 built-in tables, ${JOBS} new jobs of ${WORDS_PER_JOB} words per round, median (min–max) of ${ROUNDS} rounds, µs per decision; node ${process.execArgv.join(" ") || "without flags"}`,
   );
   console.log(
     "prose: one word in eight from a keyword table; dense: every word from the keyword tables or the job vocabulary",

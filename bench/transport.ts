@@ -13,7 +13,7 @@
  * bench runs under the node flags of `npm start` (a small young generation makes each
  * allocation count as it does in the runner): it starts itself again with them.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -21,15 +21,9 @@ import { Agent, type Dispatcher, request } from "undici";
 import { HeartbeatResponseSchema } from "../src/marketplace/schemas.ts";
 import { MarketplaceTransport } from "../src/marketplace/transport.ts";
 import { checkoutPrevious } from "./support/previous.ts";
-import { startFlags } from "./support/runner-child.ts";
+import { underRuntimeFlags } from "./support/runner-child.ts";
 
-if (!process.env.BENCH_UNDER_START_FLAGS) {
-  const again = spawnSync(process.execPath, [...startFlags(), ...process.argv.slice(1)], {
-    stdio: "inherit",
-    env: { ...process.env, BENCH_UNDER_START_FLAGS: "1" },
-  });
-  process.exit(again.status ?? 1);
-}
+underRuntimeFlags();
 
 const { values } = parseArgs({
   options: {

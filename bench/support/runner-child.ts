@@ -2,7 +2,7 @@
  * Runners as child processes for benches: the current build (dist/, compiled first) or
  * the previous version's sources, each sampled for RSS and CPU from /proc.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { RUNTIME_FLAGS } from "../../bin/runtime-flags.js";
@@ -28,6 +28,21 @@ export function entryOf(root: string, compiled: boolean): string {
 /** The node flags every door gives the runner (bin/runtime-flags.js, applied by the bin). */
 export function startFlags(): string[] {
   return [...RUNTIME_FLAGS];
+}
+
+/**
+ * Runs this bench again as a node with the runtime flags, as the runner runs, and exits
+ * with its code; returns at once in that second process. A bench calls it before its
+ * work, so that what it measures pays what the flags cost (a small young generation,
+ * --optimize-for-size's collections).
+ */
+export function underRuntimeFlags(): void {
+  if (process.env.BENCH_UNDER_START_FLAGS) return;
+  const again = spawnSync(process.execPath, [...startFlags(), ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, BENCH_UNDER_START_FLAGS: "1" },
+  });
+  process.exit(again.status ?? 1);
 }
 
 /** Pid, parent pid and command line of every process. */
