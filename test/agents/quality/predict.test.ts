@@ -9,8 +9,8 @@ import { schemaReport } from "../../../src/agents/schema-architect/report.ts";
 import type { CodeReviewResult } from "../../../src/agents/tools/code-findings.ts";
 import { NO_LLM_LINE } from "../../../src/agents/tools/markdown.ts";
 import type { ArtefactCheck } from "../../../src/agents/tools/schema-samples.ts";
+import { FACTOR, growthRatio, LIMIT } from "../../support/work/growth.ts";
 import { makeJob } from "../helpers.ts";
-import { FACTOR, growthRatio, LIMIT } from "../tools/growth.ts";
 import { CORPUS, PIECES } from "../tools/hostile-text.ts";
 
 /**

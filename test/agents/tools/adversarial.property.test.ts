@@ -6,31 +6,28 @@ import { findFences } from "../../../src/agents/tools/fences.ts";
 import { classifyParagraph } from "../../../src/agents/tools/inputs.ts";
 import { hasOpenApiKey, inferJsonSchema } from "../../../src/agents/tools/schema-samples.ts";
 import { logReadings } from "../../../src/agents/tools/series.ts";
-import { FACTOR, growthRatio, LIMIT } from "./growth.ts";
+import { FACTOR, growthRatio, LIMIT } from "../../support/work/growth.ts";
 import { EXTRACTORS, PIECES } from "./hostile-text.ts";
+import {
+  CITED_FILE_REGEX,
+  EMAIL_REGEX,
+  FENCE_REGEX,
+  OPENAPI_REGEX,
+  READING_REGEX,
+  SQL_REGEX,
+  STRING_LITERAL_REGEX,
+} from "./replaced-patterns.ts";
 
 /**
  * Properties over hostile text built from fast-check's strings: (1) the hand-written
  * scanners find exactly what the regular expressions they replace found (those run
  * here on short inputs only, where their backtracking costs nothing), and (2) every
- * extractor's cost grows linearly with any repeated unit of text.
+ * extractor's work grows linearly with any repeated unit of text.
  */
 
 /** A string of `pieces`, at most `max` of them. */
 const textOf = (pieces: readonly string[], max: number) =>
   fc.string({ unit: fc.constantFrom(...pieces), maxLength: max });
-
-// The patterns as they were (src/agents/tools/inputs.ts, schema-samples.ts, series.ts, code-findings.ts).
-const FENCE_REGEX =
-  /^ {0,3}(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n([\s\S]*?)^ {0,3}\1[`~]*[ \t]*$/gm;
-const OPENAPI_REGEX = /^\s*\{?\s*["']?(openapi|swagger)["']?\s*:/m;
-const READING_REGEX = /\b([A-Za-z_][\w.]*)[=:]\s*(-?\d+(?:\.\d+)?)(?:ms|s|%)?\b/g;
-const CITED_FILE_REGEX = /\b([\w./-]+\.[A-Za-z]{1,5}):(\d+)(?:-(\d+))?\b/g;
-const EMAIL_REGEX = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const STRING_LITERAL_REGEX =
-  /([fFrRbBuU$@]{0,2})("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`)/g;
-const SQL_REGEX =
-  /\b(select\s[\s\S]*\bfrom\b|insert\s+into\b|update\s+[\w."`[\]]+\s+set\b|delete\s+from\b|\bwhere\s+[\w."`]+\s*(=|<|>|like\b|in\b))/i;
 
 describe("the linear scanners find what the regular expressions found", () => {
   it("fenced blocks", () => {
@@ -202,7 +199,7 @@ describe("the linear scanners find what the regular expressions found", () => {
   });
 });
 
-describe("every extractor's cost grows linearly with any repeated hostile unit", () => {
+describe("every extractor's work grows linearly with any repeated hostile unit", () => {
   const names = Object.keys(EXTRACTORS);
   it(`stays under ${LIMIT}× for ${FACTOR}× the text`, () => {
     const unit = fc.string({ unit: fc.constantFrom(...PIECES), minLength: 1, maxLength: 6 });

@@ -27,7 +27,7 @@ const baseJob = makeJob({ title: "job", description: "", budget_usd: 1 });
 /**
  * A fresh job object per call: the data's look (toolsCanWork) is cached per object.
  * The keyword scan is cached per title and description, so it runs once per input
- * here (keywords are timed on their own below); fresh titles would fill that cache.
+ * here (keywords are counted on their own below); fresh titles would fill that cache.
  */
 function jobWith(description: string, attachments: unknown[] = []): Job {
   return { ...baseJob, description, attachments };
