@@ -17,11 +17,14 @@ export interface RegexBudgetReport {
   unchecked: string[];
 }
 
-const OVER_BUDGET = /^Experimental execution \(oneshot\) of regexp \S+ <String\[\d+\]: #(.*)>$/;
-const UNCHECKED = /^Pattern not supported by experimental engine: \S+ <String\[\d+\]: #(.*)>$/;
+// V8 prints an internalized source after `#` and any other in quotes.
+const OVER_BUDGET =
+  /^Experimental execution \(oneshot\) of regexp \S+ <String\[\d+\]: (#.*|".*")>$/;
+const UNCHECKED = /^Pattern not supported by experimental engine: \S+ <String\[\d+\]: (#.*|".*")>$/;
 
-/** V8 prints a source with its backslashes doubled. */
-const sourceOf = (printed: string) => printed.replaceAll("\\\\", "\\");
+/** The source as written: without V8's `#` or quotes, and its backslashes no longer doubled. */
+const sourceOf = (printed: string) =>
+  (printed.startsWith("#") ? printed.slice(1) : printed.slice(1, -1)).replaceAll("\\\\", "\\");
 
 export function parseRegexBudgetTrace(trace: string): RegexBudgetReport {
   const overBudget = new Set<string>();
