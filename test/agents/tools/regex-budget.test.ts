@@ -17,9 +17,9 @@ const CHILD = fileURLToPath(new URL("./regex-budget-child.ts", import.meta.url))
 const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
 
 /**
- * Expressions on the hostile path that V8 cannot put under a budget (the i or u flag),
- * each with why it is linear all the same. A new one fails the test below until it is
- * either rewritten without those flags or read and named here.
+ * Expressions on the hostile path that V8 cannot put under a budget (the i or u flag, a
+ * backreference), each with why it is linear all the same. A new one fails the test
+ * below until it is either rewritten so V8 can budget it, or read and named here.
  */
 const ONE_CHARACTER = "one character class: one step per position";
 const ANCHORED =
