@@ -1,5 +1,3 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Method,
@@ -9,6 +7,7 @@ import {
   routeLabel,
 } from "../../src/contract/routes.ts";
 import { type RunningMarketplace, startMarketplace } from "../../src/marketplace-server/index.ts";
+import { sourceFiles } from "../support/source-files.ts";
 
 /**
  * The route table against the embedded marketplace, over plain HTTP: every route of
@@ -123,16 +122,11 @@ describe("the route table against the embedded marketplace", () => {
   });
 });
 
-const SOURCE = (dir: string) =>
-  readdirSync(dir, { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".ts"))
-    .map((f) => ({ file: f, text: readFileSync(join(dir, f), "utf8") }));
-
 describe("both sides name routes from the table only", () => {
   it("the marketplace registers every API route at a table path", () => {
     const literal =
       /app\.(get|post|put|delete|patch|route)\s*(?:<[^(]*>)?\(\s*["'`]\/(api\/|$|["'`])/;
-    const offending = SOURCE("src/marketplace-server")
+    const offending = sourceFiles("src/marketplace-server")
       .filter(({ text }) => literal.test(text))
       .map(({ file }) => file);
     expect(offending).toEqual([]);
@@ -140,7 +134,7 @@ describe("both sides name routes from the table only", () => {
 
   it("the client calls routes of the table only, and every route marked `both`", () => {
     const used = new Set<string>();
-    for (const { file, text } of SOURCE("src/marketplace")) {
+    for (const { file, text } of sourceFiles("src/marketplace")) {
       // A route given as a string would bypass the table.
       expect(text, file).not.toMatch(/route:\s*["'`]/);
       for (const m of text.matchAll(/route\("(\w+)"\)/g)) used.add(m[1] ?? "");

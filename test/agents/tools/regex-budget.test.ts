@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { sourceFiles } from "../../support/source-files.ts";
 import { regexBudgetOf } from "../../support/work/regex-budget.ts";
 import { CITED_FILE_REGEX, FENCE_REGEX, OPENAPI_REGEX, SQL_REGEX } from "./replaced-patterns.ts";
 
@@ -14,7 +14,6 @@ import { CITED_FILE_REGEX, FENCE_REGEX, OPENAPI_REGEX, SQL_REGEX } from "./repla
 const CHARS = 4096;
 const BUDGET_PER_CHAR = 16;
 const CHILD = fileURLToPath(new URL("./regex-budget-child.ts", import.meta.url));
-const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
 
 /**
  * Expressions on the hostile path that V8 cannot put under a budget (the i or u flag, a
@@ -63,11 +62,7 @@ const UNBUDGETED = new Map<string, string>([
 ]);
 
 /** The runner's own sources (under `folder`), to tell its expressions from Node's and its libraries'. */
-function sourceTexts(folder = ""): string[] {
-  return readdirSync(`${SRC}${folder}`, { recursive: true, encoding: "utf8" })
-    .filter((file) => file.endsWith(".ts"))
-    .map((file) => readFileSync(`${SRC}${folder}${file}`, "utf8"));
-}
+const sourceTexts = (folder = "") => sourceFiles(`src/${folder}`).map(({ text }) => text);
 
 /** An expression is ours when a source holds it as a literal (the last test keeps the agents to literals). */
 const ours = (pattern: string, texts: string[]) =>
